@@ -1,0 +1,76 @@
+# dwops: a core library (core/) wrapped by thin operators (operators/).
+#
+#   make            build bin/dw-* (release flags)
+#   make test       install what is missing, build with ASan+UBSan, run all tests
+#   make demo       install what is missing, build, run the operators' main jobs
+#   make bench      benchmarks (figures for the README)
+#   make lint       cppcheck and clang-tidy over the C sources
+
+CC       ?= cc
+PKGS     := libcurl jansson libxml-2.0 libcrypto libmariadb libssh2 libzip
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
+CFLAGS   ?= -O2 -g
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ifeq ($(SANITIZE),1)
+  CFLAGS := -O1 -g $(SAN_FLAGS)
+  LDFLAGS += $(SAN_FLAGS)
+endif
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Icore/include $(PKG_CFLAGS)
+LDLIBS   := -Wl,--as-needed $(PKG_LIBS) -lm
+
+CORE_SRC := $(wildcard core/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=build/%.o)
+OPS      := $(patsubst operators/%.c,bin/%,$(wildcard operators/dw-*.c))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:%.c=build/%)
+LIB      := build/libdwcore.a
+
+.PHONY: all unit test demo bench lint setup clean
+all: $(OPS)
+
+# Rebuild everything when the flags change (release <-> sanitizers).
+build/flags: FORCE
+	@mkdir -p build
+	@echo '$(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(ALL_CFLAGS) $(LDFLAGS)' > $@
+FORCE:
+
+build/%.o: %.c build/flags $(wildcard core/include/dw/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(CORE_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+bin/%: build/operators/%.o $(LIB)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+build/tests/unit/%: build/tests/unit/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+
+setup:
+	@bash scripts/setup.sh
+
+test: setup
+	$(MAKE) SANITIZE=1 all unit
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 bash tests/run
+
+demo: setup all
+	bash scripts/demo.sh
+
+bench: setup all
+	bash bench/run.sh
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr -Icore/include core operators tests/unit
+	clang-tidy --quiet $(CORE_SRC) $(wildcard operators/*.c) -- $(ALL_CFLAGS)
+
+clean:
+	rm -rf build bin

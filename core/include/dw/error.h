@@ -1,0 +1,54 @@
+/* dw/error.h - status codes and the thread's last error.
+ *
+ * Every core call returns 0 on success or -1 on failure, having raised an
+ * error that says what went wrong (aws-c-common style).  The error's kind
+ * decides the operator's exit code. */
+#ifndef DW_ERROR_H
+#define DW_ERROR_H
+
+#include <stdarg.h>
+
+enum dw_kind {
+	DW_OK = 0,
+	DW_FAILED = 1,     /* failed while working */
+	DW_INVALID = 2,    /* rejected before anything changed */
+	DW_TRANSIENT = 75, /* temporary failure after retries were exhausted */
+	DW_NOTHING = 99,   /* nothing to do */
+};
+
+struct dw_error {
+	enum dw_kind kind;
+	char code[96];     /* e.g. "InvalidRequest" or an AWS error code */
+	char field[160];   /* request field at fault, or "" */
+	char message[2048];/* already redacted */
+	long http_status;  /* for AWS errors, else 0 */
+};
+
+#if defined(__GNUC__)
+#define DW_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define DW_PRINTF(a, b)
+#endif
+
+/* Record an error for this thread; always returns -1. */
+int dw_raise(enum dw_kind kind, const char *code, const char *field,
+	     const char *fmt, ...) DW_PRINTF(4, 5);
+int dw_raisev(enum dw_kind kind, const char *code, const char *field,
+	      const char *fmt, va_list ap);
+
+/* Shorthands for the common kinds. */
+int dw_invalid(const char *field, const char *fmt, ...) DW_PRINTF(2, 3);
+int dw_fail(const char *code, const char *fmt, ...) DW_PRINTF(2, 3);
+
+/* Put "context: " in front of the last error's message; returns -1. */
+int dw_error_context(const char *fmt, ...) DW_PRINTF(1, 2);
+
+const struct dw_error *dw_error_last(void);
+void dw_error_clear(void);
+/* 1 when the last error carries this code. */
+int dw_error_is(const char *code);
+/* Copy the last error out and back in, around clean-up code that may raise. */
+void dw_error_save(struct dw_error *out);
+void dw_error_restore(const struct dw_error *in);
+
+#endif
