@@ -26,6 +26,7 @@ CORE_OBJ := $(CORE_SRC:%.c=build/%.o)
 OPS      := $(patsubst operators/%.c,bin/%,$(wildcard operators/dw-*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:%.c=build/%)
+TOOLS    := build/tests/tools/dw-probe
 LIB      := build/libdwcore.a
 
 .PHONY: all unit test demo bench lint setup clean
@@ -52,7 +53,10 @@ bin/%: build/operators/%.o $(LIB)
 build/tests/unit/%: build/tests/unit/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
-unit: $(UNIT_BIN)
+build/tests/tools/%: build/tests/tools/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+unit: $(UNIT_BIN) $(TOOLS)
 
 setup:
 	@bash scripts/setup.sh

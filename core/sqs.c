@@ -1,0 +1,60 @@
+/* sqs.c - Amazon SQS over the JSON 1.0 protocol. */
+#include "dw/sqs.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void target(char *out, size_t len, const char *operation)
+{
+	snprintf(out, len, "AmazonSQS.%s", operation);
+}
+
+int dw_sqs_call(struct dw_aws *aws, const char *operation, const json_t *in,
+		json_t **out)
+{
+	char t[128];
+
+	target(t, sizeof(t), operation);
+	return dw_aws_json(aws, "sqs", "1.0", t, in, out);
+}
+
+struct dw_aws_request *dw_sqs_request(const char *operation, const json_t *in)
+{
+	char t[128];
+
+	target(t, sizeof(t), operation);
+	return dw_aws_json_request("sqs", "1.0", t, in);
+}
+
+int dw_sqs_queue_url(struct dw_aws *aws, const char *name, char **url)
+{
+	json_t *in = json_pack("{s:s}", "QueueName", name), *out = NULL;
+	int rc = dw_sqs_call(aws, "GetQueueUrl", in, &out);
+
+	json_decref(in);
+	if (rc == 0) {
+		const char *u = json_string_value(json_object_get(out, "QueueUrl"));
+		*url = u ? dw_xstrdup(u) : NULL;
+		if (!u)
+			rc = dw_fail("InvalidResponse", "GetQueueUrl answered without a QueueUrl");
+	}
+	json_decref(out);
+	return rc;
+}
+
+int dw_sqs_queue_attributes(struct dw_aws *aws, const char *queue_url,
+			    json_t **attrs)
+{
+	json_t *in = json_pack("{s:s, s:[s]}", "QueueUrl", queue_url,
+			       "AttributeNames", "All");
+	json_t *out = NULL;
+	int rc = dw_sqs_call(aws, "GetQueueAttributes", in, &out);
+
+	json_decref(in);
+	if (rc == 0) {
+		json_t *a = json_object_get(out, "Attributes");
+		*attrs = a ? json_incref(a) : json_object();
+	}
+	json_decref(out);
+	return rc;
+}

@@ -1,0 +1,196 @@
+/* dw-probe - a test tool that drives the core's AWS protocols one call at a
+ * time, so integration tests can check each against moto.  It speaks the
+ * operator protocol like every bin/dw-* tool. */
+#include "dw/aws.h"
+#include "dw/creds.h"
+#include "dw/glue.h"
+#include "dw/op.h"
+#include "dw/rds.h"
+#include "dw/s3.h"
+#include "dw/sqs.h"
+#include "dw/sts.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int count_object(void *ud, const struct dw_s3_object *o)
+{
+	json_t *keys = ud;
+
+	json_array_append_new(keys, json_string(o->key));
+	return 0;
+}
+
+static int s3_list(struct dw_ctx *ctx)
+{
+	struct dw_aws *aws = dw_ctx_aws(ctx);
+	json_t *keys = json_array();
+	struct dw_s3_list l = {
+		.bucket = dw_req_str(ctx->req, "bucket", NULL),
+		.prefix = dw_req_str(ctx->req, "prefix", NULL),
+		.page_size = (int)dw_req_int(ctx->req, "page_size", 0),
+		.on_object = count_object, .ud = keys,
+	};
+
+	if (!aws || dw_s3_list_objects(aws, &l)) {
+		json_decref(keys);
+		return -1;
+	}
+	json_object_set_new(ctx->result, "count", json_integer((json_int_t)json_array_size(keys)));
+	json_object_set_new(ctx->result, "pages", json_integer((json_int_t)l.pages));
+	json_object_set_new(ctx->result, "keys", keys);
+	return 0;
+}
+
+static int sqs_send(struct dw_ctx *ctx)
+{
+	struct dw_aws *aws = dw_ctx_aws(ctx);
+	json_t *in, *out = NULL;
+
+	if (!aws)
+		return -1;
+	in = json_pack("{s:s, s:s}", "QueueUrl", dw_req_str(ctx->req, "queue_url", ""),
+		       "MessageBody", dw_req_str(ctx->req, "body", ""));
+	int rc = dw_sqs_call(aws, "SendMessage", in, &out);
+	json_decref(in);
+	if (rc == 0)
+		json_object_set(ctx->result, "message_id", json_object_get(out, "MessageId"));
+	json_decref(out);
+	return rc;
+}
+
+struct pool_tally {
+	int ok, failed;
+	char last_error[256];
+};
+
+static void on_sent(void *ud, const struct dw_http_response *resp,
+		    const struct dw_error *err)
+{
+	struct pool_tally *t = ud;
+
+	(void)resp;
+	if (err) {
+		t->failed++;
+		snprintf(t->last_error, sizeof(t->last_error), "%s", err->code);
+	} else {
+		t->ok++;
+	}
+}
+
+static int sqs_pool(struct dw_ctx *ctx)
+{
+	struct dw_aws *aws = dw_ctx_aws(ctx);
+	struct pool_tally t = { 0 };
+	long long n = dw_req_int(ctx->req, "count", 10);
+
+	if (!aws)
+		return -1;
+	struct dw_aws_pool *pool = dw_aws_pool_new(aws, (int)dw_req_int(ctx->req, "concurrency", 8));
+	for (long long i = 0; i < n; i++) {
+		json_t *in = json_pack("{s:s}", "QueueUrl",
+				       dw_req_str(ctx->req, "queue_url", ""));
+		json_object_set_new(in, "MessageBody", json_sprintf("message-%lld", i));
+		dw_aws_pool_submit(pool, dw_sqs_request("SendMessage", in), on_sent, &t);
+		json_decref(in);
+		dw_aws_pool_wait(pool, 32);
+	}
+	dw_aws_pool_wait(pool, 0);
+	dw_aws_pool_free(pool);
+	json_object_set_new(ctx->result, "sent", json_integer(t.ok));
+	json_object_set_new(ctx->result, "failed", json_integer(t.failed));
+	json_object_set_new(ctx->result, "requests", json_integer((json_int_t)dw_aws_stats(aws)->requests));
+	if (t.failed)
+		return dw_raise(dw_error_last()->kind == DW_TRANSIENT ? DW_TRANSIENT : DW_FAILED,
+				t.last_error, NULL, "%d of %lld messages failed", t.failed, n);
+	return 0;
+}
+
+static int rds_snapshot(struct dw_ctx *ctx)
+{
+	struct dw_aws *aws = dw_ctx_aws(ctx);
+	struct dw_rds_snapshot s;
+
+	if (!aws || dw_rds_latest_automated_snapshot(aws, dw_req_str(ctx->req, "source", ""),
+						     dw_req_bool(ctx->req, "cluster", 0), &s))
+		return -1;
+	json_object_set_new(ctx->result, "snapshot", json_string(s.id));
+	json_object_set_new(ctx->result, "created", json_string(s.created));
+	return 0;
+}
+
+static int glue_database(struct dw_ctx *ctx)
+{
+	struct dw_aws *aws = dw_ctx_aws(ctx);
+	json_t *in, *out = NULL;
+
+	if (!aws)
+		return -1;
+	in = json_pack("{s:s}", "Name", dw_req_str(ctx->req, "name", ""));
+	int rc = dw_glue_call(aws, "GetDatabase", in, &out);
+	json_decref(in);
+	if (rc == 0)
+		json_object_set(ctx->result, "database", json_object_get(out, "Database"));
+	json_decref(out);
+	return rc;
+}
+
+static int whoami(struct dw_ctx *ctx)
+{
+	struct dw_aws *aws = dw_ctx_aws(ctx);
+	struct dw_sts_identity id;
+
+	if (!aws || dw_sts_caller_identity(aws, &id))
+		return -1;
+	json_object_set_new(ctx->result, "account", json_string(id.account));
+	json_object_set_new(ctx->result, "arn", json_string(id.arn));
+	json_object_set_new(ctx->result, "region", json_string(dw_aws_region(aws)));
+	return 0;
+}
+
+static const struct dw_field s3_list_fields[] = {
+	{ "bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket" },
+	{ "prefix", DW_T_STRING, 0, NULL, "key prefix" },
+	{ "page_size", DW_T_INT, 0, NULL, "keys per page" },
+	DW_FIELDS_END
+};
+static const struct dw_field sqs_send_fields[] = {
+	{ "queue_url", DW_T_STRING, DW_REQUIRED, NULL, "queue" },
+	{ "body", DW_T_STRING, DW_REQUIRED, NULL, "message body" },
+	{ "password", DW_T_SECRET, 0, NULL, "a secret, to test redaction" },
+	DW_FIELDS_END
+};
+static const struct dw_field sqs_pool_fields[] = {
+	{ "queue_url", DW_T_STRING, DW_REQUIRED, NULL, "queue" },
+	{ "count", DW_T_INT, 0, NULL, "messages to send" },
+	{ "concurrency", DW_T_INT, 0, NULL, "requests in flight" },
+	DW_FIELDS_END
+};
+static const struct dw_field rds_fields[] = {
+	{ "source", DW_T_STRING, DW_REQUIRED, NULL, "instance or cluster id" },
+	{ "cluster", DW_T_BOOL, 0, NULL, "source is a cluster" },
+	DW_FIELDS_END
+};
+static const struct dw_field glue_fields[] = {
+	{ "name", DW_T_STRING, DW_REQUIRED, NULL, "database name" },
+	DW_FIELDS_END
+};
+
+static const struct dw_action actions[] = {
+	{ "s3-list", "list a bucket (REST-XML, every page)", s3_list_fields, s3_list, NULL },
+	{ "sqs-send", "send one message (JSON 1.0)", sqs_send_fields, sqs_send, NULL },
+	{ "sqs-pool", "send many messages through the multi pool", sqs_pool_fields, sqs_pool, NULL },
+	{ "rds-snapshot", "newest automated snapshot (query/XML)", rds_fields, rds_snapshot, NULL },
+	{ "glue-database", "GetDatabase (JSON 1.1)", glue_fields, glue_database, NULL },
+	{ "whoami", "STS GetCallerIdentity with the resolved credentials", NULL, whoami, NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static const struct dw_operator probe = {
+	"dw-probe", "test tool: one core AWS call per action", actions,
+};
+
+int main(int argc, char **argv)
+{
+	return dw_op_main(&probe, argc, argv);
+}
