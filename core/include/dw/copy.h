@@ -29,6 +29,8 @@ struct dw_copy {
 	char expires_at[40]; /* the expires-at tag, ISO 8601 UTC */
 	time_t expires;      /* parsed expires-at; 0 when missing */
 	int managed;         /* carries managed-by = dwops */
+	char instance_class[64];
+	int backup_retention; /* BackupRetentionPeriod in days */
 };
 
 /* The dwops-managed copies, newest first; owner NULL for everyone's.
@@ -46,5 +48,17 @@ int dw_copy_describe(struct dw_aws *aws, const char *instance,
  * tag, or owned by someone other than owner unless as_admin. */
 int dw_copy_destroy(struct dw_aws *aws, const char *instance,
 		    const char *owner, int as_admin, long wait_timeout_s);
+/* The same, polling every poll_interval_s seconds (dw_copy_destroy: 30). */
+int dw_copy_destroy_ex(struct dw_aws *aws, const char *instance,
+		       const char *owner, int as_admin, long wait_timeout_s,
+		       long poll_interval_s);
+
+/* "dw-snapshot-<owner>" with the owner made to fit RDS identifier rules
+ * (letters, digits and single hyphens, starting with a letter, at most 63
+ * characters).  Raises DW_INVALID when nothing usable is left. */
+int dw_copy_default_name(const char *owner, char *out, size_t len);
+
+/* 1 when name is a valid RDS instance identifier. */
+int dw_copy_valid_name(const char *name);
 
 #endif
