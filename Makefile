@@ -21,24 +21,27 @@ endif
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Icore/include $(PKG_CFLAGS)
 LDLIBS   := -Wl,--as-needed $(PKG_LIBS) -lm
 
+# Objects of the release and sanitizer builds live apart, so switching
+# between them only relinks.
+OBJ      := build/obj-$(if $(filter 1,$(SANITIZE)),san,rel)
 CORE_SRC := $(wildcard core/*.c)
-CORE_OBJ := $(CORE_SRC:%.c=build/%.o)
+CORE_OBJ := $(CORE_SRC:%.c=$(OBJ)/%.o)
 OPS      := $(patsubst operators/%.c,bin/%,$(wildcard operators/dw-*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:%.c=build/%)
 TOOLS    := build/tests/tools/dw-probe
-LIB      := build/libdwcore.a
+LIB      := $(OBJ)/libdwcore.a
 
 .PHONY: all unit test demo bench lint setup clean
 all: $(OPS)
 
-# Rebuild everything when the flags change (release <-> sanitizers).
+# Relink when the flags change (release <-> sanitizers).
 build/flags: FORCE
 	@mkdir -p build
 	@echo '$(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(ALL_CFLAGS) $(LDFLAGS)' > $@
 FORCE:
 
-build/%.o: %.c build/flags $(wildcard core/include/dw/*.h)
+$(OBJ)/%.o: %.c $(wildcard core/include/dw/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -46,14 +49,14 @@ $(LIB): $(CORE_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-bin/%: build/operators/%.o $(LIB)
+bin/%: $(OBJ)/operators/%.o $(LIB) build/flags
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-build/tests/unit/%: build/tests/unit/%.o $(LIB)
+build/tests/unit/%: $(OBJ)/tests/unit/%.o $(LIB) build/flags
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
-build/tests/tools/%: build/tests/tools/%.o $(LIB)
+build/tests/tools/%: $(OBJ)/tests/tools/%.o $(LIB) build/flags
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 unit: $(UNIT_BIN) $(TOOLS)

@@ -184,6 +184,11 @@ const char *dw_aws_region(const struct dw_aws *aws)
 	return aws->region;
 }
 
+const char *dw_aws_credentials_source(const struct dw_aws *aws)
+{
+	return aws->creds.source;
+}
+
 const struct dw_aws_stats *dw_aws_stats(const struct dw_aws *aws)
 {
 	return &aws->stats;

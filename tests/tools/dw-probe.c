@@ -145,6 +145,7 @@ static int whoami(struct dw_ctx *ctx)
 	json_object_set_new(ctx->result, "account", json_string(id.account));
 	json_object_set_new(ctx->result, "arn", json_string(id.arn));
 	json_object_set_new(ctx->result, "region", json_string(dw_aws_region(aws)));
+	json_object_set_new(ctx->result, "credentials", json_string(dw_aws_credentials_source(aws)));
 	return 0;
 }
 

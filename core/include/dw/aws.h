@@ -33,6 +33,8 @@ int dw_aws_new_with_creds(struct dw_aws **out, const struct dw_aws_config *cfg,
 			  const struct dw_creds *creds);
 void dw_aws_free(struct dw_aws *aws);
 const char *dw_aws_region(const struct dw_aws *aws);
+/* Where the credentials came from: "env", "profile", "assume-role", ... */
+const char *dw_aws_credentials_source(const struct dw_aws *aws);
 /* "https://sqs.us-east-1.amazonaws.com" or the configured override. */
 const char *dw_aws_endpoint(struct dw_aws *aws, const char *service);
 /* 1 when service talks to a custom endpoint (S3 then uses path style). */

@@ -1,0 +1,218 @@
+/* test_core.c - request validation, redaction, retry policy and AWS error
+ * parsing, without a network. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dw/aws.h"
+#include "dw/log.h"
+#include "dw/req.h"
+#include "dw/timefmt.h"
+
+static const struct dw_field user_fields[] = {
+	{ "name", DW_T_STRING, DW_REQUIRED, NULL, NULL },
+	{ "password", DW_T_SECRET, DW_REQUIRED, NULL, NULL },
+	DW_FIELDS_END
+};
+
+static const struct dw_field fields[] = {
+	{ "bucket", DW_T_STRING, DW_REQUIRED, NULL, NULL },
+	{ "count", DW_T_INT, 0, NULL, NULL },
+	{ "user", DW_T_OBJECT, 0, user_fields, NULL },
+	{ "columns", DW_T_OBJECTS, 0, user_fields, NULL },
+	{ "tags", DW_T_STRINGS, 0, NULL, NULL },
+	DW_FIELDS_END
+};
+
+static int validate(const char *text)
+{
+	json_t *req = json_loads(text, 0, NULL);
+	int rc;
+
+	assert_non_null(req);
+	dw_error_clear();
+	rc = dw_req_validate(req, fields, NULL, "");
+	json_decref(req);
+	return rc;
+}
+
+static void test_valid_request(void **state)
+{
+	(void)state;
+	assert_int_equal(validate("{\"bucket\":\"b\",\"count\":3,\"user\":{\"name\":\"n\",\"password_env\":\"X\"},"
+				  "\"tags\":[\"a\"],\"columns\":[{\"name\":\"a\",\"password\":\"p\"}]}"), 0);
+}
+
+static void test_unknown_field_named(void **state)
+{
+	(void)state;
+	assert_int_equal(validate("{\"bucket\":\"b\",\"buckett\":1}"), -1);
+	assert_int_equal(dw_error_last()->kind, DW_INVALID);
+	assert_string_equal(dw_error_last()->field, "buckett");
+	assert_non_null(strstr(dw_error_last()->message, "unknown field"));
+}
+
+static void test_nested_errors_have_paths(void **state)
+{
+	(void)state;
+	assert_int_equal(validate("{\"bucket\":\"b\",\"user\":{\"name\":\"n\",\"pasword\":\"p\"}}"), -1);
+	assert_string_equal(dw_error_last()->field, "user.pasword");
+	assert_int_equal(validate("{\"bucket\":\"b\",\"columns\":[{\"name\":\"a\",\"password\":\"p\"},{\"name\":1,\"password\":\"p\"}]}"), -1);
+	assert_string_equal(dw_error_last()->field, "columns[1].name");
+	assert_int_equal(validate("{\"bucket\":\"b\",\"user\":{\"name\":\"n\"}}"), -1);
+	assert_string_equal(dw_error_last()->field, "user.password");
+}
+
+static void test_types_and_required(void **state)
+{
+	(void)state;
+	assert_int_equal(validate("{\"count\":1}"), -1);
+	assert_string_equal(dw_error_last()->field, "bucket");
+	assert_int_equal(validate("{\"bucket\":\"b\",\"count\":\"3\"}"), -1);
+	assert_string_equal(dw_error_last()->field, "count");
+	assert_int_equal(validate("{\"bucket\":\"b\",\"tags\":[1]}"), -1);
+	assert_string_equal(dw_error_last()->field, "tags[0]");
+	assert_int_equal(validate("[1]"), -1);
+}
+
+static void test_secret_env(void **state)
+{
+	json_t *req = json_loads("{\"password_env\":\"DW_TEST_SECRET\"}", 0, NULL);
+	char *secret = NULL;
+
+	(void)state;
+	unsetenv("DW_TEST_SECRET");
+	assert_int_equal(dw_req_secret(req, "password", "user", &secret), -1);
+	assert_string_equal(dw_error_last()->field, "user.password_env");
+	assert_null(strstr(dw_error_last()->message, "s3cr"));
+	setenv("DW_TEST_SECRET", "s3cr3t-value", 1);
+	assert_int_equal(dw_req_secret(req, "password", "user", &secret), 0);
+	assert_string_equal(secret, "s3cr3t-value");
+	free(secret);
+	json_decref(req);
+	dw_redact_reset();
+}
+
+static void redacted(const char *in, const char *want)
+{
+	char *buf = strdup(in);
+
+	dw_redact(buf);
+	assert_string_equal(buf, want);
+	free(buf);
+}
+
+static void test_redaction(void **state)
+{
+	(void)state;
+	dw_redact_secret("hunter2'\"\\");
+	redacted("password is hunter2'\"\\ ok", "password is *** ok");
+	redacted("Authorization: AWS4-HMAC-SHA256 Credential=AK/x, Signature=abcdef\nnext",
+		 "Authorization: ***\nnext");
+	redacted("url?X-Amz-Security-Token=tok123&Signature=0123abcd&x=1",
+		 "url?X-Amz-Security-Token=***&Signature=***&x=1");
+	redacted("{\"SecretAccessKey\":\"abc\\\"def\",\"AccessKeyId\":\"AKID\"}",
+		 "{\"SecretAccessKey\":\"***\",\"AccessKeyId\":\"AKID\"}");
+	redacted("<Credentials><SessionToken>FQoG+/=</SessionToken></Credentials>",
+		 "<Credentials><SessionToken>***</SessionToken></Credentials>");
+	redacted("{\"password_env\":\"PW_VAR\"}", "{\"password_env\":\"PW_VAR\"}");
+	redacted("MasterUserPassword=abc%27def&Action=Restore",
+		 "MasterUserPassword=***&Action=Restore");
+	dw_redact_secret("ab"); /* too short to register */
+	redacted("abab", "abab");
+	dw_redact_reset();
+	redacted("hunter2'\"\\", "hunter2'\"\\");
+}
+
+static void test_retryable_codes(void **state)
+{
+	(void)state;
+	assert_true(dw_aws_code_retryable("ThrottlingException"));
+	assert_true(dw_aws_code_retryable("Throttling"));
+	assert_true(dw_aws_code_retryable("SlowDown"));
+	assert_true(dw_aws_code_retryable("RequestLimitExceeded"));
+	assert_false(dw_aws_code_retryable("AccessDenied"));
+	assert_false(dw_aws_code_retryable("ValidationException"));
+}
+
+static void test_backoff_full_jitter(void **state)
+{
+	(void)state;
+	setenv("DW_RETRY_BASE_MS", "100", 1);
+	for (int i = 0; i < 200; i++) {
+		long first = dw_aws_backoff_ms(1), third = dw_aws_backoff_ms(3), late = dw_aws_backoff_ms(30);
+		assert_in_range(first, 0, 100);
+		assert_in_range(third, 0, 400);
+		assert_in_range(late, 0, 2000); /* capped at 20 x base */
+	}
+	unsetenv("DW_RETRY_BASE_MS");
+}
+
+static void parse_error(enum dw_aws_protocol p, long status, const char *body,
+			const char *header, const char *want_code, const char *want_msg)
+{
+	struct dw_http_response r;
+	char code[96], msg[256];
+
+	dw_http_response_init(&r);
+	r.status = status;
+	if (body)
+		dw_buf_puts(&r.body, body);
+	if (header)
+		dw_kv_add(&r.headers, "x-amzn-query-error", header);
+	dw_aws_error_parse(p, &r, code, sizeof(code), msg, sizeof(msg));
+	assert_string_equal(code, want_code);
+	assert_string_equal(msg, want_msg);
+	dw_http_response_free(&r);
+}
+
+static void test_error_parsing(void **state)
+{
+	(void)state;
+	parse_error(DW_PROTO_JSON, 400,
+		    "{\"__type\":\"com.amazonaws.glue#EntityNotFoundException\",\"Message\":\"nope\"}",
+		    NULL, "EntityNotFoundException", "nope");
+	parse_error(DW_PROTO_JSON, 400, "{\"__type\":\"x#QueueDoesNotExist\",\"message\":\"m\"}",
+		    "AWS.SimpleQueueService.NonExistentQueue;Sender",
+		    "AWS.SimpleQueueService.NonExistentQueue", "m");
+	parse_error(DW_PROTO_QUERY, 400,
+		    "<ErrorResponse><Error><Type>Sender</Type><Code>DBInstanceNotFound</Code>"
+		    "<Message>not found</Message></Error></ErrorResponse>",
+		    NULL, "DBInstanceNotFound", "not found");
+	parse_error(DW_PROTO_REST_XML, 404,
+		    "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>gone</Message></Error>",
+		    NULL, "NoSuchKey", "gone");
+	parse_error(DW_PROTO_REST_XML, 503, NULL, NULL, "ServiceUnavailable", "HTTP 503");
+}
+
+static void test_iso_times(void **state)
+{
+	(void)state;
+	assert_int_equal(dw_time_parse_iso("2019-06-01T15:00:00Z"), 1559401200);
+	assert_int_equal(dw_time_parse_iso("2019-06-01T15:00:00+00:00"), 1559401200);
+	assert_int_equal(dw_time_parse_iso("2019-06-01T17:00:00.123+02:00"), 1559401200);
+	assert_int_equal(dw_time_parse_iso("2019-06-01"), 1559347200);
+	assert_int_equal(dw_time_parse_iso("2019-06-01T15:00:00+0x"), -1);
+	assert_int_equal(dw_time_parse_iso("yesterday"), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_request),
+		cmocka_unit_test(test_unknown_field_named),
+		cmocka_unit_test(test_nested_errors_have_paths),
+		cmocka_unit_test(test_types_and_required),
+		cmocka_unit_test(test_secret_env),
+		cmocka_unit_test(test_redaction),
+		cmocka_unit_test(test_retryable_codes),
+		cmocka_unit_test(test_backoff_full_jitter),
+		cmocka_unit_test(test_error_parsing),
+		cmocka_unit_test(test_iso_times),
+	};
+	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}
