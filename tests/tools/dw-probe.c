@@ -46,7 +46,11 @@ static int sqs_send(struct dw_ctx *ctx)
 {
 	struct dw_aws *aws = dw_ctx_aws(ctx);
 	json_t *in, *out = NULL;
+	char *secret = NULL;
 
+	if (dw_req_secret(ctx->req, "password", "", &secret))
+		return -1;
+	free(secret);
 	if (!aws)
 		return -1;
 	in = json_pack("{s:s, s:s}", "QueueUrl", dw_req_str(ctx->req, "queue_url", ""),
@@ -126,6 +130,10 @@ static int glue_database(struct dw_ctx *ctx)
 
 	if (!aws)
 		return -1;
+	char *secret = NULL;
+	if (dw_req_secret(ctx->req, "password", "", &secret))
+		return -1;
+	free(secret);
 	in = json_pack("{s:s}", "Name", dw_req_str(ctx->req, "name", ""));
 	int rc = dw_glue_call(aws, "GetDatabase", in, &out);
 	json_decref(in);
@@ -174,6 +182,7 @@ static const struct dw_field rds_fields[] = {
 };
 static const struct dw_field glue_fields[] = {
 	{ "name", DW_T_STRING, DW_REQUIRED, NULL, "database name" },
+	{ "password", DW_T_SECRET, 0, NULL, "a secret, to test redaction" },
 	DW_FIELDS_END
 };
 
