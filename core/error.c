@@ -12,7 +12,7 @@ static void copy_str(char *dst, size_t cap, const char *src)
 	snprintf(dst, cap, "%s", src ? src : "");
 }
 
-int dw_raisev(enum dw_kind kind, const char *code, const char *field,
+void dw_raisev(enum dw_kind kind, const char *code, const char *field,
 	      const char *fmt, va_list ap)
 {
 	struct dw_error e = { .kind = kind };
@@ -22,41 +22,37 @@ int dw_raisev(enum dw_kind kind, const char *code, const char *field,
 	vsnprintf(e.message, sizeof(e.message), fmt, ap);
 	dw_redact(e.message);
 	last = e;
-	return -1;
 }
 
-int dw_raise(enum dw_kind kind, const char *code, const char *field,
-	     const char *fmt, ...)
+void dw_raise_(enum dw_kind kind, const char *code, const char *field,
+	       const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	dw_raisev(kind, code, field, fmt, ap);
 	va_end(ap);
-	return -1;
 }
 
-int dw_invalid(const char *field, const char *fmt, ...)
+void dw_invalid_(const char *field, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	dw_raisev(DW_INVALID, "InvalidRequest", field, fmt, ap);
 	va_end(ap);
-	return -1;
 }
 
-int dw_fail(const char *code, const char *fmt, ...)
+void dw_fail_(const char *code, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	dw_raisev(DW_FAILED, code, NULL, fmt, ap);
 	va_end(ap);
-	return -1;
 }
 
-int dw_error_context(const char *fmt, ...)
+void dw_error_context_(const char *fmt, ...)
 {
 	char prefix[512];
 	char msg[sizeof(last.message)];
@@ -68,7 +64,6 @@ int dw_error_context(const char *fmt, ...)
 	snprintf(msg, sizeof(msg), "%s: %s", prefix, last.message);
 	dw_redact(msg);
 	memcpy(last.message, msg, sizeof(msg));
-	return -1;
 }
 
 const struct dw_error *dw_error_last(void)

@@ -44,7 +44,7 @@ static size_t mask(char *text, size_t start, size_t end)
 		memset(text + start, '*', span);
 		return end;
 	}
-	memcpy(text + start, "***", 3);
+	text[start] = text[start + 1] = text[start + 2] = '*';
 	memmove(text + start + 3, text + end, strlen(text + end) + 1);
 	return start + 3;
 }

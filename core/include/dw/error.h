@@ -30,18 +30,25 @@ struct dw_error {
 #define DW_PRINTF(a, b)
 #endif
 
-/* Record an error for this thread; always returns -1. */
-int dw_raise(enum dw_kind kind, const char *code, const char *field,
-	     const char *fmt, ...) DW_PRINTF(4, 5);
-int dw_raisev(enum dw_kind kind, const char *code, const char *field,
-	      const char *fmt, va_list ap);
+/* Record an error for this thread.  The macros are GNU statement
+ * expressions worth -1, visibly to static analysers, so that
+ * `return dw_fail(...)` is seen as the failure it is; they may also stand
+ * alone as statements. */
+void dw_raise_(enum dw_kind kind, const char *code, const char *field,
+	       const char *fmt, ...) DW_PRINTF(4, 5);
+void dw_raisev(enum dw_kind kind, const char *code, const char *field,
+	       const char *fmt, va_list ap);
+#define dw_raise(...) ({ dw_raise_(__VA_ARGS__); -1; })
 
 /* Shorthands for the common kinds. */
-int dw_invalid(const char *field, const char *fmt, ...) DW_PRINTF(2, 3);
-int dw_fail(const char *code, const char *fmt, ...) DW_PRINTF(2, 3);
+void dw_invalid_(const char *field, const char *fmt, ...) DW_PRINTF(2, 3);
+void dw_fail_(const char *code, const char *fmt, ...) DW_PRINTF(2, 3);
+#define dw_invalid(...) ({ dw_invalid_(__VA_ARGS__); -1; })
+#define dw_fail(...) ({ dw_fail_(__VA_ARGS__); -1; })
 
-/* Put "context: " in front of the last error's message; returns -1. */
-int dw_error_context(const char *fmt, ...) DW_PRINTF(1, 2);
+/* Put "context: " in front of the last error's message. */
+void dw_error_context_(const char *fmt, ...) DW_PRINTF(1, 2);
+#define dw_error_context(...) ({ dw_error_context_(__VA_ARGS__); -1; })
 
 const struct dw_error *dw_error_last(void);
 void dw_error_clear(void);
