@@ -15,4 +15,11 @@ int dw_sqs_queue_url(struct dw_aws *aws, const char *name, char **url);
 int dw_sqs_queue_attributes(struct dw_aws *aws, const char *queue_url,
 			    json_t **attrs);
 
+/* ListQueues with QueueNamePrefix across every page: on_queue gets each
+ * queue URL; it returns 0 to go on or -1 to stop with its error raised. */
+typedef int (*dw_sqs_queue_fn)(void *ud, const char *queue_url);
+int dw_sqs_list_queues(struct dw_aws *aws, const char *prefix,
+		       dw_sqs_queue_fn on_queue, void *ud);
+int dw_sqs_delete_queue(struct dw_aws *aws, const char *queue_url);
+
 #endif

@@ -1,0 +1,172 @@
+/* dw-cleanup - plan and apply the clean-up of what the platform leaves
+ * behind: expired or idle warehouse copies, stale S3 objects, Glue tables
+ * that are old or whose data is gone, and empty, unused SQS queues.
+ * Dry-run by default; the plan logic lives in core/cleanup.c. */
+#include "dw/cleanup.h"
+#include "dw/log.h"
+#include "dw/op.h"
+#include "dw/timefmt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_DELETIONS 100
+
+static const struct dw_field snapshot_fields[] = {
+	{ "idle_hours", DW_T_INT, 0, NULL, "also copies with no database connections for this many hours (CloudWatch DatabaseConnections)" },
+	{ "owner", DW_T_STRING, 0, NULL, "only this owner's copies (default: everyone's)" },
+	DW_FIELDS_END
+};
+static const struct dw_field s3_fields[] = {
+	{ "bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket" },
+	{ "prefix", DW_T_STRING, DW_REQUIRED, NULL, "key prefix (never empty)" },
+	{ "older_than_days", DW_T_INT, DW_REQUIRED, NULL, "delete objects last modified more than this many days ago" },
+	{ "keep_latest", DW_T_INT, 0, NULL, "always keep this many newest objects under the prefix (default 0)" },
+	DW_FIELDS_END
+};
+static const struct dw_field table_fields[] = {
+	{ "database", DW_T_STRING, DW_REQUIRED, NULL, "Glue database" },
+	{ "pattern", DW_T_STRING, DW_REQUIRED, NULL, "table names, a glob (fnmatch): \"tmp_*\"" },
+	{ "older_than_days", DW_T_INT, 0, NULL, "drop tables created or last updated more than this many days ago" },
+	{ "location_empty", DW_T_BOOL, 0, NULL, "drop tables whose S3 location holds no objects" },
+	DW_FIELDS_END
+};
+static const struct dw_field queue_fields[] = {
+	{ "prefix", DW_T_STRING, DW_REQUIRED, NULL, "queue name prefix (never empty)" },
+	{ "unused_days", DW_T_INT, DW_REQUIRED, NULL, "delete empty queues not used for this many days" },
+	DW_FIELDS_END
+};
+
+#define POLICY_FIELDS \
+	{ "snapshots", DW_T_OBJECT, 0, snapshot_fields, "destroy expired (and idle) dwops-managed warehouse copies" }, \
+	{ "s3", DW_T_OBJECTS, 0, s3_fields, "rules for stale objects" }, \
+	{ "tables", DW_T_OBJECTS, 0, table_fields, "rules for Glue tables" }, \
+	{ "queues", DW_T_OBJECTS, 0, queue_fields, "rules for SQS queues" }, \
+	{ "max_deletions", DW_T_INT, 0, NULL, "refuse to apply a plan with more deletions than this (default 100)" }, \
+	{ "now", DW_T_STRING, 0, NULL, "ISO 8601 time to measure ages against instead of the clock (tests, what-if planning)" }
+
+static const struct dw_field plan_fields[] = {
+	POLICY_FIELDS,
+	DW_FIELDS_END
+};
+static const struct dw_field apply_fields[] = {
+	POLICY_FIELDS,
+	{ "dry_run", DW_T_BOOL, 0, NULL, "only plan (default false)" },
+	DW_FIELDS_END
+};
+
+struct options {
+	struct dw_cleanup_policy policy;
+	time_t now;
+	size_t max_deletions;
+};
+
+static int read_options(const json_t *req, struct options *o)
+{
+	const char *now = dw_req_str(req, "now", NULL);
+	long long max = dw_req_int(req, "max_deletions", DEFAULT_MAX_DELETIONS);
+
+	o->now = now ? dw_time_parse_iso(now) : time(NULL);
+	if (o->now < 0)
+		return dw_invalid("now", "now must be an ISO 8601 time like 2026-01-31T00:00:00Z, not \"%s\"", now);
+	if (max < 1)
+		return dw_invalid("max_deletions", "max_deletions must be at least 1, not %lld", max);
+	o->max_deletions = (size_t)max;
+	return dw_cleanup_policy_read(&o->policy, req);
+}
+
+static void report(struct dw_ctx *ctx, const struct dw_cleanup_plan *plan,
+		   const struct options *o, int dry_run)
+{
+	char iso[32];
+	json_t *counts = json_object();
+
+	dw_time_format_iso(plan->now, iso);
+	for (size_t i = 0; i < plan->n; i++) {
+		const char *kind = dw_cleanup_kind_name(plan->items[i].kind);
+		json_object_set_new(counts, kind, json_integer(json_integer_value(json_object_get(counts, kind)) + 1));
+	}
+	json_object_set_new(ctx->result, "dry_run", json_boolean(dry_run));
+	json_object_set_new(ctx->result, "now", json_string(iso));
+	json_object_set_new(ctx->result, "max_deletions", json_integer((json_int_t)o->max_deletions));
+	json_object_set_new(ctx->result, "over_limit", json_boolean(plan->n > o->max_deletions));
+	json_object_set_new(ctx->result, "planned", json_integer((json_int_t)plan->n));
+	json_object_set_new(ctx->result, "deleted", json_integer((json_int_t)dw_cleanup_count(plan, DW_CLEANUP_DONE)));
+	json_object_set_new(ctx->result, "failed", json_integer((json_int_t)dw_cleanup_count(plan, DW_CLEANUP_FAILED)));
+	json_object_set_new(ctx->result, "counts", counts);
+	json_object_set_new(ctx->result, "items", dw_cleanup_items_json(plan));
+}
+
+static int plan_and_maybe_apply(struct dw_ctx *ctx, struct options *o, int dry_run)
+{
+	struct dw_cleanup_plan plan;
+	struct dw_aws *aws = dw_ctx_aws(ctx);
+	int rc;
+
+	if (!aws)
+		return -1;
+	dw_cleanup_plan_init(&plan, o->now);
+	rc = dw_cleanup_plan_make(aws, &o->policy, &plan);
+	if (rc == 0 && plan.n == 0) {
+		report(ctx, &plan, o, dry_run);
+		dw_cleanup_plan_free(&plan);
+		return dw_nothing_to_do(ctx, "nothing to clean up");
+	}
+	if (rc == 0 && dry_run) {
+		for (size_t i = 0; i < plan.n; i++) {
+			char *target = dw_cleanup_item_target(&plan.items[i]);
+			dw_info("would delete %s: %s", target, plan.items[i].reason);
+			free(target);
+		}
+		if (plan.n > o->max_deletions)
+			dw_warn("the plan has %zu deletions, more than max_deletions (%zu): apply would refuse it",
+				plan.n, o->max_deletions);
+	}
+	if (rc == 0 && !dry_run)
+		rc = dw_cleanup_guard(&plan, o->max_deletions);
+	if (rc == 0 && !dry_run)
+		rc = dw_cleanup_apply(aws, &plan);
+	report(ctx, &plan, o, dry_run);
+	dw_cleanup_plan_free(&plan);
+	return rc;
+}
+
+static int run(struct dw_ctx *ctx, int dry_run)
+{
+	struct options o = { 0 };
+	int rc;
+
+	if (read_options(ctx->req, &o))
+		return -1;
+	rc = plan_and_maybe_apply(ctx, &o, dry_run);
+	dw_cleanup_policy_free(&o.policy);
+	return rc;
+}
+
+static int do_plan(struct dw_ctx *ctx)
+{
+	return run(ctx, 1);
+}
+
+static int do_apply(struct dw_ctx *ctx)
+{
+	return run(ctx, dw_req_bool(ctx->req, "dry_run", 0));
+}
+
+static const struct dw_action actions[] = {
+	{ "plan", "list what would be deleted, each with its reason; changes nothing", plan_fields, do_plan,
+	  "{\"snapshots\": {\"idle_hours\": 48}, \"s3\": [{\"bucket\": \"dw-work\", \"prefix\": \"tmp/\", "
+	  "\"older_than_days\": 7, \"keep_latest\": 10}]}" },
+	{ "apply", "delete what the plan lists, reporting each item as done or failed", apply_fields, do_apply,
+	  "{\"queues\": [{\"prefix\": \"dw-tmp-\", \"unused_days\": 14}], \"max_deletions\": 200}" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static const struct dw_operator cleanup = {
+	"dw-cleanup", "take back what the platform leaves behind, safely (dry-run by default)", actions,
+};
+
+int main(int argc, char **argv)
+{
+	return dw_op_main(&cleanup, argc, argv);
+}
