@@ -7,6 +7,8 @@
 
 #include <time.h>
 #include "aws.h"
+#include "mysql.h"
+#include "ssh.h"
 
 /* Tags on every copy.  An instance without managed-by = dwops is never
  * touched, whatever its name or other tags. */
@@ -48,6 +50,9 @@ int dw_copy_describe(struct dw_aws *aws, const char *instance,
  * tag, or owned by someone other than owner unless as_admin. */
 int dw_copy_destroy(struct dw_aws *aws, const char *instance,
 		    const char *owner, int as_admin, long wait_timeout_s);
+/* The check dw_copy_destroy and dw_copy_extend make: DW_INVALID unless c
+ * is managed and owner's (or as_admin). */
+int dw_copy_check_owner(const struct dw_copy *c, const char *owner, int as_admin);
 /* The same, polling every poll_interval_s seconds (dw_copy_destroy: 30). */
 int dw_copy_destroy_ex(struct dw_aws *aws, const char *instance,
 		       const char *owner, int as_admin, long wait_timeout_s,
@@ -60,5 +65,60 @@ int dw_copy_default_name(const char *owner, char *out, size_t len);
 
 /* 1 when name is a valid RDS instance identifier. */
 int dw_copy_valid_name(const char *name);
+
+/* Instance states a copy never leaves by itself: waiting stops there. */
+int dw_copy_status_failed(const char *status);
+
+/* The engineer's MySQL login on a copy, made with the master login. */
+struct dw_copy_login {
+	const char *database;          /* gets ALL ... WITH GRANT OPTION */
+	const char *user;              /* [A-Za-z0-9_], at most 32 */
+	const char *password;
+	const char *master_user;
+	const char *master_password;
+	const char *endpoint_override; /* "host:port" instead of the instance's */
+	/* Through a bastion when set; target_host/port are filled in. */
+	const struct dw_ssh_tunnel_config *tunnel;
+	enum dw_mysql_tls tls;
+	const char *ca_file;
+};
+
+struct dw_copy_launch {
+	const char *source_instance;   /* its newest automated snapshot, or */
+	const char *snapshot;          /* this one */
+	const char *owner;
+	const char *instance;          /* NULL: dw_copy_default_name(owner) */
+	const char *instance_class;    /* NULL: the snapshot's */
+	const char *subnet_group;
+	const char *const *security_group_ids;
+	size_t n_security_group_ids;
+	const char *parameter_group;
+	int ttl_days;
+	long wait_timeout_s;
+	long poll_interval_s;          /* 0: 30 */
+	int keep_on_failure;           /* else a failed launch deletes the copy */
+	int dry_run;                   /* check, pick the snapshot, change nothing */
+	struct dw_copy_login login;
+};
+
+/* Restore the owner's copy, make it a throwaway (no backups), wait until it
+ * is available, and create the login.  When the owner's copy exists
+ * already, it is reused (*created = 0) and the login is made to work with
+ * the password given.  A copy made by this call is deleted again when a
+ * later step fails, unless keep_on_failure.  A dry run fills out with what
+ * would be restored (status "dry-run") and changes nothing. */
+int dw_copy_launch(struct dw_aws *aws, const struct dw_copy_launch *l,
+		   struct dw_copy *out, int *created);
+
+/* Create the login (or reset its password), grant it everything on the
+ * database, and check that it can log in. */
+int dw_copy_make_login(const struct dw_copy *c, const struct dw_copy_login *login);
+
+/* Move the copy's expiry ttl_days forward (from now when it has passed),
+ * at most max_ttl_days from now.  *changed is 0 when it is there already.
+ * Same ownership rules as dw_copy_destroy. */
+int dw_copy_extend(struct dw_aws *aws, const char *instance, const char *owner,
+		   int as_admin, int ttl_days, int max_ttl_days,
+		   struct dw_copy *out, int *changed);
 
 #endif

@@ -1,0 +1,381 @@
+/* dw-snapshot - private warehouse copies for data engineers: restore the
+ * warehouse's newest automated snapshot with the engineer's own MySQL
+ * login, list, extend and destroy them.  The work is in core/copy.c. */
+#include "dw/copy.h"
+#include "dw/log.h"
+#include "dw/op.h"
+#include "dw/secrets.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_TTL_DAYS 21
+#define DEFAULT_EXTEND_DAYS 7
+#define DEFAULT_MAX_TTL_DAYS 30
+#define DEFAULT_WAIT_S 3600
+#define DEFAULT_POLL_S 30
+
+static json_t *copy_json(const struct dw_copy *c)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "instance", c->instance,
+			      "owner", c->owner, "status", c->status, "source", c->source,
+			      "snapshot", c->snapshot);
+
+	json_object_set_new(o, "address", c->address[0] ? json_string(c->address) : json_null());
+	json_object_set_new(o, "port", c->port ? json_integer(c->port) : json_null());
+	json_object_set_new(o, "created", c->created[0] ? json_string(c->created) : json_null());
+	json_object_set_new(o, "expires_at",
+			    c->expires_at[0] ? json_string(c->expires_at) : json_null());
+	if (c->instance_class[0])
+		json_object_set_new(o, "instance_class", json_string(c->instance_class));
+	return o;
+}
+
+static void set_copy(struct dw_ctx *ctx, const struct dw_copy *c)
+{
+	json_t *o = copy_json(c);
+
+	json_object_update(ctx->result, o);
+	json_decref(o);
+}
+
+/* The copy's name: instance_name, or the one derived from the owner. */
+static int instance_of(const json_t *req, char *out, size_t len)
+{
+	const char *name = dw_req_str(req, "instance_name", NULL);
+
+	if (!name && !dw_req_str(req, "owner", NULL))
+		return dw_invalid("owner", "give owner or instance_name");
+	if (!name)
+		return dw_copy_default_name(dw_req_str(req, "owner", ""), out, len);
+	if (!dw_copy_valid_name(name))
+		return dw_invalid("instance_name", "instance_name \"%s\" is not a valid RDS identifier",
+				  name);
+	snprintf(out, len, "%s", name);
+	return 0;
+}
+
+/* ---- launch ------------------------------------------------------------ */
+
+struct launch_secrets {
+	char *password, *master_user, *master_password;
+	const char **security_groups;
+};
+
+static void launch_secrets_free(struct launch_secrets *s)
+{
+	free(s->password);
+	free(s->master_user);
+	free(s->master_password);
+	free(s->security_groups);
+}
+
+static int read_master(struct dw_ctx *ctx, const json_t *master, struct launch_secrets *s)
+{
+	const char *secret_id = dw_req_str(master, "secret_id", NULL);
+	int has_login = json_object_get(master, "user") || json_object_get(master, "password") ||
+			json_object_get(master, "password_env");
+
+	if (secret_id && has_login)
+		return dw_invalid("master", "give master.secret_id, or master.user and password, "
+				  "not both");
+	if (!secret_id) {
+		if (!dw_req_str(master, "user", NULL))
+			return dw_invalid("master.user", "master.user is required (or master.secret_id)");
+		s->master_user = dw_xstrdup(dw_req_str(master, "user", NULL));
+		if (dw_req_secret(master, "password", "master", &s->master_password))
+			return -1;
+		if (!s->master_password)
+			return dw_invalid("master.password", "master.password or "
+					  "master.password_env is required");
+		return 0;
+	}
+	struct dw_aws *aws = dw_ctx_aws(ctx);
+	if (!aws)
+		return -1;
+	return dw_secrets_get_login(aws, secret_id, &s->master_user, &s->master_password);
+}
+
+static int read_tls(const json_t *tls, struct dw_copy_login *login)
+{
+	login->tls = DW_MYSQL_TLS_VERIFY;
+	login->ca_file = dw_req_str(tls, "ca_file", NULL);
+	if (dw_req_str(tls, "mode", NULL) &&
+	    dw_mysql_tls_from_string(dw_req_str(tls, "mode", NULL), &login->tls))
+		return -1;
+	if (login->ca_file && login->tls != DW_MYSQL_TLS_VERIFY)
+		return dw_invalid("tls.ca_file", "tls.ca_file is only used with tls.mode verify");
+	return 0;
+}
+
+static void read_tunnel(const json_t *t, struct dw_ssh_tunnel_config *cfg)
+{
+	cfg->host = dw_req_str(t, "host", NULL);
+	cfg->port = (int)dw_req_int(t, "port", 22);
+	cfg->user = dw_req_str(t, "user", NULL);
+	cfg->private_key_file = dw_req_str(t, "private_key_file", NULL);
+	cfg->known_hosts_file = dw_req_str(t, "known_hosts_file", NULL);
+}
+
+static const char **string_array(const json_t *a, size_t *n)
+{
+	const char **out;
+
+	*n = json_array_size(a);
+	if (*n == 0)
+		return NULL;
+	out = dw_xcalloc(*n, sizeof(*out));
+	for (size_t i = 0; i < *n; i++)
+		out[i] = json_string_value(json_array_get(a, i));
+	return out;
+}
+
+static int launch(struct dw_ctx *ctx)
+{
+	const json_t *r = ctx->req, *user = json_object_get(r, "user");
+	struct launch_secrets s = { 0 };
+	struct dw_ssh_tunnel_config tunnel = { 0 };
+	struct dw_copy c;
+	int created = 0, rc = -1;
+	struct dw_copy_launch l = {
+		.source_instance = dw_req_str(r, "source_instance", NULL),
+		.snapshot = dw_req_str(r, "snapshot", NULL),
+		.owner = dw_req_str(r, "owner", NULL),
+		.instance = dw_req_str(r, "instance_name", NULL),
+		.instance_class = dw_req_str(r, "instance_class", NULL),
+		.subnet_group = dw_req_str(r, "subnet_group", NULL),
+		.parameter_group = dw_req_str(r, "parameter_group", NULL),
+		.ttl_days = (int)dw_req_int(r, "ttl_days", DEFAULT_TTL_DAYS),
+		.wait_timeout_s = (long)dw_req_int(r, "wait_timeout_s", DEFAULT_WAIT_S),
+		.poll_interval_s = (long)dw_req_int(r, "poll_interval_s", DEFAULT_POLL_S),
+		.keep_on_failure = dw_req_bool(r, "keep_on_failure", 0),
+		.dry_run = dw_req_bool(r, "dry_run", 0),
+		.login = {
+			.database = dw_req_str(r, "database", NULL),
+			.user = dw_req_str(user, "name", NULL),
+			.endpoint_override = dw_req_str(r, "endpoint_override", NULL),
+		},
+	};
+
+	if (l.poll_interval_s < 1)
+		return dw_invalid("poll_interval_s", "poll_interval_s must be at least 1");
+	if (json_object_get(r, "ssh_tunnel")) {
+		read_tunnel(json_object_get(r, "ssh_tunnel"), &tunnel);
+		l.login.tunnel = &tunnel;
+	}
+	if (read_tls(json_object_get(r, "tls"), &l.login) ||
+	    dw_req_secret(user, "password", "user", &s.password))
+		goto out;
+	if (!s.password) {
+		dw_invalid("user.password", "user.password or user.password_env is required");
+		goto out;
+	}
+	l.login.password = s.password;
+	l.security_group_ids = s.security_groups =
+		string_array(json_object_get(r, "security_group_ids"), &l.n_security_group_ids);
+	if (read_master(ctx, json_object_get(r, "master"), &s))
+		goto out;
+	l.login.master_user = s.master_user;
+	l.login.master_password = s.master_password;
+	if (!dw_ctx_aws(ctx) || dw_copy_launch(ctx->aws, &l, &c, &created))
+		goto out;
+	set_copy(ctx, &c);
+	json_object_set_new(ctx->result, "user", json_string(l.login.user));
+	json_object_set_new(ctx->result, "database", json_string(l.login.database));
+	json_object_set_new(ctx->result, "created", json_boolean(created));
+	if (l.dry_run)
+		json_object_set_new(ctx->result, "dry_run", json_true());
+	rc = 0;
+out:
+	launch_secrets_free(&s);
+	return rc;
+}
+
+/* ---- destroy, list, extend, status ------------------------------------- */
+
+static int destroy(struct dw_ctx *ctx)
+{
+	const json_t *r = ctx->req;
+	struct dw_aws *aws = dw_ctx_aws(ctx);
+	struct dw_copy c;
+	char name[64];
+	long wait = (long)dw_req_int(r, "wait_timeout_s", DEFAULT_WAIT_S);
+	int as_admin = dw_req_bool(r, "as_admin", 0);
+	const char *owner = dw_req_str(r, "owner", NULL);
+
+	if (instance_of(r, name, sizeof(name)) || !aws)
+		return -1;
+	if (dw_req_int(r, "poll_interval_s", DEFAULT_POLL_S) < 1)
+		return dw_invalid("poll_interval_s", "poll_interval_s must be at least 1");
+	if (dw_copy_describe(aws, name, &c)) {
+		if (!dw_error_is("DBInstanceNotFound"))
+			return -1;
+		json_object_set_new(ctx->result, "instance", json_string(name));
+		return dw_nothing_to_do(ctx, "there is no such copy");
+	}
+	if (dw_req_bool(r, "dry_run", 0)) {
+		if (dw_copy_check_owner(&c, owner, as_admin))
+			return -1;
+		set_copy(ctx, &c);
+		json_object_set_new(ctx->result, "dry_run", json_true());
+		return 0;
+	}
+	if (dw_copy_destroy_ex(aws, name, owner, as_admin, wait,
+			       (long)dw_req_int(r, "poll_interval_s", DEFAULT_POLL_S)))
+		return -1;
+	set_copy(ctx, &c);
+	json_object_set_new(ctx->result, "status", json_string(wait > 0 ? "deleted" : "deleting"));
+	return 0;
+}
+
+static int list(struct dw_ctx *ctx)
+{
+	struct dw_aws *aws = dw_ctx_aws(ctx);
+	struct dw_copy *copies = NULL;
+	size_t n = 0;
+
+	if (!aws || dw_copy_list(aws, dw_req_str(ctx->req, "owner", NULL), &copies, &n))
+		return -1;
+	json_t *items = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(items, copy_json(&copies[i]));
+	free(copies);
+	json_object_set_new(ctx->result, "count", json_integer((json_int_t)n));
+	json_object_set_new(ctx->result, "copies", items);
+	return 0;
+}
+
+static int extend(struct dw_ctx *ctx)
+{
+	const json_t *r = ctx->req;
+	struct dw_aws *aws = dw_ctx_aws(ctx);
+	struct dw_copy c;
+	char name[64];
+	int changed = 0;
+
+	if (instance_of(r, name, sizeof(name)) || !aws)
+		return -1;
+	if (dw_copy_extend(aws, name, dw_req_str(r, "owner", NULL), dw_req_bool(r, "as_admin", 0),
+			   (int)dw_req_int(r, "ttl_days", DEFAULT_EXTEND_DAYS),
+			   (int)dw_req_int(r, "max_ttl_days", DEFAULT_MAX_TTL_DAYS), &c, &changed))
+		return -1;
+	set_copy(ctx, &c);
+	if (!changed)
+		return dw_nothing_to_do(ctx, "the copy already expires as late as max_ttl_days allows");
+	return 0;
+}
+
+static int status(struct dw_ctx *ctx)
+{
+	struct dw_aws *aws = dw_ctx_aws(ctx);
+	struct dw_copy c;
+	char name[64];
+
+	if (instance_of(ctx->req, name, sizeof(name)) || !aws || dw_copy_describe(aws, name, &c))
+		return -1;
+	if (!c.managed)
+		return dw_raise(DW_INVALID, "NotManaged", "instance_name",
+				"%s is not a dwops copy", name);
+	set_copy(ctx, &c);
+	return 0;
+}
+
+/* ---- the request schema ------------------------------------------------ */
+
+static const struct dw_field user_fields[] = {
+	{ "name", DW_T_STRING, DW_REQUIRED, NULL, "MySQL login to create ([A-Za-z0-9_], at most 32)" },
+	{ "password", DW_T_SECRET, 0, NULL, "its password" },
+	DW_FIELDS_END
+};
+static const struct dw_field master_fields[] = {
+	{ "user", DW_T_STRING, 0, NULL, "the copy's master user" },
+	{ "password", DW_T_SECRET, 0, NULL, "its password" },
+	{ "secret_id", DW_T_STRING, 0, NULL, "or: a Secrets Manager secret with username and password" },
+	DW_FIELDS_END
+};
+static const struct dw_field tunnel_fields[] = {
+	{ "host", DW_T_STRING, DW_REQUIRED, NULL, "SSH bastion" },
+	{ "port", DW_T_INT, 0, NULL, "its port (default 22)" },
+	{ "user", DW_T_STRING, DW_REQUIRED, NULL, "SSH user" },
+	{ "private_key_file", DW_T_STRING, DW_REQUIRED, NULL, "unencrypted private key" },
+	{ "known_hosts_file", DW_T_STRING, DW_REQUIRED, NULL, "must hold the bastion's host key" },
+	DW_FIELDS_END
+};
+static const struct dw_field tls_fields[] = {
+	{ "mode", DW_T_STRING, 0, NULL, "verify (default), required (no certificate check), disabled" },
+	{ "ca_file", DW_T_STRING, 0, NULL, "CA bundle for verify (default: the system CAs)" },
+	DW_FIELDS_END
+};
+static const struct dw_field launch_fields[] = {
+	{ "source_instance", DW_T_STRING, 0, NULL, "the warehouse's RDS instance (its newest automated snapshot is used)" },
+	{ "snapshot", DW_T_STRING, 0, NULL, "or: an explicit snapshot id" },
+	{ "owner", DW_T_STRING, DW_REQUIRED, NULL, "the engineer (in Jenkins: who started the build)" },
+	{ "database", DW_T_STRING, DW_REQUIRED, NULL, "database the login gets every right on" },
+	{ "user", DW_T_OBJECT, DW_REQUIRED, user_fields, "the engineer's MySQL login" },
+	{ "master", DW_T_OBJECT, DW_REQUIRED, master_fields, "the copy's master login" },
+	{ "instance_name", DW_T_STRING, 0, NULL, "default dw-snapshot-<owner>" },
+	{ "instance_class", DW_T_STRING, 0, NULL, "default: the snapshot's" },
+	{ "subnet_group", DW_T_STRING, 0, NULL, "DB subnet group" },
+	{ "security_group_ids", DW_T_STRINGS, 0, NULL, "VPC security groups" },
+	{ "parameter_group", DW_T_STRING, 0, NULL, "DB parameter group" },
+	{ "ttl_days", DW_T_INT, 0, NULL, "days until the copy expires (default 21)" },
+	{ "wait_timeout_s", DW_T_INT, 0, NULL, "give up waiting after this (default 3600; exit 75)" },
+	{ "poll_interval_s", DW_T_INT, 0, NULL, "seconds between status polls (default 30)" },
+	{ "endpoint_override", DW_T_STRING, 0, NULL, "host:port to connect to instead of the instance endpoint" },
+	{ "ssh_tunnel", DW_T_OBJECT, 0, tunnel_fields, "reach the copy through an SSH bastion" },
+	{ "tls", DW_T_OBJECT, 0, tls_fields, "TLS to MySQL" },
+	{ "keep_on_failure", DW_T_BOOL, 0, NULL, "keep the copy when a step after the restore fails" },
+	{ "dry_run", DW_T_BOOL, 0, NULL, "check and pick the snapshot; change nothing" },
+	DW_FIELDS_END
+};
+static const struct dw_field destroy_fields[] = {
+	{ "owner", DW_T_STRING, DW_REQUIRED, NULL, "the engineer (in Jenkins: who started the build)" },
+	{ "instance_name", DW_T_STRING, 0, NULL, "default dw-snapshot-<owner>" },
+	{ "as_admin", DW_T_BOOL, 0, NULL, "destroy another owner's copy (admin jobs)" },
+	{ "wait_timeout_s", DW_T_INT, 0, NULL, "wait until gone (default 3600; 0: do not wait)" },
+	{ "poll_interval_s", DW_T_INT, 0, NULL, "seconds between status polls (default 30)" },
+	{ "dry_run", DW_T_BOOL, 0, NULL, "check only; change nothing" },
+	DW_FIELDS_END
+};
+static const struct dw_field list_fields[] = {
+	{ "owner", DW_T_STRING, 0, NULL, "only this owner's copies" },
+	DW_FIELDS_END
+};
+static const struct dw_field extend_fields[] = {
+	{ "owner", DW_T_STRING, DW_REQUIRED, NULL, "the engineer" },
+	{ "instance_name", DW_T_STRING, 0, NULL, "default dw-snapshot-<owner>" },
+	{ "ttl_days", DW_T_INT, 0, NULL, "days to add (default 7)" },
+	{ "max_ttl_days", DW_T_INT, 0, NULL, "never more than this many days from now (default 30)" },
+	{ "as_admin", DW_T_BOOL, 0, NULL, "extend another owner's copy (admin jobs)" },
+	DW_FIELDS_END
+};
+static const struct dw_field status_fields[] = {
+	{ "owner", DW_T_STRING, 0, NULL, "the engineer (names the copy when instance_name is not given)" },
+	{ "instance_name", DW_T_STRING, 0, NULL, "default dw-snapshot-<owner>" },
+	DW_FIELDS_END
+};
+
+static const struct dw_action actions[] = {
+	{ "launch", "restore a private copy of the warehouse with the engineer's login",
+	  launch_fields, launch,
+	  "{\"source_instance\":\"warehouse\",\"owner\":\"jane\",\"database\":\"analytics\","
+	  "\"user\":{\"name\":\"jane\",\"password_env\":\"DW_USER_PASSWORD\"},"
+	  "\"master\":{\"secret_id\":\"warehouse/master\"}}" },
+	{ "destroy", "delete the owner's copy and wait until it is gone", destroy_fields, destroy,
+	  "{\"owner\":\"jane\"}" },
+	{ "list", "the dwops copies, newest first", list_fields, list, "{\"owner\":\"jane\"}" },
+	{ "extend", "move the copy's expiry forward", extend_fields, extend,
+	  "{\"owner\":\"jane\",\"ttl_days\":7}" },
+	{ "status", "one copy's details", status_fields, status, "{\"owner\":\"jane\"}" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static const struct dw_operator snapshot_op = {
+	"dw-snapshot", "private warehouse copies restored from the newest automated snapshot",
+	actions,
+};
+
+int main(int argc, char **argv)
+{
+	return dw_op_main(&snapshot_op, argc, argv);
+}
