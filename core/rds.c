@@ -120,3 +120,26 @@ int dw_rds_latest_automated_snapshot(struct dw_aws *aws, const char *source,
 	dw_info("newest automated snapshot of %s: %s (%s)", source, out->id, out->created);
 	return 0;
 }
+
+int dw_rds_describe_snapshot(struct dw_aws *aws, const char *id,
+			     struct dw_rds_snapshot *out)
+{
+	struct dw_kvlist params;
+	xmlDocPtr doc = NULL;
+
+	memset(out, 0, sizeof(*out));
+	dw_kv_init(&params);
+	dw_kv_add(&params, "DBSnapshotIdentifier", id);
+	int rc = dw_rds_call(aws, instance_names.action, &params, &doc);
+	dw_kv_free(&params);
+	if (rc)
+		return dw_error_context("looking for snapshot %s", id);
+	xmlNodePtr list = dw_xml_find(xmlDocGetRootElement(doc), instance_names.list);
+	xmlNodePtr n = dw_xml_first(list, instance_names.item);
+	if (n)
+		read_snapshot(n, &instance_names, out);
+	xmlFreeDoc(doc);
+	if (!n)
+		return dw_fail("DBSnapshotNotFound", "snapshot %s not found", id);
+	return 0;
+}

@@ -23,4 +23,9 @@ struct dw_rds_snapshot {
 int dw_rds_latest_automated_snapshot(struct dw_aws *aws, const char *source,
 				     int cluster, struct dw_rds_snapshot *out);
 
+/* One instance snapshot by id (any type or status); the AWS error
+ * (DBSnapshotNotFound) when there is none. */
+int dw_rds_describe_snapshot(struct dw_aws *aws, const char *id,
+			     struct dw_rds_snapshot *out);
+
 #endif
