@@ -74,10 +74,18 @@ demo: setup all
 bench: setup all
 	bash bench/run.sh
 
-lint:
+# Static analysis, and valgrind over each operator's --help and a rejected
+# request (the paths that need no services).
+lint: all
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr -Icore/include core operators tests/unit
-	clang-tidy --quiet $(CORE_SRC) $(wildcard operators/*.c) -- $(ALL_CFLAGS)
+		--inline-suppr -Icore/include core operators tests/unit tests/tools
+	clang-tidy --quiet $(CORE_SRC) $(wildcard operators/*.c) tests/tools/dw-probe.c -- $(ALL_CFLAGS)
+	for op in $(OPS); do \
+		valgrind -q --error-exitcode=1 --leak-check=full $$op --help >/dev/null || exit 1; \
+		echo '{"no_such_field": 1}' | valgrind -q --error-exitcode=1 --leak-check=full \
+			--errors-for-leak-kinds=definite $$op $$($$op --help | sed -n 's/^dw-[a-z]* \([a-z-]*\):.*/\1/p' | head -1) >/dev/null; \
+		[ $$? -eq 2 ] || exit 1; \
+	done
 
 clean:
 	rm -rf build bin
