@@ -106,4 +106,8 @@ done
 # sshd privilege-separation directory (used by the test bench's sshd).
 [ -d /run/sshd ] || $SUDO mkdir -p /run/sshd 2>/dev/null || true
 
+# ------------------------------------------------------------------ Airflow ---
+# .venv-airflow2 / .venv-airflow3 for the DAG tests (DW_SKIP_AIRFLOW=1 skips).
+bash "$REPO/scripts/setup-airflow.sh"
+
 exit 0

@@ -376,3 +376,7 @@ def mysql(bench):
         return [tuple(line.split("\t")) for line in r.stdout.decode().splitlines()]
 
     return run
+
+
+# Airflow fixtures (airflow, airflow_factory): see tests/airflow_support.py.
+from airflow_support import airflow, airflow_factory  # noqa: E402,F401
