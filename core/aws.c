@@ -20,7 +20,8 @@ struct dw_aws {
 	long timeout_ms;
 	struct dw_creds creds;
 	struct dw_http *http;
-	struct dw_kvlist endpoint_cache;
+	struct dw_kvlist endpoint_cache;   /* service -> base URL */
+	struct dw_kvlist custom_endpoints; /* service -> "1" when configured */
 	struct dw_aws_stats stats;
 };
 
@@ -79,6 +80,7 @@ const char *dw_aws_endpoint(struct dw_aws *aws, const char *service)
 	if (cached)
 		return cached;
 	url = configured_endpoint(aws, service);
+	dw_kv_add(&aws->custom_endpoints, service, url ? "1" : "0");
 	if (!url)
 		url = dw_xasprintf("https://%s.%s.amazonaws.com", service, aws->region);
 	dw_kv_add(&aws->endpoint_cache, service, url);
@@ -88,11 +90,8 @@ const char *dw_aws_endpoint(struct dw_aws *aws, const char *service)
 
 int dw_aws_custom_endpoint(struct dw_aws *aws, const char *service)
 {
-	char *url = configured_endpoint(aws, service);
-	int custom = url != NULL;
-
-	free(url);
-	return custom;
+	dw_aws_endpoint(aws, service);
+	return strcmp(dw_kv_get(&aws->custom_endpoints, service, 0), "1") == 0;
 }
 
 static char *resolve_region(const struct dw_aws_config *cfg)
@@ -139,6 +138,7 @@ static int make_client(struct dw_aws **out, const struct dw_aws_config *cfg)
 	aws->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 60000;
 	aws->http = dw_http_new();
 	dw_kv_init(&aws->endpoint_cache);
+	dw_kv_init(&aws->custom_endpoints);
 	*out = aws;
 	return 0;
 }
@@ -176,6 +176,7 @@ void dw_aws_free(struct dw_aws *aws)
 	dw_creds_free(&aws->creds);
 	dw_http_free(aws->http);
 	dw_kv_free(&aws->endpoint_cache);
+	dw_kv_free(&aws->custom_endpoints);
 	free(aws);
 }
 
@@ -187,6 +188,11 @@ const char *dw_aws_region(const struct dw_aws *aws)
 const char *dw_aws_credentials_source(const struct dw_aws *aws)
 {
 	return aws->creds.source;
+}
+
+int dw_aws_max_attempts(const struct dw_aws *aws)
+{
+	return aws->max_attempts;
 }
 
 const struct dw_aws_stats *dw_aws_stats(const struct dw_aws *aws)
@@ -576,8 +582,8 @@ static void enqueue(struct dw_aws_pool *p, struct pool_item *it)
 	p->tail = it;
 }
 
-void dw_aws_pool_submit(struct dw_aws_pool *p, struct dw_aws_request *req,
-			dw_aws_done_fn done, void *ud)
+void dw_aws_pool_submit_after(struct dw_aws_pool *p, struct dw_aws_request *req,
+			      long delay_ms, dw_aws_done_fn done, void *ud)
 {
 	struct pool_item *it = dw_xcalloc(1, sizeof(*it));
 
@@ -585,8 +591,15 @@ void dw_aws_pool_submit(struct dw_aws_pool *p, struct dw_aws_request *req,
 	it->req = req;
 	it->done = done;
 	it->ud = ud;
+	it->ready_at = delay_ms > 0 ? now_ms() + delay_ms : 0;
 	enqueue(p, it);
 	p->pending++;
+}
+
+void dw_aws_pool_submit(struct dw_aws_pool *p, struct dw_aws_request *req,
+			dw_aws_done_fn done, void *ud)
+{
+	dw_aws_pool_submit_after(p, req, 0, done, ud);
 }
 
 static void on_http_done(void *ud, struct dw_http_response *resp)
