@@ -1,0 +1,505 @@
+"""dw-snapshot: private warehouse copies (moto RDS + Secrets Manager, the
+bench MariaDB standing in for the restored instance, the bench sshd as the
+bastion)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+import services  # tests/bench/services.py (on sys.path via conftest)
+
+OP = "dw-snapshot"
+# Quotes, backslashes, a backtick, a percent sign and unicode: every one of
+# them must survive the trip into CREATE USER.
+NASTY_PASSWORD = "p'a\"s\\s`w%o_rd ü€😀 '; DROP USER root; -- \\'"
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+
+def make_warehouse(rds, name="warehouse"):
+    """An instance with backups on: moto gives it an automated snapshot."""
+    rds.create_db_instance(
+        DBInstanceIdentifier=name, Engine="mysql", DBInstanceClass="db.t3.large",
+        MasterUsername="admin", MasterUserPassword="warehouse-master-pw",
+        AllocatedStorage=20, BackupRetentionPeriod=7)
+    snaps = rds.describe_db_snapshots(DBInstanceIdentifier=name,
+                                      SnapshotType="automated")["DBSnapshots"]
+    assert len(snaps) == 1
+    return snaps[0]["DBSnapshotIdentifier"]
+
+
+def tags_of(rds, instance):
+    arn = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0]["DBInstanceArn"]
+    return {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"]}
+
+
+def instance_ids(rds):
+    return sorted(d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"])
+
+
+def parse_iso(s):
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+def client_login(bench, user, password, sql, host=None, port=None):
+    """Log in with the mariadb client as user (password via MYSQL_PWD)."""
+    client = services._which("mariadb", "mysql")
+    cmd = [client, "--no-defaults", "--protocol=TCP", f"-h{host or bench.mysql_host}",
+           f"-P{port or bench.mysql_port}", f"-u{user}", "--batch", "--skip-column-names",
+           "-e", sql]
+    env = dict(os.environ, MYSQL_PWD=password)
+    return subprocess.run(cmd, capture_output=True, env=env, timeout=30)
+
+
+class Names:
+    """Unique MariaDB users and databases for one test, dropped afterwards."""
+
+    def __init__(self, mysql):
+        self.mysql = mysql
+        self.users, self.databases = [], []
+
+    def user(self):
+        u = "eng_" + uuid.uuid4().hex[:10]
+        self.users.append(u)
+        return u
+
+    def database(self, create=True):
+        d = "wh_" + uuid.uuid4().hex[:10]
+        self.databases.append(d)
+        if create:
+            self.mysql(f"CREATE DATABASE `{d}`")
+        return d
+
+    def cleanup(self):
+        for u in self.users:
+            self.mysql(f"DROP USER IF EXISTS '{u}'@'%'")
+        for d in self.databases:
+            self.mysql(f"DROP DATABASE IF EXISTS `{d}`")
+
+
+@pytest.fixture
+def names(mysql):
+    n = Names(mysql)
+    try:
+        yield n
+    finally:
+        n.cleanup()
+
+
+@pytest.fixture
+def env_pw(secrets):
+    """The engineer's password, handed over through the environment."""
+    secrets.append(NASTY_PASSWORD)
+    return {"DW_TEST_USER_PASSWORD": NASTY_PASSWORD}
+
+
+def launch_request(bench, owner, user, database, **extra):
+    req = {
+        "source_instance": "warehouse",
+        "owner": owner,
+        "database": database,
+        "user": {"name": user, "password_env": "DW_TEST_USER_PASSWORD"},
+        "master": {"user": "root", "password_env": "DW_BENCH_MYSQL_ROOT_PASSWORD"},
+        "endpoint_override": f"{bench.mysql_host}:{bench.mysql_port}",
+        "tls": {"mode": "disabled"},
+        "instance_class": "db.t3.medium",
+        "poll_interval_s": 1,
+        "wait_timeout_s": 60,
+    }
+    req.update(extra)
+    return req
+
+
+# --------------------------------------------------------------------------
+# launch
+# --------------------------------------------------------------------------
+
+def test_launch_restores_newest_automated_snapshot_with_tags_and_login(
+        bench, moto, run_op, names, env_pw):
+    rds = moto.client("rds")
+    automated = make_warehouse(rds)
+    time.sleep(1.1)
+    # Newer, but manual: never picked.
+    rds.create_db_snapshot(DBInstanceIdentifier="warehouse", DBSnapshotIdentifier="manual-newer")
+    # Newer and automated, but another instance's.
+    make_warehouse(rds, "other-warehouse")
+
+    user, db = names.user(), names.database()
+    before = datetime.now(timezone.utc)
+    r = run_op(OP, "launch", launch_request(bench, "jane.doe@example.com", user, db),
+               env=env_pw)
+    assert r.code == 0, r
+    d = r.data
+    assert d["instance"] == "dw-snapshot-jane-doe-example-com"
+    assert d["snapshot"] == automated
+    assert d["source"] == "warehouse"
+    assert d["created"] is True
+    assert d["status"] == "available"
+    assert d["owner"] == "jane.doe@example.com"
+    assert d["user"] == user and d["database"] == db
+    assert d["address"] and d["port"]
+    expires = parse_iso(d["expires_at"])
+    assert timedelta(days=20, hours=23) < expires - before < timedelta(days=21, minutes=5)
+
+    inst = rds.describe_db_instances(DBInstanceIdentifier=d["instance"])["DBInstances"][0]
+    assert inst["BackupRetentionPeriod"] == 0
+    assert inst["DBInstanceClass"] == "db.t3.medium"
+    tags = tags_of(rds, d["instance"])
+    assert tags == {"managed-by": "dwops", "owner": "jane.doe@example.com",
+                    "source": "warehouse", "snapshot": automated,
+                    "expires-at": d["expires_at"]}
+    # A progress line per poll.
+    assert "dw-snapshot-jane-doe-example-com: available" in r.stderr
+
+    # The engineer logs in with the nasty password and may create tables,
+    # indexes and grant.
+    lr = client_login(bench, user, NASTY_PASSWORD,
+                      f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v INT); "
+                      f"CREATE INDEX iv ON `{db}`.t (v); "
+                      f"SELECT COUNT(*) FROM `{db}`.t")
+    assert lr.returncode == 0, lr.stderr
+    grants = " ".join(r[0] for r in names.mysql(f"SHOW GRANTS FOR '{user}'@'%'"))
+    assert "ALL PRIVILEGES" in grants and "WITH GRANT OPTION" in grants
+    # The grant is for this database only: "_" is not a wildcard.
+    lookalike = db.replace("_", "x", 1)
+    names.databases.append(lookalike)
+    names.mysql(f"CREATE DATABASE `{lookalike}`")
+    lr = client_login(bench, user, NASTY_PASSWORD, f"CREATE TABLE `{lookalike}`.t (id INT)")
+    assert lr.returncode != 0 and b"denied" in lr.stderr
+
+
+def test_launch_with_master_from_secrets_manager(bench, moto, run_op, names, env_pw):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    sm = moto.client("secretsmanager")
+    sm.create_secret(Name="warehouse/master", SecretString=json.dumps(
+        {"username": "root", "password": bench.mysql_root_password, "engine": "mysql"}))
+    user, db = names.user(), names.database()
+    req = launch_request(bench, "sam", user, db, master={"secret_id": "warehouse/master"})
+    r = run_op(OP, "launch", req, env=env_pw)
+    assert r.code == 0, r
+    assert r.data["instance"] == "dw-snapshot-sam"
+    assert client_login(bench, user, NASTY_PASSWORD, "SELECT 1").returncode == 0
+
+
+def test_missing_master_secret_changes_nothing(bench, moto, run_op, names, env_pw):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    req = launch_request(bench, "sam", names.user(), names.database(),
+                         master={"secret_id": "no/such/secret"})
+    r = run_op(OP, "launch", req, env=env_pw)
+    assert r.code == 1, r
+    assert r.error["code"] == "ResourceNotFoundException"
+    assert instance_ids(rds) == ["warehouse"]
+
+
+def test_relaunch_returns_the_same_copy_and_resets_the_password(
+        bench, moto, run_op, names, env_pw, secrets):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    user, db = names.user(), names.database()
+    req = launch_request(bench, "kim", user, db)
+    first = run_op(OP, "launch", req, env=env_pw)
+    assert first.code == 0, first
+    assert first.data["created"] is True
+
+    new_pw = "second-password-'\\-" + uuid.uuid4().hex
+    secrets.append(new_pw)
+    again = run_op(OP, "launch", req, env={"DW_TEST_USER_PASSWORD": new_pw})
+    assert again.code == 0, again
+    assert again.data["created"] is False
+    assert again.data["instance"] == first.data["instance"]
+    assert again.data["expires_at"] == first.data["expires_at"]
+    assert instance_ids(rds) == ["dw-snapshot-kim", "warehouse"]
+    assert client_login(bench, user, new_pw, "SELECT 1").returncode == 0
+    assert client_login(bench, user, NASTY_PASSWORD, "SELECT 1").returncode != 0
+
+
+def test_failed_grant_deletes_the_new_copy(bench, moto, run_op, names, mysql, env_pw, secrets):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    # A master login that may create users but not grant rights on the database.
+    weak, weak_pw = names.user(), "weak-master-" + uuid.uuid4().hex
+    secrets.append(weak_pw)
+    mysql(f"CREATE USER '{weak}'@'%' IDENTIFIED BY '{weak_pw}'")
+    mysql(f"GRANT CREATE USER ON *.* TO '{weak}'@'%'")
+    user, db = names.user(), names.database()
+    req = launch_request(bench, "lee", user, db,
+                         master={"user": weak, "password_env": "DW_TEST_MASTER_PW"})
+    r = run_op(OP, "launch", req, env=dict(env_pw, DW_TEST_MASTER_PW=weak_pw))
+    assert r.code == 1, r
+    assert r.error["code"] == "MySQLError"
+    assert "granting" in r.error["message"]
+    assert "dw-snapshot-lee was deleted" in r.error["message"]
+    assert instance_ids(rds) == ["warehouse"]
+
+
+def test_keep_on_failure_keeps_the_copy(bench, moto, run_op, names, env_pw):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    # TLS verification is on by default and the bench MariaDB has no TLS.
+    req = launch_request(bench, "lee", names.user(), names.database(), keep_on_failure=True)
+    del req["tls"]
+    r = run_op(OP, "launch", req, env=env_pw)
+    assert r.code == 1, r
+    assert r.error["code"] == "MySQLError"
+    assert "kept (keep_on_failure)" in r.error["message"]
+    assert instance_ids(rds) == ["dw-snapshot-lee", "warehouse"]
+
+
+@pytest.mark.parametrize("field,value", [
+    ("user", {"name": "bob'; DROP USER root; --", "password_env": "DW_TEST_USER_PASSWORD"}),
+    ("user", {"name": "bob`x", "password_env": "DW_TEST_USER_PASSWORD"}),
+    ("database", "wh`; DROP DATABASE mysql; --"),
+    ("database", "wh.sales"),
+    ("instance_name", "Bad--Name"),
+    ("ttl_days", 0),
+])
+def test_unsafe_names_are_refused_before_anything_changes(bench, moto, run_op, names,
+                                                          env_pw, field, value):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    req = launch_request(bench, "eve", names.user(), names.database())
+    req[field] = value
+    r = run_op(OP, "launch", req, env=env_pw)
+    assert r.code == 2, r
+    assert r.error["field"].split(".")[0] == field
+    assert instance_ids(rds) == ["warehouse"]
+
+
+def test_request_errors_are_rejected(bench, moto, run_op, names, env_pw):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    base = launch_request(bench, "eve", names.user(), names.database())
+    r = run_op(OP, "launch", dict(base, colour="blue"), env=env_pw)
+    assert r.code == 2 and r.error["field"] == "colour", r
+    r = run_op(OP, "launch", dict(base, snapshot="x"), env=env_pw)
+    assert r.code == 2 and r.error["field"] == "source_instance", r
+    r = run_op(OP, "launch", dict(base, user={"name": "eve"}), env=env_pw)
+    assert r.code == 2 and r.error["field"] == "user.password", r
+    r = run_op(OP, "launch", base, env={"DW_TEST_USER_PASSWORD": None})
+    assert r.code == 2 and r.error["field"] == "user.password_env", r
+    r = run_op(OP, "launch", dict(base, tls={"mode": "sometimes"}), env=env_pw)
+    assert r.code == 2 and r.error["field"] == "tls.mode", r
+    assert instance_ids(rds) == ["warehouse"]
+
+
+def test_launch_from_explicit_snapshot_and_dry_run(bench, moto, run_op, names, env_pw):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    rds.create_db_snapshot(DBInstanceIdentifier="warehouse", DBSnapshotIdentifier="before-migration")
+    user, db = names.user(), names.database()
+    req = launch_request(bench, "ana", user, db, snapshot="before-migration")
+    del req["source_instance"]
+    dry = run_op(OP, "launch", dict(req, dry_run=True), env=env_pw)
+    assert dry.code == 0, dry
+    assert dry.data["dry_run"] is True and dry.data["snapshot"] == "before-migration"
+    assert instance_ids(rds) == ["warehouse"]
+    r = run_op(OP, "launch", req, env=env_pw)
+    assert r.code == 0, r
+    assert tags_of(rds, "dw-snapshot-ana")["snapshot"] == "before-migration"
+
+
+def test_no_automated_snapshot_fails_cleanly(bench, moto, run_op, names, env_pw):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    # An instance that is gone, with no snapshots left.
+    req = launch_request(bench, "ana", names.user(), names.database(),
+                         source_instance="retired-warehouse")
+    r = run_op(OP, "launch", req, env=env_pw)
+    assert r.code == 1, r
+    assert r.error["code"] == "SnapshotNotFound"
+    assert instance_ids(rds) == ["warehouse"]
+
+
+# --------------------------------------------------------------------------
+# the SSH tunnel
+# --------------------------------------------------------------------------
+
+def tunnel(bench, **extra):
+    t = {"host": bench.ssh_host, "port": bench.ssh_port, "user": bench.ssh_user,
+         "private_key_file": bench.ssh_private_key, "known_hosts_file": bench.ssh_known_hosts}
+    t.update(extra)
+    return t
+
+
+def test_launch_through_ssh_tunnel(bench, moto, run_op, names, env_pw):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    user, db = names.user(), names.database()
+    # endpoint_override is the address as the bastion sees it.
+    req = launch_request(bench, "tom", user, db, ssh_tunnel=tunnel(bench))
+    r = run_op(OP, "launch", req, env=env_pw)
+    assert r.code == 0, r
+    assert "SSH tunnel 127.0.0.1:" in r.stderr
+    assert client_login(bench, user, NASTY_PASSWORD, "SELECT 1").returncode == 0
+
+
+def test_tunnel_refuses_unknown_host_key(bench, moto, run_op, names, env_pw, tmp_path):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    other = tmp_path / "known_hosts"
+    key = tmp_path / "k"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    pub = (tmp_path / "k.pub").read_text().split()
+    # The right host, the wrong key.
+    other.write_text(f"[{bench.ssh_host}]:{bench.ssh_port} {pub[0]} {pub[1]}\n")
+    req = launch_request(bench, "tom", names.user(), names.database(),
+                         ssh_tunnel=tunnel(bench, known_hosts_file=str(other)))
+    r = run_op(OP, "launch", req, env=env_pw)
+    assert r.code == 1, r
+    assert r.error["code"] == "SSHHostKeyMismatch"
+    assert instance_ids(rds) == ["warehouse"]
+
+    other.write_text("")
+    r = run_op(OP, "launch", req, env=env_pw)
+    assert r.code == 1, r
+    assert r.error["code"] == "SSHHostKeyUnknown"
+    assert instance_ids(rds) == ["warehouse"]
+
+
+def test_tunnel_with_missing_key_file_is_rejected(bench, moto, run_op, names, env_pw):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    req = launch_request(bench, "tom", names.user(), names.database(),
+                         ssh_tunnel=tunnel(bench, private_key_file="/nonexistent/key"))
+    r = run_op(OP, "launch", req, env=env_pw)
+    assert r.code == 2, r
+    assert r.error["field"] == "ssh_tunnel.private_key_file"
+    assert instance_ids(rds) == ["warehouse"]
+
+
+# --------------------------------------------------------------------------
+# destroy, list, extend, status
+# --------------------------------------------------------------------------
+
+def restore_copy(rds, name, owner, expires_at=None, managed=True):
+    """A copy made directly with boto3 (faster than a full launch)."""
+    snap = rds.describe_db_snapshots(DBInstanceIdentifier="warehouse",
+                                     SnapshotType="automated")["DBSnapshots"][0]
+    tags = [{"Key": "owner", "Value": owner}, {"Key": "source", "Value": "warehouse"},
+            {"Key": "snapshot", "Value": snap["DBSnapshotIdentifier"]},
+            {"Key": "expires-at", "Value": expires_at or "2030-01-01T00:00:00Z"}]
+    if managed:
+        tags.append({"Key": "managed-by", "Value": "dwops"})
+    rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier=name, DBSnapshotIdentifier=snap["DBSnapshotIdentifier"], Tags=tags)
+
+
+def test_destroy_by_owner(bench, moto, run_op):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    restore_copy(rds, "dw-snapshot-alice", "alice")
+    r = run_op(OP, "destroy", {"owner": "alice", "poll_interval_s": 1})
+    assert r.code == 0, r
+    assert r.data["instance"] == "dw-snapshot-alice" and r.data["status"] == "deleted"
+    assert "dw-snapshot-alice: gone" in r.stderr
+    assert instance_ids(rds) == ["warehouse"]
+    # Again: nothing to do.
+    r = run_op(OP, "destroy", {"owner": "alice", "poll_interval_s": 1})
+    assert r.code == 99, r
+
+
+def test_destroy_refuses_other_owners_and_unmanaged(bench, moto, run_op):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    restore_copy(rds, "dw-snapshot-alice", "alice")
+    restore_copy(rds, "hand-made", "alice", managed=False)
+
+    r = run_op(OP, "destroy", {"owner": "bob", "instance_name": "dw-snapshot-alice"})
+    assert r.code == 2, r
+    assert r.error["code"] == "NotOwner"
+    r = run_op(OP, "destroy", {"owner": "bob", "instance_name": "dw-snapshot-alice",
+                               "dry_run": True})
+    assert r.code == 2, r
+    assert instance_ids(rds) == ["dw-snapshot-alice", "hand-made", "warehouse"]
+
+    # Not even an admin touches an unmanaged instance, or the warehouse.
+    for name in ("hand-made", "warehouse"):
+        r = run_op(OP, "destroy", {"owner": "alice", "instance_name": name, "as_admin": True})
+        assert r.code == 2, r
+        assert r.error["code"] == "NotManaged"
+    assert instance_ids(rds) == ["dw-snapshot-alice", "hand-made", "warehouse"]
+
+    r = run_op(OP, "destroy", {"owner": "admin", "instance_name": "dw-snapshot-alice",
+                               "as_admin": True, "poll_interval_s": 1})
+    assert r.code == 0, r
+    assert instance_ids(rds) == ["hand-made", "warehouse"]
+
+
+def test_list_newest_first_and_by_owner(bench, moto, run_op):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    restore_copy(rds, "dw-snapshot-alice", "alice")
+    time.sleep(1.1)
+    restore_copy(rds, "dw-snapshot-bob", "bob")
+    restore_copy(rds, "hand-made", "alice", managed=False)
+
+    r = run_op(OP, "list", {})
+    assert r.code == 0, r
+    assert [c["instance"] for c in r.data["copies"]] == ["dw-snapshot-bob", "dw-snapshot-alice"]
+    assert r.data["count"] == 2
+    c = r.data["copies"][1]
+    assert c["owner"] == "alice" and c["status"] == "available"
+    assert c["snapshot"].startswith("rds:warehouse-")
+    assert c["expires_at"] == "2030-01-01T00:00:00Z"
+    assert c["created"] and c["address"] and c["port"]
+
+    r = run_op(OP, "list", {"owner": "alice"})
+    assert [c["instance"] for c in r.data["copies"]] == ["dw-snapshot-alice"]
+
+    r = run_op(OP, "status", {"owner": "bob"})
+    assert r.code == 0, r
+    assert r.data["instance"] == "dw-snapshot-bob" and r.data["owner"] == "bob"
+    r = run_op(OP, "status", {"instance_name": "hand-made"})
+    assert r.code == 2, r
+
+
+def test_extend_moves_expiry_forward_capped(bench, moto, run_op):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    start = now + timedelta(days=3)
+    restore_copy(rds, "dw-snapshot-alice", "alice", start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    r = run_op(OP, "extend", {"owner": "alice", "ttl_days": 5})
+    assert r.code == 0, r
+    assert parse_iso(r.data["expires_at"]) == start + timedelta(days=5)
+    assert tags_of(rds, "dw-snapshot-alice")["expires-at"] == r.data["expires_at"]
+
+    r = run_op(OP, "extend", {"owner": "alice", "ttl_days": 60, "max_ttl_days": 10})
+    assert r.code == 0, r
+    got = parse_iso(r.data["expires_at"])
+    assert now + timedelta(days=10) <= got <= now + timedelta(days=10, minutes=5)
+
+    r = run_op(OP, "extend", {"owner": "alice", "ttl_days": 1, "max_ttl_days": 10})
+    assert r.code == 99, r
+
+    r = run_op(OP, "extend", {"owner": "bob", "instance_name": "dw-snapshot-alice"})
+    assert r.code == 2, r
+    assert tags_of(rds, "dw-snapshot-alice")["expires-at"] == \
+        got.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_launch_destroy_round_trip(bench, moto, run_op, names, env_pw):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    user, db = names.user(), names.database()
+    r = run_op(OP, "launch", launch_request(bench, "zoe", user, db), env=env_pw)
+    assert r.code == 0, r
+    r = run_op(OP, "list", {"owner": "zoe"})
+    assert [c["instance"] for c in r.data["copies"]] == ["dw-snapshot-zoe"]
+    r = run_op(OP, "destroy", {"owner": "zoe", "poll_interval_s": 1})
+    assert r.code == 0, r
+    assert instance_ids(rds) == ["warehouse"]
+    # The instance is gone and so are its automated backups.
+    assert rds.describe_db_snapshots(DBInstanceIdentifier="dw-snapshot-zoe")["DBSnapshots"] == []
