@@ -1,0 +1,420 @@
+/* dw-export - the nightly RDS snapshot exported to S3 as Parquet, promoted
+ * to a stable prefix and catalogued in Glue for Athena.
+ *
+ * Every action takes the same request, so one request file (or one DAG
+ * parameter set) drives start, wait, promote and catalog alike; each
+ * action checks the fields it needs before it changes anything. */
+#include "dw/export.h"
+#include "dw/glue.h"
+#include "dw/log.h"
+#include "dw/op.h"
+#include "dw/timefmt.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum need { NEED_START = 1, NEED_PROMOTE = 2, NEED_CATALOG = 4, CATALOG_OPTIONAL = 8 };
+
+static int need_str(const json_t *req, const char *name, const char *why)
+{
+	const char *v = dw_req_str(req, name, NULL);
+
+	if (!v || !*v)
+		return dw_invalid(name, "%s is required %s", name, why);
+	return 0;
+}
+
+static int check_range(const json_t *req, const char *name, long long lo, long long hi)
+{
+	long long v = dw_req_int(req, name, lo);
+
+	if (v < lo || v > hi)
+		return dw_invalid(name, "%s must be between %lld and %lld, not %lld", name, lo, hi, v);
+	return 0;
+}
+
+/* RDS: 1-60 letters, digits and hyphens, a letter first, no "--", no '-' last. */
+static int check_task_id(const char *id)
+{
+	size_t n = strlen(id);
+	int ok = n >= 1 && n <= DW_EXPORT_ID_MAX && isalpha((unsigned char)id[0]) &&
+		 id[n - 1] != '-' && !strstr(id, "--");
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)id[i]) || id[i] == '-';
+	if (!ok)
+		return dw_invalid("export_task_id", "\"%s\" is not a valid export task id (1-60 letters, "
+				  "digits and single hyphens, starting with a letter)", id);
+	return 0;
+}
+
+static int check_source(const json_t *req, int required)
+{
+	const char *inst = dw_req_str(req, "source_instance", NULL);
+	const char *clus = dw_req_str(req, "source_cluster", NULL);
+
+	if (inst && clus)
+		return dw_invalid("source_cluster", "give source_instance or source_cluster, not both");
+	if (required && !inst && !clus)
+		return dw_invalid("source_instance", "source_instance (or source_cluster for Aurora) is required%s",
+				  required == 2 ? " unless export_task_id is given" : "");
+	return 0;
+}
+
+/* main_prefix must not hold the dated exports nor lie inside them. */
+static int check_prefixes(const json_t *req)
+{
+	char *main_prefix = NULL, *exports;
+	const char *s3_prefix = dw_req_str(req, "s3_prefix", "");
+	int rc = dw_export_main_prefix(dw_req_str(req, "main_prefix", NULL), "main_prefix", &main_prefix);
+
+	if (rc)
+		return rc;
+	while (*s3_prefix == '/')
+		s3_prefix++;
+	exports = dw_xasprintf("%s%s", s3_prefix, *s3_prefix && s3_prefix[strlen(s3_prefix) - 1] != '/' ? "/" : "");
+	if (strncmp(main_prefix, exports, strlen(exports)) == 0 ||
+	    (*exports && strncmp(exports, main_prefix, strlen(main_prefix)) == 0))
+		rc = dw_invalid("main_prefix", "main_prefix \"%s\" and s3_prefix \"%s\" overlap: promote would "
+				"delete exports as stale", main_prefix, exports);
+	free(exports);
+	free(main_prefix);
+	return rc;
+}
+
+static int check_catalog(const json_t *req, unsigned needs)
+{
+	const char *crawler = dw_req_str(req, "crawler", NULL);
+	const char *database = dw_req_str(req, "glue_database", NULL);
+
+	if (crawler && database)
+		return dw_invalid("glue_database", "give crawler (a crawler catalogs) or glue_database "
+				  "(dw-export writes the tables), not both");
+	if (!crawler && !database && !(needs & CATALOG_OPTIONAL))
+		return dw_invalid("crawler", "crawler or glue_database is required to catalog");
+	if (database && (need_str(req, "s3_bucket", "to find the promoted tables") ||
+			 check_prefixes(req)))
+		return -1;
+	return 0;
+}
+
+/* Everything an action relies on, checked before its first change. */
+static int check_request(const json_t *req, unsigned needs)
+{
+	const char *id = dw_req_str(req, "export_task_id", NULL);
+
+	if (id && check_task_id(id))
+		return -1;
+	if (check_source(req, (needs & NEED_START) ? 1 : id ? 0 : 2))
+		return -1;
+	if ((needs & NEED_START) &&
+	    (need_str(req, "s3_bucket", "to start an export") ||
+	     need_str(req, "iam_role_arn", "to start an export") ||
+	     need_str(req, "kms_key_id", "to start an export")))
+		return -1;
+	if ((needs & NEED_PROMOTE) && (need_str(req, "main_prefix", "to promote") || check_prefixes(req)))
+		return -1;
+	if ((needs & NEED_CATALOG) && check_catalog(req, needs))
+		return -1;
+	return check_range(req, "concurrency", 1, 512) ||
+	       check_range(req, "poll_s", 1, 3600) ||
+	       check_range(req, "wait_timeout_s", 1, 7 * 24 * 3600) ? -1 : 0;
+}
+
+/* ---- which export -------------------------------------------------- */
+
+struct target {
+	char id[DW_EXPORT_ID_MAX + 1];
+	struct dw_rds_snapshot snap; /* id[0] = 0 when export_task_id was given */
+};
+
+static int resolve(struct dw_aws *aws, const json_t *req, struct target *t)
+{
+	const char *given = dw_req_str(req, "export_task_id", NULL);
+	const char *clus = dw_req_str(req, "source_cluster", NULL);
+	const char *source = clus ? clus : dw_req_str(req, "source_instance", NULL);
+
+	memset(t, 0, sizeof(*t));
+	if (given && !source) {
+		snprintf(t->id, sizeof(t->id), "%s", given);
+		return 0;
+	}
+	if (dw_rds_latest_automated_snapshot(aws, source, clus != NULL, &t->snap))
+		return -1;
+	if (given) {
+		snprintf(t->id, sizeof(t->id), "%s", given);
+		return 0;
+	}
+	return dw_export_task_id(source, dw_time_parse_iso(t->snap.created), t->id);
+}
+
+static void put_str(json_t *o, const char *k, const char *v)
+{
+	if (v && *v)
+		json_object_set_new(o, k, json_string(v));
+}
+
+static void put_task(json_t *r, const struct dw_export_task *task)
+{
+	char *bucket, *prefix;
+
+	dw_export_folder(task, &bucket, &prefix);
+	put_str(r, "export_task_id", task->id);
+	put_str(r, "status", task->status);
+	put_str(r, "snapshot_arn", task->source_arn);
+	json_object_set_new(r, "percent", json_integer(task->percent));
+	json_object_set_new(r, "export_folder", json_sprintf("s3://%s/%s", bucket, prefix));
+	free(bucket);
+	free(prefix);
+}
+
+static void put_target(json_t *r, const struct target *t)
+{
+	put_str(r, "export_task_id", t->id);
+	put_str(r, "snapshot", t->snap.id);
+	put_str(r, "snapshot_time", t->snap.created);
+	put_str(r, "source", t->snap.source);
+}
+
+/* ---- the steps --------------------------------------------------- */
+
+static int step_start(struct dw_aws *aws, const json_t *req, struct target *t, json_t *r)
+{
+	const json_t *only = json_object_get(req, "export_only");
+	size_t n = json_array_size(only);
+	const char **tables = dw_xcalloc(n ? n : 1, sizeof(*tables));
+	struct dw_export_task task;
+	int started = 0, rc;
+
+	for (size_t i = 0; i < n; i++)
+		tables[i] = json_string_value(json_array_get(only, i));
+	struct dw_export_spec spec = {
+		.source_arn = t->snap.arn,
+		.s3_bucket = dw_req_str(req, "s3_bucket", NULL),
+		.s3_prefix = dw_req_str(req, "s3_prefix", NULL),
+		.iam_role_arn = dw_req_str(req, "iam_role_arn", NULL),
+		.kms_key_id = dw_req_str(req, "kms_key_id", NULL),
+		.export_only = tables, .n_export_only = n,
+	};
+	rc = dw_export_start(aws, t->id, &spec, &task, &started);
+	free(tables);
+	if (rc)
+		return -1;
+	put_target(r, t);
+	put_task(r, &task);
+	json_object_set_new(r, "started", json_boolean(started));
+	return 0;
+}
+
+static int step_wait(struct dw_aws *aws, const json_t *req, const struct target *t,
+		     struct dw_export_task *task, json_t *r)
+{
+	int rc = dw_export_wait(aws, t->id, (int)dw_req_int(req, "poll_s", 30),
+				(int)dw_req_int(req, "wait_timeout_s", 6 * 3600), task);
+
+	put_target(r, t);
+	if (task->id[0])
+		put_task(r, task);
+	return rc;
+}
+
+/* Promotions of one main_prefix are ordered by the snapshot's time. */
+static void promotion_version(const struct target *t, const struct dw_export_task *task,
+			      char out[32])
+{
+	time_t when = dw_time_parse_iso(task->snapshot_time[0] ? task->snapshot_time : t->snap.created);
+
+	out[0] = '\0';
+	if (when != (time_t)-1)
+		dw_time_format_iso(when, out);
+}
+
+static int step_promote(struct dw_aws *aws, const json_t *req, const struct target *t,
+			const struct dw_export_task *task, json_t *r)
+{
+	struct dw_export_promotion p;
+	char version[32], *main_prefix;
+	int rc;
+
+	if (dw_export_main_prefix(dw_req_str(req, "main_prefix", NULL), "main_prefix", &main_prefix))
+		return -1;
+	promotion_version(t, task, version);
+	rc = dw_export_promote(aws, task, main_prefix, version[0] ? version : NULL,
+			       (int)dw_req_int(req, "concurrency", 32), &p);
+	put_target(r, t);
+	put_task(r, task);
+	json_object_set_new(r, "main", json_sprintf("s3://%s/%s", task->s3_bucket, main_prefix));
+	json_object_set_new(r, "copied", json_integer((json_int_t)p.copied));
+	json_object_set_new(r, "unchanged", json_integer((json_int_t)p.unchanged));
+	json_object_set_new(r, "stale_deleted", json_integer((json_int_t)p.stale_deleted));
+	json_object_set_new(r, "export_deleted", json_integer((json_int_t)p.source_deleted));
+	json_object_set_new(r, "bytes_copied", json_integer(p.bytes_copied));
+	json_object_set_new(r, "already_promoted", json_boolean(p.already_done));
+	free(main_prefix);
+	return rc;
+}
+
+static int step_catalog(struct dw_aws *aws, const json_t *req, json_t *r)
+{
+	const char *crawler = dw_req_str(req, "crawler", NULL);
+	const char *database = dw_req_str(req, "glue_database", NULL);
+	char *main_prefix = NULL;
+	int rc;
+
+	if (crawler) {
+		struct dw_glue_crawl c;
+		rc = dw_glue_crawl(aws, crawler, (int)dw_req_int(req, "poll_s", 30),
+				   (int)dw_req_int(req, "wait_timeout_s", 6 * 3600), &c);
+		json_object_set_new(r, "crawler", json_string(crawler));
+		put_str(r, "crawl_status", c.status);
+		json_object_set_new(r, "crawl_seconds", json_integer(c.elapsed_s));
+		return rc;
+	}
+	if (!database) {
+		dw_info("neither crawler nor glue_database given: not cataloguing");
+		return 0;
+	}
+	json_t *tables = json_array();
+	rc = dw_export_main_prefix(dw_req_str(req, "main_prefix", NULL), "main_prefix", &main_prefix);
+	if (rc == 0)
+		rc = dw_export_catalog(aws, dw_req_str(req, "s3_bucket", NULL), main_prefix, database,
+				       dw_req_str(req, "table_prefix", NULL), tables);
+	json_object_set_new(r, "glue_database", json_string(database));
+	json_object_set_new(r, "tables", tables);
+	free(main_prefix);
+	return rc;
+}
+
+/* ---- actions ------------------------------------------------------- */
+
+static int act_start(struct dw_ctx *ctx)
+{
+	struct dw_aws *aws;
+	struct target t;
+
+	if (check_request(ctx->req, NEED_START) || !(aws = dw_ctx_aws(ctx)) ||
+	    resolve(aws, ctx->req, &t))
+		return -1;
+	return step_start(aws, ctx->req, &t, ctx->result);
+}
+
+static int act_wait(struct dw_ctx *ctx)
+{
+	struct dw_export_task task;
+	struct dw_aws *aws;
+	struct target t;
+
+	if (check_request(ctx->req, 0) || !(aws = dw_ctx_aws(ctx)) || resolve(aws, ctx->req, &t))
+		return -1;
+	return step_wait(aws, ctx->req, &t, &task, ctx->result);
+}
+
+/* The task, which must exist. */
+static int described(struct dw_aws *aws, const char *id, struct dw_export_task *task)
+{
+	int found;
+
+	if (dw_export_describe(aws, id, task, &found))
+		return -1;
+	if (!found)
+		return dw_fail("ExportTaskNotFound", "there is no export task %s (run start first)", id);
+	return 0;
+}
+
+static int act_promote(struct dw_ctx *ctx)
+{
+	struct dw_export_task task;
+	struct dw_aws *aws;
+	struct target t;
+
+	if (check_request(ctx->req, NEED_PROMOTE) || !(aws = dw_ctx_aws(ctx)) ||
+	    resolve(aws, ctx->req, &t) || described(aws, t.id, &task))
+		return -1;
+	return step_promote(aws, ctx->req, &t, &task, ctx->result);
+}
+
+static int act_catalog(struct dw_ctx *ctx)
+{
+	struct dw_aws *aws;
+
+	if (check_request(ctx->req, NEED_CATALOG) || !(aws = dw_ctx_aws(ctx)))
+		return -1;
+	return step_catalog(aws, ctx->req, ctx->result);
+}
+
+static int act_cancel(struct dw_ctx *ctx)
+{
+	struct dw_export_task task;
+	struct dw_aws *aws;
+	struct target t;
+
+	if (check_request(ctx->req, 0) || !(aws = dw_ctx_aws(ctx)) || resolve(aws, ctx->req, &t) ||
+	    dw_export_cancel(aws, t.id, &task))
+		return -1;
+	put_target(ctx->result, &t);
+	put_task(ctx->result, &task);
+	return 0;
+}
+
+static int act_run(struct dw_ctx *ctx)
+{
+	struct dw_export_task task;
+	struct dw_aws *aws;
+	struct target t;
+
+	if (check_request(ctx->req, NEED_START | NEED_PROMOTE | NEED_CATALOG | CATALOG_OPTIONAL) ||
+	    !(aws = dw_ctx_aws(ctx)) || resolve(aws, ctx->req, &t))
+		return -1;
+	if (step_start(aws, ctx->req, &t, ctx->result) ||
+	    step_wait(aws, ctx->req, &t, &task, ctx->result) ||
+	    step_promote(aws, ctx->req, &t, &task, ctx->result))
+		return -1;
+	return step_catalog(aws, ctx->req, ctx->result);
+}
+
+static const struct dw_field fields[] = {
+	{ "source_instance", DW_T_STRING, 0, NULL, "RDS instance whose newest automated snapshot is exported" },
+	{ "source_cluster", DW_T_STRING, 0, NULL, "Aurora cluster, instead of source_instance" },
+	{ "export_task_id", DW_T_STRING, 0, NULL, "use this export task id instead of the derived one" },
+	{ "s3_bucket", DW_T_STRING, 0, NULL, "bucket the export goes to (start; catalog's table path)" },
+	{ "s3_prefix", DW_T_STRING, 0, NULL, "folder of the dated exports in s3_bucket (default: the root)" },
+	{ "iam_role_arn", DW_T_STRING, 0, NULL, "role RDS assumes to write to the bucket (start)" },
+	{ "kms_key_id", DW_T_STRING, 0, NULL, "KMS key RDS encrypts the export with (start)" },
+	{ "export_only", DW_T_STRINGS, 0, NULL, "databases, schemas or tables to export (default: all)" },
+	{ "main_prefix", DW_T_STRING, 0, NULL, "stable folder the export is promoted to (promote, catalog)" },
+	{ "concurrency", DW_T_INT, 0, NULL, "copies in flight while promoting (default 32)" },
+	{ "poll_s", DW_T_INT, 0, NULL, "seconds between polls of the export or crawler (default 30)" },
+	{ "wait_timeout_s", DW_T_INT, 0, NULL, "give up waiting after this long, exit 75 (default 21600)" },
+	{ "crawler", DW_T_STRING, 0, NULL, "Glue crawler to run (catalog)" },
+	{ "glue_database", DW_T_STRING, 0, NULL, "Glue database dw-export writes the tables to, without a crawler" },
+	{ "table_prefix", DW_T_STRING, 0, NULL, "prefix of the table names on the table path" },
+	DW_FIELDS_END
+};
+
+#define EXAMPLE "{\"source_instance\": \"warehouse\", \"s3_bucket\": \"analytics-exports\", " \
+	"\"s3_prefix\": \"rds\", \"iam_role_arn\": \"arn:aws:iam::123456789012:role/rds-s3-export\", " \
+	"\"kms_key_id\": \"arn:aws:kms:us-east-1:123456789012:key/...\", \"main_prefix\": \"warehouse/main\", " \
+	"\"glue_database\": \"warehouse\"}"
+
+static const struct dw_action actions[] = {
+	{ "start", "start exporting the newest automated snapshot (or find the export already started)",
+	  fields, act_start, EXAMPLE },
+	{ "wait", "wait for the export task to complete, with progress", fields, act_wait, EXAMPLE },
+	{ "promote", "copy the export to main_prefix, delete stale objects, then the dated folder",
+	  fields, act_promote, EXAMPLE },
+	{ "catalog", "run the Glue crawler, or write the Glue tables of the promoted export",
+	  fields, act_catalog, EXAMPLE },
+	{ "cancel", "cancel the export task", fields, act_cancel, EXAMPLE },
+	{ "run", "start, wait, promote and catalog in one call", fields, act_run, EXAMPLE },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static const struct dw_operator export_op = {
+	"dw-export", "RDS snapshot exported to S3 as Parquet and catalogued for Athena", actions,
+};
+
+int main(int argc, char **argv)
+{
+	return dw_op_main(&export_op, argc, argv);
+}
