@@ -1,0 +1,288 @@
+/* dw-ddl - external-table DDL over the lake: generated from a short table
+ * description (columns given or inferred from sample files), and applied
+ * to Athena or the Glue catalog. */
+#include "dw/athena.h"
+#include "dw/ddl.h"
+#include "dw/glue.h"
+#include "dw/infer.h"
+#include "dw/log.h"
+#include "dw/op.h"
+#include "dw/s3.h"
+#include "dw/zip.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct dw_field infer_fields[] = {
+	{ "location", DW_T_STRING, 0, NULL, "s3://bucket/prefix/ of sample files (default: location)" },
+	{ "max_files", DW_T_INT, 0, NULL, "files to read (default 10)" },
+	{ "max_records", DW_T_INT, 0, NULL, "records to read (default 1000)" },
+	DW_FIELDS_END
+};
+
+#define DDL_FIELDS \
+	DW_DDL_TABLE_FIELDS, \
+	{ "infer", DW_T_OBJECT, 0, infer_fields, "infer the columns from sample files (json lines, avro)" }, \
+	{ "bundle", DW_T_STRING, 0, NULL, "also write the statements as .sql files into this zip" }
+
+#define APPLY_FIELDS \
+	{ "workgroup", DW_T_STRING, 0, NULL, "athena: workgroup (default primary)" }, \
+	{ "output_location", DW_T_STRING, 0, NULL, "athena: s3:// query result location (default: the workgroup's)" }, \
+	{ "wait_s", DW_T_INT, 0, NULL, "athena: seconds to wait for each statement (default 300)" }, \
+	{ "dry_run", DW_T_BOOL, 0, NULL, "show what would be applied, change nothing" }
+
+static const struct dw_field generate_fields[] = { DDL_FIELDS, DW_FIELDS_END };
+static const struct dw_field apply_fields[] = { DDL_FIELDS, APPLY_FIELDS, DW_FIELDS_END };
+
+static int infer_columns(struct dw_ctx *ctx, struct dw_ddl_table *t)
+{
+	const json_t *in = json_object_get(ctx->req, "infer");
+	const char *url = dw_req_str(in, "location", t->location);
+	struct dw_infer_source src = {
+		.format = t->format,
+		.max_files = (int)dw_req_int(in, "max_files", 10),
+		.max_records = dw_req_int(in, "max_records", 1000),
+	};
+	char *bucket = NULL, *prefix = NULL;
+	struct dw_infer inf;
+	struct dw_aws *aws;
+	int rc;
+
+	if (!url)
+		return dw_invalid("infer.location", "infer needs a location to read sample files from");
+	if (src.max_files < 1 || src.max_files > 1000 || src.max_records < 1)
+		return dw_invalid("infer", "infer.max_files must be 1..1000 and max_records at least 1");
+	if (dw_s3_parse_url(url, "infer.location", &bucket, &prefix))
+		return -1;
+	if (!(aws = dw_ctx_aws(ctx))) {
+		free(bucket);
+		free(prefix);
+		return -1;
+	}
+	src.bucket = bucket;
+	src.prefix = prefix;
+	dw_infer_init(&inf);
+	rc = dw_infer_s3(aws, &src, &inf);
+	if (rc == 0)
+		rc = dw_infer_add_columns(&inf, t);
+	if (rc == 0)
+		json_object_set_new(ctx->result, "inferred",
+				    json_pack("{s:s, s:I, s:I, s:I}", "from", url,
+					      "files", (json_int_t)inf.files,
+					      "records", (json_int_t)inf.records,
+					      "bad_lines", (json_int_t)inf.bad_lines));
+	dw_infer_free(&inf);
+	free(bucket);
+	free(prefix);
+	return rc;
+}
+
+static json_t *columns_json(const struct dw_ddl_table *t)
+{
+	json_t *cols = json_array();
+	char type[32];
+
+	for (size_t i = 0; i < t->ncolumns; i++) {
+		const struct dw_ddl_column *c = &t->columns[i];
+		struct dw_buf path;
+		dw_buf_init(&path);
+		for (size_t k = 0; k < c->npath; k++)
+			dw_buf_printf(&path, "%s%s", k ? "." : "", c->path[k]);
+		dw_ddl_type_name(&c->type, type);
+		json_t *col = json_pack("{s:s, s:s, s:s}", "name", c->name, "type", type,
+					"path", path.data);
+		if (c->present >= 0)
+			json_object_set_new(col, "present", json_integer(c->present));
+		json_array_append_new(cols, col);
+		dw_buf_free(&path);
+	}
+	return cols;
+}
+
+static json_t *statements_json(const struct dw_kvlist *st)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < st->n; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "kind", st->items[i].key,
+						     "sql", st->items[i].value));
+	return arr;
+}
+
+/* NN-kind.sql entries (table_input.json for Glue), in order. */
+static int write_bundle(struct dw_ctx *ctx, const struct dw_kvlist *st, const json_t *table_input)
+{
+	const char *path = dw_req_str(ctx->req, "bundle", NULL);
+	struct dw_kvlist files;
+	int rc;
+
+	if (!path)
+		return 0;
+	dw_kv_init(&files);
+	for (size_t i = 0; i < st->n; i++) {
+		char name[96];
+		snprintf(name, sizeof(name), "%02zu-%s.sql", i + 1, st->items[i].key);
+		dw_kv_addf(&files, name, "%s;\n", st->items[i].value);
+	}
+	if (table_input) {
+		char *text = json_dumps(table_input, JSON_INDENT(2) | JSON_SORT_KEYS);
+		dw_kv_addf(&files, "table_input.json", "%s\n", text);
+		free(text);
+	}
+	rc = dw_zip_write(path, &files);
+	if (rc == 0) {
+		json_object_set_new(ctx->result, "bundle", json_string(path));
+		dw_info("wrote %zu files to %s", files.n, path);
+	}
+	dw_kv_free(&files);
+	return rc;
+}
+
+/* Read the request into t and the statements (or TableInput) for what. */
+static int prepare(struct dw_ctx *ctx, struct dw_ddl_table *t, int drop,
+		   struct dw_kvlist *st, json_t **table_input)
+{
+	*table_input = NULL;
+	if (dw_ddl_table_parse(t, ctx->req))
+		return -1;
+	if (drop)
+		return dw_ddl_drop_statements(t, st);
+	if (json_object_get(ctx->req, "infer") && infer_columns(ctx, t))
+		return -1;
+	if (dw_ddl_create_statements(t, st) ||
+	    (t->dialect == DW_DDL_GLUE && dw_ddl_glue_table_input(t, table_input)))
+		return -1;
+	json_object_set_new(ctx->result, "columns", columns_json(t));
+	return 0;
+}
+
+static int describe(struct dw_ctx *ctx, const struct dw_ddl_table *t,
+		    const struct dw_kvlist *st, json_t *table_input)
+{
+	json_object_set_new(ctx->result, "dialect", json_string(dw_req_str(ctx->req, "dialect", "")));
+	json_object_set_new(ctx->result, "table", json_string(t->name));
+	json_object_set_new(ctx->result, "statements", statements_json(st));
+	if (table_input)
+		json_object_set(ctx->result, "table_input", table_input);
+	return write_bundle(ctx, st, table_input);
+}
+
+static int run_athena(struct dw_ctx *ctx, const struct dw_ddl_table *t,
+		      const struct dw_kvlist *st, json_t *applied)
+{
+	struct dw_aws *aws = dw_ctx_aws(ctx);
+	struct dw_athena_query q = {
+		.database = t->database ? t->database : t->schema,
+		.workgroup = dw_req_str(ctx->req, "workgroup", NULL),
+		.output_location = dw_req_str(ctx->req, "output_location", NULL),
+		.wait_s = (int)dw_req_int(ctx->req, "wait_s", 300),
+	};
+	struct dw_athena_result r;
+
+	if (!aws)
+		return -1;
+	for (size_t i = 0; i < st->n; i++) {
+		q.sql = st->items[i].value;
+		dw_info("athena: running %s (%zu of %zu)", st->items[i].key, i + 1, st->n);
+		if (dw_athena_run(aws, &q, &r))
+			return dw_error_context("%s", st->items[i].key);
+		json_array_append_new(applied, json_pack("{s:s, s:s, s:s}", "kind", st->items[i].key,
+							 "query_execution_id", r.id, "state", r.state));
+	}
+	return 0;
+}
+
+static int run_glue(struct dw_ctx *ctx, const struct dw_ddl_table *t, int drop,
+		    json_t *table_input, json_t *applied)
+{
+	struct dw_aws *aws = dw_ctx_aws(ctx);
+	const char *db = t->database ? t->database : t->schema;
+	int done;
+
+	if (!aws)
+		return -1;
+	if (drop) {
+		done = dw_glue_delete_table(aws, db, t->name) == 0;
+		if (!done && !dw_error_is("EntityNotFoundException"))
+			return -1;
+		dw_error_clear(); /* not there: nothing to drop, no error */
+		dw_info("glue: table %s.%s %s", db, t->name, done ? "deleted" : "was not there");
+		json_array_append_new(applied, json_pack("{s:s, s:b}", "kind", "delete_table",
+							 "existed", done));
+		return 0;
+	}
+	if (dw_glue_put_table(aws, db, table_input, &done))
+		return -1;
+	dw_info("glue: table %s.%s %s", db, t->name, done ? "created" : "updated");
+	json_array_append_new(applied, json_pack("{s:s, s:s}", "kind", done ? "create_table" :
+						 "update_table", "table", t->name));
+	return 0;
+}
+
+static int act(struct dw_ctx *ctx, int apply, int drop)
+{
+	struct dw_ddl_table t;
+	struct dw_kvlist st;
+	json_t *table_input = NULL, *applied = json_array();
+	int rc;
+
+	dw_ddl_table_init(&t);
+	dw_kv_init(&st);
+	rc = prepare(ctx, &t, drop, &st, &table_input);
+	if (rc == 0 && apply && (t.dialect == DW_DDL_SNOWFLAKE || t.dialect == DW_DDL_REDSHIFT))
+		rc = dw_invalid("dialect", "%s is generate-only: run the generated statements yourself",
+				dw_req_str(ctx->req, "dialect", ""));
+	if (rc == 0)
+		rc = describe(ctx, &t, &st, table_input);
+	if (rc == 0 && apply && dw_req_bool(ctx->req, "dry_run", 0)) {
+		dw_info("dry run: nothing applied");
+		json_object_set_new(ctx->result, "dry_run", json_true());
+	} else if (rc == 0 && apply) {
+		rc = t.dialect == DW_DDL_GLUE ? run_glue(ctx, &t, drop, table_input, applied) :
+		     run_athena(ctx, &t, &st, applied);
+	}
+	if (apply)
+		json_object_set(ctx->result, "applied", applied);
+	json_decref(applied);
+	json_decref(table_input);
+	dw_kv_free(&st);
+	dw_ddl_table_free(&t);
+	return rc;
+}
+
+static int generate(struct dw_ctx *ctx)
+{
+	return act(ctx, 0, 0);
+}
+
+static int apply(struct dw_ctx *ctx)
+{
+	return act(ctx, 1, 0);
+}
+
+/* Drop applies for Athena and Glue and only prints for the others. */
+static int drop(struct dw_ctx *ctx)
+{
+	const char *d = dw_req_str(ctx->req, "dialect", "");
+
+	return act(ctx, strcmp(d, "athena") == 0 || strcmp(d, "glue") == 0, 1);
+}
+
+static const struct dw_action actions[] = {
+	{ "generate", "print the DDL (or Glue TableInput) for the table", generate_fields, generate,
+	  "{\"dialect\":\"athena\",\"database\":\"lake\",\"table\":\"events\",\"location\":\"s3://lake/events/\",\"columns\":[{\"name\":\"id\",\"type\":\"bigint\"}]}" },
+	{ "apply", "generate, then run it on Athena or create/update the Glue table", apply_fields, apply,
+	  "{\"dialect\":\"glue\",\"database\":\"lake\",\"table\":\"events\",\"location\":\"s3://lake/events/\",\"infer\":{}}" },
+	{ "drop", "drop the table (Athena, Glue); print the DROP for the others", apply_fields, drop,
+	  "{\"dialect\":\"glue\",\"database\":\"lake\",\"table\":\"events\",\"location\":\"s3://lake/events/\"}" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static const struct dw_operator ddl = {
+	"dw-ddl", "external-table DDL over the lake: generated, inferred and applied", actions,
+};
+
+int main(int argc, char **argv)
+{
+	return dw_op_main(&ddl, argc, argv);
+}
