@@ -8,10 +8,16 @@ expiry by the expires-at tag."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+
+from airflow_support import AIRFLOW_MAJORS, DAGS_DIR
+
+DAG_FILE = DAGS_DIR / "dwops_cleanup.py"
 
 UTC = dt.timezone.utc
 
@@ -329,3 +335,44 @@ def test_nothing_to_do_exits_99(moto, run_op):
     assert r.code == 99, r
     assert r.ok is True and r.result["nothing_to_do"]
     assert r.data["planned"] == 0
+
+
+# ------------------------------------------------------------ integration ---
+
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples" / "dw-cleanup").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_requests_are_accepted(moto, run_op, path):
+    moto.client("s3").create_bucket(Bucket="dwops-work")
+    moto.client("glue").create_database(DatabaseInput={"Name": "dwops_scratch"})
+    action = [] if "action" in json.loads(path.read_text()) else ["plan"]
+    r = run_op("dw-cleanup", args=action + ["--request", str(path)])
+    assert r.code == 99, r  # a valid request, against an account with nothing to clean up
+
+
+@pytest.mark.parametrize("major", AIRFLOW_MAJORS, ids=lambda m: f"airflow{m}")
+def test_daily_dag_applies_the_policy(major, airflow_factory, bench, moto, tmp_path):
+    rds, glue = moto.client("rds"), moto.client("glue")
+    make_instance(rds, "dw-snapshot-old", managed("old", days_from_now(-1)))
+    make_instance(rds, "dw-snapshot-new", managed("new", days_from_now(1)))
+    glue.create_database(DatabaseInput={"Name": "scratch"})
+    make_table(glue, "scratch", "tmp_gone", "s3://dw-no-bucket/t/")
+    (tmp_path / "policy.json").write_text(json.dumps({
+        "snapshots": {}, "tables": [{"database": "scratch", "pattern": "tmp_*",
+                                     "location_empty": True}]}))
+    af = airflow_factory(major, [DAG_FILE, DAG_FILE.parent / "dwops_common.py"])
+    env = {"DWOPS_CLEANUP_POLICY_DIR": str(tmp_path)}
+
+    r = af.run_dag_test("dwops_cleanup", "2024-01-02", env=env)
+    assert r.states == {"apply_policy": "success"}, r
+    result = r.results["apply_policy"]
+    assert result["ok"] is True and result["action"] == "apply", r
+    assert sorted(i["target"] for i in result["result"]["items"] if i["status"] == "done") == \
+        ["dw-snapshot-old", "scratch.tmp_gone"]
+    assert glue.get_tables(DatabaseName="scratch")["TableList"] == []
+
+    # The next day there is nothing left: the task is skipped.
+    r = af.run_dag_test("dwops_cleanup", "2024-01-03", env=env)
+    assert r.states == {"apply_policy": "skipped"}, r
+    assert "dw-snapshot-new" in instance_names(rds)
