@@ -274,13 +274,27 @@ static int wait_gone(struct dw_aws *aws, const char *instance, long timeout_s,
 	}
 }
 
+/* No final snapshot and no backups left behind: nothing keeps billing. */
+static int delete_instance(struct dw_aws *aws, const char *instance)
+{
+	struct dw_kvlist params;
+	xmlDocPtr doc = NULL;
+
+	dw_kv_init(&params);
+	dw_kv_add(&params, "DBInstanceIdentifier", instance);
+	dw_kv_add(&params, "SkipFinalSnapshot", "true");
+	dw_kv_add(&params, "DeleteAutomatedBackups", "true");
+	int rc = dw_rds_call(aws, "DeleteDBInstance", &params, &doc);
+	dw_kv_free(&params);
+	xmlFreeDoc(doc);
+	return rc ? dw_error_context("deleting %s", instance) : 0;
+}
+
 int dw_copy_destroy_ex(struct dw_aws *aws, const char *instance,
 		       const char *owner, int as_admin, long wait_timeout_s,
 		       long poll_interval_s)
 {
 	struct dw_copy c;
-	struct dw_kvlist params;
-	xmlDocPtr doc = NULL;
 
 	if (dw_copy_describe(aws, instance, &c))
 		return -1;
@@ -288,15 +302,8 @@ int dw_copy_destroy_ex(struct dw_aws *aws, const char *instance,
 		return -1;
 	if (strcmp(c.status, "deleting") != 0) {
 		dw_info("deleting %s (owner %s)", instance, c.owner);
-		dw_kv_init(&params);
-		dw_kv_add(&params, "DBInstanceIdentifier", instance);
-		dw_kv_add(&params, "SkipFinalSnapshot", "true");
-		dw_kv_add(&params, "DeleteAutomatedBackups", "true");
-		int rc = dw_rds_call(aws, "DeleteDBInstance", &params, &doc);
-		dw_kv_free(&params);
-		xmlFreeDoc(doc);
-		if (rc)
-			return dw_error_context("deleting %s", instance);
+		if (delete_instance(aws, instance))
+			return -1;
 	}
 	if (wait_timeout_s <= 0)
 		return 0;
@@ -678,8 +685,10 @@ static int roll_back(struct dw_aws *aws, const struct dw_copy_launch *l, const c
 		return dw_raise(e.kind, e.code, e.field[0] ? e.field : NULL,
 				"%s; %s was kept (keep_on_failure): destroy it when done",
 				e.message, name);
+	/* Made by this launch a moment ago: no ownership check to make, and
+	 * one call less that could fail. */
 	dw_warn("launch failed; deleting %s", name);
-	if (dw_copy_destroy_ex(aws, name, l->owner, 0, 0, poll_of(l)) == 0)
+	if (delete_instance(aws, name) == 0)
 		return dw_raise(e.kind, e.code, e.field[0] ? e.field : NULL,
 				"%s; %s was deleted, nothing is left billing", e.message, name);
 	dw_error_save(&cleanup);
@@ -704,6 +713,22 @@ static int plan(const struct dw_copy_launch *l, const char *name,
 	return 0;
 }
 
+/* A copy stopped to save money (by hand, or by dw-cleanup when idle) is
+ * started again by a relaunch. */
+static int start_instance(struct dw_aws *aws, const char *instance)
+{
+	struct dw_kvlist p;
+	xmlDocPtr doc = NULL;
+
+	dw_info("%s is stopped: starting it", instance);
+	dw_kv_init(&p);
+	dw_kv_add(&p, "DBInstanceIdentifier", instance);
+	int rc = dw_rds_call(aws, "StartDBInstance", &p, &doc);
+	dw_kv_free(&p);
+	xmlFreeDoc(doc);
+	return rc ? dw_error_context("starting %s", instance) : 0;
+}
+
 static int check_reusable(const struct dw_copy_launch *l, const struct dw_copy *c)
 {
 	if (!c->managed)
@@ -723,6 +748,8 @@ static int reuse(struct dw_aws *aws, const struct dw_copy_launch *l, struct dw_c
 	if (check_reusable(l, c))
 		return -1;
 	dw_info("%s exists already (%s): reusing it", c->instance, c->status);
+	if (strcmp(c->status, "stopped") == 0 && start_instance(aws, c->instance))
+		return -1;
 	if (wait_available(aws, c->instance, l->wait_timeout_s, poll_of(l), c))
 		return -1;
 	return dw_copy_make_login(c, &l->login);

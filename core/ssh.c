@@ -344,7 +344,9 @@ int dw_ssh_tunnel_open(struct dw_ssh_tunnel **out,
 	t->sock = t->listen_fd = t->wake[0] = t->wake[1] = -1;
 	t->target_host = dw_xstrdup(cfg->target_host);
 	t->target_port = cfg->target_port;
-	if (libssh2_init(0)) {
+	/* OpenSSL initialises itself; libssh2_exit must not tear it down
+	 * under libcurl. */
+	if (libssh2_init(LIBSSH2_INIT_NO_CRYPTO)) {
 		free(t->target_host);
 		free(t);
 		return dw_fail("SSHError", "cannot initialise libssh2");

@@ -224,6 +224,42 @@ def test_relaunch_returns_the_same_copy_and_resets_the_password(
     assert client_login(bench, user, NASTY_PASSWORD, "SELECT 1").returncode != 0
 
 
+def test_relaunch_starts_a_stopped_copy_and_refuses_other_owners(
+        bench, moto, run_op, names, env_pw):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    user, db = names.user(), names.database()
+    req = launch_request(bench, "kim", user, db)
+    assert run_op(OP, "launch", req, env=env_pw).code == 0
+    rds.stop_db_instance(DBInstanceIdentifier="dw-snapshot-kim")
+    r = run_op(OP, "launch", req, env=env_pw)
+    assert r.code == 0, r
+    assert r.data["created"] is False and r.data["status"] == "available"
+    assert "is stopped: starting it" in r.stderr
+
+    # Someone else asking for kim's instance by name gets nothing.
+    r = run_op(OP, "launch", dict(req, owner="mallory", instance_name="dw-snapshot-kim"),
+               env=env_pw)
+    assert r.code == 2, r
+    assert r.error["code"] == "NotOwner"
+    assert tags_of(rds, "dw-snapshot-kim")["owner"] == "kim"
+
+
+def test_aws_failure_after_restore_deletes_the_new_copy(
+        bench, moto, fault_proxy, run_op, names, env_pw):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    # The first DescribeDBInstances (is there a copy already?) goes through;
+    # waiting for the restored copy then meets nothing but throttling.
+    fault_proxy.set_rules([{"match": {"action": "DescribeDBInstances"}, "fault": "throttle",
+                            "skip": 1}])
+    req = launch_request(bench, "lee", names.user(), names.database(), max_attempts=2)
+    r = run_op(OP, "launch", req, env=dict(env_pw, **fault_proxy.env))
+    assert r.code == 75, r
+    assert "dw-snapshot-lee was deleted" in r.error["message"]
+    assert instance_ids(rds) == ["warehouse"]
+
+
 def test_failed_grant_deletes_the_new_copy(bench, moto, run_op, names, mysql, env_pw, secrets):
     rds = moto.client("rds")
     make_warehouse(rds)
