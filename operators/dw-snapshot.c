@@ -182,6 +182,8 @@ static int launch(struct dw_ctx *ctx)
 	set_copy(ctx, &c);
 	json_object_set_new(ctx->result, "user", json_string(l.login.user));
 	json_object_set_new(ctx->result, "database", json_string(l.login.database));
+	/* "created" says whether this launch made the copy; its time moves. */
+	json_object_set(ctx->result, "created_at", json_object_get(ctx->result, "created"));
 	json_object_set_new(ctx->result, "created", json_boolean(created));
 	if (l.dry_run)
 		json_object_set_new(ctx->result, "dry_run", json_true());

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# dw-snapshot demo: a demo engineer launches a private copy of the warehouse,
+# logs in with the new login, lists and extends it, and destroys it.
+# Runs against the bench (moto RDS; MariaDB stands in for the restored
+# instance, so the login step connects there through endpoint_override).
+set -euo pipefail
+
+py=.venv/bin/python
+op=bin/dw-snapshot
+db=demo_analytics
+owner=demo.engineer
+export DW_USER_PASSWORD="demo-pw-'with\"quotes\\and-ü"
+
+step() { echo; echo "-- $*"; }
+run() { # run ACTION: request on stdin, logs on stderr, the result through jq
+	local rc=0 out
+	out=$("$op" "$1") || rc=$?
+	printf '%s\n' "$out" | tail -n 1 | jq .
+	echo "(exit $rc)"
+	return "$rc"
+}
+sql_root() {
+	MYSQL_PWD="$DW_BENCH_MYSQL_ROOT_PASSWORD" mariadb --no-defaults --protocol=TCP \
+		-h"$DW_BENCH_MYSQL_HOST" -P"$DW_BENCH_MYSQL_PORT" -uroot -e "$1"
+}
+cleanup() { sql_root "DROP USER IF EXISTS 'demo_engineer'@'%'; DROP DATABASE IF EXISTS $db" || true; }
+trap cleanup EXIT
+
+step "the warehouse: an RDS instance with automated backups (moto), and its data (MariaDB)"
+"$py" - <<'PY'
+import os, boto3
+rds = boto3.client("rds", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+if not rds.describe_db_instances(Filters=[{"Name": "db-instance-id", "Values": ["warehouse"]}])["DBInstances"]:
+    rds.create_db_instance(DBInstanceIdentifier="warehouse", Engine="mysql",
+                           DBInstanceClass="db.r6g.large", MasterUsername="admin",
+                           MasterUserPassword="demo-warehouse-master", AllocatedStorage=100,
+                           BackupRetentionPeriod=7)
+for s in rds.describe_db_snapshots(DBInstanceIdentifier="warehouse")["DBSnapshots"]:
+    print("  snapshot", s["DBSnapshotIdentifier"], s["SnapshotType"], s["Status"])
+PY
+sql_root "CREATE DATABASE IF NOT EXISTS $db; CREATE TABLE IF NOT EXISTS $db.orders (id INT PRIMARY KEY, total DECIMAL(10,2))"
+
+step "launch: a copy for $owner with the login demo_engineer"
+jq -n --arg owner "$owner" --arg db "$db" \
+	--arg endpoint "$DW_BENCH_MYSQL_HOST:$DW_BENCH_MYSQL_PORT" '{
+	source_instance: "warehouse", owner: $owner, database: $db,
+	user: {name: "demo_engineer", password_env: "DW_USER_PASSWORD"},
+	master: {user: "root", password_env: "DW_BENCH_MYSQL_ROOT_PASSWORD"},
+	instance_class: "db.t3.medium", ttl_days: 21,
+	endpoint_override: $endpoint, tls: {mode: "disabled"}, poll_interval_s: 1
+}' | run launch
+
+step "the engineer logs in with the new login and adds a table and an index"
+MYSQL_PWD="$DW_USER_PASSWORD" mariadb --no-defaults --protocol=TCP -h"$DW_BENCH_MYSQL_HOST" \
+	-P"$DW_BENCH_MYSQL_PORT" -udemo_engineer "$db" -e "
+	CREATE TABLE scratch_orders AS SELECT * FROM orders;
+	CREATE INDEX by_total ON scratch_orders (total);
+	SELECT CURRENT_USER() AS logged_in_as, COUNT(*) AS tables FROM information_schema.tables
+	WHERE table_schema = DATABASE();"
+
+step "launch again: the same copy comes back (created: false)"
+jq -n --arg owner "$owner" --arg db "$db" \
+	--arg endpoint "$DW_BENCH_MYSQL_HOST:$DW_BENCH_MYSQL_PORT" '{
+	source_instance: "warehouse", owner: $owner, database: $db,
+	user: {name: "demo_engineer", password_env: "DW_USER_PASSWORD"},
+	master: {user: "root", password_env: "DW_BENCH_MYSQL_ROOT_PASSWORD"},
+	endpoint_override: $endpoint, tls: {mode: "disabled"}, poll_interval_s: 1
+}' | run launch
+
+step "list: the managed copies"
+echo '{}' | run list
+
+step "extend: 7 more days (at most 30 from now)"
+jq -n --arg owner "$owner" '{owner: $owner, ttl_days: 7}' | run extend
+
+step "destroy by someone else: refused (exit 2), nothing changed"
+jq -n '{owner: "someone.else", instance_name: "dw-snapshot-demo-engineer"}' | run destroy || true
+
+step "destroy: the owner deletes the copy"
+jq -n --arg owner "$owner" '{owner: $owner, poll_interval_s: 1}' | run destroy
