@@ -1,0 +1,452 @@
+"""dw-ddl: generated DDL parses with sqlglot in its dialect; inference from
+sample files in moto's S3; Glue and Athena apply/drop against moto."""
+
+from __future__ import annotations
+
+import copy
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((REPO / "examples" / "dw-ddl").glob("*.json"))
+BUCKET = "lake-bucket"
+
+# Statement kinds sqlglot 30.30 only ever parses as a generic exp.Command in
+# a dialect, whatever the syntax around them (checked against its parser):
+#   snowflake DROP EXTERNAL TABLE - sqlglot's DROP knows no EXTERNAL kind;
+#   plain DROP TABLE is not valid for a Snowflake external table, so the
+#   statement has to be DROP EXTERNAL TABLE.
+COMMAND_ONLY = {("snowflake", "DROP EXTERNAL TABLE")}
+
+SQL_DIALECTS = ("snowflake", "athena", "redshift")
+
+
+def parse(sql: str, dialect: str) -> exp.Expression:
+    """Parse one statement natively (error_level RAISE, no Command fallback
+    except the documented statement kinds)."""
+    trees = sqlglot.parse(sql, read=dialect, error_level=sqlglot.ErrorLevel.RAISE)
+    assert len(trees) == 1, f"one statement expected:\n{sql}"
+    tree = trees[0]
+    if isinstance(tree, exp.Command):
+        head = " ".join(sql.split()[:3]).upper()
+        assert (dialect, head) in COMMAND_ONLY, f"{dialect} parsed as Command:\n{sql}"
+        return tree
+    # a clause sqlglot does not know must not have been read as a query
+    if isinstance(tree, exp.Create):
+        assert tree.args.get("expression") is None, f"misparsed CREATE:\n{sql}"
+    return tree
+
+
+def check_statements(res, dialect):
+    assert res.code == 0, res
+    stmts = res.data["statements"]
+    assert stmts, res
+    return [(s["kind"], parse(s["sql"], dialect)) for s in stmts]
+
+
+def create_column_names(tree: exp.Create):
+    schema = tree.this
+    assert isinstance(schema, exp.Schema), tree
+    return [c.this.name for c in schema.expressions if isinstance(c, exp.ColumnDef)]
+
+
+def example(name):
+    return json.loads((REPO / "examples" / "dw-ddl" / name).read_text())
+
+
+def generate(run_op, req, action="generate"):
+    req = dict(req)
+    req["action"] = action
+    return run_op("dw-ddl", action, req)
+
+
+# ------------------------------------------------------------ sqlglot ---
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_statements_parse_in_their_dialect(run_op, path):
+    req = json.loads(path.read_text())
+    req.pop("infer", None)
+    if req["action"] == "drop":
+        return
+    if req["dialect"] == "glue":
+        req.setdefault("columns", [{"name": "id", "type": "string"}])
+        res = generate(run_op, req)
+        assert res.code == 0, res
+        assert res.data["statements"] == []
+        assert res.data["table_input"]["StorageDescriptor"]["Columns"]
+        return
+    assert req["dialect"] in SQL_DIALECTS
+    if req["action"] == "apply":
+        req["dry_run"] = True
+    check_statements(run_op("dw-ddl", req["action"], req), req["dialect"])
+    drop = dict(req, action="drop", dry_run=True)
+    check_statements(run_op("dw-ddl", "drop", drop), req["dialect"])
+
+
+def test_lake_events_snowflake_table(run_op):
+    res = generate(run_op, example("snowflake-lake-events.json"))
+    [(kind, tree)] = check_statements(res, "snowflake")
+    sql = res.data["statements"][0]["sql"]
+    assert kind == "create_table"
+    assert "on_part VARCHAR AS (SPLIT_PART(METADATA$FILENAME, '/', 2))" in sql
+    assert ("date_part DATE AS (TO_DATE(SUBSTR(SPLIT_PART(METADATA$FILENAME, '/', 6), 1, 10), "
+            "'YYYY-MM-DD'))") in sql
+    for name in ("event", "on", "at", "organization_id", "id", "lat", "lng", "start", "finish"):
+        assert f'(value:"{name}"::' in sql, name
+    assert "PARTITION BY (on_part, date_part)" in sql
+    assert "LOCATION = @demo_stage_s3\n" in sql
+    assert "AUTO_REFRESH = TRUE" in sql
+    assert "FILE_FORMAT = (TYPE = AVRO)" in sql
+    assert [n.lower() for n in create_column_names(tree)] == [
+        "on_part", "date_part", "event", "on", "at", "organization_id", "id", "lat", "lng",
+        "start", "finish"]
+    props = {type(p).__name__ for p in tree.args["properties"].expressions}
+    assert {"PartitionedByProperty", "LocationProperty", "FileFormatProperty"} <= props
+
+
+HOSTILE = ["on", "at", "start", "columns", "a.b", "with space", 'quo"te', "back`tick",
+           "x'); DROP TABLE y; --", "select", "Mixed_Case", "ünï"]
+
+
+@pytest.mark.parametrize("dialect", SQL_DIALECTS)
+def test_hostile_names_are_quoted(run_op, dialect):
+    req = {
+        "dialect": dialect, "database": "db", "schema": "weird schema", "table": 'ev"en`ts',
+        "format": "json", "location": "s3://lake-bucket/it's\\here/",
+        "columns": [{"name": n, "type": "string"} for n in HOSTILE],
+        "options": {"comment": "it's a \\ test"} if dialect != "redshift" else {},
+    }
+    if dialect == "snowflake":
+        req["stage"] = "st"
+        req.pop("location")
+    stmts = check_statements(generate(run_op, req), dialect)
+    [tree] = [t for k, t in stmts if k == "create_table"]
+    assert create_column_names(tree) == HOSTILE
+    assert tree.this.this.name == 'ev"en`ts'
+    if dialect != "snowflake":
+        loc = tree.find(exp.LocationProperty)
+        assert loc.this.name == "s3://lake-bucket/it's\\here/"
+
+
+def test_hostile_json_paths_in_snowflake(run_op):
+    req = {"dialect": "snowflake", "table": "t", "stage": "st",
+           "columns": [{"name": "a", "type": "string", "path": "x'y.on"},
+                       {"name": "b", "type": "int", "path": 'q"q\\'}]}
+    [(_, tree)] = check_statements(generate(run_op, req), "snowflake")
+    assert create_column_names(tree) == ["a", "b"]
+    assert not list(tree.find_all(exp.Drop))
+
+
+def test_athena_projection_and_nested_structs(run_op):
+    res = generate(run_op, example("athena-json-projection.json"))
+    [(_, tree)] = check_statements(res, "athena")
+    props = {p.name: p.text("value") for p in tree.find_all(exp.Property) if p.name}
+    assert props["projection.enabled"] == "true"
+    assert props["projection.dt.type"] == "date"
+    assert props["projection.dt.range"] == "2019-01-01,NOW"
+    assert props["projection.hour.type"] == "integer"
+    assert props["storage.location.template"] == \
+        "s3://lake-bucket/clicks/dt=${dt}/hour=${hour}/"
+    sql = res.data["statements"][0]["sql"]
+    assert "`data` struct<location:struct<lat:double,lng:double>>" in sql
+    assert "'mapping.user_agent'='ua'" in sql
+
+
+def test_redshift_partitions_and_properties(run_op):
+    stmts = check_statements(generate(run_op, example("redshift-parquet-partitions.json")),
+                             "redshift")
+    assert [k for k, _ in stmts] == ["create_table", "add_partition", "add_partition"]
+    assert all(isinstance(t, exp.Alter) for _, t in stmts[1:])
+    stmts = check_statements(generate(run_op, example("redshift-csv.json")), "redshift")
+    assert [k for k, _ in stmts] == ["create_table", "set_table_properties"]
+
+
+def test_replace_drops_first(run_op):
+    req = dict(example("athena-csv-header.json"), options={"replace": True})
+    stmts = check_statements(generate(run_op, req), "athena")
+    assert [k for k, _ in stmts] == ["drop_table", "create_table"]
+
+
+# ------------------------------------------------------------ refusals ---
+
+
+def _lake():
+    return copy.deepcopy(example("athena-json-projection.json"))
+
+
+@pytest.mark.parametrize("change,field", [
+    (lambda r: r["columns"].append({"name": "x", "type": "varchar2"}), "columns[7].type"),
+    (lambda r: r.pop("location"), "location"),
+    (lambda r: r["partitions"][0].update(segment=0), "partitions[0].segment"),
+    (lambda r: r["partitions"][0].update(segment=99), "partitions[0].segment"),
+    (lambda r: r["partitions"][1].update(segment=3), "partitions[1].segment"),
+    (lambda r: r["partitions"][0].update(substring={"start": 1, "length": 4}),
+     "partitions[0].substring"),
+    (lambda r: r["partitions"][0].pop("range"), "partitions[0]"),
+    (lambda r: r.update(dialect="oracle"), "dialect"),
+    (lambda r: r.update(format="xml"), "format"),
+    (lambda r: r.update(colums=[]), "colums"),
+    (lambda r: r["columns"].append({"name": "ID", "type": "int"}), "columns[7].name"),
+    (lambda r: r["columns"].append({"name": "z", "type": "int", "path": "data.location"}),
+     "columns[7].path"),
+    (lambda r: r["columns"].append({"name": "t\nab", "type": "int"}), "columns[7].name"),
+    (lambda r: r.update(location="http://x/"), "location"),
+    (lambda r: r["columns"].__setitem__(0, {"name": "id", "type": "decimal(50,2)"}),
+     "columns[0].type"),
+])
+def test_bad_requests_exit_2(run_op, change, field):
+    req = _lake()
+    change(req)
+    res = generate(run_op, req)
+    assert res.code == 2, res
+    assert res.error["field"] == field, res
+
+
+def test_snowflake_needs_stage_and_apply_is_generate_only(run_op):
+    req = example("snowflake-lake-events.json")
+    res = run_op("dw-ddl", "apply", dict(req, action="apply"))
+    assert res.code == 2 and res.error["field"] == "dialect", res
+    res = generate(run_op, {k: v for k, v in req.items() if k != "stage"})
+    assert res.code == 2 and res.error["field"] == "stage", res
+    bad = copy.deepcopy(req)
+    bad["partitions"][0]["segment"] = 65
+    res = generate(run_op, bad)
+    assert res.code == 2 and res.error["field"] == "partitions[0].segment", res
+
+
+# ------------------------------------------------------------ inference ---
+
+
+JSON_LINES_1 = [
+    {"id": 1, "event": "click", "at": "2019-06-01T15:04:05Z", "day": "2019-06-01",
+     "score": 1, "data": {"location": {"lat": 52.5, "lng": 13}}, "tag": None},
+    {"id": 2, "event": "view", "at": "2019-06-01 15:04:06.123+02:00", "day": "2019-06-02",
+     "score": 2.5, "data": {"location": {"lat": 48, "lng": 2.35}}, "tag": None, "ok": True},
+]
+JSON_LINES_2 = [
+    {"id": 3, "event": "click", "at": "2019-06-02T00:00:00Z", "day": "2019-06-03",
+     "score": None, "data": {"location": None}, "tag": "x", "mixed": 1},
+    {"id": 4, "event": None, "at": "2019-06-02T01:00:00Z", "day": "2019-06-04",
+     "data": {"location": {"lat": 1.5, "lng": 1.5}}, "mixed": "one", "ok": False},
+]
+
+
+def put_lines(s3, key, rows, tail=""):
+    body = "\n".join(json.dumps(r) for r in rows) + "\n" + tail
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode())
+
+
+@pytest.fixture
+def s3(moto):
+    c = moto.client("s3")
+    c.create_bucket(Bucket=BUCKET)
+    return c
+
+
+def test_infer_json_lines(run_op, s3):
+    put_lines(s3, "events-json/dt=2019-06-01/a.json", JSON_LINES_1, tail="not json\n")
+    put_lines(s3, "events-json/dt=2019-06-02/b.json", JSON_LINES_2)
+    req = example("glue-json-infer.json")
+    req["dialect"] = "athena"
+    res = generate(run_op, req)
+    assert res.code == 0, res
+    cols = {c["name"]: c for c in res.data["columns"]}
+    want = {
+        "id": ("bigint", 4), "event": ("string", 4), "at": ("timestamp", 4),
+        "day": ("date", 4), "score": ("double", 3), "data_location_lat": ("double", 3),
+        "data_location_lng": ("double", 3), "tag": ("string", 3), "ok": ("boolean", 2),
+        "mixed": ("string", 2),
+    }
+    assert {n: (c["type"], c["present"]) for n, c in cols.items()} == want
+    assert cols["data_location_lat"]["path"] == "data.location.lat"
+    assert res.data["inferred"] == {"from": "s3://lake-bucket/events-json/", "files": 2,
+                                    "records": 4, "bad_lines": 1}
+    [(_, tree)] = check_statements(res, "athena")
+    assert "`data` struct<location:struct<lat:double,lng:double>>" in \
+        res.data["statements"][0]["sql"]
+
+
+def test_infer_limits_and_explicit_columns_win(run_op, s3):
+    put_lines(s3, "events-json/a.json", JSON_LINES_1)
+    put_lines(s3, "events-json/b.json", JSON_LINES_2)
+    req = example("glue-json-infer.json")
+    req.update(dialect="snowflake", stage="st", partitions=[],
+               columns=[{"name": "id", "type": "string"}],
+               infer={"max_records": 1})
+    res = generate(run_op, req)
+    assert res.code == 0, res
+    assert res.data["inferred"]["records"] == 1
+    assert res.data["inferred"]["files"] == 1
+    cols = res.data["columns"]
+    assert cols[0] == {"name": "id", "type": "string", "path": "id"}
+    assert "mixed" not in {c["name"] for c in cols}
+    check_statements(res, "snowflake")
+
+
+def zigzag(n: int) -> bytes:
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def avro_container(schema: dict) -> bytes:
+    """An Avro object container file with no blocks: the header is all
+    inference reads."""
+    def bts(b: bytes) -> bytes:
+        return zigzag(len(b)) + b
+    meta = {b"avro.schema": json.dumps(schema).encode(), b"avro.codec": b"null"}
+    out = b"Obj\x01" + zigzag(len(meta))
+    for k, v in meta.items():
+        out += bts(k) + bts(v)
+    return out + zigzag(0) + b"S" * 16
+
+
+def test_infer_avro_schema(run_op, s3):
+    schema = {"type": "record", "name": "event", "fields": [
+        {"name": "event", "type": "string"},
+        {"name": "on", "type": ["null", "string"]},
+        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "organization_id", "type": "long"},
+        {"name": "n", "type": "int"},
+        {"name": "lat", "type": ["null", "double"]},
+        {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal",
+                                     "precision": 10, "scale": 2}},
+        {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+        {"name": "geo", "type": {"type": "record", "name": "geo", "fields": [
+            {"name": "lng", "type": "float"}]}},
+        {"name": "tags", "type": {"type": "array", "items": "string"}},
+    ]}
+    s3.put_object(Bucket=BUCKET, Key="events-avro/dt=2019-06-01/a.avro",
+                  Body=avro_container(schema))
+    req = example("glue-avro.json")
+    req.pop("columns")
+    req.update(dialect="athena", infer={})
+    res = generate(run_op, req)
+    assert res.code == 0, res
+    got = {c["name"]: c["type"] for c in res.data["columns"]}
+    assert got == {"event": "string", "on": "string", "at": "timestamp",
+                   "organization_id": "bigint", "n": "int", "lat": "double",
+                   "amount": "decimal(10,2)", "day": "date", "geo_lng": "float",
+                   "tags": "string"}
+    assert all("present" not in c for c in res.data["columns"])
+    check_statements(res, "athena")
+
+
+def test_infer_without_files_fails(run_op, s3):
+    res = generate(run_op, example("glue-json-infer.json"))
+    assert res.code == 1 and res.error["code"] == "NoFiles", res
+
+
+# ------------------------------------------------------------ apply ---
+
+
+def test_glue_apply_update_and_drop(run_op, s3, moto):
+    glue = moto.client("glue")
+    glue.create_database(DatabaseInput={"Name": "lake"})
+    put_lines(s3, "events-json/dt=2019-06-01/a.json", JSON_LINES_1)
+    req = example("glue-json-infer.json")
+    res = run_op("dw-ddl", "apply", req)
+    assert res.code == 0, res
+    assert res.data["applied"] == [{"kind": "create_table", "table": "events_json"}]
+    t = glue.get_table(DatabaseName="lake", Name="events_json")["Table"]
+    sd = t["StorageDescriptor"]
+    assert sd["Location"] == "s3://lake-bucket/events-json/"
+    assert sd["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    cols = {c["Name"]: c["Type"] for c in sd["Columns"]}
+    assert cols["data"] == "struct<location:struct<lat:double,lng:double>>"
+    assert cols["at"] == "timestamp" and cols["id"] == "bigint"
+    assert t["PartitionKeys"] == [{"Name": "dt", "Type": "date"}]
+    p = t["Parameters"]
+    assert p["projection.enabled"] == "true"
+    assert p["projection.dt.type"] == "date"
+    assert p["projection.dt.range"] == "2019-01-01,NOW"
+    assert p["projection.dt.format"] == "yyyy-MM-dd"
+    assert p["storage.location.template"] == "s3://lake-bucket/events-json/dt=${dt}/"
+    assert t["TableType"] == "EXTERNAL_TABLE"
+
+    # applying again (a column added) updates the table in place
+    req2 = dict(req, columns=[{"name": "extra", "type": "string"}])
+    res = run_op("dw-ddl", "apply", req2)
+    assert res.code == 0, res
+    assert res.data["applied"][0]["kind"] == "update_table"
+    t = glue.get_table(DatabaseName="lake", Name="events_json")["Table"]
+    assert "extra" in {c["Name"] for c in t["StorageDescriptor"]["Columns"]}
+
+    drop = example("glue-drop.json")
+    res = run_op("dw-ddl", "drop", drop)
+    assert res.code == 0, res
+    assert res.data["applied"] == [{"kind": "delete_table", "existed": True}]
+    with pytest.raises(glue.exceptions.EntityNotFoundException):
+        glue.get_table(DatabaseName="lake", Name="events_json")
+    res = run_op("dw-ddl", "drop", drop)
+    assert res.code == 0, res
+    assert res.data["applied"] == [{"kind": "delete_table", "existed": False}]
+
+
+def test_glue_avro_schema_literal(run_op, moto):
+    glue = moto.client("glue")
+    glue.create_database(DatabaseInput={"Name": "lake"})
+    res = run_op("dw-ddl", "apply", example("glue-avro.json"))
+    assert res.code == 0, res
+    t = glue.get_table(DatabaseName="lake", Name="events_avro")["Table"]
+    serde = t["StorageDescriptor"]["SerdeInfo"]
+    assert serde["SerializationLibrary"] == "org.apache.hadoop.hive.serde2.avro.AvroSerDe"
+    schema = json.loads(serde["Parameters"]["avro.schema.literal"])
+    assert [f["name"] for f in schema["fields"]] == ["event", "organization_id", "lat", "at"]
+    assert schema["fields"][3]["type"][1] == {"type": "long", "logicalType": "timestamp-millis"}
+
+
+def test_glue_apply_dry_run_changes_nothing(run_op, moto):
+    glue = moto.client("glue")
+    glue.create_database(DatabaseInput={"Name": "lake"})
+    res = run_op("dw-ddl", "apply", dict(example("glue-avro.json"), dry_run=True))
+    assert res.code == 0 and res.data["dry_run"] is True and res.data["applied"] == [], res
+    assert glue.get_tables(DatabaseName="lake")["TableList"] == []
+
+
+def test_athena_apply_and_drop(run_op, moto):
+    req = example("athena-apply.json")
+    res = run_op("dw-ddl", "apply", req)
+    assert res.code == 0, res
+    [applied] = res.data["applied"]
+    assert applied["kind"] == "create_table" and applied["state"] == "SUCCEEDED"
+    athena = moto.client("athena")
+    q = athena.get_query_execution(QueryExecutionId=applied["query_execution_id"])
+    q = q["QueryExecution"]
+    assert q["Query"] == res.data["statements"][0]["sql"]
+    assert q["QueryExecutionContext"]["Database"] == "lake"
+    assert q["ResultConfiguration"]["OutputLocation"].startswith("s3://lake-bucket/athena-results/")
+    res = run_op("dw-ddl", "drop", dict(req, action="drop"))
+    assert res.code == 0, res
+    assert res.data["applied"][0]["kind"] == "drop_table"
+    assert res.data["statements"][0]["sql"] == "DROP TABLE IF EXISTS `lake`.`clicks`"
+
+
+def test_bundle_zip(run_op, tmp_path):
+    out = tmp_path / "ddl.zip"
+    res = generate(run_op, dict(example("snowflake-json-stage.json"), bundle=str(out)))
+    assert res.code == 0, res
+    assert res.data["bundle"] == str(out)
+    with zipfile.ZipFile(out) as z:
+        assert z.namelist() == ["01-create_stage.sql", "02-create_file_format.sql",
+                                "03-create_table.sql"]
+        assert z.read("03-create_table.sql").decode() == \
+            res.data["statements"][2]["sql"] + ";\n"
+    out2 = tmp_path / "glue.zip"
+    res = generate(run_op, dict(example("glue-avro.json"), bundle=str(out2)))
+    assert res.code == 0, res
+    with zipfile.ZipFile(out2) as z:
+        assert json.loads(z.read("table_input.json")) == res.data["table_input"]
