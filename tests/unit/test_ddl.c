@@ -1,0 +1,147 @@
+/* test_ddl.c - identifier and literal quoting per dialect, type names, and
+ * the inference rules, without AWS. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dw/ddl.h"
+#include "dw/infer.h"
+
+static char *ident(enum dw_ddl_dialect d, const char *name)
+{
+	struct dw_buf b;
+
+	dw_buf_init(&b);
+	dw_ddl_quote_ident(&b, d, name);
+	return dw_buf_detach(&b);
+}
+
+static char *literal(enum dw_ddl_dialect d, const char *s)
+{
+	struct dw_buf b;
+
+	dw_buf_init(&b);
+	dw_ddl_quote_literal(&b, d, s);
+	return dw_buf_detach(&b);
+}
+
+#define EXPECT(fn, d, in, want) do { \
+		char *got_ = fn(d, in); \
+		assert_string_equal(got_, want); \
+		free(got_); \
+	} while (0)
+
+static void test_snowflake_idents(void **state)
+{
+	(void)state;
+	EXPECT(ident, DW_DDL_SNOWFLAKE, "event", "event");
+	EXPECT(ident, DW_DDL_SNOWFLAKE, "organization_id", "organization_id");
+	EXPECT(ident, DW_DDL_SNOWFLAKE, "on", "\"on\"");
+	EXPECT(ident, DW_DDL_SNOWFLAKE, "AT", "\"AT\"");
+	EXPECT(ident, DW_DDL_SNOWFLAKE, "start", "\"start\"");
+	EXPECT(ident, DW_DDL_SNOWFLAKE, "columns", "\"columns\"");
+	EXPECT(ident, DW_DDL_SNOWFLAKE, "a.b", "\"a.b\"");
+	EXPECT(ident, DW_DDL_SNOWFLAKE, "with space", "\"with space\"");
+	EXPECT(ident, DW_DDL_SNOWFLAKE, "1st", "\"1st\"");
+	EXPECT(ident, DW_DDL_SNOWFLAKE, "say \"hi\"", "\"say \"\"hi\"\"\"");
+}
+
+static void test_hive_idents(void **state)
+{
+	(void)state;
+	EXPECT(ident, DW_DDL_ATHENA, "event", "`event`");
+	EXPECT(ident, DW_DDL_ATHENA, "back`tick", "`back``tick`");
+	EXPECT(ident, DW_DDL_GLUE, "on", "`on`");
+	EXPECT(ident, DW_DDL_REDSHIFT, "user", "\"user\"");
+	EXPECT(ident, DW_DDL_REDSHIFT, "a\"b", "\"a\"\"b\"");
+}
+
+static void test_literals(void **state)
+{
+	(void)state;
+	EXPECT(literal, DW_DDL_SNOWFLAKE, "it's", "'it''s'");
+	EXPECT(literal, DW_DDL_SNOWFLAKE, "a\\b", "'a\\\\b'");
+	EXPECT(literal, DW_DDL_REDSHIFT, "x'); DROP TABLE y; --", "'x''); DROP TABLE y; --'");
+	EXPECT(literal, DW_DDL_ATHENA, "it's", "'it\\'s'");
+	EXPECT(literal, DW_DDL_ATHENA, "\\'", "'\\\\\\''");
+	EXPECT(literal, DW_DDL_ATHENA, "\t", "'\\t'");
+}
+
+static void test_types(void **state)
+{
+	struct dw_ddl_type t;
+	char name[32];
+
+	(void)state;
+	assert_int_equal(dw_ddl_parse_type("decimal( 12 , 3 )", "f", &t), 0);
+	dw_ddl_type_name(&t, name);
+	assert_string_equal(name, "decimal(12,3)");
+	assert_int_equal(dw_ddl_parse_type("decimal(9)", "f", &t), 0);
+	assert_int_equal(t.scale, 0);
+	assert_int_equal(dw_ddl_parse_type("BIGINT", "f", &t), 0);
+	assert_int_equal(t.kind, DW_TY_BIGINT);
+	assert_int_equal(dw_ddl_parse_type("varchar", "f", &t), -1);
+	assert_int_equal(dw_error_last()->kind, DW_INVALID);
+	assert_string_equal(dw_error_last()->field, "f");
+	assert_int_equal(dw_ddl_parse_type("decimal(39,2)", "f", &t), -1);
+	assert_int_equal(dw_ddl_parse_type("decimal(5,6)", "f", &t), -1);
+	assert_int_equal(dw_ddl_parse_type("decimal(5,2)x", "f", &t), -1);
+}
+
+static enum dw_ddl_kind kind_of(const struct dw_infer *inf, const char *path)
+{
+	struct dw_ddl_type t;
+
+	for (size_t i = 0; i < inf->n; i++)
+		if (strcmp(inf->cols[i].path, path) == 0) {
+			assert_int_equal(dw_infer_type(inf, i, &t), 1);
+			return t.kind;
+		}
+	fail_msg("no column %s", path);
+	return DW_TY_STRING;
+}
+
+static void test_infer_rules(void **state)
+{
+	static const char lines[] =
+		"{\"n\": 1, \"x\": 1, \"d\": \"2019-06-01\", \"t\": \"2019-06-01T10:00:00Z\", \"o\": {\"a\": 1}, \"m\": null}\n"
+		"{\"n\": 2.5, \"x\": \"a\", \"d\": \"2019-06-02\", \"t\": \"2019-06-01\", \"o\": 3, \"m\": true}\n"
+		"[1, 2]\n"
+		"{\"n\": 3, \"cut";
+	struct dw_infer inf;
+	struct dw_ddl_type t;
+
+	(void)state;
+	dw_infer_init(&inf);
+	dw_infer_json_lines(&inf, lines, strlen(lines), 100, 1);
+	assert_int_equal(inf.records, 2);
+	assert_int_equal(inf.bad_lines, 1);
+	assert_int_equal(kind_of(&inf, "n"), DW_TY_DOUBLE);
+	assert_int_equal(kind_of(&inf, "x"), DW_TY_STRING);
+	assert_int_equal(kind_of(&inf, "d"), DW_TY_DATE);
+	assert_int_equal(kind_of(&inf, "t"), DW_TY_TIMESTAMP);
+	assert_int_equal(kind_of(&inf, "o"), DW_TY_STRING);
+	assert_int_equal(kind_of(&inf, "m"), DW_TY_BOOLEAN);
+	/* o was a number once: its keys are not columns of their own */
+	for (size_t i = 0; i < inf.n; i++)
+		if (strcmp(inf.cols[i].path, "o.a") == 0)
+			assert_int_equal(dw_infer_type(&inf, i, &t), 0);
+	dw_infer_free(&inf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_snowflake_idents),
+		cmocka_unit_test(test_hive_idents),
+		cmocka_unit_test(test_literals),
+		cmocka_unit_test(test_types),
+		cmocka_unit_test(test_infer_rules),
+	};
+
+	return cmocka_run_group_tests_name("ddl", tests, NULL, NULL);
+}
