@@ -113,7 +113,7 @@ static void observe_object(struct dw_infer *inf, const char *path, const json_t 
 
 	json_object_foreach((json_t *)obj, k, v) {
 		char *sub = path ? dw_xasprintf("%s.%s", path, k) : dw_xstrdup(k);
-		/* a dot inside a key cannot be told from a path: kept whole */
+		/* a key holding a dot reads as a deeper path (documented) */
 		observe(inf, sub, v, depth + 1);
 		free(sub);
 	}
