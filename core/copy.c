@@ -334,13 +334,18 @@ int dw_copy_status_failed(const char *status)
 	return 0;
 }
 
-static int wait_available(struct dw_aws *aws, const char *instance, long timeout_s,
-			  long poll_s, struct dw_copy *out)
-{
-	time_t start = time(NULL);
+/* One time limit for a whole launch, however many waits it takes. */
+struct waiter {
+	time_t start;
+	long timeout_s;
+	long poll_s;
+};
 
+static int wait_available(struct dw_aws *aws, const char *instance,
+			  const struct waiter *w, struct dw_copy *out)
+{
 	for (;;) {
-		long elapsed = (long)(time(NULL) - start);
+		long elapsed = (long)(time(NULL) - w->start);
 
 		if (dw_copy_describe(aws, instance, out))
 			return -1;
@@ -350,11 +355,11 @@ static int wait_available(struct dw_aws *aws, const char *instance, long timeout
 		if (dw_copy_status_failed(out->status))
 			return dw_fail("CopyFailed", "%s is %s: it will not become available",
 				       instance, out->status);
-		if (elapsed + poll_s > timeout_s)
+		if (elapsed + w->poll_s > w->timeout_s)
 			return dw_raise(DW_TRANSIENT, "WaiterTimeout", NULL,
 					"%s is still %s after %lds (wait_timeout_s %ld)",
-					instance, out->status, elapsed, timeout_s);
-		sleep_s(poll_s);
+					instance, out->status, elapsed, w->timeout_s);
+		sleep_s(w->poll_s);
 	}
 }
 
@@ -637,15 +642,10 @@ static int restore(struct dw_aws *aws, const struct dw_copy_launch *l, const cha
 	return 0;
 }
 
-static long poll_of(const struct dw_copy_launch *l)
-{
-	return l->poll_interval_s > 0 ? l->poll_interval_s : DEFAULT_POLL_S;
-}
 
 /* A throwaway copy must not spend hours backing up: retention 0.  Restore
  * cannot set it, so it is changed once the copy is available. */
-static int stop_backups(struct dw_aws *aws, const struct dw_copy_launch *l,
-			struct dw_copy *c)
+static int stop_backups(struct dw_aws *aws, const struct waiter *w, struct dw_copy *c)
 {
 	struct dw_kvlist p;
 	xmlDocPtr doc = NULL;
@@ -662,14 +662,13 @@ static int stop_backups(struct dw_aws *aws, const struct dw_copy_launch *l,
 	xmlFreeDoc(doc);
 	if (rc)
 		return dw_error_context("turning backups off on %s", c->instance);
-	return wait_available(aws, c->instance, l->wait_timeout_s, poll_of(l), c);
+	return wait_available(aws, c->instance, w, c);
 }
 
-static int finish_new(struct dw_aws *aws, const struct dw_copy_launch *l, const char *name,
-		      struct dw_copy *out)
+static int finish_new(struct dw_aws *aws, const struct dw_copy_launch *l,
+		      const struct waiter *w, const char *name, struct dw_copy *out)
 {
-	if (wait_available(aws, name, l->wait_timeout_s, poll_of(l), out) ||
-	    stop_backups(aws, l, out))
+	if (wait_available(aws, name, w, out) || stop_backups(aws, w, out))
 		return -1;
 	return dw_copy_make_login(out, &l->login);
 }
@@ -743,14 +742,15 @@ static int check_reusable(const struct dw_copy_launch *l, const struct dw_copy *
 }
 
 /* The owner's copy is there already: use it. */
-static int reuse(struct dw_aws *aws, const struct dw_copy_launch *l, struct dw_copy *c)
+static int reuse(struct dw_aws *aws, const struct dw_copy_launch *l,
+		 const struct waiter *w, struct dw_copy *c)
 {
 	if (check_reusable(l, c))
 		return -1;
 	dw_info("%s exists already (%s): reusing it", c->instance, c->status);
 	if (strcmp(c->status, "stopped") == 0 && start_instance(aws, c->instance))
 		return -1;
-	if (wait_available(aws, c->instance, l->wait_timeout_s, poll_of(l), c))
+	if (wait_available(aws, c->instance, w, c))
 		return -1;
 	return dw_copy_make_login(c, &l->login);
 }
@@ -759,13 +759,17 @@ int dw_copy_launch(struct dw_aws *aws, const struct dw_copy_launch *l,
 		   struct dw_copy *out, int *created)
 {
 	struct dw_rds_snapshot snap;
+	struct waiter w = {
+		time(NULL), l->wait_timeout_s,
+		l->poll_interval_s > 0 ? l->poll_interval_s : DEFAULT_POLL_S,
+	};
 	char name[64];
 
 	*created = 0;
 	if (validate_launch(l, name, sizeof(name)))
 		return -1;
 	if (dw_copy_describe(aws, name, out) == 0)
-		return l->dry_run ? check_reusable(l, out) : reuse(aws, l, out);
+		return l->dry_run ? check_reusable(l, out) : reuse(aws, l, &w, out);
 	if (!dw_error_is("DBInstanceNotFound"))
 		return -1;
 	dw_error_clear();
@@ -776,7 +780,7 @@ int dw_copy_launch(struct dw_aws *aws, const struct dw_copy_launch *l,
 	if (restore(aws, l, name, &snap))
 		return -1;
 	*created = 1;
-	if (finish_new(aws, l, name, out))
+	if (finish_new(aws, l, &w, name, out))
 		return roll_back(aws, l, name);
 	return 0;
 }

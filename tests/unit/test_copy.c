@@ -1,0 +1,130 @@
+/* test_copy.c - the names and quoting dw-snapshot relies on: copy names
+ * that RDS accepts, MySQL identifiers and the safe-name rule. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "dw/buf.h"
+#include "dw/copy.h"
+#include "dw/mysql.h"
+
+static void test_default_name(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_int_equal(dw_copy_default_name("jane", out, sizeof(out)), 0);
+	assert_string_equal(out, "dw-snapshot-jane");
+	assert_int_equal(dw_copy_default_name("Jane.Doe@Example.com", out, sizeof(out)), 0);
+	assert_string_equal(out, "dw-snapshot-jane-doe-example-com");
+	assert_int_equal(dw_copy_default_name("a--b__c-", out, sizeof(out)), 0);
+	assert_string_equal(out, "dw-snapshot-a-b-c");
+	assert_int_equal(dw_copy_default_name("zoë", out, sizeof(out)), 0);
+	assert_string_equal(out, "dw-snapshot-zo");
+	assert_int_equal(dw_copy_default_name("@@@", out, sizeof(out)), -1);
+	assert_int_equal(dw_copy_default_name("", out, sizeof(out)), -1);
+}
+
+static void test_default_name_is_valid_and_fits(void **state)
+{
+	char owner[200], out[64];
+
+	(void)state;
+	memset(owner, 'x', sizeof(owner) - 1);
+	owner[sizeof(owner) - 1] = '\0';
+	owner[20] = '-';
+	assert_int_equal(dw_copy_default_name(owner, out, sizeof(out)), 0);
+	assert_int_equal(strlen(out), 63);
+	assert_true(dw_copy_valid_name(out));
+	/* Cut right after a hyphen (12 + 50 + 1 = 63): no trailing hyphen. */
+	memset(owner, 'y', sizeof(owner) - 1);
+	owner[50] = '.';
+	assert_int_equal(dw_copy_default_name(owner, out, sizeof(out)), 0);
+	assert_int_equal(strlen(out), 62);
+	assert_true(dw_copy_valid_name(out));
+}
+
+static void test_valid_name(void **state)
+{
+	(void)state;
+	assert_true(dw_copy_valid_name("dw-snapshot-jane"));
+	assert_true(dw_copy_valid_name("a"));
+	assert_false(dw_copy_valid_name(""));
+	assert_false(dw_copy_valid_name("1abc"));
+	assert_false(dw_copy_valid_name("abc-"));
+	assert_false(dw_copy_valid_name("a--b"));
+	assert_false(dw_copy_valid_name("a_b"));
+	assert_false(dw_copy_valid_name("a b"));
+	assert_false(dw_copy_valid_name(
+		"a234567890123456789012345678901234567890123456789012345678901234"));
+}
+
+static void test_quote_ident(void **state)
+{
+	struct dw_buf b;
+
+	(void)state;
+	dw_buf_init(&b);
+	dw_mysql_quote_ident(&b, "plain");
+	assert_string_equal(b.data, "`plain`");
+	dw_buf_reset(&b);
+	dw_mysql_quote_ident(&b, "a`b``c");
+	assert_string_equal(b.data, "`a``b````c`");
+	dw_buf_free(&b);
+}
+
+static void test_safe_name(void **state)
+{
+	(void)state;
+	assert_true(dw_mysql_safe_name("analytics_2024", 64));
+	assert_false(dw_mysql_safe_name("", 64));
+	assert_false(dw_mysql_safe_name("abc", 2));
+	assert_false(dw_mysql_safe_name("a-b", 64));
+	assert_false(dw_mysql_safe_name("a'b", 64));
+	assert_false(dw_mysql_safe_name("a`b", 64));
+	assert_false(dw_mysql_safe_name("a.b", 64));
+	assert_false(dw_mysql_safe_name("\xc3\xa9t\xc3\xa9", 64));
+}
+
+static void test_tls_modes(void **state)
+{
+	enum dw_mysql_tls t;
+
+	(void)state;
+	assert_int_equal(dw_mysql_tls_from_string("verify", &t), 0);
+	assert_int_equal(t, DW_MYSQL_TLS_VERIFY);
+	assert_int_equal(dw_mysql_tls_from_string("required", &t), 0);
+	assert_int_equal(t, DW_MYSQL_TLS_REQUIRED);
+	assert_int_equal(dw_mysql_tls_from_string("disabled", &t), 0);
+	assert_int_equal(t, DW_MYSQL_TLS_DISABLED);
+	assert_int_equal(dw_mysql_tls_from_string("off", &t), -1);
+}
+
+static void test_failed_states(void **state)
+{
+	(void)state;
+	assert_true(dw_copy_status_failed("incompatible-restore"));
+	assert_true(dw_copy_status_failed("storage-full"));
+	assert_true(dw_copy_status_failed("deleting"));
+	assert_false(dw_copy_status_failed("creating"));
+	assert_false(dw_copy_status_failed("modifying"));
+	assert_false(dw_copy_status_failed("available"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_default_name),
+		cmocka_unit_test(test_default_name_is_valid_and_fits),
+		cmocka_unit_test(test_valid_name),
+		cmocka_unit_test(test_quote_ident),
+		cmocka_unit_test(test_safe_name),
+		cmocka_unit_test(test_tls_modes),
+		cmocka_unit_test(test_failed_states),
+	};
+
+	return cmocka_run_group_tests_name("copy", tests, NULL, NULL);
+}
