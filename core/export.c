@@ -560,9 +560,11 @@ int dw_export_catalog(struct dw_aws *aws, const char *bucket,
 		if (!columns)
 			dw_warn("no column list for %s in the export's table files: table %s gets none "
 				"(a crawler can fill them in)", location, name);
-		json_t *input = parquet_table(name, location, columns ? columns : json_array());
+		json_t *cols = columns ? json_incref(columns) : json_array();
+		json_t *input = parquet_table(name, location, cols);
 		rc = dw_glue_put_table(aws, database, input, &created);
 		json_decref(input);
+		json_decref(cols);
 		if (rc == 0) {
 			dw_info("%s Glue table %s.%s at %s", created ? "created" : "updated",
 				database, name, location);

@@ -82,7 +82,8 @@ static int list_prefix(struct dw_aws *aws, const char *bucket, const char *prefi
 	}
 	/* S3 lists in byte order already; sorting again costs little and
 	 * makes the lookups independent of the endpoint. */
-	qsort(out->v, out->n, sizeof(*out->v), entry_cmp);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), entry_cmp);
 	return 0;
 }
 
