@@ -173,7 +173,7 @@ static int already_listed(const struct dw_cleanup_plan *plan, enum dw_cleanup_ki
 	for (size_t i = 0; i < end; i++) {
 		const struct dw_cleanup_item *it = &plan->items[i];
 		if (it->kind == kind && strcmp(it->name, name) == 0 &&
-		    (!scope || strcmp(it->scope, scope) == 0))
+		    (it->scope && scope ? strcmp(it->scope, scope) == 0 : it->scope == scope))
 			return 1;
 	}
 	return 0;
@@ -699,8 +699,9 @@ static void delete_one(struct dw_aws *aws, struct dw_cleanup_item *it)
 	dw_error_clear();
 }
 
+/* A run of consecutive object items in one bucket: first[0..n). */
 struct object_batch {
-	struct dw_cleanup_item **items;
+	struct dw_cleanup_item *first;
 	const char **keys;
 	size_t n;
 };
@@ -710,8 +711,8 @@ static void on_key_failed(void *ud, const char *key, const char *code, const cha
 	struct object_batch *b = ud;
 
 	for (size_t i = 0; i < b->n; i++)
-		if (b->items[i]->status == DW_CLEANUP_PLANNED && strcmp(b->keys[i], key) == 0) {
-			mark_failed(b->items[i], code, message);
+		if (b->first[i].status == DW_CLEANUP_PLANNED && strcmp(b->keys[i], key) == 0) {
+			mark_failed(&b->first[i], code, message);
 			return;
 		}
 }
@@ -720,32 +721,28 @@ static void on_key_failed(void *ud, const char *key, const char *code, const cha
  * DeleteObjects call; returns the index after the batch. */
 static size_t delete_objects(struct dw_aws *aws, struct dw_cleanup_plan *plan, size_t start)
 {
-	struct object_batch b = { 0 };
+	struct object_batch b = { &plan->items[start], NULL, 0 };
 	const char *bucket = plan->items[start].scope;
-	size_t end = start;
 
-	b.items = dw_xcalloc(DELETE_BATCH, sizeof(*b.items));
-	b.keys = dw_xcalloc(DELETE_BATCH, sizeof(*b.keys));
-	while (end < plan->n && b.n < DELETE_BATCH && plan->items[end].kind == DW_CLEANUP_OBJECT &&
-	       strcmp(plan->items[end].scope, bucket) == 0) {
-		log_deletion(&plan->items[end]);
-		b.items[b.n] = &plan->items[end];
-		b.keys[b.n++] = plan->items[end].name;
-		end++;
+	b.keys = dw_xcalloc(DELETE_BATCH, sizeof(const char *));
+	while (start + b.n < plan->n && b.n < DELETE_BATCH &&
+	       b.first[b.n].kind == DW_CLEANUP_OBJECT && strcmp(b.first[b.n].scope, bucket) == 0) {
+		log_deletion(&b.first[b.n]);
+		b.keys[b.n] = b.first[b.n].name;
+		b.n++;
 	}
 	int rc = dw_s3_delete_objects(aws, bucket, b.keys, b.n, on_key_failed, &b);
 	for (size_t i = 0; i < b.n; i++) {
-		if (b.items[i]->status != DW_CLEANUP_PLANNED)
+		if (b.first[i].status != DW_CLEANUP_PLANNED)
 			continue;
 		if (rc)
-			mark_failed(b.items[i], dw_error_last()->code, dw_error_last()->message);
+			mark_failed(&b.first[i], dw_error_last()->code, dw_error_last()->message);
 		else
-			b.items[i]->status = DW_CLEANUP_DONE;
+			b.first[i].status = DW_CLEANUP_DONE;
 	}
 	dw_error_clear();
-	free(b.items);
 	free(b.keys);
-	return end;
+	return start + b.n;
 }
 
 int dw_cleanup_apply(struct dw_aws *aws, struct dw_cleanup_plan *plan)

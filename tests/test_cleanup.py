@@ -289,11 +289,17 @@ def test_one_item_failing_does_not_stop_the_others(moto, fault_proxy, run_op):
         sqs.create_queue(QueueName=n)
     glue.create_database(DatabaseInput={"Name": "scratch"})
     make_table(glue, "scratch", "tmp_t", "s3://dw-mixed/none/")
+    s3.create_bucket(Bucket="dw-locked")
+    put_objects(s3, "dw-locked", ["tmp/x", "tmp/y"])
     fault_proxy.set_rules([{"match": {"target": "AmazonSQS.DeleteQueue",
                                       "body_contains": "dw-tmp-stuck"},
                             "fault": "error", "status": 403, "code": "AccessDenied",
-                            "message": "not allowed"}])
-    policy = {"s3": [{"bucket": "dw-mixed", "prefix": "tmp/", "older_than_days": 1}],
+                            "message": "not allowed"},
+                           {"match": {"method": "POST", "path_prefix": "/dw-locked"},
+                            "fault": "error", "status": 403, "code": "AccessDenied",
+                            "message": "bucket policy says no"}])
+    policy = {"s3": [{"bucket": "dw-mixed", "prefix": "tmp/", "older_than_days": 1},
+                     {"bucket": "dw-locked", "prefix": "tmp/", "older_than_days": 1}],
               "tables": [{"database": "scratch", "pattern": "tmp_*", "location_empty": True}],
               "queues": [{"prefix": "dw-tmp-", "unused_days": 1}], "now": days_from_now(2)}
 
@@ -301,9 +307,11 @@ def test_one_item_failing_does_not_stop_the_others(moto, fault_proxy, run_op):
     assert r.code == 1, r
     assert r.ok is False and r.error["code"] == "CleanupIncomplete"
     failed = [i for i in r.data["items"] if i["status"] == "failed"]
-    assert [i["target"].rsplit("/", 1)[1] for i in failed] == ["dw-tmp-stuck"]
-    assert "AccessDenied" in failed[0]["error"]
-    assert r.data["deleted"] == 5 and r.data["failed"] == 1
+    assert [i["target"].rsplit("/", 1)[-1] if i["kind"] == "sqs-queue" else i["target"]
+            for i in failed] == ["s3://dw-locked/tmp/x", "s3://dw-locked/tmp/y", "dw-tmp-stuck"]
+    assert all("AccessDenied" in i["error"] for i in failed)
+    assert r.data["deleted"] == 5 and r.data["failed"] == 3
+    assert all_keys(s3, "dw-locked") == ["tmp/x", "tmp/y"]
     assert queue_names(sqs) == ["dw-tmp-stuck"]
     assert all_keys(s3, "dw-mixed") == []
     assert table_names(glue, "scratch") == []
