@@ -539,3 +539,28 @@ def test_launch_destroy_round_trip(bench, moto, run_op, names, env_pw):
     assert instance_ids(rds) == ["warehouse"]
     # The instance is gone and so are its automated backups.
     assert rds.describe_db_snapshots(DBInstanceIdentifier="dw-snapshot-zoe")["DBSnapshots"] == []
+
+
+# --------------------------------------------------------------------------
+# the example requests
+# --------------------------------------------------------------------------
+
+def example_files():
+    from pathlib import Path
+    return sorted((Path(__file__).resolve().parent.parent / "examples" / "dw-snapshot").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", example_files(), ids=lambda p: p.name)
+def test_example_requests_match_the_schema(bench, moto, run_op, path):
+    """Every example passes the request schema; read-only ones run."""
+    req = json.loads(path.read_text())
+    if req["action"] in ("launch", "destroy"):
+        req["dry_run"] = True
+    r = run_op(OP, request=req)
+    if r.code == 2:
+        # Rejected for what the bench lacks (files, environment), never for
+        # the shape of the request.
+        assert "unknown field" not in r.error["message"], r
+        assert " must be " not in r.error["message"], r
+    else:
+        assert r.code in (0, 1, 99), r
