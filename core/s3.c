@@ -20,62 +20,78 @@ static void strip_quotes(char *s)
 	}
 }
 
+struct dw_aws_request *dw_s3_list_request(const struct dw_s3_list *l,
+					  const char *token)
+{
+	struct dw_aws_request *req = dw_xmalloc(sizeof(*req));
+
+	dw_aws_request_init(req, "s3", DW_PROTO_REST_XML, "GET", "/");
+	req->bucket = dw_xstrdup(l->bucket);
+	dw_kv_add(&req->query, "list-type", "2");
+	dw_kv_addf(&req->query, "max-keys", "%d", l->page_size > 0 ? l->page_size : 1000);
+	if (l->prefix && *l->prefix)
+		dw_kv_add(&req->query, "prefix", l->prefix);
+	if (l->delimiter)
+		dw_kv_add(&req->query, "delimiter", l->delimiter);
+	if (token)
+		dw_kv_add(&req->query, "continuation-token", token);
+	else if (l->start_after)
+		dw_kv_add(&req->query, "start-after", l->start_after);
+	return req;
+}
+
+int dw_s3_list_parse(struct dw_s3_list *l, const struct dw_http_response *resp,
+		     char **next_token)
+{
+	xmlDocPtr doc = NULL;
+	int stop = 0;
+
+	*next_token = NULL;
+	if (dw_xml_parse(resp->body.data, resp->body.len, &doc))
+		return -1;
+	xmlNodePtr root = xmlDocGetRootElement(doc);
+	char key[2048], etag[128], modified[64], size[32];
+	for (xmlNodePtr c = dw_xml_first(root, "Contents"); c && !stop;
+	     c = dw_xml_next(c, "Contents")) {
+		struct dw_s3_object o = {
+			.key = dw_xml_textbuf(c, "Key", key, sizeof(key)),
+			.size = atoll(dw_xml_textbuf(c, "Size", size, sizeof(size))),
+			.etag = dw_xml_textbuf(c, "ETag", etag, sizeof(etag)),
+			.last_modified = dw_xml_textbuf(c, "LastModified", modified, sizeof(modified)),
+		};
+		strip_quotes(etag);
+		o.mtime = dw_time_parse_iso(o.last_modified);
+		stop = l->on_object(l->ud, &o);
+	}
+	for (xmlNodePtr c = dw_xml_first(root, "CommonPrefixes"); c && !stop && l->on_prefix;
+	     c = dw_xml_next(c, "CommonPrefixes"))
+		stop = l->on_prefix(l->ud, dw_xml_textbuf(c, "Prefix", key, sizeof(key)));
+	char truncated[8];
+	dw_xml_textbuf(root, "IsTruncated", truncated, sizeof(truncated));
+	if (!stop && strcmp(truncated, "true") == 0)
+		*next_token = dw_xml_text(root, "NextContinuationToken");
+	xmlFreeDoc(doc);
+	return stop < 0 ? -1 : 0;
+}
+
 static int list_page(struct dw_aws *aws, struct dw_s3_list *l, const char *token,
 		     char **next_token)
 {
-	struct dw_aws_request req;
+	struct dw_aws_request *req = dw_s3_list_request(l, token);
 	struct dw_http_response resp;
-	xmlDocPtr doc = NULL;
-	int rc, stop = 0;
+	int rc;
 
 	*next_token = NULL;
-	dw_aws_request_init(&req, "s3", DW_PROTO_REST_XML, "GET", "/");
-	req.bucket = dw_xstrdup(l->bucket);
-	dw_kv_add(&req.query, "list-type", "2");
-	dw_kv_addf(&req.query, "max-keys", "%d", l->page_size > 0 ? l->page_size : 1000);
-	if (l->prefix && *l->prefix)
-		dw_kv_add(&req.query, "prefix", l->prefix);
-	if (l->delimiter)
-		dw_kv_add(&req.query, "delimiter", l->delimiter);
-	if (token)
-		dw_kv_add(&req.query, "continuation-token", token);
-	else if (l->start_after)
-		dw_kv_add(&req.query, "start-after", l->start_after);
 	dw_http_response_init(&resp);
-	rc = dw_aws_send(aws, &req, &resp);
-	if (rc == 0)
-		rc = dw_xml_parse(resp.body.data, resp.body.len, &doc);
+	rc = dw_aws_send(aws, req, &resp);
 	l->pages++;
-	if (rc == 0) {
-		xmlNodePtr root = xmlDocGetRootElement(doc);
-		char key[2048], etag[128], modified[64], size[32];
-		for (xmlNodePtr c = dw_xml_first(root, "Contents"); c && !stop;
-		     c = dw_xml_next(c, "Contents")) {
-			struct dw_s3_object o = {
-				.key = dw_xml_textbuf(c, "Key", key, sizeof(key)),
-				.size = atoll(dw_xml_textbuf(c, "Size", size, sizeof(size))),
-				.etag = dw_xml_textbuf(c, "ETag", etag, sizeof(etag)),
-				.last_modified = dw_xml_textbuf(c, "LastModified", modified, sizeof(modified)),
-			};
-			strip_quotes(etag);
-			o.mtime = dw_time_parse_iso(o.last_modified);
-			stop = l->on_object(l->ud, &o);
-		}
-		for (xmlNodePtr c = dw_xml_first(root, "CommonPrefixes"); c && !stop && l->on_prefix;
-		     c = dw_xml_next(c, "CommonPrefixes"))
-			stop = l->on_prefix(l->ud, dw_xml_textbuf(c, "Prefix", key, sizeof(key)));
-		if (stop < 0)
-			rc = -1;
-		char truncated[8];
-		dw_xml_textbuf(root, "IsTruncated", truncated, sizeof(truncated));
-		if (!stop && strcmp(truncated, "true") == 0)
-			*next_token = dw_xml_text(root, "NextContinuationToken");
-	} else {
+	if (rc == 0)
+		rc = dw_s3_list_parse(l, &resp, next_token);
+	else
 		dw_error_context("listing s3://%s/%s", l->bucket, l->prefix ? l->prefix : "");
-	}
-	xmlFreeDoc(doc);
 	dw_http_response_free(&resp);
-	dw_aws_request_free(&req);
+	dw_aws_request_free(req);
+	free(req);
 	return rc;
 }
 

@@ -45,6 +45,8 @@ struct dw_aws_stats {
 	unsigned long retries;
 };
 const struct dw_aws_stats *dw_aws_stats(const struct dw_aws *aws);
+/* Tries per call (the request's max_attempts, AWS_MAX_ATTEMPTS or 3). */
+int dw_aws_max_attempts(const struct dw_aws *aws);
 
 struct dw_aws_request {
 	const char *service;  /* endpoint and signing name: "s3", "sqs", ... */
@@ -79,6 +81,11 @@ void dw_aws_pool_free(struct dw_aws_pool *p);
 /* Takes ownership of req (the pool frees it). */
 void dw_aws_pool_submit(struct dw_aws_pool *p, struct dw_aws_request *req,
 			dw_aws_done_fn done, void *ud);
+/* The same, sent no sooner than delay_ms from now (retrying part of an
+ * answer, e.g. a batch's failed entries, after a backoff).  May be called
+ * from a done callback. */
+void dw_aws_pool_submit_after(struct dw_aws_pool *p, struct dw_aws_request *req,
+			      long delay_ms, dw_aws_done_fn done, void *ud);
 /* Run until at most max_pending requests are queued or in flight. */
 void dw_aws_pool_wait(struct dw_aws_pool *p, int max_pending);
 int dw_aws_pool_pending(const struct dw_aws_pool *p);

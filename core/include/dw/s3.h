@@ -33,6 +33,14 @@ struct dw_s3_list {
 
 /* ListObjectsV2 across every page, streaming each object to on_object. */
 int dw_s3_list_objects(struct dw_aws *aws, struct dw_s3_list *l);
+/* The same one page at a time, for pools: the request for a page (token
+ * NULL for the first), and the parse of its answer, which streams the
+ * page's objects to l->on_object and sets *next_token (a new string, NULL
+ * after the last page).  l->pages is left to the caller. */
+struct dw_aws_request *dw_s3_list_request(const struct dw_s3_list *l,
+					  const char *token);
+int dw_s3_list_parse(struct dw_s3_list *l, const struct dw_http_response *resp,
+		     char **next_token);
 
 /* GetObject; max_bytes > 0 asks for only the first bytes (Range). */
 int dw_s3_get_object(struct dw_aws *aws, const char *bucket, const char *key,

@@ -1,0 +1,118 @@
+/* dw-fanout - one SQS message per S3 event file of an hour (or a range of
+ * hours), so that workers process the hour's files in parallel. */
+#include "dw/fanout.h"
+#include "dw/op.h"
+
+#include <string.h>
+
+/* hour, or start and end: which hours to send, as whole hours. */
+static int pick_hours(const json_t *req, time_t *start, time_t *end)
+{
+	const char *hour = dw_req_str(req, "hour", NULL);
+	const char *from = dw_req_str(req, "start", NULL), *to = dw_req_str(req, "end", NULL);
+
+	if (hour && (from || to))
+		return dw_invalid(from ? "start" : "end", "give either hour or start and end, not both");
+	if (hour) {
+		if (dw_fanout_parse_hour(hour, "hour", 0, start))
+			return -1;
+		*end = *start + 3600;
+		return 0;
+	}
+	if (!from || !to)
+		return dw_invalid(from ? "end" : to ? "start" : "hour",
+				  "give hour, or start and end (end exclusive)");
+	if (dw_fanout_parse_hour(from, "start", 0, start) ||
+	    dw_fanout_parse_hour(to, "end", 1, end))
+		return -1;
+	if (*end <= *start)
+		return dw_invalid("end", "end (%s) must be after start (%s)", to, from);
+	return 0;
+}
+
+static int pick_options(const json_t *req, struct dw_fanout_config *c)
+{
+	static const char *const formats[] = { "key", "s3_event", NULL };
+	static const char *const empties[] = { "skip", "fail", "ok", NULL };
+	const char *fmt = dw_req_str(req, "message_format", "key");
+	const char *empty = dw_req_str(req, "empty", "skip");
+	const char *url = c->queue_url;
+
+	if (dw_req_choice(req, "message_format", "", formats) ||
+	    dw_req_choice(req, "empty", "", empties))
+		return -1;
+	c->message = fmt[0] == 's' ? DW_FANOUT_MSG_S3_EVENT : DW_FANOUT_MSG_KEY;
+	c->empty = empty[0] == 'f' ? DW_FANOUT_EMPTY_FAIL
+		 : empty[0] == 'o' ? DW_FANOUT_EMPTY_OK : DW_FANOUT_EMPTY_SKIP;
+	c->concurrency = (int)dw_req_int(req, "concurrency", 32);
+	if (c->concurrency < 1 || c->concurrency > DW_FANOUT_MAX_CONCURRENCY)
+		return dw_invalid("concurrency", "concurrency must be between 1 and %d",
+				  DW_FANOUT_MAX_CONCURRENCY);
+	c->page_size = (int)dw_req_int(req, "page_size", 1000);
+	if (c->page_size < 1 || c->page_size > 1000)
+		return dw_invalid("page_size", "page_size must be between 1 and 1000");
+	if (!*c->bucket)
+		return dw_invalid("bucket", "bucket must not be empty");
+	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+		return dw_invalid("queue_url", "queue_url must be a queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)");
+	return 0;
+}
+
+static int fanout(struct dw_ctx *ctx)
+{
+	struct dw_fanout_config c = {
+		.bucket = dw_req_str(ctx->req, "bucket", ""),
+		.folder = dw_req_str(ctx->req, "prefix", NULL),
+		.queue_url = dw_req_str(ctx->req, "queue_url", ""),
+		.message_group_id = dw_req_str(ctx->req, "message_group_id", NULL),
+	};
+	struct dw_fanout_keyfmt *keyfmt = NULL;
+	struct dw_aws *aws;
+	int rc;
+
+	if (pick_hours(ctx->req, &c.start, &c.end) || pick_options(ctx->req, &c) ||
+	    dw_fanout_keyfmt_new(dw_req_str(ctx->req, "key_format", DW_FANOUT_KEY_FORMAT),
+				 "key_format", &keyfmt))
+		return -1;
+	c.keyfmt = keyfmt;
+	aws = dw_ctx_aws(ctx);
+	rc = aws ? dw_fanout_run(aws, &c, ctx->result) : -1;
+	dw_fanout_keyfmt_free(keyfmt);
+	if (rc == DW_NOTHING)
+		return dw_nothing_to_do(ctx, "no objects found for the hour(s)");
+	return rc;
+}
+
+static const struct dw_field fanout_fields[] = {
+	{ "bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket the event files are in" },
+	{ "prefix", DW_T_STRING, 0, NULL, "folder the files are in (a \"/\" is added)" },
+	{ "hour", DW_T_STRING, 0, NULL, "the hour, e.g. 2019-06-01T15 or 2019-06-01T15:00:00+00:00" },
+	{ "start", DW_T_STRING, 0, NULL, "first hour of a range (instead of hour)" },
+	{ "end", DW_T_STRING, 0, NULL, "end of the range, exclusive" },
+	{ "queue_url", DW_T_STRING, DW_REQUIRED, NULL, "SQS queue URL (.fifo: FIFO ids are set)" },
+	{ "key_format", DW_T_STRING, 0, NULL, "key layout, default " DW_FANOUT_KEY_FORMAT
+	  " ({YYYY} {MM} {DD} {HH} {H} {m} {mm} {s} {ss})" },
+	{ "message_format", DW_T_STRING, 0, NULL, "key (default) or s3_event" },
+	{ "message_group_id", DW_T_STRING, 0, NULL, "FIFO: one group for all (default: one per object)" },
+	{ "concurrency", DW_T_INT, 0, NULL, "SendMessageBatch calls in flight (default 32)" },
+	{ "page_size", DW_T_INT, 0, NULL, "keys per ListObjectsV2 page (default 1000)" },
+	{ "empty", DW_T_STRING, 0, NULL, "no files for the hour(s): skip (exit 99, default), fail, ok" },
+	DW_FIELDS_END
+};
+
+static const struct dw_action actions[] = {
+	{ "fanout", "send one SQS message per S3 object of an hour or a range of hours",
+	  fanout_fields, fanout,
+	  "{\"bucket\": \"events\", \"hour\": \"2019-06-01T15\", "
+	  "\"queue_url\": \"https://sqs.us-east-1.amazonaws.com/123456789012/events\"}" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static const struct dw_operator fanout_op = {
+	"dw-fanout", "fan the S3 event files of an hour out to SQS", actions,
+};
+
+int main(int argc, char **argv)
+{
+	return dw_op_main(&fanout_op, argc, argv);
+}
