@@ -122,8 +122,24 @@ folder = sys.argv[1]
 calls = {}
 current = [None]
 
+folder_real = os.path.realpath(folder) + os.sep
+
+def caused_by_dag_code():
+    # Walk outwards from the call: a frame of a file in the DAGs folder means
+    # DAG code asked for it; an import-machinery frame first means it is a side
+    # effect of importing some library, not the DAG's own top-level work.
+    f = sys._getframe(2)
+    while f is not None:
+        fn = f.f_code.co_filename
+        if fn.startswith("<frozen importlib"):
+            return False
+        if os.path.realpath(fn).startswith(folder_real):
+            return True
+        f = f.f_back
+    return False
+
 def record(what):
-    if current[0] is not None:
+    if current[0] is not None and caused_by_dag_code():
         calls.setdefault(current[0], []).append(what)
 
 _connect = socket.socket.connect
@@ -163,6 +179,22 @@ for modname, clsname, meth, label in (
         pass
 
 from airflow.models import DagBag
+try:  # Airflow 3.x: what the DAG processor uses (puts the bundle on sys.path)
+    from airflow.dag_processing.dagbag import BundleDagBag as DagBag
+except ImportError:
+    pass
+# Airflow 2 puts the DAGs folder on sys.path (settings.prepare_syspath); so
+# does Airflow 3's BundleDagBag.  Do it for both, like a real deployment.
+if folder not in sys.path:
+    sys.path.append(folder)
+# import what DAG files commonly use first, so parse times measure the DAG code
+for modname in ("pendulum", "airflow.models.dag", "airflow.sdk", "airflow.operators.bash",
+                "airflow.providers.standard.operators.bash", "airflow.operators.empty",
+                "airflow.providers.standard.operators.empty"):
+    try:
+        __import__(modname)
+    except Exception:
+        pass
 durations = {}
 _process_file = DagBag.process_file
 def process_file(self, filepath, *a, **k):
@@ -175,7 +207,14 @@ def process_file(self, filepath, *a, **k):
         current[0] = None
 DagBag.process_file = process_file
 
-bag = DagBag(dag_folder=folder, include_examples=False, safe_mode=False)
+import inspect
+kw = {"dag_folder": folder, "safe_mode": False}
+params = inspect.signature(DagBag.__init__).parameters
+if "include_examples" in params:
+    kw["include_examples"] = False
+if "bundle_path" in params:
+    kw["bundle_path"] = folder
+bag = DagBag(**kw)
 files = {}
 for path, d in durations.items():
     files[path] = {"duration": d, "dag_ids": [], "top_level_calls": calls.get(path, [])}
@@ -204,7 +243,7 @@ for dag_id, dag in bag.dags.items():
     }
     if fileloc in files:
         files[fileloc]["dag_ids"].append(dag_id)
-errors = {str(k): str(v) for k, v in bag.import_errors.items()}
+errors = {os.path.join(folder, str(k)): str(v) for k, v in bag.import_errors.items()}
 print(MARK + json.dumps({"version": airflow.__version__, "import_errors": errors,
                          "dags": dags, "files": files}, default=str))
 '''

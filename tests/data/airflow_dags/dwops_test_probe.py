@@ -23,6 +23,11 @@ with DAG("dwops_test_probe", schedule=None, start_date=START, catchup=False,
         {"bucket": "{{ dag_run.conf.get('bucket', 'missing-bucket') }}",
          "prefix": setting_template("probe_prefix"),
          "page_size": 2})
+    # no Variable in the tests: falls back to $DWOPS_PROBE_ENV_PREFIX
+    list_fallback = dwops_task(
+        "list_fallback", "probe", "s3-list",
+        {"bucket": "{{ dag_run.conf.get('bucket', 'missing-bucket') }}",
+         "prefix": setting_template("probe_env_prefix", "nothing-matches/")})
     nothing = dwops_task("nothing", "nothing", "check",
                          {"day": "{{ ds }}", "note": "quote \" and $(dollar) `tick`"})
     after_nothing = dwops_task("after_nothing", "probe", "whoami", {})
