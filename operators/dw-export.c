@@ -16,11 +16,18 @@
 
 enum need { NEED_START = 1, NEED_PROMOTE = 2, NEED_CATALOG = 4, CATALOG_OPTIONAL = 8 };
 
-static int need_str(const json_t *req, const char *name, const char *why)
+/* An optional string field; "" counts as absent, as templated requests
+ * (Airflow Variables left empty) give it. */
+static const char *opt(const json_t *req, const char *name)
 {
 	const char *v = dw_req_str(req, name, NULL);
 
-	if (!v || !*v)
+	return v && *v ? v : NULL;
+}
+
+static int need_str(const json_t *req, const char *name, const char *why)
+{
+	if (!opt(req, name))
 		return dw_invalid(name, "%s is required %s", name, why);
 	return 0;
 }
@@ -51,8 +58,8 @@ static int check_task_id(const char *id)
 
 static int check_source(const json_t *req, int required)
 {
-	const char *inst = dw_req_str(req, "source_instance", NULL);
-	const char *clus = dw_req_str(req, "source_cluster", NULL);
+	const char *inst = opt(req, "source_instance");
+	const char *clus = opt(req, "source_cluster");
 
 	if (inst && clus)
 		return dw_invalid("source_cluster", "give source_instance or source_cluster, not both");
@@ -85,8 +92,8 @@ static int check_prefixes(const json_t *req)
 
 static int check_catalog(const json_t *req, unsigned needs)
 {
-	const char *crawler = dw_req_str(req, "crawler", NULL);
-	const char *database = dw_req_str(req, "glue_database", NULL);
+	const char *crawler = opt(req, "crawler");
+	const char *database = opt(req, "glue_database");
 
 	if (crawler && database)
 		return dw_invalid("glue_database", "give crawler (a crawler catalogs) or glue_database "
@@ -102,7 +109,7 @@ static int check_catalog(const json_t *req, unsigned needs)
 /* Everything an action relies on, checked before its first change. */
 static int check_request(const json_t *req, unsigned needs)
 {
-	const char *id = dw_req_str(req, "export_task_id", NULL);
+	const char *id = opt(req, "export_task_id");
 
 	if (id && check_task_id(id))
 		return -1;
@@ -129,23 +136,23 @@ struct target {
 	struct dw_rds_snapshot snap; /* id[0] = 0 when export_task_id was given */
 };
 
-static int resolve(struct dw_aws *aws, const json_t *req, struct target *t)
+/* The export task to act on: export_task_id, or the id derived from the
+ * newest snapshot (which start always needs, to name its ARN). */
+static int resolve(struct dw_aws *aws, const json_t *req, int need_snapshot, struct target *t)
 {
-	const char *given = dw_req_str(req, "export_task_id", NULL);
-	const char *clus = dw_req_str(req, "source_cluster", NULL);
-	const char *source = clus ? clus : dw_req_str(req, "source_instance", NULL);
+	const char *given = opt(req, "export_task_id");
+	const char *clus = opt(req, "source_cluster");
+	const char *source = clus ? clus : opt(req, "source_instance");
 
 	memset(t, 0, sizeof(*t));
-	if (given && !source) {
+	if (given)
 		snprintf(t->id, sizeof(t->id), "%s", given);
+	if (given && !need_snapshot)
 		return 0;
-	}
 	if (dw_rds_latest_automated_snapshot(aws, source, clus != NULL, &t->snap))
 		return -1;
-	if (given) {
-		snprintf(t->id, sizeof(t->id), "%s", given);
+	if (given)
 		return 0;
-	}
 	return dw_export_task_id(source, dw_time_parse_iso(t->snap.created), t->id);
 }
 
@@ -257,8 +264,8 @@ static int step_promote(struct dw_aws *aws, const json_t *req, const struct targ
 
 static int step_catalog(struct dw_aws *aws, const json_t *req, json_t *r)
 {
-	const char *crawler = dw_req_str(req, "crawler", NULL);
-	const char *database = dw_req_str(req, "glue_database", NULL);
+	const char *crawler = opt(req, "crawler");
+	const char *database = opt(req, "glue_database");
 	char *main_prefix = NULL;
 	int rc;
 
@@ -279,7 +286,7 @@ static int step_catalog(struct dw_aws *aws, const json_t *req, json_t *r)
 	rc = dw_export_main_prefix(dw_req_str(req, "main_prefix", NULL), "main_prefix", &main_prefix);
 	if (rc == 0)
 		rc = dw_export_catalog(aws, dw_req_str(req, "s3_bucket", NULL), main_prefix, database,
-				       dw_req_str(req, "table_prefix", NULL), tables);
+				       opt(req, "table_prefix"), tables);
 	json_object_set_new(r, "glue_database", json_string(database));
 	json_object_set_new(r, "tables", tables);
 	free(main_prefix);
@@ -294,7 +301,7 @@ static int act_start(struct dw_ctx *ctx)
 	struct target t;
 
 	if (check_request(ctx->req, NEED_START) || !(aws = dw_ctx_aws(ctx)) ||
-	    resolve(aws, ctx->req, &t))
+	    resolve(aws, ctx->req, 1, &t))
 		return -1;
 	return step_start(aws, ctx->req, &t, ctx->result);
 }
@@ -305,7 +312,7 @@ static int act_wait(struct dw_ctx *ctx)
 	struct dw_aws *aws;
 	struct target t;
 
-	if (check_request(ctx->req, 0) || !(aws = dw_ctx_aws(ctx)) || resolve(aws, ctx->req, &t))
+	if (check_request(ctx->req, 0) || !(aws = dw_ctx_aws(ctx)) || resolve(aws, ctx->req, 0, &t))
 		return -1;
 	return step_wait(aws, ctx->req, &t, &task, ctx->result);
 }
@@ -329,7 +336,7 @@ static int act_promote(struct dw_ctx *ctx)
 	struct target t;
 
 	if (check_request(ctx->req, NEED_PROMOTE) || !(aws = dw_ctx_aws(ctx)) ||
-	    resolve(aws, ctx->req, &t) || described(aws, t.id, &task))
+	    resolve(aws, ctx->req, 0, &t) || described(aws, t.id, &task))
 		return -1;
 	return step_promote(aws, ctx->req, &t, &task, ctx->result);
 }
@@ -349,7 +356,7 @@ static int act_cancel(struct dw_ctx *ctx)
 	struct dw_aws *aws;
 	struct target t;
 
-	if (check_request(ctx->req, 0) || !(aws = dw_ctx_aws(ctx)) || resolve(aws, ctx->req, &t) ||
+	if (check_request(ctx->req, 0) || !(aws = dw_ctx_aws(ctx)) || resolve(aws, ctx->req, 0, &t) ||
 	    dw_export_cancel(aws, t.id, &task))
 		return -1;
 	put_target(ctx->result, &t);
@@ -364,7 +371,7 @@ static int act_run(struct dw_ctx *ctx)
 	struct target t;
 
 	if (check_request(ctx->req, NEED_START | NEED_PROMOTE | NEED_CATALOG | CATALOG_OPTIONAL) ||
-	    !(aws = dw_ctx_aws(ctx)) || resolve(aws, ctx->req, &t))
+	    !(aws = dw_ctx_aws(ctx)) || resolve(aws, ctx->req, 1, &t))
 		return -1;
 	if (step_start(aws, ctx->req, &t, ctx->result) ||
 	    step_wait(aws, ctx->req, &t, &task, ctx->result) ||

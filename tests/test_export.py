@@ -14,6 +14,8 @@ from datetime import timezone
 
 import pytest
 
+from airflow_support import AIRFLOW_MAJORS, DAGS_DIR
+
 BUCKET = "analytics-exports"
 ROLE = "arn:aws:iam::123456789012:role/rds-s3-export"
 KMS = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
@@ -389,3 +391,31 @@ def test_catalog_needs_a_crawler_or_a_database(moto, run_op):
     r = run_op("dw-export", "catalog", base_request(crawler="c", glue_database="d"))
     assert r.code == 2, r
     assert r.error["field"] == "glue_database"
+
+
+# ------------------------------------------------------------------- Airflow
+
+@pytest.mark.parametrize("major", AIRFLOW_MAJORS, ids=lambda m: f"airflow{m}")
+def test_daily_dag_runs_start_wait_promote_catalog(major, airflow_factory, moto, warehouse):
+    s3 = moto.client("s3")
+    tid = warehouse["task_id"]
+    put_many(s3, export_files(tid, [("warehouse", "public.orders", 3), ("warehouse", "public.items", 2)]))
+    af = airflow_factory(major, [DAGS_DIR / "dwops_export.py", DAGS_DIR / "dwops_common.py"])
+    request = base_request(glue_database="warehouse_lake", crawler="", action="run")
+
+    r = af.run_dag_test("dwops_export", "2024-01-02", variables={"dwops_export_request": request})
+    assert r.states == {"start": "success", "wait": "success", "promote": "success",
+                        "catalog": "success"}, r
+    assert r.results["start"]["result"]["export_task_id"] == tid
+    assert r.results["wait"]["result"]["status"] == "COMPLETE"
+    assert r.results["promote"]["result"]["copied"] == 5
+    assert sorted(t["name"] for t in r.results["catalog"]["result"]["tables"]) == \
+        ["public_items", "public_orders"]
+    assert all_keys(s3, f"exports/{tid}/") == []
+
+    # The next night without a new snapshot: the same export is found and
+    # promote has nothing left to move; every task still succeeds.
+    r = af.run_dag_test("dwops_export", "2024-01-03", variables={"dwops_export_request": request})
+    assert r.states["promote"] == "success", r
+    assert r.results["start"]["result"]["started"] is False
+    assert r.results["promote"]["result"]["already_promoted"] is True
