@@ -98,6 +98,9 @@ def test_expired_copies_go_unexpired_and_unmanaged_stay(moto, run_op):
     assert r.data["dry_run"] is True
     assert len(instance_names(rds)) == 4  # plan changed nothing
 
+    r = run_op("dw-cleanup", "plan", {"snapshots": {"owner": "bob"}})
+    assert r.code == 99, r  # bob's copy has not expired; ann's is not looked at
+
     r = run_op("dw-cleanup", "apply", {"snapshots": {}})
     assert r.code == 0, r
     assert targets(r, status="done") == ["dw-snapshot-ann"]
@@ -152,6 +155,7 @@ def test_s3_rule_across_pages_keeps_latest_in_batches(moto, fault_proxy, run_op)
     r = run_op("dw-cleanup", "plan", policy, env=fault_proxy.env)
     assert r.code == 0, r
     assert r.data["planned"] == 2598
+    assert "2603 objects in 3 pages" in r.stderr
     assert len(all_keys(s3, "dw-work")) == 2605  # plan changed nothing
     planned = set(targets(r))
     assert not planned & {f"s3://dw-work/{k}" for k in newest}
