@@ -11,7 +11,6 @@
 #include "dw/timefmt.h"
 
 #include <fnmatch.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,9 +203,9 @@ static long days_between(time_t then, time_t now)
 
 /* ---- warehouse copies --------------------------------------------------- */
 
-/* 1 when the copy had no connection during the last idle_hours: it is at
- * least that old and CloudWatch has datapoints for the window, all zero.
- * Missing data is not taken as idle. */
+/* Sets *idle when the copy had no connection during the last idle_hours:
+ * it is at least that old and CloudWatch has datapoints for the window, all
+ * zero.  Missing data is not taken as idle. */
 static int copy_is_idle(struct dw_aws *aws, const struct dw_copy *c, long idle_hours,
 			time_t now, int *idle)
 {
