@@ -388,3 +388,16 @@ def test_daily_dag_applies_the_policy(major, airflow_factory, bench, moto, tmp_p
     r = af.run_dag_test("dwops_cleanup", "2024-01-03", env=env)
     assert r.states == {"apply_policy": "skipped"}, r
     assert "dw-snapshot-new" in instance_names(rds)
+
+
+def test_planning_failure_deletes_nothing(moto, run_op):
+    rds = moto.client("rds")
+    make_instance(rds, "dw-snapshot-ann", managed("ann", days_from_now(-1)))
+    r = run_op("dw-cleanup", "apply", {"snapshots": {}, "s3": [
+        {"bucket": "dw-no-such-bucket", "prefix": "tmp/", "older_than_days": 1}]})
+    assert r.code == 1, r
+    assert r.error["code"] == "NoSuchBucket" and "planning s3[0]" in r.error["message"]
+    # The copy was planned before the S3 rule failed, but nothing was deleted.
+    assert [(i["target"], i["status"]) for i in r.data["items"]] == [("dw-snapshot-ann", "planned")]
+    assert instance_names(rds) == ["dw-snapshot-ann"]
+    assert "deleting" not in r.stderr
