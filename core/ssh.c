@@ -54,7 +54,34 @@ static int ssh_error(struct dw_ssh_tunnel *t, const char *doing)
 	return dw_fail("SSHError", "%s: %s", doing, msg && *msg ? msg : "unknown error");
 }
 
-static int connect_tcp(const char *host, int port, int *out)
+/* connect() with a time limit: an unreachable bastion must not hang the
+ * launch for minutes. */
+static int connect_within(int fd, const struct sockaddr *addr, socklen_t len,
+			  unsigned timeout_s)
+{
+	int flags = fcntl(fd, F_GETFL), err = 0;
+	socklen_t elen = sizeof(err);
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	if (connect(fd, addr, len) != 0) {
+		if (errno != EINPROGRESS)
+			return -1;
+		int ready = poll(&p, 1, (int)timeout_s * 1000);
+		if (ready <= 0) {
+			errno = ready == 0 ? ETIMEDOUT : errno;
+			return -1;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) || err) {
+			errno = err ? err : errno;
+			return -1;
+		}
+	}
+	fcntl(fd, F_SETFL, flags);
+	return 0;
+}
+
+static int connect_tcp(const char *host, int port, unsigned timeout_s, int *out)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
 	char service[16];
@@ -68,7 +95,7 @@ static int connect_tcp(const char *host, int port, int *out)
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd < 0)
 			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		if (connect_within(fd, ai->ai_addr, ai->ai_addrlen, timeout_s) == 0)
 			break;
 		close(fd);
 		fd = -1;
@@ -138,14 +165,15 @@ static int check_host_key(struct dw_ssh_tunnel *t, const struct dw_ssh_tunnel_co
 static int start_session(struct dw_ssh_tunnel *t, const struct dw_ssh_tunnel_config *cfg)
 {
 	int port = cfg->port ? cfg->port : 22;
+	unsigned timeout_s = cfg->timeout_s ? cfg->timeout_s : 30;
 
-	if (connect_tcp(cfg->host, port, &t->sock))
+	if (connect_tcp(cfg->host, port, timeout_s, &t->sock))
 		return -1;
 	t->session = libssh2_session_init();
 	if (!t->session)
 		return dw_fail("SSHError", "cannot create an SSH session");
 	libssh2_session_set_blocking(t->session, 1);
-	libssh2_session_set_timeout(t->session, (long)(cfg->timeout_s ? cfg->timeout_s : 30) * 1000);
+	libssh2_session_set_timeout(t->session, (long)timeout_s * 1000);
 	if (libssh2_session_handshake(t->session, t->sock))
 		return ssh_error(t, "SSH handshake failed");
 	if (check_host_key(t, cfg, port))
