@@ -14,7 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum need { NEED_START = 1, NEED_PROMOTE = 2, NEED_CATALOG = 4, CATALOG_OPTIONAL = 8 };
+/* What an action acts on and changes: checked before its first change. */
+enum need {
+	NEED_TASK = 1,        /* an export task: export_task_id or a source */
+	NEED_START = 2,       /* a source and where to export it */
+	NEED_PROMOTE = 4,
+	NEED_CATALOG = 8,
+	CATALOG_OPTIONAL = 16,
+};
 
 /* An optional string field; "" counts as absent, as templated requests
  * (Airflow Variables left empty) give it. */
@@ -81,8 +88,10 @@ static int check_prefixes(const json_t *req)
 	while (*s3_prefix == '/')
 		s3_prefix++;
 	exports = dw_xasprintf("%s%s", s3_prefix, *s3_prefix && s3_prefix[strlen(s3_prefix) - 1] != '/' ? "/" : "");
-	if (strncmp(main_prefix, exports, strlen(exports)) == 0 ||
-	    (*exports && strncmp(exports, main_prefix, strlen(main_prefix)) == 0))
+	/* Exports at the bucket's root are checked against the actual
+	 * folder, by the move itself, before it changes anything. */
+	if (*exports && (strncmp(main_prefix, exports, strlen(exports)) == 0 ||
+			 strncmp(exports, main_prefix, strlen(main_prefix)) == 0))
 		rc = dw_invalid("main_prefix", "main_prefix \"%s\" and s3_prefix \"%s\" overlap: promote would "
 				"delete exports as stale", main_prefix, exports);
 	free(exports);
@@ -113,7 +122,7 @@ static int check_request(const json_t *req, unsigned needs)
 
 	if (id && check_task_id(id))
 		return -1;
-	if (check_source(req, (needs & NEED_START) ? 1 : id ? 0 : 2))
+	if (check_source(req, (needs & NEED_START) ? 1 : (needs & NEED_TASK) && !id ? 2 : 0))
 		return -1;
 	if ((needs & NEED_START) &&
 	    (need_str(req, "s3_bucket", "to start an export") ||
@@ -312,7 +321,8 @@ static int act_wait(struct dw_ctx *ctx)
 	struct dw_aws *aws;
 	struct target t;
 
-	if (check_request(ctx->req, 0) || !(aws = dw_ctx_aws(ctx)) || resolve(aws, ctx->req, 0, &t))
+	if (check_request(ctx->req, NEED_TASK) || !(aws = dw_ctx_aws(ctx)) ||
+	    resolve(aws, ctx->req, 0, &t))
 		return -1;
 	return step_wait(aws, ctx->req, &t, &task, ctx->result);
 }
@@ -335,7 +345,7 @@ static int act_promote(struct dw_ctx *ctx)
 	struct dw_aws *aws;
 	struct target t;
 
-	if (check_request(ctx->req, NEED_PROMOTE) || !(aws = dw_ctx_aws(ctx)) ||
+	if (check_request(ctx->req, NEED_TASK | NEED_PROMOTE) || !(aws = dw_ctx_aws(ctx)) ||
 	    resolve(aws, ctx->req, 0, &t) || described(aws, t.id, &task))
 		return -1;
 	return step_promote(aws, ctx->req, &t, &task, ctx->result);
@@ -356,8 +366,8 @@ static int act_cancel(struct dw_ctx *ctx)
 	struct dw_aws *aws;
 	struct target t;
 
-	if (check_request(ctx->req, 0) || !(aws = dw_ctx_aws(ctx)) || resolve(aws, ctx->req, 0, &t) ||
-	    dw_export_cancel(aws, t.id, &task))
+	if (check_request(ctx->req, NEED_TASK) || !(aws = dw_ctx_aws(ctx)) ||
+	    resolve(aws, ctx->req, 0, &t) || dw_export_cancel(aws, t.id, &task))
 		return -1;
 	put_target(ctx->result, &t);
 	put_task(ctx->result, &task);

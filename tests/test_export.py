@@ -11,6 +11,7 @@ import json
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timezone
+from pathlib import Path
 
 import pytest
 
@@ -391,6 +392,21 @@ def test_catalog_needs_a_crawler_or_a_database(moto, run_op):
     r = run_op("dw-export", "catalog", base_request(crawler="c", glue_database="d"))
     assert r.code == 2, r
     assert r.error["field"] == "glue_database"
+
+
+# ------------------------------------------------------------------ examples
+
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples" / "dw-export").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_requests_are_valid(moto, run_op, path):
+    """Each example passes validation; against an empty account it then
+    fails for want of the resources it names (exit 1), changing nothing."""
+    r = run_op("dw-export", args=["--request", str(path)])
+    assert r.code == 1, r
+    assert r.error["code"] in ("SnapshotNotFound", "ExportTaskNotFound", "EntityNotFoundException",
+                               "NoSuchBucket"), r
 
 
 # ------------------------------------------------------------------- Airflow
