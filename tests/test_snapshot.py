@@ -500,6 +500,26 @@ def test_list_newest_first_and_by_owner(bench, moto, run_op):
     assert r.code == 2, r
 
 
+def test_list_reads_every_page(bench, moto, fault_proxy, run_op):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    # More than one page of DescribeDBInstances (100 a page).
+    for i in range(105):
+        restore_copy(rds, f"copy-{i:03d}", "alice" if i % 5 == 0 else "bob",
+                     managed=i != 7)
+    # A rule that only counts the calls.
+    fault_proxy.set_rules([{"match": {"action": "DescribeDBInstances"}, "fault": "slow",
+                            "delay_ms": 1}])
+    r = run_op(OP, "list", {}, env=fault_proxy.env)
+    assert r.code == 0, r
+    assert fault_proxy.stats()["rules"][0]["seen"] == 2
+    assert r.data["count"] == 104
+    assert "copy-007" not in [c["instance"] for c in r.data["copies"]]
+    r = run_op(OP, "list", {"owner": "alice"})
+    assert sorted(c["instance"] for c in r.data["copies"]) == \
+        [f"copy-{i:03d}" for i in range(0, 105, 5)]
+
+
 def test_extend_moves_expiry_forward_capped(bench, moto, run_op):
     rds = moto.client("rds")
     make_warehouse(rds)
