@@ -1,0 +1,332 @@
+"""The Jenkins side of dwops, checked offline.
+
+* every jenkins/**/*.yaml (Jenkins Job Builder) passes `jenkins-jobs test`
+  and produces well-formed job XML; password parameters have no default,
+* every jenkins/**/Jenkinsfile* parses with Groovy (Debian's groovy, to the
+  CONVERSION phase: syntax only, so pipeline steps need not be known), and so
+  do inline pipeline scripts in the generated job XML,
+* no Jenkinsfile interpolates a secret (password/credentials parameter, a
+  withCredentials or credentials() variable, or a name that looks like one)
+  into a shell step with a Groovy "${...}" string: secrets must reach the
+  shell through the environment ('single-quoted' scripts reading "$VAR").
+
+tests/data/jenkins/ holds samples that exercise the checks themselves (good
+ones must pass; tests/data/jenkins/bad/ ones must be caught).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+REPO = TESTS_DIR.parent
+JENKINS_DIR = REPO / "jenkins"
+SAMPLES = TESTS_DIR / "data" / "jenkins"
+LINT = TESTS_DIR / "tools" / "jenkinsfile_lint.groovy"
+JJB = REPO / ".venv" / "bin" / "jenkins-jobs"
+
+# names that look like secrets even when not declared as such
+SECRET_NAME_RE = re.compile(r"(?i)(passw|secret|token|api_?key|private_?key|credential)")
+
+
+def _yaml_files(root: Path) -> List[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def _jenkinsfiles(root: Path) -> List[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("Jenkinsfile*") if p.is_file())
+
+
+def _ids(paths, base):
+    return [pytest.param(p, id=str(p.relative_to(base))) for p in paths]
+
+
+REPO_YAML = _yaml_files(JENKINS_DIR)
+REPO_JENKINSFILES = _jenkinsfiles(JENKINS_DIR)
+SAMPLE_YAML = _yaml_files(SAMPLES / "jjb")
+SAMPLE_JENKINSFILES = [p for p in _jenkinsfiles(SAMPLES) if "bad" not in p.parts]
+YAML_PARAMS = _ids(REPO_YAML, REPO) + _ids(SAMPLE_YAML, REPO)
+JENKINSFILE_PARAMS = _ids(REPO_JENKINSFILES, REPO) + _ids(SAMPLE_JENKINSFILES, REPO)
+
+
+# --------------------------------------------------------------------------
+# tools
+# --------------------------------------------------------------------------
+
+def _java_home() -> str:
+    jh = os.environ.get("JAVA_HOME")
+    if jh and os.access(os.path.join(jh, "bin", "java"), os.X_OK):
+        return jh
+    java = shutil.which("java")
+    if not java:
+        pytest.fail("no java on PATH (scripts/setup.sh installs openjdk)", pytrace=False)
+    return str(Path(os.path.realpath(java)).parent.parent)
+
+
+def groovy_lint(files: List[Path]) -> Dict[str, dict]:
+    """Run tests/tools/jenkinsfile_lint.groovy over files -> {path: report}."""
+    groovy = shutil.which("groovy")
+    if not groovy:
+        pytest.fail("groovy is missing (scripts/setup.sh installs it)", pytrace=False)
+    if not files:
+        return {}
+    env = dict(os.environ, JAVA_HOME=_java_home())
+    p = subprocess.run([groovy, str(LINT)] + [str(f) for f in files], capture_output=True,
+                       text=True, env=env, timeout=300, stdin=subprocess.DEVNULL)
+    out = {}
+    for line in p.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            rep = json.loads(line)
+            out[rep["file"]] = rep
+    missing = [str(f) for f in files if str(f) not in out]
+    if missing:
+        raise AssertionError(f"groovy lint gave no report for {missing} (exit {p.returncode}):\n"
+                             f"{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
+    return out
+
+
+def secret_interpolations(report: dict) -> List[str]:
+    """Shell steps whose Groovy GString interpolates a secret."""
+    secrets = set(report.get("secrets") or [])
+    bad = []
+    for it in report.get("shell_interpolations") or []:
+        hits = sorted(n for n in it["names"]
+                      if n in secrets or (n not in ("params", "env") and SECRET_NAME_RE.search(n)))
+        if hits:
+            bad.append(f"line {it['line']}: {it['step']} \"{it['text']}\" interpolates "
+                       f"{', '.join(hits)}")
+    return bad
+
+
+def _jjb_conf(tmp: Path) -> Path:
+    conf = tmp / "jenkins_jobs.ini"
+    conf.write_text("[job_builder]\nignore_cache=True\nallow_duplicates=False\n"
+                    "keep_descriptions=False\n\n[jenkins]\nurl=http://127.0.0.1:9/\n"
+                    "query_plugins_info=False\n")
+    return conf
+
+
+def jjb_test(paths: List[Path], out: Path, recursive: bool = False) -> subprocess.CompletedProcess:
+    if not JJB.exists():
+        pytest.fail(f"{JJB} missing: run scripts/setup.sh (tests/requirements.txt)",
+                    pytrace=False)
+    out.mkdir(parents=True, exist_ok=True)
+    argv = [str(JJB), "--conf", str(_jjb_conf(out.parent)), "test", "--config-xml"]
+    if recursive:
+        argv.append("-r")
+    argv += ["-o", str(out), os.pathsep.join(str(p) for p in paths)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JJB_")}
+    env["HOME"] = str(out.parent)  # no ~/.config/jenkins_jobs from the host
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env,
+                          cwd=str(out.parent), stdin=subprocess.DEVNULL)
+
+
+def _xml_jobs(out: Path) -> Dict[str, ET.Element]:
+    jobs = {}
+    for cfg in sorted(out.rglob("config.xml")):
+        jobs[str(cfg.parent.relative_to(out))] = ET.parse(cfg).getroot()
+    return jobs
+
+
+class _AnyTagLoader:
+    """PyYAML loader tolerant of JJB's custom tags (!include, !j2, ...)."""
+
+    @staticmethod
+    def load(text: str):
+        import yaml
+
+        class Loader(yaml.SafeLoader):
+            pass
+
+        def unknown(loader, tag_suffix, node):
+            if isinstance(node, yaml.ScalarNode):
+                return loader.construct_scalar(node)
+            if isinstance(node, yaml.SequenceNode):
+                return loader.construct_sequence(node)
+            return loader.construct_mapping(node)
+
+        Loader.add_multi_constructor("!", unknown)
+        return yaml.load(text, Loader=Loader)
+
+
+def _entries(path: Path) -> List[dict]:
+    data = _AnyTagLoader.load(path.read_text()) or []
+    assert isinstance(data, list), f"{path}: a JJB file is a YAML list of definitions"
+    return [e for e in data if isinstance(e, dict)]
+
+
+def _is_shared(path: Path) -> bool:
+    """A file holding only defaults/macros/templates (no job or project)."""
+    try:
+        return not any(("job" in e) or ("project" in e) for e in _entries(path))
+    except Exception:
+        return False
+
+
+# --------------------------------------------------------------------------
+# session-wide runs
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def jjb_tree(tmp_path_factory):
+    """`jenkins-jobs test -r` over jenkins/ and over the samples."""
+    results = {}
+    for name, root, files in (("repo", JENKINS_DIR, REPO_YAML),
+                              ("samples", SAMPLES / "jjb", SAMPLE_YAML)):
+        if not files:
+            results[name] = None
+            continue
+        out = tmp_path_factory.mktemp(f"jjb-{name}") / "out"
+        p = jjb_test([root], out, recursive=True)
+        results[name] = (p, out)
+    return results
+
+
+@pytest.fixture(scope="session")
+def lint_reports(jjb_tree, tmp_path_factory):
+    """Groovy reports for every Jenkinsfile and every inline pipeline script."""
+    files = list(REPO_JENKINSFILES) + list(SAMPLE_JENKINSFILES)
+    inline_dir = tmp_path_factory.mktemp("inline-pipelines")
+    inline = {}
+    for name, res in jjb_tree.items():
+        if not res or res[0].returncode != 0:
+            continue
+        for job, root in _xml_jobs(res[1]).items():
+            script = root.find("./definition/script")
+            if script is not None and (script.text or "").strip():
+                f = inline_dir / f"{name}-{job.replace('/', '_')}.Jenkinsfile"
+                f.write_text(script.text)
+                inline[f"{name}:{job}"] = f
+                files.append(f)
+    reports = groovy_lint(files)
+    return reports, inline
+
+
+# --------------------------------------------------------------------------
+# Jenkins Job Builder
+# --------------------------------------------------------------------------
+
+@pytest.mark.skipif(not YAML_PARAMS, reason="no JJB YAML files")
+@pytest.mark.parametrize("path", YAML_PARAMS)
+def test_jjb_file_generates_jobs(path, jjb_tree, tmp_path):
+    root_key = "samples" if SAMPLES in path.parents else "repo"
+    tree_proc, tree_out = jjb_tree[root_key]
+    assert tree_proc.returncode == 0, (
+        f"jenkins-jobs test -r {JENKINS_DIR if root_key == 'repo' else SAMPLES / 'jjb'} "
+        f"failed:\n{tree_proc.stderr[-4000:]}")
+
+    entries = _entries(path)
+    if _is_shared(path):
+        return  # defaults/macros only: covered by the tree run
+    # the file on its own, plus the shared (defaults/macros) files next to it
+    base = JENKINS_DIR if root_key == "repo" else SAMPLES / "jjb"
+    shared = [p for p in _yaml_files(base) if p != path and _is_shared(p)]
+    out = tmp_path / "out"
+    p = jjb_test([path] + shared, out)
+    assert p.returncode == 0, f"jenkins-jobs test {path} failed:\n{p.stderr[-4000:]}"
+    jobs = _xml_jobs(out)
+    assert jobs, f"{path} generated no job XML:\n{p.stderr[-2000:]}"
+    for e in entries:
+        if "job" in e and isinstance(e["job"], dict) and "{" not in str(e["job"].get("name", "")):
+            assert e["job"]["name"] in jobs, f"job {e['job']['name']} not generated: {sorted(jobs)}"
+    for name, root in jobs.items():
+        assert root.tag in ("project", "flow-definition", "matrix-project", "maven2-moduleset",
+                            "com.cloudbees.hudson.plugins.folder.Folder",
+                            "org.jenkinsci.plugins.workflow.multibranch.WorkflowMultiBranchProject",
+                            "jenkins.branch.OrganizationFolder"), f"{name}: root <{root.tag}>"
+        # the same job is also in the tree run's output, identical
+        tree_cfg = tree_out / name / "config.xml"
+        assert tree_cfg.exists(), f"{name} missing from the tree run"
+        # a password parameter must not carry a default value in the YAML/XML
+        for pp in root.iter("hudson.model.PasswordParameterDefinition"):
+            dv = pp.findtext("defaultValue") or ""
+            assert dv == "", f"{name}: password parameter {pp.findtext('name')} has a default"
+
+
+def test_jjb_check_catches_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- job:\n    name: broken\n    builders:\n      - no-such-builder-xyz: {}\n")
+    p = jjb_test([bad], tmp_path / "out")
+    assert p.returncode != 0
+    assert "no-such-builder-xyz" in p.stderr
+
+
+# --------------------------------------------------------------------------
+# Jenkinsfiles
+# --------------------------------------------------------------------------
+
+@pytest.mark.skipif(not JENKINSFILE_PARAMS, reason="no Jenkinsfiles")
+@pytest.mark.parametrize("path", JENKINSFILE_PARAMS)
+def test_jenkinsfile_parses(path, lint_reports):
+    reports, _ = lint_reports
+    rep = reports[str(path)]
+    assert rep["ok"], f"{path} does not parse as Groovy:\n{rep['error']}"
+
+
+@pytest.mark.skipif(not JENKINSFILE_PARAMS, reason="no Jenkinsfiles")
+@pytest.mark.parametrize("path", JENKINSFILE_PARAMS)
+def test_jenkinsfile_no_secret_interpolation(path, lint_reports):
+    reports, _ = lint_reports
+    rep = reports[str(path)]
+    if not rep["ok"]:
+        pytest.fail(f"{path} does not parse (see test_jenkinsfile_parses)")
+    bad = secret_interpolations(rep)
+    assert not bad, (f"{path}: secrets interpolated by Groovy into shell steps (pass them "
+                     f"through the environment and use '...$VAR...' instead):\n  "
+                     + "\n  ".join(bad))
+
+
+def test_inline_pipeline_scripts(lint_reports):
+    """Pipeline scripts written inline in JJB YAML (dsl:) parse and keep secrets out."""
+    reports, inline = lint_reports
+    problems = []
+    for job, f in inline.items():
+        rep = reports[str(f)]
+        if not rep["ok"]:
+            problems.append(f"{job}: does not parse: {rep['error']}")
+        else:
+            problems += [f"{job}: {b}" for b in secret_interpolations(rep)]
+    assert not problems, "\n".join(problems)
+
+
+def test_lint_catches_bad_samples():
+    leaky = SAMPLES / "bad" / "Jenkinsfile.leaky"
+    broken = SAMPLES / "bad" / "Jenkinsfile.syntax"
+    reports = groovy_lint([leaky, broken])
+    assert not reports[str(broken)]["ok"]
+    assert "expecting '}'" in reports[str(broken)]["error"]
+    rep = reports[str(leaky)]
+    assert rep["ok"], rep
+    assert set(rep["secrets"]) >= {"DB_PASSWORD", "TOKEN", "P"}
+    bad = secret_interpolations(rep)
+    joined = "\n".join(bad)
+    # params.DB_PASSWORD, TOKEN (withCredentials string), $P, env.DB_PASSWORD
+    assert len(bad) == 4, joined
+    assert bad[0].endswith("interpolates DB_PASSWORD"), bad[0]  # not HOST
+    assert "TOKEN" in joined and "interpolates P" in joined
+
+
+def test_lint_sees_secrets_in_good_sample(lint_reports):
+    """The good sample interpolates a plain parameter only; its secrets are all seen."""
+    reports, inline = lint_reports
+    good = reports[str(SAMPLES / "Jenkinsfile.sample")]
+    assert set(good["secrets"]) == {"DB_PASSWORD", "API_TOKEN", "AWS_SECRET_ACCESS_KEY",
+                                    "WH_PASSWORD"}, good
+    assert good["shell_interpolations"] and not secret_interpolations(good)
+    assert "samples:dwops-sample-inline" in inline, sorted(inline)
+    assert reports[str(inline["samples:dwops-sample-inline"])]["secrets"] == ["API_TOKEN"]

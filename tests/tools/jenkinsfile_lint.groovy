@@ -1,0 +1,158 @@
+// Parse-only check of Jenkinsfiles, for tests/test_jenkins.py.
+//
+//   groovy tests/tools/jenkinsfile_lint.groovy FILE...
+//
+// Prints one JSON object per file:
+//   {"file": ..., "ok": true|false, "error": "...",
+//    "secrets": [names of password/credentials parameters and of variables
+//                bound by withCredentials or environment { X = credentials(...) }],
+//    "shell_interpolations": [{"step": "sh", "line": N, "names": [...],
+//                              "text": "..."}]}
+// Compilation stops at the CONVERSION phase (syntax + AST), so pipeline steps
+// and classes from Jenkins plugins do not have to be known.  The policy (which
+// interpolations are forbidden) is applied by the Python test.
+import groovy.json.JsonOutput
+import org.codehaus.groovy.ast.CodeVisitorSupport
+import org.codehaus.groovy.ast.expr.*
+import org.codehaus.groovy.control.CompilationUnit
+import org.codehaus.groovy.control.CompilerConfiguration
+import org.codehaus.groovy.control.Phases
+import org.codehaus.groovy.control.SourceUnit
+
+class Collector extends CodeVisitorSupport {
+    Set<String> secrets = new LinkedHashSet<String>()
+    List<Map> interpolations = []
+    static final Set<String> SHELL_STEPS = ['sh', 'bat', 'powershell', 'pwsh'] as Set
+    static final Set<String> SECRET_PARAMS = ['password', 'credentials', 'nonStoredPassword'] as Set
+    // credential-binding variables that hold a secret (withCredentials)
+    static final Set<String> BINDING_VARS = ['variable', 'passwordVariable', 'secretKeyVariable',
+                                             'keyFileVariable', 'passphraseVariable',
+                                             'tokenVariable'] as Set
+
+    static String constString(Expression e) {
+        (e instanceof ConstantExpression && e.value instanceof String) ? (String) e.value : null
+    }
+
+    static List<MapEntryExpression> namedArgs(Expression args) {
+        List<MapEntryExpression> out = []
+        if (args instanceof TupleExpression) {
+            for (Expression a : ((TupleExpression) args).expressions) {
+                if (a instanceof MapExpression) out.addAll(((MapExpression) a).mapEntryExpressions)
+            }
+        } else if (args instanceof MapExpression) {
+            out.addAll(((MapExpression) args).mapEntryExpressions)
+        }
+        out
+    }
+
+    // every name an interpolated value refers to: X, params.X, env.X, params['X']
+    static void names(Expression e, Set<String> out) {
+        if (e instanceof VariableExpression) {
+            out << ((VariableExpression) e).name
+        } else if (e instanceof PropertyExpression) {
+            PropertyExpression p = (PropertyExpression) e
+            String prop = p.propertyAsString
+            if (prop) out << prop
+            names(p.objectExpression, out)
+        } else if (e instanceof BinaryExpression) {
+            BinaryExpression b = (BinaryExpression) e
+            String key = constString(b.rightExpression)
+            if (key) out << key
+            names(b.leftExpression, out)
+        } else if (e instanceof MethodCallExpression) {
+            MethodCallExpression m = (MethodCallExpression) e
+            names(m.objectExpression, out)
+            if (m.arguments instanceof TupleExpression) {
+                for (Expression a : ((TupleExpression) m.arguments).expressions) names(a, out)
+            }
+        } else if (e instanceof ConstantExpression) {
+            // literal: nothing
+        } else if (e != null) {
+            out << e.text
+        }
+    }
+
+    @Override
+    void visitMethodCallExpression(MethodCallExpression call) {
+        String name = call.methodAsString
+        if (name != null) {
+            if (SECRET_PARAMS.contains(name)) {
+                for (MapEntryExpression me : namedArgs(call.arguments)) {
+                    if (constString(me.keyExpression) == 'name' && constString(me.valueExpression))
+                        secrets << constString(me.valueExpression)
+                }
+            }
+            if (SHELL_STEPS.contains(name)) {
+                Expression args = call.arguments
+                def finder = new CodeVisitorSupport() {
+                    @Override
+                    void visitGStringExpression(GStringExpression gs) {
+                        Set<String> refs = new LinkedHashSet<String>()
+                        for (Expression v : gs.values) names(v, refs)
+                        interpolations << [step: name, line: gs.lineNumber > 0 ? gs.lineNumber : call.lineNumber,
+                                           names: refs as List, text: gs.text]
+                        super.visitGStringExpression(gs)
+                    }
+                }
+                args.visit(finder)
+            }
+        }
+        super.visitMethodCallExpression(call)
+    }
+
+    // usernamePassword(passwordVariable: 'P', ...), [$class: ..., secretKeyVariable: 'S']
+    @Override
+    void visitMapExpression(MapExpression map) {
+        for (MapEntryExpression me : map.mapEntryExpressions) {
+            if (BINDING_VARS.contains(constString(me.keyExpression)) && constString(me.valueExpression))
+                secrets << constString(me.valueExpression)
+        }
+        super.visitMapExpression(map)
+    }
+
+    // environment { DB_PASSWORD = credentials('db') }
+    @Override
+    void visitBinaryExpression(BinaryExpression b) {
+        if (b.operation.text == '=' && b.leftExpression instanceof VariableExpression
+                && b.rightExpression instanceof MethodCallExpression
+                && ((MethodCallExpression) b.rightExpression).methodAsString == 'credentials') {
+            secrets << ((VariableExpression) b.leftExpression).name
+        }
+        super.visitBinaryExpression(b)
+    }
+
+    @Override
+    void visitDeclarationExpression(DeclarationExpression d) {
+        visitBinaryExpression(d)
+    }
+}
+
+int failures = 0
+for (String path : args) {
+    Map result = [file: path, ok: false, error: null, secrets: [], shell_interpolations: []]
+    try {
+        def cu = new CompilationUnit(new CompilerConfiguration())
+        SourceUnit su = cu.addSource(new File(path))
+        cu.compile(Phases.CONVERSION)
+        def module = su.AST
+        def c = new Collector()
+        module.statementBlock.visit(c)
+        for (def m : module.methods) {          // def helper() { ... } in the script
+            if (m.code != null) m.code.visit(c)
+        }
+        for (def cls : module.classes) {        // classes declared in the file
+            if (cls.isScript()) continue        // its run() is the statement block
+            for (def m : cls.methods) {
+                if (m.code != null) m.code.visit(c)
+            }
+        }
+        result.ok = true
+        result.secrets = c.secrets as List
+        result.shell_interpolations = c.interpolations
+    } catch (Throwable t) {
+        failures++
+        result.error = t.message ?: t.toString()
+    }
+    println JsonOutput.toJson(result)
+}
+System.exit(failures ? 1 : 0)
