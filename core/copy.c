@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -520,6 +521,21 @@ static int readable(const char *path, const char *field)
 	return 0;
 }
 
+/* Resetting the password of one of these would take the copy away from
+ * dwops (the master) or break RDS's own management. */
+static int reserved_user(const char *user, const char *master)
+{
+	static const char *const reserved[] = { "root", "rdsadmin", "rdsrepladmin",
+						"rds_superuser_role", NULL };
+
+	if (strcasecmp(user, master) == 0)
+		return 1;
+	for (const char *const *r = reserved; *r; r++)
+		if (strcasecmp(user, *r) == 0)
+			return 1;
+	return 0;
+}
+
 static int validate_login(const struct dw_copy_login *login)
 {
 	char host[256];
@@ -535,6 +551,9 @@ static int validate_login(const struct dw_copy_login *login)
 		return dw_invalid("user.password", "user.password is required");
 	if (!login->master_user || !*login->master_user || !login->master_password)
 		return dw_invalid("master", "master needs user and password, or secret_id");
+	if (reserved_user(login->user, login->master_user))
+		return dw_invalid("user.name", "user.name \"%s\" is the master login or one RDS "
+				  "keeps for itself; choose another", login->user);
 	if (login->endpoint_override &&
 	    parse_endpoint(login->endpoint_override, host, sizeof(host), &port))
 		return -1;

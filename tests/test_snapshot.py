@@ -297,6 +297,8 @@ def test_keep_on_failure_keeps_the_copy(bench, moto, run_op, names, env_pw):
     ("user", {"name": "bob`x", "password_env": "DW_TEST_USER_PASSWORD"}),
     ("database", "wh`; DROP DATABASE mysql; --"),
     ("database", "wh.sales"),
+    ("user", {"name": "root", "password_env": "DW_TEST_USER_PASSWORD"}),
+    ("user", {"name": "RDSADMIN", "password_env": "DW_TEST_USER_PASSWORD"}),
     ("instance_name", "Bad--Name"),
     ("ttl_days", 0),
 ])
