@@ -57,12 +57,13 @@ static int instance_of(const json_t *req, char *out, size_t len)
 
 /* ---- launch ------------------------------------------------------------ */
 
-struct launch_secrets {
+/* What launch allocates while reading the request. */
+struct launch_owned {
 	char *password, *master_user, *master_password;
 	const char **security_groups;
 };
 
-static void launch_secrets_free(struct launch_secrets *s)
+static void launch_owned_free(struct launch_owned *s)
 {
 	free(s->password);
 	free(s->master_user);
@@ -70,7 +71,7 @@ static void launch_secrets_free(struct launch_secrets *s)
 	free(s->security_groups);
 }
 
-static int read_master(struct dw_ctx *ctx, const json_t *master, struct launch_secrets *s)
+static int read_master(struct dw_ctx *ctx, const json_t *master, struct launch_owned *s)
 {
 	const char *secret_id = dw_req_str(master, "secret_id", NULL);
 	int has_login = json_object_get(master, "user") || json_object_get(master, "password") ||
@@ -133,7 +134,7 @@ static const char **string_array(const json_t *a, size_t *n)
 static int launch(struct dw_ctx *ctx)
 {
 	const json_t *r = ctx->req, *user = json_object_get(r, "user");
-	struct launch_secrets s = { 0 };
+	struct launch_owned s = { 0 };
 	struct dw_ssh_tunnel_config tunnel = { 0 };
 	struct dw_copy c;
 	int created = 0, rc = -1;
@@ -189,7 +190,7 @@ static int launch(struct dw_ctx *ctx)
 		json_object_set_new(ctx->result, "dry_run", json_true());
 	rc = 0;
 out:
-	launch_secrets_free(&s);
+	launch_owned_free(&s);
 	return rc;
 }
 
