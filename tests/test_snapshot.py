@@ -405,6 +405,22 @@ def test_tunnel_refuses_unknown_host_key(bench, moto, run_op, names, env_pw, tmp
     assert instance_ids(rds) == ["warehouse"]
 
 
+def test_tunnel_to_a_closed_port_fails_fast_and_rolls_back(bench, moto, run_op, names,
+                                                          env_pw):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    closed = services.free_port()
+    req = launch_request(bench, "tom", names.user(), names.database(),
+                         ssh_tunnel=tunnel(bench, port=closed))
+    start = time.monotonic()
+    r = run_op(OP, "launch", req, env=env_pw)
+    assert r.code == 1, r
+    assert r.error["code"] == "SSHError"
+    assert "dw-snapshot-tom was deleted" in r.error["message"]
+    assert time.monotonic() - start < 20
+    assert instance_ids(rds) == ["warehouse"]
+
+
 def test_tunnel_with_missing_key_file_is_rejected(bench, moto, run_op, names, env_pw):
     rds = moto.client("rds")
     make_warehouse(rds)
