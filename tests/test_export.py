@@ -306,27 +306,61 @@ def test_promote_refuses_an_export_older_than_the_promoted_one(moto, warehouse, 
 
 # ------------------------------------------------------------------- catalog
 
-def set_crawl_immediate(moto):
-    body = json.dumps({"model_name": "glue::crawl",
-                       "transition": {"progression": "immediate"}}).encode()
-    req = urllib.request.Request(moto.url + "/moto-api/state-manager/set-transition",
-                                 data=body, method="POST")
+def _state_manager(moto, verb, doc):
+    req = urllib.request.Request(f"{moto.url}/moto-api/state-manager/{verb}",
+                                 data=json.dumps(doc).encode(), method="POST")
     with urllib.request.urlopen(req, timeout=30) as r:
         r.read()
 
 
-def test_catalog_with_a_crawler(moto, warehouse, run_op):
-    glue = moto.client("glue")
+@pytest.fixture
+def crawl_transition(moto):
+    """crawl_transition({...}) sets how moto's crawls progress; moto's
+    default comes back after the test."""
+    def set_transition(transition):
+        _state_manager(moto, "set-transition", {"model_name": "glue::crawl",
+                                                "transition": transition})
+    yield set_transition
+    _state_manager(moto, "unset-transition", {"model_name": "glue::crawl"})
+
+
+def make_crawler(glue):
     glue.create_database(DatabaseInput={"Name": "warehouse"})
     glue.create_crawler(Name="warehouse-main", Role=ROLE, DatabaseName="warehouse",
                         Targets={"S3Targets": [{"Path": f"s3://{BUCKET}/warehouse/main/"}]})
-    set_crawl_immediate(moto)
+
+
+def test_catalog_with_a_crawler(moto, warehouse, run_op, crawl_transition):
+    glue = moto.client("glue")
+    make_crawler(glue)
+    crawl_transition({"progression": "immediate"})
     r = run_op("dw-export", "catalog", base_request(crawler="warehouse-main"))
     assert r.code == 0, r
     assert r.data["crawler"] == "warehouse-main"
     assert r.data["crawl_status"] in ("SUCCEEDED", "COMPLETED")
     crawls = glue.list_crawls(CrawlerName="warehouse-main")["Crawls"]
     assert len(crawls) == 1
+
+
+def test_catalog_waits_out_a_crawl_already_running(moto, run_op, crawl_transition):
+    glue = moto.client("glue")
+    make_crawler(glue)
+    crawl_transition({"progression": "time", "seconds": 2})
+    glue.start_crawler(Name="warehouse-main")  # someone else's crawl
+    r = run_op("dw-export", "catalog", base_request(crawler="warehouse-main"))
+    assert r.code == 0, r
+    assert "waiting for it to end" in r.stderr
+    assert len(glue.list_crawls(CrawlerName="warehouse-main")["Crawls"]) == 2
+
+
+def test_catalog_crawler_timeout_is_temporary(moto, run_op, crawl_transition):
+    glue = moto.client("glue")
+    make_crawler(glue)
+    crawl_transition({"progression": "manual", "times": 1000000})
+    r = run_op("dw-export", "catalog", base_request(crawler="warehouse-main", wait_timeout_s=2))
+    assert r.code == 75, r
+    assert r.error["code"] == "WaitTimeout"
+    assert "RUNNING" in r.stderr
 
 
 def test_catalog_with_an_unknown_crawler_fails(moto, run_op):
