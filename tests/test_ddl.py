@@ -450,3 +450,36 @@ def test_bundle_zip(run_op, tmp_path):
     assert res.code == 0, res
     with zipfile.ZipFile(out2) as z:
         assert json.loads(z.read("table_input.json")) == res.data["table_input"]
+
+
+# ------------------------------------------------------------ Airflow ---
+
+from airflow_support import AIRFLOW_MAJORS, airflow_available  # noqa: E402
+from airflow_support import airflow_factory  # noqa: E402,F401  (fixture)
+
+
+@pytest.mark.parametrize("major", AIRFLOW_MAJORS, ids=lambda m: f"airflow{m}")
+def test_airflow_dag_infers_and_applies_to_glue(major, airflow_factory, bench, moto, s3):
+    if not airflow_available(major):
+        pytest.fail(f"Airflow {major} is not installed (scripts/setup-airflow.sh)", pytrace=False)
+    glue = moto.client("glue")
+    glue.create_database(DatabaseInput={"Name": "lake"})
+    put_lines(s3, "events-json/dt=2019-06-01/a.json", JSON_LINES_1)
+    af = airflow_factory(major, [REPO / "airflow" / "dags" / "dwops_common.py",
+                                 REPO / "airflow" / "dags" / "dwops_ddl.py"])
+    env = {"DWOPS_DDL_EXAMPLES_DIR": str(REPO / "examples" / "dw-ddl")}
+
+    r = af.run_dag_test("dwops_ddl", "2024-01-02", env=env,
+                        conf={"example": "glue-json-infer.json", "dry_run": True})
+    assert r.ok and r.states == {"apply_table": "success"}, r
+    assert r.results["apply_table"]["result"]["dry_run"] is True
+    with pytest.raises(glue.exceptions.EntityNotFoundException):
+        glue.get_table(DatabaseName="lake", Name="events_json")
+
+    r = af.run_dag_test("dwops_ddl", "2024-01-03", env=env,
+                        conf={"overrides": {"table": "events_af"}})
+    assert r.ok and r.states == {"apply_table": "success"}, r
+    res = r.results["apply_table"]["result"]
+    assert res["applied"] == [{"kind": "create_table", "table": "events_af"}]
+    t = glue.get_table(DatabaseName="lake", Name="events_af")["Table"]
+    assert t["Parameters"]["projection.enabled"] == "true"
