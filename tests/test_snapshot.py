@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import ssl
+import struct
 import subprocess
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -356,6 +360,134 @@ def test_no_automated_snapshot_fails_cleanly(bench, moto, run_op, names, env_pw)
     r = run_op(OP, "launch", req, env=env_pw)
     assert r.code == 1, r
     assert r.error["code"] == "SnapshotNotFound"
+    assert instance_ids(rds) == ["warehouse"]
+
+
+# --------------------------------------------------------------------------
+# TLS: verification is on by default
+# --------------------------------------------------------------------------
+
+class FakeTLSMySQL:
+    """Just enough of a MySQL server to test the client's TLS: it offers
+    TLS, does the handshake with its certificate, then refuses the login
+    ("Access denied (fake server)").  Reaching that message means the TLS
+    handshake, and the certificate checks, passed."""
+
+    def __init__(self, cert, key):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def _packet(seq, payload):
+        return struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload
+
+    @staticmethod
+    def _read_packet(conn):
+        head = b""
+        while len(head) < 4:
+            chunk = conn.recv(4 - len(head))
+            if not chunk:
+                raise ConnectionError("closed")
+            head += chunk
+        n = int.from_bytes(head[:3], "little")
+        body = b""
+        while len(body) < n:
+            chunk = conn.recv(n - len(body))
+            if not chunk:
+                raise ConnectionError("closed")
+            body += chunk
+        return head[3], body
+
+    def _greeting(self):
+        caps = 0x1 | 0x8 | 0x200 | 0x800 | 0x2000 | 0x8000 | 0x80000
+        return (b"\x0a" + b"5.7.99-fake\0" + struct.pack("<I", 7) + b"abcdefgh\0"
+                + struct.pack("<H", caps & 0xFFFF) + b"\x2d" + struct.pack("<H", 2)
+                + struct.pack("<H", caps >> 16) + bytes([21]) + b"\0" * 10
+                + b"ijklmnopqrst\0" + b"mysql_native_password\0")
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                conn.settimeout(10)
+                conn.sendall(self._packet(0, self._greeting()))
+                seq, _ = self._read_packet(conn)          # the SSL request
+                tls = self.ctx.wrap_socket(conn, server_side=True)
+                seq, _ = self._read_packet(tls)           # the login, encrypted
+                err = (b"\xff" + struct.pack("<H", 1045) + b"#28000"
+                       + b"Access denied (fake server)")
+                tls.sendall(self._packet(seq + 1, err))
+                tls.close()
+            except (OSError, ConnectionError, ssl.SSLError):
+                pass
+            finally:
+                conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def tls_certs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tls")
+
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True, cwd=d)
+
+    for ca in ("ca", "other-ca"):
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key",
+            "-out", f"{ca}.pem", "-days", "2", "-subj", f"/CN=dwops {ca}")
+    # "server" names the address connected to; "elsewhere" another host.
+    for name, san in (("server", "IP:127.0.0.1,DNS:localhost"),
+                      ("elsewhere", "DNS:elsewhere.example.com")):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
+            "-out", f"{name}.csr", "-subj", f"/CN={name}")
+        (d / f"{name}.ext").write_text(f"subjectAltName={san}\n")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
+    return d
+
+
+@pytest.mark.parametrize("cert,tls,reaches_login", [
+    ("server", "ca", True),          # the right CA and host: TLS passes
+    ("server", "other-ca", False),   # another CA: refused
+    ("server", "system", False),     # the system CAs (the default): refused
+    ("elsewhere", "ca", False),      # the right CA, another host's certificate: refused
+    ("elsewhere", "required", True), # TLS without checks (tunnels, proxies)
+])
+def test_tls_certificate_is_verified_by_default(bench, moto, run_op, names, env_pw,
+                                                tls_certs, cert, tls, reaches_login):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    server = FakeTLSMySQL(str(tls_certs / f"{cert}.pem"), str(tls_certs / f"{cert}.key"))
+    req = launch_request(bench, "tia", names.user(), names.database(),
+                         endpoint_override=f"127.0.0.1:{server.port}")
+    if tls == "system":
+        del req["tls"]
+    elif tls == "required":
+        req["tls"] = {"mode": "required"}
+    else:
+        req["tls"] = {"ca_file": str(tls_certs / f"{tls}.pem")}
+    try:
+        r = run_op(OP, "launch", req, env=env_pw)
+    finally:
+        server.close()
+    assert r.code == 1, r
+    assert r.error["code"] == "MySQLError"
+    if reaches_login:
+        assert "Access denied (fake server)" in r.error["message"], r.error
+    else:
+        assert "TLS/SSL error" in r.error["message"], r.error
+    assert "dw-snapshot-tia was deleted" in r.error["message"]
     assert instance_ids(rds) == ["warehouse"]
 
 
