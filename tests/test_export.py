@@ -126,6 +126,23 @@ def test_start_from_an_aurora_cluster_snapshot(moto, run_op):
     assert task["SourceArn"] == snap["DBClusterSnapshotArn"]
 
 
+def test_task_id_of_a_long_source_fits_rds_limit(moto, run_op):
+    rds = moto.client("rds")
+    long_a, long_b = "w" * 62 + "a", "w" * 62 + "b"
+    make_instance(rds, long_a)
+    make_instance(rds, long_b)
+    moto.client("s3").create_bucket(Bucket=BUCKET)
+    ids = []
+    for name in (long_a, long_b):
+        r = run_op("dw-export", "start", base_request(source_instance=name))
+        assert r.code == 0, r
+        ids.append(r.data["export_task_id"])
+    snap_time = automated_snapshot(rds, long_a)["SnapshotCreateTime"]
+    assert all(len(i) == 60 for i in ids)
+    assert ids[0] != ids[1]
+    assert ids[0].endswith(task_id_for("", snap_time))
+
+
 def test_start_without_an_automated_snapshot_fails(moto, run_op):
     moto.client("s3").create_bucket(Bucket=BUCKET)
     r = run_op("dw-export", "start", base_request(source_instance="nope"))
@@ -225,6 +242,20 @@ def test_promote_many_objects_removes_stale_and_the_dated_folder(moto, warehouse
     assert again.code == 0, again
     assert again.data["already_promoted"] is True
     assert again.data["copied"] == 0 and again.data["stale_deleted"] == 0
+
+
+def test_promote_retries_throttled_copies(moto, warehouse, run_op, fault_proxy):
+    s3 = moto.client("s3")
+    tid = warehouse["task_id"]
+    assert run_op("dw-export", "start", base_request()).code == 0
+    put_many(s3, export_files(tid, [("warehouse", "public.orders", 40)]))
+    fault_proxy.set_rules([{"match": {"method": "PUT", "path_prefix": f"/{BUCKET}/warehouse/main/"},
+                            "fault": "throttle", "times": 6}])
+    r = run_op("dw-export", "promote", base_request(), env=fault_proxy.env)
+    assert r.code == 0, r
+    assert r.data["copied"] == 40
+    assert fault_proxy.stats()["faulted"] == 6
+    assert len(all_keys(s3, "warehouse/main/warehouse/public.orders/")) == 40
 
 
 def test_promote_refuses_an_export_that_is_not_complete(moto, warehouse, run_op):
