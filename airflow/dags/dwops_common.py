@@ -230,6 +230,13 @@ def aws_env_from_connection(conn_id: str) -> Dict[str, str]:
     return env
 
 
+try:  # BashOperator(output_processor=...) exists from Airflow 2.10 on
+    import inspect as _inspect
+    _HAS_OUTPUT_PROCESSOR = "output_processor" in _inspect.signature(BashOperator.__init__).parameters
+except (TypeError, ValueError):
+    _HAS_OUTPUT_PROCESSOR = False
+
+
 class DwopsOperator(BashOperator):
     """BashOperator running one dwops operator; build it with :func:`dwops_task`."""
 
@@ -256,7 +263,8 @@ class DwopsOperator(BashOperator):
         kwargs.setdefault("do_xcom_push", True)
         kwargs.setdefault("skip_on_exit_code", 99)
         kwargs.setdefault("append_env", True)
-        kwargs.setdefault("output_processor", parse_result)
+        if _HAS_OUTPUT_PROCESSOR:
+            kwargs.setdefault("output_processor", parse_result)
         super().__init__(bash_command=command, **kwargs)
         self.request = request
         self.aws_conn_id = aws_conn_id
