@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import ssl
 import struct
@@ -261,6 +262,102 @@ def test_aws_failure_after_restore_deletes_the_new_copy(
     r = run_op(OP, "launch", req, env=dict(env_pw, **fault_proxy.env))
     assert r.code == 75, r
     assert "dw-snapshot-lee was deleted" in r.error["message"]
+    assert instance_ids(rds) == ["warehouse"]
+
+
+class StatusRewriter:
+    """An HTTP proxy in front of moto that reports every DB instance in the
+    given status (moto's restores are available at once), to drive the
+    waiter through slow and failed restores."""
+
+    def __init__(self, upstream, status):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import http.client
+        import urllib.parse
+
+        up = urllib.parse.urlsplit(upstream)
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=30)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("connection", "content-length")}
+                conn.request("POST", self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                if b"Action=DescribeDBInstances" in body:
+                    data = re.sub(rb"<DBInstanceStatus>[^<]*</DBInstanceStatus>",
+                                  b"<DBInstanceStatus>" + outer.status.encode()
+                                  + b"</DBInstanceStatus>", data)
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+            def log_message(self, *args):
+                pass
+
+        self.status = status
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def rewriter(moto):
+    made = []
+
+    def make(status):
+        made.append(StatusRewriter(moto.url, status))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def test_wait_gives_up_at_wait_timeout_with_exit_75(bench, moto, run_op, names, env_pw,
+                                                   rewriter):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    proxy = rewriter("creating")
+    req = launch_request(bench, "uma", names.user(), names.database(), wait_timeout_s=3,
+                         poll_interval_s=1)
+    start = time.monotonic()
+    r = run_op(OP, "launch", req, env=dict(env_pw, AWS_ENDPOINT_URL=proxy.url))
+    assert r.code == 75, r
+    assert r.error["code"] == "WaiterTimeout"
+    assert "dw-snapshot-uma was deleted" in r.error["message"]
+    assert time.monotonic() - start < 15
+    # A progress line per poll, with the status and the time so far.
+    polls = re.findall(r"dw-snapshot-uma: creating \((\d+)s elapsed\)", r.stderr)
+    assert len(polls) >= 3 and polls[0] == "0", r.stderr
+    assert instance_ids(rds) == ["warehouse"]
+
+
+def test_wait_stops_early_on_a_failed_restore(bench, moto, run_op, names, env_pw, rewriter):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    proxy = rewriter("incompatible-restore")
+    req = launch_request(bench, "uma", names.user(), names.database(), wait_timeout_s=600,
+                         poll_interval_s=1)
+    start = time.monotonic()
+    r = run_op(OP, "launch", req, env=dict(env_pw, AWS_ENDPOINT_URL=proxy.url))
+    assert r.code == 1, r
+    assert r.error["code"] == "CopyFailed"
+    assert "incompatible-restore" in r.error["message"]
+    assert "dw-snapshot-uma was deleted" in r.error["message"]
+    assert time.monotonic() - start < 15
     assert instance_ids(rds) == ["warehouse"]
 
 
