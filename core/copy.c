@@ -796,8 +796,12 @@ int dw_copy_launch(struct dw_aws *aws, const struct dw_copy_launch *l,
 		return -1;
 	if (l->dry_run)
 		return plan(l, name, &snap, out);
-	if (restore(aws, l, name, &snap))
-		return -1;
+	if (restore(aws, l, name, &snap)) {
+		/* A launch for the same owner raced this one: share its copy. */
+		if (!dw_error_is("DBInstanceAlreadyExists") || dw_copy_describe(aws, name, out))
+			return -1;
+		return reuse(aws, l, &w, out);
+	}
 	*created = 1;
 	if (finish_new(aws, l, &w, name, out))
 		return roll_back(aws, l, name);

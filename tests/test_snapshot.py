@@ -229,6 +229,23 @@ def test_relaunch_returns_the_same_copy_and_resets_the_password(
     assert client_login(bench, user, NASTY_PASSWORD, "SELECT 1").returncode != 0
 
 
+def test_launch_racing_another_launch_shares_its_copy(bench, moto, fault_proxy, run_op,
+                                                     names, env_pw):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    user, db = names.user(), names.database()
+    req = launch_request(bench, "kim", user, db)
+    assert run_op(OP, "launch", req, env=env_pw).code == 0
+    # The second launch looks before the first one's restore shows up.
+    fault_proxy.set_rules([{"match": {"action": "DescribeDBInstances"}, "fault": "error",
+                            "status": 404, "code": "DBInstanceNotFound",
+                            "message": "DBInstance dw-snapshot-kim not found.", "times": 1}])
+    r = run_op(OP, "launch", req, env=dict(env_pw, **fault_proxy.env))
+    assert r.code == 0, r
+    assert r.data["created"] is False
+    assert instance_ids(rds) == ["dw-snapshot-kim", "warehouse"]
+
+
 def test_relaunch_starts_a_stopped_copy_and_refuses_other_owners(
         bench, moto, run_op, names, env_pw):
     rds = moto.client("rds")
