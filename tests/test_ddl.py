@@ -483,3 +483,79 @@ def test_airflow_dag_infers_and_applies_to_glue(major, airflow_factory, bench, m
     assert res["applied"] == [{"kind": "create_table", "table": "events_af"}]
     t = glue.get_table(DatabaseName="lake", Name="events_af")["Table"]
     assert t["Parameters"]["projection.enabled"] == "true"
+
+
+# ------------------------------------------------------------ Athena waiter ---
+
+import threading  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+
+
+@pytest.fixture
+def fake_athena():
+    """A stand-in Athena endpoint whose queries end as told: state["final"]."""
+    state = {"final": "RUNNING", "reason": "", "polls": 0, "starts": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+            target = self.headers.get("X-Amz-Target", "")
+            if target.endswith("StartQueryExecution"):
+                state["starts"].append(body)
+                out = {"QueryExecutionId": f"q{len(state['starts'])}"}
+            else:
+                state["polls"] += 1
+                st = "RUNNING" if state["polls"] < 2 else state["final"]
+                out = {"QueryExecution": {"QueryExecutionId": body["QueryExecutionId"],
+                                          "Status": {"State": st,
+                                                     "StateChangeReason": state["reason"]}}}
+            data = json.dumps(out).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    state["url"] = f"http://127.0.0.1:{srv.server_address[1]}"
+    yield state
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_athena_query_failure_is_exit_1(run_op, bench, fake_athena):
+    fake_athena.update(final="FAILED", reason="line 1:8: mismatched input 'EXTERNAL'")
+    req = dict(example("athena-apply.json"), endpoints={"athena": fake_athena["url"]})
+    res = run_op("dw-ddl", "apply", req)
+    assert res.code == 1 and res.error["code"] == "QueryFailed", res
+    assert "mismatched input" in res.error["message"]
+    assert "q1" in res.error["message"]
+    [start] = fake_athena["starts"]
+    assert len(start["ClientRequestToken"]) == 64
+    assert start["WorkGroup"] == "primary"
+
+
+def test_athena_waiter_timeout_is_exit_75(run_op, bench, fake_athena):
+    req = dict(example("athena-apply.json"), endpoints={"athena": fake_athena["url"]}, wait_s=1)
+    res = run_op("dw-ddl", "apply", req)
+    assert res.code == 75 and res.error["code"] == "WaiterTimeout", res
+    assert "still RUNNING" in res.error["message"]
+    assert "is RUNNING; checking again" in res.stderr
+
+
+def test_athena_start_retried_after_throttling(run_op, fault_proxy):
+    fault_proxy.set_rules([{"match": {"action": "StartQueryExecution"}, "fault": "throttle",
+                            "times": 1}])
+    res = run_op("dw-ddl", "apply", example("athena-apply.json"), env=fault_proxy.env)
+    assert res.code == 0, res
+    ids = fault_proxy.client("athena").list_query_executions()["QueryExecutionIds"]
+    assert ids == [res.data["applied"][0]["query_execution_id"]]
+
+
+def test_glue_apply_without_database_fails(run_op, moto):
+    res = run_op("dw-ddl", "apply", example("glue-avro.json"))
+    assert res.code == 1 and res.error["code"] == "EntityNotFoundException", res
