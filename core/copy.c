@@ -39,6 +39,8 @@ int dw_copy_default_name(const char *owner, char *out, size_t len)
 	static const char prefix[] = "dw-snapshot-";
 	size_t n = strlen(prefix), limit = len - 1 < 63 ? len - 1 : 63;
 
+	if (len < sizeof(prefix) + 1)
+		return dw_invalid("instance_name", "no room for a copy name");
 	memcpy(out, prefix, n);
 	/* Anything but a letter or digit becomes one hyphen: "Jane.Doe@x" ->
 	 * "jane-doe-x". */

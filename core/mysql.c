@@ -82,21 +82,6 @@ int dw_mysql_exec(struct dw_mysql *db, const char *sql)
 	return 0;
 }
 
-int dw_mysql_query_value(struct dw_mysql *db, const char *sql, char **out)
-{
-	*out = NULL;
-	if (mysql_real_query(db->conn, sql, strlen(sql)))
-		return raise_mysql(db, "running a query");
-	MYSQL_RES *res = mysql_store_result(db->conn);
-	if (!res)
-		return mysql_field_count(db->conn) ? raise_mysql(db, "reading a result") : 0;
-	MYSQL_ROW row = mysql_fetch_row(res);
-	if (row && row[0])
-		*out = dw_xstrdup(row[0]);
-	mysql_free_result(res);
-	return 0;
-}
-
 void dw_mysql_quote_ident(struct dw_buf *out, const char *name)
 {
 	dw_buf_putc(out, '`');

@@ -37,10 +37,6 @@ void dw_mysql_close(struct dw_mysql *db);
  * logged (it may hold a password). */
 int dw_mysql_exec(struct dw_mysql *db, const char *sql);
 
-/* Run a query and return the first column of the first row (NULL when there
- * is no row) as a new string. */
-int dw_mysql_query_value(struct dw_mysql *db, const char *sql, char **out);
-
 /* `name` with backticks doubled. */
 void dw_mysql_quote_ident(struct dw_buf *out, const char *name);
 /* 'text' escaped for the connection's character set.  The quoted form is
