@@ -788,11 +788,12 @@ static int build_tree(const struct dw_ddl_table *t, struct node *root)
 	return 0;
 }
 
-/* Struct field names: plain ones as they are, others quoted as the
- * dialect's type parser takes them (Glue stores what Athena parses). */
+/* Struct field names: Athena DDL quotes them all (keywords included);
+ * Glue type strings and Redshift keep plain ones as they are, quoting
+ * others as Athena's type parser takes them. */
 static void put_field_name(struct dw_buf *b, enum dw_ddl_dialect d, const char *name)
 {
-	int plain = isalpha((unsigned char)*name) || *name == '_';
+	int plain = d != DW_DDL_ATHENA && (isalpha((unsigned char)*name) || *name == '_');
 
 	for (const char *p = name; *p; p++)
 		plain = plain && (isalnum((unsigned char)*p) || *p == '_');

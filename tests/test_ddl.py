@@ -154,7 +154,7 @@ def test_athena_projection_and_nested_structs(run_op):
     assert props["storage.location.template"] == \
         "s3://lake-bucket/clicks/dt=${dt}/hour=${hour}/"
     sql = res.data["statements"][0]["sql"]
-    assert "`data` struct<location:struct<lat:double,lng:double>>" in sql
+    assert "`data` struct<`location`:struct<`lat`:double,`lng`:double>>" in sql
     assert "'mapping.user_agent'='ua'" in sql
 
 
@@ -268,7 +268,7 @@ def test_infer_json_lines(run_op, s3):
     assert res.data["inferred"] == {"from": "s3://lake-bucket/events-json/", "files": 2,
                                     "records": 4, "bad_lines": 1}
     [(_, tree)] = check_statements(res, "athena")
-    assert "`data` struct<location:struct<lat:double,lng:double>>" in \
+    assert "`data` struct<`location`:struct<`lat`:double,`lng`:double>>" in \
         res.data["statements"][0]["sql"]
 
 
