@@ -2,12 +2,12 @@
  * warehouse's newest automated snapshot with the engineer's own MySQL
  * login, list, extend and destroy them.  The work is in core/copy.c. */
 #include "dw/copy.h"
-#include "dw/log.h"
 #include "dw/op.h"
 #include "dw/secrets.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DEFAULT_TTL_DAYS 21
 #define DEFAULT_EXTEND_DAYS 7
@@ -26,6 +26,7 @@ static json_t *copy_json(const struct dw_copy *c)
 	json_object_set_new(o, "created", c->created[0] ? json_string(c->created) : json_null());
 	json_object_set_new(o, "expires_at",
 			    c->expires_at[0] ? json_string(c->expires_at) : json_null());
+	json_object_set_new(o, "expired", json_boolean(c->expires && c->expires <= time(NULL)));
 	if (c->instance_class[0])
 		json_object_set_new(o, "instance_class", json_string(c->instance_class));
 	return o;

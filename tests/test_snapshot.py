@@ -751,7 +751,7 @@ def test_list_newest_first_and_by_owner(bench, moto, run_op):
     c = r.data["copies"][1]
     assert c["owner"] == "alice" and c["status"] == "available"
     assert c["snapshot"].startswith("rds:warehouse-")
-    assert c["expires_at"] == "2030-01-01T00:00:00Z"
+    assert c["expires_at"] == "2030-01-01T00:00:00Z" and c["expired"] is False
     assert c["created"] and c["address"] and c["port"]
 
     r = run_op(OP, "list", {"owner": "alice"})
