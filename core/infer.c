@@ -394,29 +394,38 @@ int dw_infer_type(const struct dw_infer *inf, size_t i, struct dw_ddl_type *out)
 	return 1;
 }
 
-static int has_column(const struct dw_ddl_table *t, const char *name, const char *path)
+static int same_path(const struct dw_ddl_column *c, const char *path)
 {
-	for (size_t i = 0; i < t->ncolumns; i++) {
-		const struct dw_ddl_column *c = &t->columns[i];
-		struct dw_buf p;
-		int same;
-		if (strcasecmp(c->name, name) == 0)
+	struct dw_buf p;
+	int same;
+
+	dw_buf_init(&p);
+	for (size_t k = 0; k < c->npath; k++)
+		dw_buf_printf(&p, "%s%s", k ? "." : "", c->path[k]);
+	same = strcmp(p.data, path) == 0;
+	dw_buf_free(&p);
+	return same;
+}
+
+/* 1 when a column already reads path (the request's own wins). */
+static int has_path(const struct dw_ddl_table *t, const char *path)
+{
+	for (size_t i = 0; i < t->ncolumns; i++)
+		if (same_path(&t->columns[i], path))
 			return 1;
-		dw_buf_init(&p);
-		for (size_t k = 0; k < c->npath; k++)
-			dw_buf_printf(&p, "%s%s", k ? "." : "", c->path[k]);
-		same = strcmp(p.data, path) == 0;
-		dw_buf_free(&p);
-		if (same)
-			return 1;
-	}
+	return 0;
+}
+
+/* 1 when a partition is named so: its value comes from the object path. */
+static int is_partition(const struct dw_ddl_table *t, const char *name)
+{
 	for (size_t i = 0; i < t->npartitions; i++)
 		if (strcasecmp(t->partitions[i].name, name) == 0)
 			return 1;
 	return 0;
 }
 
-int dw_infer_add_columns(const struct dw_infer *inf, struct dw_ddl_table *t)
+void dw_infer_add_columns(const struct dw_infer *inf, struct dw_ddl_table *t)
 {
 	for (size_t i = 0; i < inf->n; i++) {
 		struct dw_ddl_type type;
@@ -428,14 +437,18 @@ int dw_infer_add_columns(const struct dw_infer *inf, struct dw_ddl_table *t)
 			if (*p == '.')
 				*p = '_';
 		snprintf(field, sizeof(field), "infer.columns[%zu]", i);
-		int rc = has_column(t, name, inf->cols[i].path) ? 0 :
-			 dw_ddl_add_column(t, name, &type, inf->cols[i].path,
-					   inf->cols[i].present, field);
+		if (!has_path(t, inf->cols[i].path) && !is_partition(t, name) &&
+		    dw_ddl_add_column(t, name, &type, inf->cols[i].path,
+				      inf->cols[i].present, field)) {
+			/* the data's problem (a key named like another column,
+			 * a control character, an empty key), not the
+			 * request's: the other columns are still worth having */
+			dw_warn("inferred column \"%s\" left out: %s", inf->cols[i].path,
+				dw_error_last()->message);
+			dw_error_clear();
+		}
 		free(name);
-		if (rc)
-			return -1;
 	}
-	return 0;
 }
 
 /* ------------------------------------------------------------------ S3 --- */

@@ -64,7 +64,7 @@ static int infer_columns(struct dw_ctx *ctx, struct dw_ddl_table *t)
 	dw_infer_init(&inf);
 	rc = dw_infer_s3(aws, &src, &inf);
 	if (rc == 0)
-		rc = dw_infer_add_columns(&inf, t);
+		dw_infer_add_columns(&inf, t);
 	if (rc == 0)
 		json_object_set_new(ctx->result, "inferred",
 				    json_pack("{s:s, s:I, s:I, s:I}", "from", url,

@@ -345,6 +345,14 @@ def test_infer_avro_schema(run_op, s3):
     check_statements(res, "athena")
 
 
+def test_infer_leaves_out_keys_the_table_cannot_take(run_op, s3):
+    put_lines(s3, "events-json/a.json", [{"id": 1, "ID": 2, "": 3, "a\tb": 4, "ok": "x"}])
+    res = generate(run_op, example("glue-json-infer.json"))
+    assert res.code == 0, res
+    assert [c["name"] for c in res.data["columns"]] == ["id", "ok"]
+    assert res.stderr.count("left out") == 3, res.stderr
+
+
 def test_infer_without_files_fails(run_op, s3):
     res = generate(run_op, example("glue-json-infer.json"))
     assert res.code == 1 and res.error["code"] == "NoFiles", res

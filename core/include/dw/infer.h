@@ -55,7 +55,9 @@ int dw_infer_s3(struct dw_aws *aws, const struct dw_infer_source *src, struct dw
 
 /* Add the inferred columns to t, after the columns it already has: a path
  * or name already there, or a partition's name, is left out.  Names are the
- * paths with "_" for ".". */
-int dw_infer_add_columns(const struct dw_infer *inf, struct dw_ddl_table *t);
+ * paths with "_" for ".".  A column the table cannot take (a name that
+ * differs from another only in case, a control character) is left out with
+ * a warning. */
+void dw_infer_add_columns(const struct dw_infer *inf, struct dw_ddl_table *t);
 
 #endif
