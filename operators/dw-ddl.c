@@ -118,6 +118,10 @@ static int write_bundle(struct dw_ctx *ctx, const struct dw_kvlist *st, const js
 
 	if (!path)
 		return 0;
+	if (st->n == 0 && !table_input) {
+		dw_warn("nothing to bundle: %s not written", path);
+		return 0;
+	}
 	dw_kv_init(&files);
 	for (size_t i = 0; i < st->n; i++) {
 		char name[96];
@@ -138,13 +142,17 @@ static int write_bundle(struct dw_ctx *ctx, const struct dw_kvlist *st, const js
 	return rc;
 }
 
-/* Read the request into t and the statements (or TableInput) for what. */
-static int prepare(struct dw_ctx *ctx, struct dw_ddl_table *t, int drop,
+/* Read the request into t and the statements (or TableInput) for what,
+ * refusing to apply what cannot be before any sample file is read. */
+static int prepare(struct dw_ctx *ctx, struct dw_ddl_table *t, int apply, int drop,
 		   struct dw_kvlist *st, json_t **table_input)
 {
 	*table_input = NULL;
 	if (dw_ddl_table_parse(t, ctx->req))
 		return -1;
+	if (apply && (t->dialect == DW_DDL_SNOWFLAKE || t->dialect == DW_DDL_REDSHIFT))
+		return dw_invalid("dialect", "%s is generate-only: run the generated statements yourself",
+				  dw_req_str(ctx->req, "dialect", ""));
 	if (drop)
 		return dw_ddl_drop_statements(t, st);
 	if (json_object_get(ctx->req, "infer") && infer_columns(ctx, t))
@@ -228,10 +236,7 @@ static int act(struct dw_ctx *ctx, int apply, int drop)
 
 	dw_ddl_table_init(&t);
 	dw_kv_init(&st);
-	rc = prepare(ctx, &t, drop, &st, &table_input);
-	if (rc == 0 && apply && (t.dialect == DW_DDL_SNOWFLAKE || t.dialect == DW_DDL_REDSHIFT))
-		rc = dw_invalid("dialect", "%s is generate-only: run the generated statements yourself",
-				dw_req_str(ctx->req, "dialect", ""));
+	rc = prepare(ctx, &t, apply && !drop, drop, &st, &table_input);
 	if (rc == 0)
 		rc = describe(ctx, &t, &st, table_input);
 	if (rc == 0 && apply && dw_req_bool(ctx->req, "dry_run", 0)) {
