@@ -847,6 +847,10 @@ static json_t *avro_record(const struct node *n, const char *name)
 	for (size_t i = 0; i < n->nkids; i++) {
 		const struct node *k = &n->kids[i];
 		char *sub = dw_xasprintf("%s_%s", name, k->name);
+		/* Avro type names are [A-Za-z0-9_]; field names stay as given */
+		for (char *p = sub; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '_')
+				*p = '_';
 		json_t *ty = k->type ? avro_leaf(k->type) : avro_record(k, sub);
 		free(sub);
 		json_array_append_new(fields, json_pack("{s:s, s:[s,o], s:n}", "name", k->name,

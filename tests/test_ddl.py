@@ -89,6 +89,53 @@ def test_example_statements_parse_in_their_dialect(run_op, path):
     check_statements(run_op("dw-ddl", "drop", drop), req["dialect"])
 
 
+def _matrix_request(dialect, fmt, replace):
+    cols = [{"name": "id", "type": "bigint"}, {"name": "on", "type": "string"},
+            {"name": "at", "type": "timestamp"}, {"name": "amount", "type": "decimal(12,2)"},
+            {"name": "ok", "type": "boolean"}, {"name": "f", "type": "float"},
+            {"name": "d", "type": "date"}, {"name": "n", "type": "int"}]
+    if fmt != "csv":
+        cols.append({"name": "lat", "type": "double", "path": "geo.lat"})
+    req = {"dialect": dialect, "database": "db", "schema": "sch", "table": "t", "format": fmt,
+           "location": "s3://lake-bucket/t/", "columns": cols,
+           "partitions": [{"name": "dt", "type": "date", "key": "dt", "range": "2019-01-01,NOW"},
+                          {"name": "h", "type": "int", "range": "0,23"},
+                          {"name": "src", "type": "string", "values": ["a", "b"]}],
+           "options": {"replace": replace, "comment": "c"}}
+    if fmt == "csv":
+        req.update(delimiter="\t", header=True)
+    if dialect == "snowflake":
+        req.update(stage="db.sch.st/t/", file_format={"name": "ff", "create": True})
+        req["partitions"][1]["substring"] = {"start": 1, "length": 2}
+        for p in req["partitions"]:
+            p.pop("range", None)
+            p.pop("values", None)
+        req["options"].update(pattern=".*", aws_sns_topic="arn:aws:sns:us-east-1:1:t")
+    if dialect == "redshift":
+        for p in req["partitions"]:
+            p.pop("range", None)
+            p.pop("values", None)
+        req["options"] = {"replace": replace, "table_properties": {"numRows": 10}}
+        req["add_partitions"] = [{"dt": "2019-06-01", "h": 3, "src": "a"}]
+    if dialect == "athena" and replace:
+        req["options"]["projection"] = False
+        req["add_partitions"] = [{"dt": "2019-06-01", "h": 3, "src": "a"}]
+    return req
+
+
+@pytest.mark.parametrize("replace", [False, True], ids=["keep", "replace"])
+@pytest.mark.parametrize("fmt", ["json", "avro", "parquet", "csv"])
+@pytest.mark.parametrize("dialect", SQL_DIALECTS)
+def test_every_dialect_and_format_parses(run_op, dialect, fmt, replace):
+    req = _matrix_request(dialect, fmt, replace)
+    kinds = [k for k, _ in check_statements(generate(run_op, req), dialect)]
+    assert "create_table" in kinds
+    if replace and dialect != "snowflake":
+        assert kinds[0] == "drop_table"
+    if dialect == "redshift" or (dialect == "athena" and replace):
+        assert kinds[-1] == "add_partition"
+
+
 def test_lake_events_snowflake_table(run_op):
     res = generate(run_op, example("snowflake-lake-events.json"))
     [(kind, tree)] = check_statements(res, "snowflake")
