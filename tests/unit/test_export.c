@@ -1,0 +1,126 @@
+/* test_export.c - what dw-export derives without AWS: export task ids
+ * (RDS's rules, UTC dates, long names), main_prefix normalisation, and the
+ * prefix checks a move makes before it changes anything. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dw/error.h"
+#include "dw/export.h"
+#include "dw/s3sync.h"
+#include "dw/timefmt.h"
+
+/* RDS: 1-60 letters, digits and hyphens, a letter first, no "--", no '-' last. */
+static int valid_task_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n < 1 || n > DW_EXPORT_ID_MAX || !isalpha((unsigned char)id[0]) ||
+	    id[n - 1] == '-' || strstr(id, "--"))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)id[i]) && id[i] != '-')
+			return 0;
+	return 1;
+}
+
+static void test_task_id_from_snapshot_time_in_utc(void **state)
+{
+	char id[DW_EXPORT_ID_MAX + 1];
+
+	(void)state;
+	/* 23:59:58 at UTC-05:00 is already the next day in UTC. */
+	assert_int_equal(dw_export_task_id("warehouse", dw_time_parse_iso("2024-05-31T23:59:58-05:00"), id), 0);
+	assert_string_equal(id, "warehouse-2024-06-01-045958");
+	assert_int_equal(dw_export_task_id("Ware_House.db", dw_time_parse_iso("2024-06-01T03:15:12Z"), id), 0);
+	assert_string_equal(id, "ware-house-db-2024-06-01-031512");
+	assert_true(valid_task_id(id));
+}
+
+static void test_task_id_rejects_what_rds_cannot_take(void **state)
+{
+	char id[DW_EXPORT_ID_MAX + 1];
+
+	(void)state;
+	assert_int_equal(dw_export_task_id("1warehouse", 0, id), -1);
+	assert_int_equal(dw_error_last()->kind, DW_INVALID);
+	assert_int_equal(dw_export_task_id("---", 0, id), -1);
+	assert_int_equal(dw_export_task_id("warehouse", (time_t)-1, id), -1);
+	assert_string_equal(dw_error_last()->code, "BadSnapshotTime");
+}
+
+static void test_long_sources_fit_and_stay_apart(void **state)
+{
+	char a[DW_EXPORT_ID_MAX + 1], b[DW_EXPORT_ID_MAX + 1], c[DW_EXPORT_ID_MAX + 1], name[80];
+	time_t t = dw_time_parse_iso("2024-06-01T03:15:12Z");
+
+	(void)state;
+	memset(name, 'w', 63);
+	name[63] = '\0';
+	assert_int_equal(dw_export_task_id(name, t, a), 0);
+	name[62] = 'x';
+	assert_int_equal(dw_export_task_id(name, t, b), 0);
+	/* A hyphen where the name is cut must not end up doubled. */
+	name[32] = '-';
+	assert_int_equal(dw_export_task_id(name, t, c), 0);
+	assert_true(valid_task_id(a));
+	assert_true(valid_task_id(b));
+	assert_true(valid_task_id(c));
+	assert_int_equal(strlen(a), DW_EXPORT_ID_MAX);
+	assert_string_not_equal(a, b);
+	assert_non_null(strstr(a, "-2024-06-01-031512"));
+}
+
+static void test_main_prefix(void **state)
+{
+	char *p = NULL;
+
+	(void)state;
+	assert_int_equal(dw_export_main_prefix("/warehouse/main//", "main_prefix", &p), 0);
+	assert_string_equal(p, "warehouse/main/");
+	free(p);
+	assert_int_equal(dw_export_main_prefix("///", "main_prefix", &p), -1);
+	assert_string_equal(dw_error_last()->field, "main_prefix");
+	assert_int_equal(dw_export_main_prefix(NULL, "main_prefix", &p), -1);
+}
+
+static void test_move_checks_prefixes(void **state)
+{
+	struct dw_s3sync s = {
+		.src_bucket = "b", .src_prefix = "exports/t1/",
+		.dst_bucket = "b", .dst_prefix = "main/", .marker_name = "_m.json",
+	};
+
+	(void)state;
+	assert_int_equal(dw_s3sync_check(&s), 0);
+	s.dst_prefix = "exports/";   /* holds the source: it would be deleted as stale */
+	assert_int_equal(dw_s3sync_check(&s), -1);
+	s.dst_prefix = "exports/t1/x/";
+	assert_int_equal(dw_s3sync_check(&s), -1);
+	s.dst_bucket = "other";      /* another bucket: no overlap */
+	assert_int_equal(dw_s3sync_check(&s), 0);
+	s.dst_prefix = "";
+	assert_int_equal(dw_s3sync_check(&s), -1);
+	s.dst_prefix = "main";
+	assert_int_equal(dw_s3sync_check(&s), -1);
+	s.dst_prefix = "main/";
+	s.marker_name = "a/b";
+	assert_int_equal(dw_s3sync_check(&s), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_task_id_from_snapshot_time_in_utc),
+		cmocka_unit_test(test_task_id_rejects_what_rds_cannot_take),
+		cmocka_unit_test(test_long_sources_fit_and_stay_apart),
+		cmocka_unit_test(test_main_prefix),
+		cmocka_unit_test(test_move_checks_prefixes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
