@@ -183,6 +183,9 @@ int dw_export_start(struct dw_aws *aws, const char *id,
 		return -1;
 	if (found) {
 		dw_info("export task %s already exists (%s): not starting another", id, out->status);
+		if (strcmp(out->status, "FAILED") == 0 || strncmp(out->status, "CANCEL", 6) == 0)
+			dw_warn("export task %s is %s and RDS never reuses a task id: to export this "
+				"snapshot again, start with another export_task_id", id, out->status);
 		return check_same_source(out, spec);
 	}
 	if (call_start(aws, id, spec, out) == 0) {

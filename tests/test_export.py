@@ -197,6 +197,13 @@ def test_wait_on_a_canceled_export_fails(moto, warehouse, run_op):
     assert r.error["code"] == "ExportCanceled"
     assert r.data["status"] == "CANCELED"
 
+    again = run_op("dw-export", "start", base_request())
+    assert again.code == 0 and again.data["started"] is False, again
+    assert "another export_task_id" in again.stderr
+    retry = run_op("dw-export", "start", base_request(export_task_id="warehouse-retry-1"))
+    assert retry.code == 0 and retry.data["started"] is True, retry
+    assert run_op("dw-export", "wait", base_request(export_task_id="warehouse-retry-1")).code == 0
+
 
 def test_cancel_action_and_wait_on_a_missing_task(moto, warehouse, run_op):
     assert run_op("dw-export", "wait", base_request()).error["code"] == "ExportTaskNotFound"
