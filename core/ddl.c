@@ -58,6 +58,7 @@ const struct dw_field dw_ddl_option_fields[] = {
 	{ "table_properties", DW_T_MAP, 0, NULL, "athena/redshift/glue: extra table properties" },
 	{ "serde_properties", DW_T_MAP, 0, NULL, "athena/glue: extra SerDe properties" },
 	{ "replace", DW_T_BOOL, 0, NULL, "replace an existing table (default: keep it)" },
+	{ "create_database", DW_T_BOOL, 0, NULL, "athena/glue: create the database when it is missing" },
 	{ "comment", DW_T_STRING, 0, NULL, "table comment" },
 	DW_FIELDS_END
 };
@@ -564,6 +565,9 @@ static int parse_options(struct dw_ddl_table *t, const json_t *req)
 	t->auto_refresh = dw_req_bool(o, "auto_refresh", 1);
 	t->projection = dw_req_bool(o, "projection", 1);
 	t->replace = dw_req_bool(o, "replace", 0);
+	t->create_database = dw_req_bool(o, "create_database", 0);
+	if (t->create_database && t->dialect != DW_DDL_ATHENA && t->dialect != DW_DDL_GLUE)
+		return dw_invalid("options.create_database", "create_database is for athena and glue");
 	if (take_text(o, "pattern", "options.pattern", &t->pattern) ||
 	    take_text(o, "aws_sns_topic", "options.aws_sns_topic", &t->sns_topic) ||
 	    take_text(o, "comment", "options.comment", &t->comment))
@@ -1203,9 +1207,15 @@ static int hive_statements(const struct dw_ddl_table *t, struct dw_kvlist *out)
 		node_free(&root);
 		return -1;
 	}
+	dw_buf_init(&b);
+	if (t->create_database) {
+		dw_buf_puts(&b, "CREATE DATABASE IF NOT EXISTS ");
+		dw_ddl_quote_ident(&b, t->dialect, t->database ? t->database : t->schema);
+		dw_kv_add(out, "create_database", b.data);
+		dw_buf_reset(&b);
+	}
 	if (t->replace)
 		put_drop(out, t);
-	dw_buf_init(&b);
 	if (t->dialect == DW_DDL_ATHENA)
 		athena_create(&b, t, &root, &s);
 	else

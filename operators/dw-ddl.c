@@ -219,6 +219,8 @@ static int run_glue(struct dw_ctx *ctx, const struct dw_ddl_table *t, int drop,
 							 "existed", done));
 		return 0;
 	}
+	if (t->create_database && dw_glue_ensure_database(aws, db))
+		return -1;
 	if (dw_glue_put_table(aws, db, table_input, &done))
 		return -1;
 	dw_info("glue: table %s.%s %s", db, t->name, done ? "created" : "updated");

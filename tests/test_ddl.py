@@ -614,3 +614,18 @@ def test_athena_start_retried_after_throttling(run_op, fault_proxy):
 def test_glue_apply_without_database_fails(run_op, moto):
     res = run_op("dw-ddl", "apply", example("glue-avro.json"))
     assert res.code == 1 and res.error["code"] == "EntityNotFoundException", res
+
+
+def test_create_database(run_op, moto):
+    req = dict(example("glue-avro.json"), options={"create_database": True})
+    res = run_op("dw-ddl", "apply", req)
+    assert res.code == 0, res
+    glue = moto.client("glue")
+    assert glue.get_table(DatabaseName="lake", Name="events_avro")["Table"]["Name"] == "events_avro"
+    req = dict(example("athena-apply.json"), options={"create_database": True})
+    res = run_op("dw-ddl", "apply", req)
+    assert res.code == 0, res
+    assert [a["kind"] for a in res.data["applied"]] == ["create_database", "create_table"]
+    parse(res.data["statements"][0]["sql"], "athena")
+    res = generate(run_op, dict(example("redshift-csv.json"), options={"create_database": True}))
+    assert res.code == 2 and res.error["field"] == "options.create_database", res

@@ -76,6 +76,7 @@ struct dw_ddl_table {
 	struct dw_kvlist table_properties, serde_properties;
 	json_t *add_partitions;    /* [{partition: value}], may be NULL */
 	int replace;               /* CREATE OR REPLACE / drop first */
+	int create_database;       /* athena/glue: the database too */
 	char *comment;
 	struct dw_ddl_column *columns;
 	size_t ncolumns;
