@@ -142,6 +142,18 @@ static int write_bundle(struct dw_ctx *ctx, const struct dw_kvlist *st, const js
 	return rc;
 }
 
+static int check_athena_fields(const json_t *req)
+{
+	const char *out = dw_req_str(req, "output_location", NULL);
+	long long wait = dw_req_int(req, "wait_s", 300);
+
+	if (out && strncmp(out, "s3://", 5) != 0)
+		return dw_invalid("output_location", "output_location must be an s3:// URL");
+	if (wait < 1 || wait > 86400)
+		return dw_invalid("wait_s", "wait_s must be 1..86400 seconds");
+	return 0;
+}
+
 /* Read the request into t and the statements (or TableInput) for what,
  * refusing to apply what cannot be before any sample file is read. */
 static int prepare(struct dw_ctx *ctx, struct dw_ddl_table *t, int apply, int drop,
@@ -153,6 +165,8 @@ static int prepare(struct dw_ctx *ctx, struct dw_ddl_table *t, int apply, int dr
 	if (apply && (t->dialect == DW_DDL_SNOWFLAKE || t->dialect == DW_DDL_REDSHIFT))
 		return dw_invalid("dialect", "%s is generate-only: run the generated statements yourself",
 				  dw_req_str(ctx->req, "dialect", ""));
+	if (check_athena_fields(ctx->req))
+		return -1;
 	if (drop)
 		return dw_ddl_drop_statements(t, st);
 	if (json_object_get(ctx->req, "infer") && infer_columns(ctx, t))

@@ -611,6 +611,14 @@ def test_athena_start_retried_after_throttling(run_op, fault_proxy):
     assert ids == [res.data["applied"][0]["query_execution_id"]]
 
 
+@pytest.mark.parametrize("extra,field", [({"output_location": "/tmp/x"}, "output_location"),
+                                         ({"wait_s": 0}, "wait_s")])
+def test_athena_apply_fields_checked_first(run_op, moto, extra, field):
+    res = run_op("dw-ddl", "apply", dict(example("athena-apply.json"), **extra))
+    assert res.code == 2 and res.error["field"] == field, res
+    assert moto.client("athena").list_query_executions()["QueryExecutionIds"] == []
+
+
 def test_glue_apply_without_database_fails(run_op, moto):
     res = run_op("dw-ddl", "apply", example("glue-avro.json"))
     assert res.code == 1 and res.error["code"] == "EntityNotFoundException", res
