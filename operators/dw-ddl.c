@@ -1,14 +1,11 @@
 /* dw-ddl - external-table DDL over the lake: generated from a short table
  * description (columns given or inferred from sample files), and applied
  * to Athena or the Glue catalog. */
-#include "dw/athena.h"
 #include "dw/ddl.h"
-#include "dw/glue.h"
 #include "dw/infer.h"
 #include "dw/log.h"
 #include "dw/op.h"
 #include "dw/s3.h"
-#include "dw/zip.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +35,9 @@ static int infer_columns(struct dw_ctx *ctx, struct dw_ddl_table *t)
 {
 	const json_t *in = json_object_get(ctx->req, "infer");
 	const char *url = dw_req_str(in, "location", t->location);
+	long long max_files = dw_req_int(in, "max_files", 10);
 	struct dw_infer_source src = {
 		.format = t->format,
-		.max_files = (int)dw_req_int(in, "max_files", 10),
 		.max_records = dw_req_int(in, "max_records", 1000),
 	};
 	char *bucket = NULL, *prefix = NULL;
@@ -50,8 +47,11 @@ static int infer_columns(struct dw_ctx *ctx, struct dw_ddl_table *t)
 
 	if (!url)
 		return dw_invalid("infer.location", "infer needs a location to read sample files from");
-	if (src.max_files < 1 || src.max_files > 1000 || src.max_records < 1)
-		return dw_invalid("infer", "infer.max_files must be 1..1000 and max_records at least 1");
+	if (max_files < 1 || max_files > 1000)
+		return dw_invalid("infer.max_files", "infer.max_files must be 1..1000");
+	if (src.max_records < 1)
+		return dw_invalid("infer.max_records", "infer.max_records must be at least 1");
+	src.max_files = (int)max_files;
 	if (dw_s3_parse_url(url, "infer.location", &bucket, &prefix))
 		return -1;
 	if (!(aws = dw_ctx_aws(ctx))) {
@@ -63,82 +63,17 @@ static int infer_columns(struct dw_ctx *ctx, struct dw_ddl_table *t)
 	src.prefix = prefix;
 	dw_infer_init(&inf);
 	rc = dw_infer_s3(aws, &src, &inf);
-	if (rc == 0)
+	if (rc == 0) {
 		dw_infer_add_columns(&inf, t);
-	if (rc == 0)
 		json_object_set_new(ctx->result, "inferred",
 				    json_pack("{s:s, s:I, s:I, s:I}", "from", url,
 					      "files", (json_int_t)inf.files,
 					      "records", (json_int_t)inf.records,
 					      "bad_lines", (json_int_t)inf.bad_lines));
+	}
 	dw_infer_free(&inf);
 	free(bucket);
 	free(prefix);
-	return rc;
-}
-
-static json_t *columns_json(const struct dw_ddl_table *t)
-{
-	json_t *cols = json_array();
-	char type[32];
-
-	for (size_t i = 0; i < t->ncolumns; i++) {
-		const struct dw_ddl_column *c = &t->columns[i];
-		struct dw_buf path;
-		dw_buf_init(&path);
-		for (size_t k = 0; k < c->npath; k++)
-			dw_buf_printf(&path, "%s%s", k ? "." : "", c->path[k]);
-		dw_ddl_type_name(&c->type, type);
-		json_t *col = json_pack("{s:s, s:s, s:s}", "name", c->name, "type", type,
-					"path", path.data);
-		if (c->present >= 0)
-			json_object_set_new(col, "present", json_integer(c->present));
-		json_array_append_new(cols, col);
-		dw_buf_free(&path);
-	}
-	return cols;
-}
-
-static json_t *statements_json(const struct dw_kvlist *st)
-{
-	json_t *arr = json_array();
-
-	for (size_t i = 0; i < st->n; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s}", "kind", st->items[i].key,
-						     "sql", st->items[i].value));
-	return arr;
-}
-
-/* NN-kind.sql entries (table_input.json for Glue), in order. */
-static int write_bundle(struct dw_ctx *ctx, const struct dw_kvlist *st, const json_t *table_input)
-{
-	const char *path = dw_req_str(ctx->req, "bundle", NULL);
-	struct dw_kvlist files;
-	int rc;
-
-	if (!path)
-		return 0;
-	if (st->n == 0 && !table_input) {
-		dw_warn("nothing to bundle: %s not written", path);
-		return 0;
-	}
-	dw_kv_init(&files);
-	for (size_t i = 0; i < st->n; i++) {
-		char name[96];
-		snprintf(name, sizeof(name), "%02zu-%s.sql", i + 1, st->items[i].key);
-		dw_kv_addf(&files, name, "%s;\n", st->items[i].value);
-	}
-	if (table_input) {
-		char *text = json_dumps(table_input, JSON_INDENT(2) | JSON_SORT_KEYS);
-		dw_kv_addf(&files, "table_input.json", "%s\n", text);
-		free(text);
-	}
-	rc = dw_zip_write(path, &files);
-	if (rc == 0) {
-		json_object_set_new(ctx->result, "bundle", json_string(path));
-		dw_info("wrote %zu files to %s", files.n, path);
-	}
-	dw_kv_free(&files);
 	return rc;
 }
 
@@ -174,73 +109,51 @@ static int prepare(struct dw_ctx *ctx, struct dw_ddl_table *t, int apply, int dr
 	if (dw_ddl_create_statements(t, st) ||
 	    (t->dialect == DW_DDL_GLUE && dw_ddl_glue_table_input(t, table_input)))
 		return -1;
-	json_object_set_new(ctx->result, "columns", columns_json(t));
+	json_object_set_new(ctx->result, "columns", dw_ddl_columns_json(t));
 	return 0;
 }
 
+/* The result's description of the table, and the bundle when asked. */
 static int describe(struct dw_ctx *ctx, const struct dw_ddl_table *t,
 		    const struct dw_kvlist *st, json_t *table_input)
 {
+	const char *bundle = dw_req_str(ctx->req, "bundle", NULL);
+	size_t files;
+
 	json_object_set_new(ctx->result, "dialect", json_string(dw_req_str(ctx->req, "dialect", "")));
 	json_object_set_new(ctx->result, "table", json_string(t->name));
-	json_object_set_new(ctx->result, "statements", statements_json(st));
+	json_object_set_new(ctx->result, "statements", dw_ddl_statements_json(st));
 	if (table_input)
 		json_object_set(ctx->result, "table_input", table_input);
-	return write_bundle(ctx, st, table_input);
+	if (!bundle)
+		return 0;
+	if (dw_ddl_write_bundle(bundle, st, table_input, &files))
+		return -1;
+	if (files == 0) {
+		dw_warn("nothing to bundle: %s not written", bundle);
+		return 0;
+	}
+	dw_info("wrote %zu files to %s", files, bundle);
+	json_object_set_new(ctx->result, "bundle", json_string(bundle));
+	return 0;
 }
 
-static int run_athena(struct dw_ctx *ctx, const struct dw_ddl_table *t,
-		      const struct dw_kvlist *st, json_t *applied)
+static int run(struct dw_ctx *ctx, const struct dw_ddl_table *t, int drop,
+	       const struct dw_kvlist *st, const json_t *table_input, json_t *applied)
 {
 	struct dw_aws *aws = dw_ctx_aws(ctx);
-	struct dw_athena_query q = {
-		.database = t->database ? t->database : t->schema,
+	struct dw_ddl_athena_opts o = {
 		.workgroup = dw_req_str(ctx->req, "workgroup", NULL),
 		.output_location = dw_req_str(ctx->req, "output_location", NULL),
 		.wait_s = (int)dw_req_int(ctx->req, "wait_s", 300),
 	};
-	struct dw_athena_result r;
 
 	if (!aws)
 		return -1;
-	for (size_t i = 0; i < st->n; i++) {
-		q.sql = st->items[i].value;
-		dw_info("athena: running %s (%zu of %zu)", st->items[i].key, i + 1, st->n);
-		if (dw_athena_run(aws, &q, &r))
-			return dw_error_context("%s", st->items[i].key);
-		json_array_append_new(applied, json_pack("{s:s, s:s, s:s}", "kind", st->items[i].key,
-							 "query_execution_id", r.id, "state", r.state));
-	}
-	return 0;
-}
-
-static int run_glue(struct dw_ctx *ctx, const struct dw_ddl_table *t, int drop,
-		    json_t *table_input, json_t *applied)
-{
-	struct dw_aws *aws = dw_ctx_aws(ctx);
-	const char *db = t->database ? t->database : t->schema;
-	int done;
-
-	if (!aws)
-		return -1;
-	if (drop) {
-		done = dw_glue_delete_table(aws, db, t->name) == 0;
-		if (!done && !dw_error_is("EntityNotFoundException"))
-			return -1;
-		dw_error_clear(); /* not there: nothing to drop, no error */
-		dw_info("glue: table %s.%s %s", db, t->name, done ? "deleted" : "was not there");
-		json_array_append_new(applied, json_pack("{s:s, s:b}", "kind", "delete_table",
-							 "existed", done));
-		return 0;
-	}
-	if (t->create_database && dw_glue_ensure_database(aws, db))
-		return -1;
-	if (dw_glue_put_table(aws, db, table_input, &done))
-		return -1;
-	dw_info("glue: table %s.%s %s", db, t->name, done ? "created" : "updated");
-	json_array_append_new(applied, json_pack("{s:s, s:s}", "kind", done ? "create_table" :
-						 "update_table", "table", t->name));
-	return 0;
+	if (t->dialect == DW_DDL_ATHENA)
+		return dw_ddl_apply_athena(aws, t, st, &o, applied);
+	return drop ? dw_ddl_drop_glue(aws, t, applied) :
+	       dw_ddl_apply_glue(aws, t, table_input, applied);
 }
 
 static int act(struct dw_ctx *ctx, int apply, int drop)
@@ -259,8 +172,7 @@ static int act(struct dw_ctx *ctx, int apply, int drop)
 		dw_info("dry run: nothing applied");
 		json_object_set_new(ctx->result, "dry_run", json_true());
 	} else if (rc == 0 && apply) {
-		rc = t.dialect == DW_DDL_GLUE ? run_glue(ctx, &t, drop, table_input, applied) :
-		     run_athena(ctx, &t, &st, applied);
+		rc = run(ctx, &t, drop, &st, table_input, applied);
 	}
 	if (apply)
 		json_object_set(ctx->result, "applied", applied);

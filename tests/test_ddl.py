@@ -400,6 +400,15 @@ def test_infer_leaves_out_keys_the_table_cannot_take(run_op, s3):
     assert res.stderr.count("left out") == 3, res.stderr
 
 
+@pytest.mark.parametrize("infer,field", [({"max_files": 0}, "infer.max_files"),
+                                         ({"max_files": 2 ** 40}, "infer.max_files"),
+                                         ({"max_records": 0}, "infer.max_records"),
+                                         ({"location": "s3:/x"}, "infer.location")])
+def test_infer_settings_checked(run_op, s3, infer, field):
+    res = generate(run_op, dict(example("glue-json-infer.json"), infer=infer))
+    assert res.code == 2 and res.error["field"] == field, res
+
+
 def test_infer_without_files_fails(run_op, s3):
     res = generate(run_op, example("glue-json-infer.json"))
     assert res.code == 1 and res.error["code"] == "NoFiles", res

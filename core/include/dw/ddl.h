@@ -139,4 +139,35 @@ int dw_ddl_drop_statements(const struct dw_ddl_table *t, struct dw_kvlist *out);
 /* The Glue TableInput (new reference) for the Hive-family description. */
 int dw_ddl_glue_table_input(const struct dw_ddl_table *t, json_t **out);
 
+/* ---- results and applying them (ddlapply.c) ---- */
+
+/* [{name, type, path, present (when inferred)}] and [{kind, sql}]. */
+json_t *dw_ddl_columns_json(const struct dw_ddl_table *t);
+json_t *dw_ddl_statements_json(const struct dw_kvlist *st);
+
+/* A zip at path holding NN-<kind>.sql per statement (and table_input.json
+ * when given), for Jenkins to archive.  *files is how many; with nothing to
+ * write no file is made and *files is 0. */
+int dw_ddl_write_bundle(const char *path, const struct dw_kvlist *st,
+			const json_t *table_input, size_t *files);
+
+struct dw_aws;
+struct dw_ddl_athena_opts {
+	const char *workgroup;       /* NULL: primary */
+	const char *output_location; /* NULL: the workgroup's */
+	int wait_s;                  /* per statement; 0: 300 */
+};
+/* Run the statements on Athena in order, each waited for (dw_athena_run),
+ * appending {kind, query_execution_id, state} to applied. */
+int dw_ddl_apply_athena(struct dw_aws *aws, const struct dw_ddl_table *t,
+			const struct dw_kvlist *st, const struct dw_ddl_athena_opts *o,
+			json_t *applied);
+/* Glue: create the table or update it (the database first when
+ * create_database), appending {kind: create_table|update_table, table}. */
+int dw_ddl_apply_glue(struct dw_aws *aws, const struct dw_ddl_table *t,
+		      const json_t *table_input, json_t *applied);
+/* Glue DeleteTable; a table that is not there is no error: appends
+ * {kind: delete_table, existed}. */
+int dw_ddl_drop_glue(struct dw_aws *aws, const struct dw_ddl_table *t, json_t *applied);
+
 #endif
