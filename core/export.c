@@ -319,12 +319,15 @@ int dw_export_main_prefix(const char *main_prefix, const char *field,
 
 int dw_export_promote(struct dw_aws *aws, const struct dw_export_task *t,
 		      const char *main_prefix, const char *version,
-		      int concurrency, struct dw_export_promotion *out)
+		      const struct dw_export_copying *copying,
+		      struct dw_export_promotion *out)
 {
 	struct dw_s3sync s = {
 		.dst_bucket = t->s3_bucket, .dst_prefix = main_prefix,
 		.marker_name = DW_EXPORT_MARKER, .version = version,
-		.concurrency = concurrency,
+		.concurrency = copying->concurrency,
+		.multipart_threshold = copying->multipart_threshold,
+		.part_size = copying->part_size,
 	};
 	char *bucket, *prefix;
 	int rc;

@@ -4,6 +4,7 @@
 #include "dw/log.h"
 #include "dw/s3.h"
 #include "dw/timefmt.h"
+#include "dw/xml.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -189,28 +190,245 @@ static void copy_failed(struct copy_run *run, const struct dw_error *err)
 		run->first = *err;
 }
 
+/* Copies and multipart completions may answer 200 with the error in the
+ * body; 1 (and *e filled) when this one did. */
+static int body_error(const struct dw_http_response *resp, struct dw_error *e)
+{
+	if (!resp->body.data || !strstr(resp->body.data, "<Error>"))
+		return 0;
+	memset(e, 0, sizeof(*e));
+	e->kind = DW_FAILED;
+	e->http_status = resp->status;
+	dw_aws_error_parse(DW_PROTO_REST_XML, resp, e->code, sizeof(e->code),
+			   e->message, sizeof(e->message));
+	if (dw_aws_code_retryable(e->code))
+		e->kind = DW_TRANSIENT;
+	return 1;
+}
+
 static void on_copied(void *ud, const struct dw_http_response *resp,
 		      const struct dw_error *err)
 {
 	struct copy_run *run = ud;
+	struct dw_error e;
 
 	run->done++;
+	if (!err && body_error(resp, &e))
+		err = &e;
 	if (err) {
 		copy_failed(run, err);
 		return;
 	}
-	/* CopyObject may answer 200 and put the error in the body. */
-	if (resp->body.data && strstr(resp->body.data, "<Error>")) {
-		struct dw_error e = { .kind = DW_FAILED, .http_status = resp->status };
-		dw_aws_error_parse(DW_PROTO_REST_XML, resp, e.code, sizeof(e.code),
-				   e.message, sizeof(e.message));
-		if (dw_aws_code_retryable(e.code))
-			e.kind = DW_TRANSIENT;
-		copy_failed(run, &e);
-		return;
-	}
 	if (run->done % 1000 == 0)
 		dw_info("copied %zu of %zu objects", run->done, run->submitted);
+}
+
+/* ---- copies in parts ------------------------------------------------- */
+
+struct part_run {
+	char (*etags)[128];
+	size_t failed;
+	struct dw_error first;
+};
+
+struct part_job {
+	struct part_run *run;
+	size_t index;
+};
+
+static void on_part(void *ud, const struct dw_http_response *resp,
+		    const struct dw_error *err)
+{
+	struct part_job *job = ud;
+	struct dw_error e;
+	xmlDocPtr doc = NULL;
+
+	if (!err && body_error(resp, &e))
+		err = &e;
+	if (!err && (dw_xml_parse(resp->body.data, resp->body.len, &doc) != 0 ||
+		     !*dw_xml_textbuf(xmlDocGetRootElement(doc), "ETag", job->run->etags[job->index],
+				      sizeof(job->run->etags[job->index])))) {
+		e = (struct dw_error){ .kind = DW_FAILED, .code = "InvalidResponse",
+				       .message = "UploadPartCopy answered without an ETag" };
+		err = &e;
+	}
+	xmlFreeDoc(doc);
+	if (err && job->run->failed++ == 0)
+		job->run->first = *err;
+}
+
+/* A request on key of an upload: ?uploads (upload_id NULL) or ?uploadId=. */
+static void upload_request(struct dw_aws_request *req, const char *method,
+			   const char *bucket, const char *key, const char *upload_id)
+{
+	dw_aws_request_init(req, "s3", DW_PROTO_REST_XML, method, key);
+	req->bucket = dw_xstrdup(bucket);
+	if (upload_id)
+		dw_kv_add(&req->query, "uploadId", upload_id);
+	else
+		dw_kv_add(&req->query, "uploads", "");
+}
+
+static int start_upload(struct dw_aws *aws, const char *bucket, const char *key,
+			char **upload_id)
+{
+	struct dw_aws_request req;
+	struct dw_http_response resp;
+	xmlDocPtr doc = NULL;
+	int rc;
+
+	*upload_id = NULL;
+	upload_request(&req, "POST", bucket, key, NULL);
+	dw_http_response_init(&resp);
+	rc = dw_aws_send(aws, &req, &resp);
+	if (rc == 0)
+		rc = dw_xml_parse(resp.body.data, resp.body.len, &doc);
+	if (rc == 0 && !(*upload_id = dw_xml_text(xmlDocGetRootElement(doc), "UploadId")))
+		rc = dw_fail("InvalidResponse", "CreateMultipartUpload answered without an UploadId");
+	xmlFreeDoc(doc);
+	dw_http_response_free(&resp);
+	dw_aws_request_free(&req);
+	return rc;
+}
+
+static int complete_upload(struct dw_aws *aws, const char *bucket, const char *key,
+			   const char *upload_id, char (*etags)[128], size_t n)
+{
+	struct dw_aws_request req;
+	struct dw_http_response resp;
+	struct dw_error e;
+	int rc;
+
+	upload_request(&req, "POST", bucket, key, upload_id);
+	dw_kv_add(&req.headers, "Content-Type", "application/xml");
+	dw_buf_puts(&req.body, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+	for (size_t i = 0; i < n; i++) {
+		dw_buf_printf(&req.body, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
+		dw_xml_escape(&req.body, etags[i]);
+		dw_buf_puts(&req.body, "</ETag></Part>");
+	}
+	dw_buf_puts(&req.body, "</CompleteMultipartUpload>");
+	dw_http_response_init(&resp);
+	rc = dw_aws_send(aws, &req, &resp);
+	if (rc == 0 && body_error(&resp, &e)) {
+		dw_error_restore(&e);
+		rc = -1;
+	}
+	dw_http_response_free(&resp);
+	dw_aws_request_free(&req);
+	return rc;
+}
+
+/* Abort, so the parts copied so far are not kept (and billed); the error
+ * that led here stays the one raised. */
+static void abort_upload(struct dw_aws *aws, const char *bucket, const char *key,
+			 const char *upload_id)
+{
+	struct dw_aws_request req;
+	struct dw_http_response resp;
+	struct dw_error saved;
+
+	dw_error_save(&saved);
+	upload_request(&req, "DELETE", bucket, key, upload_id);
+	dw_http_response_init(&resp);
+	if (dw_aws_send(aws, &req, &resp))
+		dw_warn("could not abort the multipart upload of s3://%s/%s: %s", bucket, key,
+			dw_error_last()->message);
+	dw_http_response_free(&resp);
+	dw_aws_request_free(&req);
+	dw_error_restore(&saved);
+}
+
+static long long part_size_for(const struct dw_s3sync *s, long long size)
+{
+	long long part = s->part_size > 0 ? s->part_size : DW_S3SYNC_PART_SIZE;
+
+	if (part < DW_S3SYNC_MIN_PART_SIZE)
+		part = DW_S3SYNC_MIN_PART_SIZE;
+	if ((size + part - 1) / part > 10000)
+		part = (size + 9999) / 10000;
+	return part;
+}
+
+/* UploadPartCopy for each part, concurrency in flight, then complete. */
+static int copy_in_parts(struct dw_aws *aws, const struct dw_s3sync *s, const char *from,
+			 const char *to, long long size)
+{
+	long long part = part_size_for(s, size);
+	size_t n = (size_t)((size + part - 1) / part);
+	int concurrency = s->concurrency > 0 ? s->concurrency : 32;
+	struct part_run run = { .etags = dw_xcalloc(n, sizeof(*run.etags)) };
+	struct part_job *jobs = dw_xcalloc(n, sizeof(*jobs));
+	char *upload_id = NULL;
+	int rc = start_upload(aws, s->dst_bucket, to, &upload_id);
+
+	if (rc == 0) {
+		dw_info("copying s3://%s/%s (%lld bytes) in %zu parts", s->src_bucket, from, size, n);
+		struct dw_aws_pool *pool = dw_aws_pool_new(aws, concurrency);
+		for (size_t i = 0; i < n; i++) {
+			struct dw_aws_request *req = dw_s3_copy_request(s->src_bucket, from, s->dst_bucket, to);
+			long long first = (long long)i * part;
+			long long last = first + part > size ? size - 1 : first + part - 1;
+			dw_kv_addf(&req->query, "partNumber", "%zu", i + 1);
+			dw_kv_add(&req->query, "uploadId", upload_id);
+			dw_kv_addf(&req->headers, "x-amz-copy-source-range", "bytes=%lld-%lld", first, last);
+			jobs[i] = (struct part_job){ &run, i };
+			dw_aws_pool_submit(pool, req, on_part, &jobs[i]);
+			dw_aws_pool_wait(pool, concurrency * 2);
+		}
+		dw_aws_pool_wait(pool, 0);
+		dw_aws_pool_free(pool);
+		if (run.failed) {
+			dw_error_restore(&run.first);
+			rc = -1;
+		}
+		if (rc == 0)
+			rc = complete_upload(aws, s->dst_bucket, to, upload_id, run.etags, n);
+		if (rc)
+			abort_upload(aws, s->dst_bucket, to, upload_id);
+	}
+	if (rc)
+		dw_error_context("copying s3://%s/%s to s3://%s/%s in parts", s->src_bucket, from,
+				 s->dst_bucket, to);
+	free(upload_id);
+	free(jobs);
+	free(run.etags);
+	return rc;
+}
+
+static int needs_copy(const struct listing *dst, const struct entry *e)
+{
+	const struct entry *have = listing_find(dst, e->rel);
+
+	return !(have && have->size == e->size && strcmp(have->etag, e->etag) == 0);
+}
+
+static int is_large(const struct dw_s3sync *s, const struct entry *e)
+{
+	return e->size > (s->multipart_threshold > 0 ? s->multipart_threshold : DW_S3SYNC_COPY_LIMIT);
+}
+
+/* Objects in parts, one after another (their parts run concurrently). */
+static int copy_large(struct dw_aws *aws, struct dw_s3sync *s, const struct listing *src,
+		      const struct listing *dst)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < src->n && rc == 0; i++) {
+		const struct entry *e = &src->v[i];
+		if (!is_large(s, e) || !needs_copy(dst, e))
+			continue;
+		char *from = dw_xasprintf("%s%s", s->src_prefix, e->rel);
+		char *to = dw_xasprintf("%s%s", s->dst_prefix, e->rel);
+		rc = copy_in_parts(aws, s, from, to, e->size);
+		if (rc == 0) {
+			s->copied++;
+			s->bytes_copied += e->size;
+		}
+		free(from);
+		free(to);
+	}
+	return rc;
 }
 
 static int copy_all(struct dw_aws *aws, struct dw_s3sync *s,
@@ -219,14 +437,16 @@ static int copy_all(struct dw_aws *aws, struct dw_s3sync *s,
 	int concurrency = s->concurrency > 0 ? s->concurrency : 32;
 	struct dw_aws_pool *pool = dw_aws_pool_new(aws, concurrency);
 	struct copy_run run = { 0 };
+	long long bytes = 0;
 
 	for (size_t i = 0; i < src->n; i++) {
 		const struct entry *e = &src->v[i];
-		const struct entry *have = listing_find(dst, e->rel);
-		if (have && have->size == e->size && strcmp(have->etag, e->etag) == 0) {
+		if (!needs_copy(dst, e)) {
 			s->unchanged++;
 			continue;
 		}
+		if (is_large(s, e))
+			continue;
 		char *from = dw_xasprintf("%s%s", s->src_prefix, e->rel);
 		char *to = dw_xasprintf("%s%s", s->dst_prefix, e->rel);
 		dw_aws_pool_submit(pool, dw_s3_copy_request(s->src_bucket, from, s->dst_bucket, to),
@@ -234,19 +454,22 @@ static int copy_all(struct dw_aws *aws, struct dw_s3sync *s,
 		free(from);
 		free(to);
 		run.submitted++;
-		s->bytes_copied += e->size;
+		bytes += e->size;
 		dw_aws_pool_wait(pool, concurrency * 2);
 	}
 	dw_aws_pool_wait(pool, 0);
 	dw_aws_pool_free(pool);
-	s->copied = run.submitted - run.failed;
-	dw_info("copied %lu objects (%lld bytes), %lu already in place", s->copied,
-		s->bytes_copied, s->unchanged);
 	if (run.failed) {
 		dw_error_restore(&run.first);
 		return dw_error_context("%zu of %zu copies to s3://%s/%s failed; nothing was deleted",
 					run.failed, run.submitted, s->dst_bucket, s->dst_prefix);
 	}
+	s->copied = run.submitted;
+	s->bytes_copied = bytes;
+	if (copy_large(aws, s, src, dst))
+		return dw_error_context("nothing was deleted");
+	dw_info("copied %lu objects (%lld bytes), %lu already in place", s->copied,
+		s->bytes_copied, s->unchanged);
 	return 0;
 }
 
@@ -297,16 +520,6 @@ static int delete_entries(struct dw_aws *aws, const char *bucket, const char *pr
 
 /* ---- the move -------------------------------------------------------- */
 
-static int check_sizes(const struct dw_s3sync *s, const struct listing *src)
-{
-	for (size_t i = 0; i < src->n; i++)
-		if (src->v[i].size > DW_S3SYNC_MAX_COPY_BYTES)
-			return dw_fail("ObjectTooLarge",
-				       "s3://%s/%s%s is %lld bytes, over CopyObject's 5 GiB; nothing was changed",
-				       s->src_bucket, s->src_prefix, src->v[i].rel, src->v[i].size);
-	return 0;
-}
-
 /* With the listings made: decide, copy, delete stale, mark, delete source. */
 static int move_listed(struct dw_aws *aws, struct dw_s3sync *s,
 		       const struct listing *src, const struct listing *dst,
@@ -329,9 +542,7 @@ static int move_listed(struct dw_aws *aws, struct dw_s3sync *s,
 		if (finishing)
 			dw_info("finishing an interrupted move of %s: the destination is complete, "
 				"%zu source objects are left", url, src->n);
-		rc = check_sizes(s, src);
-		if (rc == 0)
-			rc = copy_all(aws, s, src, dst);
+		rc = copy_all(aws, s, src, dst);
 		/* A finishing run's source listing may be partial: never
 		 * judge the destination by it. */
 		if (rc == 0 && !finishing)

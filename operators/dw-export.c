@@ -15,6 +15,8 @@
 #include <string.h>
 
 /* What an action acts on and changes: checked before its first change. */
+#define MIB (1024LL * 1024)
+
 enum need {
 	NEED_TASK = 1,        /* an export task: export_task_id or a source */
 	NEED_START = 2,       /* a source and where to export it */
@@ -134,6 +136,8 @@ static int check_request(const json_t *req, unsigned needs)
 	if ((needs & NEED_CATALOG) && check_catalog(req, needs))
 		return -1;
 	return check_range(req, "concurrency", 1, 512) ||
+	       check_range(req, "multipart_threshold_mb", 5, 5120) ||
+	       check_range(req, "part_size_mb", 5, 5120) ||
 	       check_range(req, "poll_s", 1, 3600) ||
 	       check_range(req, "wait_timeout_s", 1, 7 * 24 * 3600) ? -1 : 0;
 }
@@ -255,9 +259,13 @@ static int step_promote(struct dw_aws *aws, const json_t *req, const struct targ
 
 	if (dw_export_main_prefix(dw_req_str(req, "main_prefix", NULL), "main_prefix", &main_prefix))
 		return -1;
+	struct dw_export_copying copying = {
+		.concurrency = (int)dw_req_int(req, "concurrency", 32),
+		.multipart_threshold = dw_req_int(req, "multipart_threshold_mb", 5120) * MIB,
+		.part_size = dw_req_int(req, "part_size_mb", 512) * MIB,
+	};
 	promotion_version(t, task, version);
-	rc = dw_export_promote(aws, task, main_prefix, version[0] ? version : NULL,
-			       (int)dw_req_int(req, "concurrency", 32), &p);
+	rc = dw_export_promote(aws, task, main_prefix, version[0] ? version : NULL, &copying, &p);
 	put_target(r, t);
 	put_task(r, task);
 	json_object_set_new(r, "main", json_sprintf("s3://%s/%s", task->s3_bucket, main_prefix));
@@ -401,6 +409,8 @@ static const struct dw_field fields[] = {
 	{ "export_only", DW_T_STRINGS, 0, NULL, "databases, schemas or tables to export (default: all)" },
 	{ "main_prefix", DW_T_STRING, 0, NULL, "stable folder the export is promoted to (promote, catalog)" },
 	{ "concurrency", DW_T_INT, 0, NULL, "copies in flight while promoting (default 32)" },
+	{ "multipart_threshold_mb", DW_T_INT, 0, NULL, "objects larger than this are copied in parts (default 5120, CopyObject's limit)" },
+	{ "part_size_mb", DW_T_INT, 0, NULL, "part size of those copies (5-5120, default 512)" },
 	{ "poll_s", DW_T_INT, 0, NULL, "seconds between polls of the export or crawler (default 30)" },
 	{ "wait_timeout_s", DW_T_INT, 0, NULL, "give up waiting after this long, exit 75 (default 21600)" },
 	{ "crawler", DW_T_STRING, 0, NULL, "Glue crawler to run (catalog)" },

@@ -331,6 +331,48 @@ def test_promote_retries_throttled_copies(moto, warehouse, run_op, fault_proxy):
     assert len(all_keys(s3, "warehouse/main/warehouse/public.orders/")) == 40
 
 
+MIB = 1024 * 1024
+
+
+def test_promote_copies_large_objects_in_parts(moto, warehouse, run_op):
+    s3 = moto.client("s3")
+    tid = warehouse["task_id"]
+    assert run_op("dw-export", "start", base_request()).code == 0
+    put_many(s3, export_files(tid, [("warehouse", "public.orders", 2)]))
+    big = bytes(range(256)) * (11 * MIB // 256) + b"tail"
+    big_key = f"exports/{tid}/warehouse/public.events/part-00000.gz.parquet"
+    s3.put_object(Bucket=BUCKET, Key=big_key, Body=big)
+
+    r = run_op("dw-export", "promote", base_request(multipart_threshold_mb=6, part_size_mb=5))
+    assert r.code == 0, r
+    assert r.data["copied"] == 3
+    assert r.data["bytes_copied"] == len(big) + 2 * len(b"PAR1 stand-in PAR1")
+    assert "in 3 parts" in r.stderr
+    copied = s3.get_object(Bucket=BUCKET, Key="warehouse/main/warehouse/public.events/part-00000.gz.parquet")
+    assert copied["Body"].read() == big
+    assert all_keys(s3, f"exports/{tid}/") == []
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_promote_aborts_a_failed_copy_in_parts(moto, warehouse, run_op, fault_proxy):
+    s3 = moto.client("s3")
+    tid = warehouse["task_id"]
+    assert run_op("dw-export", "start", base_request()).code == 0
+    big_key = f"exports/{tid}/warehouse/public.events/part-00000.gz.parquet"
+    s3.put_object(Bucket=BUCKET, Key=big_key, Body=b"x" * (11 * MIB))
+    fault_proxy.set_rules([{"match": {"header": {"x-amz-copy-source-range": f"bytes={5 * MIB}-{10 * MIB - 1}"}},
+                            "fault": "error", "status": 403, "code": "AccessDenied",
+                            "message": "denied by the test"}])
+    r = run_op("dw-export", "promote", base_request(multipart_threshold_mb=6, part_size_mb=5),
+               env=fault_proxy.env)
+    assert r.code == 1, r
+    assert r.error["code"] == "AccessDenied"
+    assert "nothing was deleted" in r.error["message"]
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    assert all_keys(s3, "warehouse/main/") == []
+    assert all_keys(s3, f"exports/{tid}/") == [big_key]
+
+
 def test_promote_refuses_an_export_that_is_not_complete(moto, warehouse, run_op):
     assert run_op("dw-export", "start", base_request()).code == 0
     moto.client("rds").cancel_export_task(ExportTaskIdentifier=warehouse["task_id"])

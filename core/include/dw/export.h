@@ -75,11 +75,18 @@ struct dw_export_promotion {
 	int already_done;
 };
 
+/* How promote copies (see struct dw_s3sync); 0 for the defaults. */
+struct dw_export_copying {
+	int concurrency;
+	long long multipart_threshold, part_size; /* bytes */
+};
+
 /* Move the COMPLETE export's folder onto s3://<its bucket>/<main_prefix>/
  * (see dw/s3sync.h); version orders promotions (the snapshot's time). */
 int dw_export_promote(struct dw_aws *aws, const struct dw_export_task *t,
 		      const char *main_prefix, const char *version,
-		      int concurrency, struct dw_export_promotion *out);
+		      const struct dw_export_copying *copying,
+		      struct dw_export_promotion *out);
 
 /* main_prefix normalised: no leading '/', one trailing '/'.  DW_INVALID
  * (for field) when empty. */

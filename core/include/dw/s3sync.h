@@ -13,8 +13,10 @@
 
 #include "aws.h"
 
-/* CopyObject's limit: larger objects would need a multipart copy. */
-#define DW_S3SYNC_MAX_COPY_BYTES (5LL * 1024 * 1024 * 1024)
+/* CopyObject's limit; larger objects are copied in parts (UploadPartCopy). */
+#define DW_S3SYNC_COPY_LIMIT (5LL * 1024 * 1024 * 1024)
+#define DW_S3SYNC_PART_SIZE (512LL * 1024 * 1024)
+#define DW_S3SYNC_MIN_PART_SIZE (5LL * 1024 * 1024)
 
 struct dw_s3sync {
 	const char *src_bucket;
@@ -27,7 +29,12 @@ struct dw_s3sync {
 	/* Orders moves onto the same destination (an ISO time, say): a move
 	 * older than the one the marker records is refused.  May be NULL. */
 	const char *version;
-	int concurrency;         /* copies in flight; 0: 32 */
+	int concurrency;         /* copies (and parts) in flight; 0: 32 */
+	/* Objects larger than this are copied in parts of part_size (raised
+	 * when an object would need more than 10000 parts).  0: the limit of
+	 * CopyObject, and 512 MiB parts. */
+	long long multipart_threshold;
+	long long part_size;
 
 	/* out */
 	unsigned long copied;        /* CopyObject calls that succeeded */
