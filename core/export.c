@@ -245,8 +245,7 @@ static void sleep_seconds(int s)
 		;
 }
 
-/* 1 when done (0 returned) or failed (-1); 0 while still running. */
-static int finished(const struct dw_export_task *t, int *rc)
+int dw_export_finished(const struct dw_export_task *t, int *rc)
 {
 	if (strcmp(t->status, "COMPLETE") == 0) {
 		*rc = 0;
@@ -277,7 +276,7 @@ int dw_export_wait(struct dw_aws *aws, const char *id, int poll_s,
 		if (!found)
 			return dw_fail("ExportTaskNotFound", "there is no export task %s (run start first)", id);
 		log_progress(out, begin);
-		if (finished(out, &rc))
+		if (dw_export_finished(out, &rc))
 			return rc;
 		long left = (long)(begin + timeout_s - time(NULL));
 		if (left <= 0)

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +114,40 @@ static void test_move_checks_prefixes(void **state)
 	assert_int_equal(dw_s3sync_check(&s), -1);
 }
 
+static void task_in(struct dw_export_task *t, const char *status, const char *cause)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->id, sizeof(t->id), "warehouse-2024-06-01-031512");
+	snprintf(t->status, sizeof(t->status), "%s", status);
+	snprintf(t->failure_cause, sizeof(t->failure_cause), "%s", cause);
+}
+
+/* The waiter's verdict on each state RDS reports (moto only ever shows
+ * COMPLETE and CANCELED). */
+static void test_wait_verdicts(void **state)
+{
+	struct dw_export_task t;
+	int rc = 99;
+
+	(void)state;
+	task_in(&t, "STARTING", "");
+	assert_int_equal(dw_export_finished(&t, &rc), 0);
+	task_in(&t, "IN_PROGRESS", "");
+	assert_int_equal(dw_export_finished(&t, &rc), 0);
+	task_in(&t, "COMPLETE", "");
+	assert_int_equal(dw_export_finished(&t, &rc), 1);
+	assert_int_equal(rc, 0);
+	task_in(&t, "FAILED", "The IAM role does not have access to the bucket");
+	assert_int_equal(dw_export_finished(&t, &rc), 1);
+	assert_int_equal(rc, -1);
+	assert_string_equal(dw_error_last()->code, "ExportFailed");
+	assert_int_equal(dw_error_last()->kind, DW_FAILED);
+	assert_non_null(strstr(dw_error_last()->message, "does not have access to the bucket"));
+	task_in(&t, "CANCELING", "");
+	assert_int_equal(dw_export_finished(&t, &rc), 1);
+	assert_string_equal(dw_error_last()->code, "ExportCanceled");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -121,6 +156,7 @@ int main(void)
 		cmocka_unit_test(test_long_sources_fit_and_stay_apart),
 		cmocka_unit_test(test_main_prefix),
 		cmocka_unit_test(test_move_checks_prefixes),
+		cmocka_unit_test(test_wait_verdicts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
