@@ -551,64 +551,62 @@ def test_airflow_dag_infers_and_applies_to_glue(major, airflow_factory, bench, m
 
 # ------------------------------------------------------------ Athena waiter ---
 
-import threading  # noqa: E402
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+
+from conftest import BIN, assert_no_secrets  # noqa: E402
+
+
+def moto_transition(moto, model, transition):
+    """Steer one of moto's state machines (its /moto-api/state-manager)."""
+    path = "set-transition" if transition else "unset-transition"
+    body = {"model_name": model}
+    if transition:
+        body["transition"] = transition
+    req = urllib.request.Request(f"{moto.url}/moto-api/state-manager/{path}",
+                                 data=json.dumps(body).encode(), method="POST")
+    urllib.request.urlopen(req, timeout=10).read()
 
 
 @pytest.fixture
-def fake_athena():
-    """A stand-in Athena endpoint whose queries end as told: state["final"]."""
-    state = {"final": "RUNNING", "reason": "", "polls": 0, "starts": []}
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
-            target = self.headers.get("X-Amz-Target", "")
-            if target.endswith("StartQueryExecution"):
-                state["starts"].append(body)
-                out = {"QueryExecutionId": f"q{len(state['starts'])}"}
-            else:
-                state["polls"] += 1
-                st = "RUNNING" if state["polls"] < 2 else state["final"]
-                out = {"QueryExecution": {"QueryExecutionId": body["QueryExecutionId"],
-                                          "Status": {"State": st,
-                                                     "StateChangeReason": state["reason"]}}}
-            data = json.dumps(out).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    state["url"] = f"http://127.0.0.1:{srv.server_address[1]}"
-    yield state
-    srv.shutdown()
-    srv.server_close()
+def athena_held(moto):
+    """Athena queries stay QUEUED until told otherwise (moto's manual progression)."""
+    moto_transition(moto, "athena::execution", {"progression": "manual", "times": 1000})
+    yield moto.client("athena")
+    moto_transition(moto, "athena::execution", None)
 
 
-def test_athena_query_failure_is_exit_1(run_op, bench, fake_athena):
-    fake_athena.update(final="FAILED", reason="line 1:8: mismatched input 'EXTERNAL'")
-    req = dict(example("athena-apply.json"), endpoints={"athena": fake_athena["url"]})
-    res = run_op("dw-ddl", "apply", req)
-    assert res.code == 1 and res.error["code"] == "QueryFailed", res
-    assert "mismatched input" in res.error["message"]
-    assert "q1" in res.error["message"]
-    [start] = fake_athena["starts"]
-    assert len(start["ClientRequestToken"]) == 64
-    assert start["WorkGroup"] == "primary"
-
-
-def test_athena_waiter_timeout_is_exit_75(run_op, bench, fake_athena):
-    req = dict(example("athena-apply.json"), endpoints={"athena": fake_athena["url"]}, wait_s=1)
-    res = run_op("dw-ddl", "apply", req)
+def test_athena_waiter_timeout_is_exit_75(run_op, athena_held):
+    res = run_op("dw-ddl", "apply", dict(example("athena-apply.json"), wait_s=1))
     assert res.code == 75 and res.error["code"] == "WaiterTimeout", res
-    assert "still RUNNING" in res.error["message"]
-    assert "is RUNNING; checking again" in res.stderr
+    assert "still QUEUED" in res.error["message"]
+    assert "is QUEUED; checking again" in res.stderr
+
+
+def test_athena_cancelled_query_is_exit_1(athena_held):
+    """A query cancelled while dw-ddl waits fails the apply with Athena's state."""
+    req = dict(example("athena-apply.json"), wait_s=60, action="apply")
+    proc = subprocess.Popen([str(BIN / "dw-ddl")], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdin.write(json.dumps(req))
+    proc.stdin.close()
+    ids = []
+    for _ in range(100):
+        ids = athena_held.list_query_executions()["QueryExecutionIds"]
+        if ids:
+            break
+        time.sleep(0.1)
+    assert len(ids) == 1
+    execution = athena_held.get_query_execution(QueryExecutionId=ids[0])["QueryExecution"]
+    assert execution["WorkGroup"] == "primary"
+    athena_held.stop_query_execution(QueryExecutionId=ids[0])
+    out, err = proc.stdout.read(), proc.stderr.read()
+    assert proc.wait(timeout=60) == 1
+    assert_no_secrets(out + err, "dw-ddl output")
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["error"]["code"] == "QueryFailed"
+    assert ids[0] in res["error"]["message"] and "CANCELLED" in res["error"]["message"]
 
 
 def test_athena_start_retried_after_throttling(run_op, fault_proxy):
