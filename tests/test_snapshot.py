@@ -207,6 +207,21 @@ def test_missing_master_secret_changes_nothing(bench, moto, run_op, names, env_p
     assert instance_ids(rds) == ["warehouse"]
 
 
+def test_master_secret_that_is_not_a_login_changes_nothing(bench, moto, run_op, names,
+                                                           env_pw, secrets):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    text = "just-a-password-" + uuid.uuid4().hex
+    secrets.append(text)
+    moto.client("secretsmanager").create_secret(Name="warehouse/plain", SecretString=text)
+    req = launch_request(bench, "sam", names.user(), names.database(),
+                         master={"secret_id": "warehouse/plain"})
+    r = run_op(OP, "launch", req, env=env_pw)
+    assert r.code == 1, r
+    assert r.error["code"] == "SecretNotLogin"
+    assert instance_ids(rds) == ["warehouse"]
+
+
 def test_relaunch_returns_the_same_copy_and_resets_the_password(
         bench, moto, run_op, names, env_pw, secrets):
     rds = moto.client("rds")
