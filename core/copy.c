@@ -510,6 +510,12 @@ int dw_copy_make_login(const struct dw_copy *c, const struct dw_copy_login *logi
 		port = dw_ssh_tunnel_port(tunnel);
 	}
 	int rc = login_at(host, port, login);
+	if (rc && tunnel) {
+		char why[512];
+		dw_ssh_tunnel_error(tunnel, why, sizeof(why));
+		if (why[0])
+			dw_error_context("through the SSH tunnel (%s)", why);
+	}
 	dw_ssh_tunnel_close(tunnel);
 	return rc;
 }

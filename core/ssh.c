@@ -43,6 +43,7 @@ struct dw_ssh_tunnel {
 	struct forward fwd[MAX_FORWARDS];
 	int n_fwd;
 	unsigned long forwarded;
+	pthread_mutex_t lock; /* guards error */
 	char error[512];   /* the thread's first error */
 };
 
@@ -205,10 +206,12 @@ static void note_error(struct dw_ssh_tunnel *t, const char *doing)
 {
 	char *msg = NULL;
 
-	if (t->error[0])
-		return;
 	libssh2_session_last_error(t->session, &msg, NULL, 0);
-	snprintf(t->error, sizeof(t->error), "%s: %s", doing, msg && *msg ? msg : "unknown error");
+	pthread_mutex_lock(&t->lock);
+	if (!t->error[0])
+		snprintf(t->error, sizeof(t->error), "%s: %s", doing,
+			 msg && *msg ? msg : "unknown error");
+	pthread_mutex_unlock(&t->lock);
 }
 
 /* Wait until the session's socket can move in the direction it is stuck. */
@@ -370,6 +373,7 @@ int dw_ssh_tunnel_open(struct dw_ssh_tunnel **out,
 
 	*out = NULL;
 	t->sock = t->listen_fd = t->wake[0] = t->wake[1] = -1;
+	pthread_mutex_init(&t->lock, NULL);
 	t->target_host = dw_xstrdup(cfg->target_host);
 	t->target_port = cfg->target_port;
 	/* OpenSSL initialises itself; libssh2_exit must not tear it down
@@ -399,6 +403,13 @@ int dw_ssh_tunnel_port(const struct dw_ssh_tunnel *t)
 	return t->port;
 }
 
+void dw_ssh_tunnel_error(struct dw_ssh_tunnel *t, char *out, size_t len)
+{
+	pthread_mutex_lock(&t->lock);
+	snprintf(out, len, "%s", t->error);
+	pthread_mutex_unlock(&t->lock);
+}
+
 void dw_ssh_tunnel_close(struct dw_ssh_tunnel *t)
 {
 	if (!t)
@@ -424,6 +435,7 @@ void dw_ssh_tunnel_close(struct dw_ssh_tunnel *t)
 	if (t->sock >= 0)
 		close(t->sock);
 	free(t->target_host);
+	pthread_mutex_destroy(&t->lock);
 	free(t);
 	libssh2_exit();
 }

@@ -682,6 +682,20 @@ def test_tunnel_to_a_closed_port_fails_fast_and_rolls_back(bench, moto, run_op, 
     assert instance_ids(rds) == ["warehouse"]
 
 
+def test_bastion_that_cannot_reach_the_copy_says_so(bench, moto, run_op, names, env_pw):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    closed = services.free_port()
+    req = launch_request(bench, "tom", names.user(), names.database(), ssh_tunnel=tunnel(bench),
+                         endpoint_override=f"127.0.0.1:{closed}")
+    r = run_op(OP, "launch", req, env=env_pw)
+    assert r.code == 1, r
+    assert "through the SSH tunnel" in r.error["message"]
+    assert "Channel open failure" in r.error["message"]
+    assert "dw-snapshot-tom was deleted" in r.error["message"]
+    assert instance_ids(rds) == ["warehouse"]
+
+
 def test_tunnel_with_missing_key_file_is_rejected(bench, moto, run_op, names, env_pw):
     rds = moto.client("rds")
     make_warehouse(rds)

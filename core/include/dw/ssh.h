@@ -5,6 +5,8 @@
 #ifndef DW_SSH_H
 #define DW_SSH_H
 
+#include <stddef.h>
+
 struct dw_ssh_tunnel_config {
 	const char *host;             /* the bastion */
 	int port;                     /* 0: 22 */
@@ -24,6 +26,9 @@ int dw_ssh_tunnel_open(struct dw_ssh_tunnel **out,
 		       const struct dw_ssh_tunnel_config *cfg);
 /* The local port to connect to (on 127.0.0.1). */
 int dw_ssh_tunnel_port(const struct dw_ssh_tunnel *t);
+/* The first error forwarding met so far ("" when none), e.g. the bastion
+ * could not reach the target: why a connection through it was dropped. */
+void dw_ssh_tunnel_error(struct dw_ssh_tunnel *t, char *out, size_t len);
 /* Stop forwarding, close every connection and the session. */
 void dw_ssh_tunnel_close(struct dw_ssh_tunnel *t);
 
