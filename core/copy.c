@@ -344,24 +344,35 @@ struct waiter {
 	long poll_s;
 };
 
+int dw_copy_wait_verdict(const char *instance, const char *status, long elapsed,
+			 long timeout_s, long poll_s)
+{
+	if (strcmp(status, "available") == 0)
+		return 1;
+	if (dw_copy_status_failed(status))
+		return dw_fail("CopyFailed", "%s is %s: it will not become available",
+			       instance, status);
+	if (elapsed + poll_s > timeout_s)
+		return dw_raise(DW_TRANSIENT, "WaiterTimeout", NULL,
+				"%s is still %s after %lds (wait_timeout_s %ld)",
+				instance, status, elapsed, timeout_s);
+	return 0;
+}
+
 static int wait_available(struct dw_aws *aws, const char *instance,
 			  const struct waiter *w, struct dw_copy *out)
 {
 	for (;;) {
 		long elapsed = (long)(time(NULL) - w->start);
+		int verdict;
 
 		if (dw_copy_describe(aws, instance, out))
 			return -1;
 		dw_info("%s: %s (%lds elapsed)", instance, out->status, elapsed);
-		if (strcmp(out->status, "available") == 0)
-			return 0;
-		if (dw_copy_status_failed(out->status))
-			return dw_fail("CopyFailed", "%s is %s: it will not become available",
-				       instance, out->status);
-		if (elapsed + w->poll_s > w->timeout_s)
-			return dw_raise(DW_TRANSIENT, "WaiterTimeout", NULL,
-					"%s is still %s after %lds (wait_timeout_s %ld)",
-					instance, out->status, elapsed, w->timeout_s);
+		verdict = dw_copy_wait_verdict(instance, out->status, elapsed,
+					       w->timeout_s, w->poll_s);
+		if (verdict)
+			return verdict > 0 ? 0 : -1;
 		sleep_s(w->poll_s);
 	}
 }

@@ -10,7 +10,6 @@
 #include <time.h>
 
 #define DEFAULT_TTL_DAYS 21
-#define DEFAULT_EXTEND_DAYS 7
 #define DEFAULT_MAX_TTL_DAYS 30
 #define DEFAULT_WAIT_S 3600
 #define DEFAULT_POLL_S 30
@@ -260,7 +259,7 @@ static int extend(struct dw_ctx *ctx)
 	if (instance_of(r, name, sizeof(name)) || !aws)
 		return -1;
 	if (dw_copy_extend(aws, name, dw_req_str(r, "owner", NULL), dw_req_bool(r, "as_admin", 0),
-			   (int)dw_req_int(r, "ttl_days", DEFAULT_EXTEND_DAYS),
+			   (int)dw_req_int(r, "ttl_days", DEFAULT_TTL_DAYS),
 			   (int)dw_req_int(r, "max_ttl_days", DEFAULT_MAX_TTL_DAYS), &c, &changed))
 		return -1;
 	set_copy(ctx, &c);
@@ -348,7 +347,7 @@ static const struct dw_field list_fields[] = {
 static const struct dw_field extend_fields[] = {
 	{ "owner", DW_T_STRING, DW_REQUIRED, NULL, "the engineer" },
 	{ "instance_name", DW_T_STRING, 0, NULL, "default dw-snapshot-<owner>" },
-	{ "ttl_days", DW_T_INT, 0, NULL, "days to add (default 7)" },
+	{ "ttl_days", DW_T_INT, 0, NULL, "days to add (default 21)" },
 	{ "max_ttl_days", DW_T_INT, 0, NULL, "never more than this many days from now (default 30)" },
 	{ "as_admin", DW_T_BOOL, 0, NULL, "extend another owner's copy (admin jobs)" },
 	DW_FIELDS_END
@@ -369,7 +368,7 @@ static const struct dw_action actions[] = {
 	  "{\"owner\":\"jane\"}" },
 	{ "list", "the dwops copies, newest first", list_fields, list, "{\"owner\":\"jane\"}" },
 	{ "extend", "move the copy's expiry forward", extend_fields, extend,
-	  "{\"owner\":\"jane\",\"ttl_days\":7}" },
+	  "{\"owner\":\"jane\",\"ttl_days\":21}" },
 	{ "status", "one copy's details", status_fields, status, "{\"owner\":\"jane\"}" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

@@ -7,11 +7,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import ssl
-import struct
+import shutil
 import subprocess
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -55,12 +52,12 @@ def parse_iso(s):
     return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
-def client_login(bench, user, password, sql, host=None, port=None):
+def client_login(bench, user, password, sql, host=None, port=None, extra=()):
     """Log in with the mariadb client as user (password via MYSQL_PWD)."""
     client = services._which("mariadb", "mysql")
     cmd = [client, "--no-defaults", "--protocol=TCP", f"-h{host or bench.mysql_host}",
            f"-P{port or bench.mysql_port}", f"-u{user}", "--batch", "--skip-column-names",
-           "-e", sql]
+           *extra, "-e", sql]
     env = dict(os.environ, MYSQL_PWD=password)
     return subprocess.run(cmd, capture_output=True, env=env, timeout=30)
 
@@ -162,8 +159,9 @@ def test_launch_restores_newest_automated_snapshot_with_tags_and_login(
     assert tags == {"managed-by": "dwops", "owner": "jane.doe@example.com",
                     "source": "warehouse", "snapshot": automated,
                     "expires-at": d["expires_at"]}
-    # A progress line per poll.
-    assert "dw-snapshot-jane-doe-example-com: available" in r.stderr
+    # A progress line per poll, with the status and the time so far.
+    assert re.search(r"dw-snapshot-jane-doe-example-com: available \(\d+s elapsed\)",
+                     r.stderr), r.stderr
 
     # The engineer logs in with the nasty password and may create tables,
     # indexes and grant.
@@ -297,100 +295,13 @@ def test_aws_failure_after_restore_deletes_the_new_copy(
     assert instance_ids(rds) == ["warehouse"]
 
 
-class StatusRewriter:
-    """An HTTP proxy in front of moto that reports every DB instance in the
-    given status (moto's restores are available at once), to drive the
-    waiter through slow and failed restores."""
-
-    def __init__(self, upstream, status):
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        import http.client
-        import urllib.parse
-
-        up = urllib.parse.urlsplit(upstream)
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=30)
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in ("connection", "content-length")}
-                conn.request("POST", self.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                if b"Action=DescribeDBInstances" in body:
-                    data = re.sub(rb"<DBInstanceStatus>[^<]*</DBInstanceStatus>",
-                                  b"<DBInstanceStatus>" + outer.status.encode()
-                                  + b"</DBInstanceStatus>", data)
-                self.send_response(resp.status)
-                for k, v in resp.getheaders():
-                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                conn.close()
-
-            def log_message(self, *args):
-                pass
-
-        self.status = status
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def rewriter(moto):
-    made = []
-
-    def make(status):
-        made.append(StatusRewriter(moto.url, status))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
-
-
-def test_wait_gives_up_at_wait_timeout_with_exit_75(bench, moto, run_op, names, env_pw,
-                                                   rewriter):
-    rds = moto.client("rds")
-    make_warehouse(rds)
-    proxy = rewriter("creating")
-    req = launch_request(bench, "uma", names.user(), names.database(), wait_timeout_s=3,
-                         poll_interval_s=1)
-    start = time.monotonic()
-    r = run_op(OP, "launch", req, env=dict(env_pw, AWS_ENDPOINT_URL=proxy.url))
-    assert r.code == 75, r
-    assert r.error["code"] == "WaiterTimeout"
-    assert "dw-snapshot-uma was deleted" in r.error["message"]
-    assert time.monotonic() - start < 15
-    # A progress line per poll, with the status and the time so far.
-    polls = re.findall(r"dw-snapshot-uma: creating \((\d+)s elapsed\)", r.stderr)
-    assert len(polls) >= 3 and polls[0] == "0", r.stderr
-    assert instance_ids(rds) == ["warehouse"]
-
-
-def test_wait_stops_early_on_a_failed_restore(bench, moto, run_op, names, env_pw, rewriter):
-    rds = moto.client("rds")
-    make_warehouse(rds)
-    proxy = rewriter("incompatible-restore")
-    req = launch_request(bench, "uma", names.user(), names.database(), wait_timeout_s=600,
-                         poll_interval_s=1)
-    start = time.monotonic()
-    r = run_op(OP, "launch", req, env=dict(env_pw, AWS_ENDPOINT_URL=proxy.url))
-    assert r.code == 1, r
-    assert r.error["code"] == "CopyFailed"
-    assert "incompatible-restore" in r.error["message"]
-    assert "dw-snapshot-uma was deleted" in r.error["message"]
-    assert time.monotonic() - start < 15
-    assert instance_ids(rds) == ["warehouse"]
+# Slow and failed restores: moto's restores are available at once (and it
+# has no way to hold an RDS instance in another state), so the waiter's
+# decisions on each poll -- available, the failed states, the transitional
+# ones and the wait_timeout_s boundary (exit 75, WaiterTimeout) -- are tested
+# in tests/unit/test_copy.c (dw_copy_wait_verdict).  Rolling back a new copy
+# when the wait ends in a transient error is tested above, with throttling
+# from the fault proxy (test_aws_failure_after_restore_deletes_the_new_copy).
 
 
 def test_failed_grant_deletes_the_new_copy(bench, moto, run_op, names, mysql, env_pw, secrets):
@@ -496,75 +407,6 @@ def test_no_automated_snapshot_fails_cleanly(bench, moto, run_op, names, env_pw)
 # TLS: verification is on by default
 # --------------------------------------------------------------------------
 
-class FakeTLSMySQL:
-    """Just enough of a MySQL server to test the client's TLS: it offers
-    TLS, does the handshake with its certificate, then refuses the login
-    ("Access denied (fake server)").  Reaching that message means the TLS
-    handshake, and the certificate checks, passed."""
-
-    def __init__(self, cert, key):
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(cert, key)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @staticmethod
-    def _packet(seq, payload):
-        return struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload
-
-    @staticmethod
-    def _read_packet(conn):
-        head = b""
-        while len(head) < 4:
-            chunk = conn.recv(4 - len(head))
-            if not chunk:
-                raise ConnectionError("closed")
-            head += chunk
-        n = int.from_bytes(head[:3], "little")
-        body = b""
-        while len(body) < n:
-            chunk = conn.recv(n - len(body))
-            if not chunk:
-                raise ConnectionError("closed")
-            body += chunk
-        return head[3], body
-
-    def _greeting(self):
-        caps = 0x1 | 0x8 | 0x200 | 0x800 | 0x2000 | 0x8000 | 0x80000
-        return (b"\x0a" + b"5.7.99-fake\0" + struct.pack("<I", 7) + b"abcdefgh\0"
-                + struct.pack("<H", caps & 0xFFFF) + b"\x2d" + struct.pack("<H", 2)
-                + struct.pack("<H", caps >> 16) + bytes([21]) + b"\0" * 10
-                + b"ijklmnopqrst\0" + b"mysql_native_password\0")
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                conn.settimeout(10)
-                conn.sendall(self._packet(0, self._greeting()))
-                seq, _ = self._read_packet(conn)          # the SSL request
-                tls = self.ctx.wrap_socket(conn, server_side=True)
-                seq, _ = self._read_packet(tls)           # the login, encrypted
-                err = (b"\xff" + struct.pack("<H", 1045) + b"#28000"
-                       + b"Access denied (fake server)")
-                tls.sendall(self._packet(seq + 1, err))
-                tls.close()
-            except (OSError, ConnectionError, ssl.SSLError):
-                pass
-            finally:
-                conn.close()
-
-    def close(self):
-        self.sock.close()
-
-
 @pytest.fixture(scope="module")
 def tls_certs(tmp_path_factory):
     d = tmp_path_factory.mktemp("tls")
@@ -586,6 +428,59 @@ def tls_certs(tmp_path_factory):
     return d
 
 
+class TLSMariaDB:
+    """A throwaway MariaDB from Debian (the bench's MariaDB service class)
+    with TLS on and required, serving the certificate use_cert() puts in
+    place (FLUSH SSL reloads it without a restart)."""
+
+    def __init__(self, run_dir, certs):
+        self.certs = certs
+        self.live = certs / "live"
+        self.live.mkdir(exist_ok=True)
+        self._copy_cert("server")
+        self.db = services.MariaDB(run_dir, extra_opts=[
+            f"--ssl-ca={certs / 'ca.pem'}",
+            f"--ssl-cert={self.live / 'cert.pem'}",
+            f"--ssl-key={self.live / 'key.pem'}",
+            "--require-secure-transport=ON",
+        ])
+        self.db.own_run_dir = True
+        self.db.start()
+        self.port = self.db.port
+        self.root_password = self.db.root_password
+
+    def _copy_cert(self, name):
+        shutil.copyfile(self.certs / f"{name}.pem", self.live / "cert.pem.tmp")
+        shutil.copyfile(self.certs / f"{name}.key", self.live / "key.pem.tmp")
+        os.replace(self.live / "cert.pem.tmp", self.live / "cert.pem")
+        os.replace(self.live / "key.pem.tmp", self.live / "key.pem")
+
+    def sql(self, sql):
+        """Run sql as root over the socket; the rows as lists of strings."""
+        r = self.db._client("--batch", "--skip-column-names",
+                            password=self.root_password, sql=sql)
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        return [line.split("\t") for line in r.stdout.decode().splitlines()]
+
+    def use_cert(self, name):
+        self._copy_cert(name)
+        self.sql("FLUSH SSL")
+
+    def stop(self):
+        self.db.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_mariadb(tls_certs, tmp_path_factory):
+    server = TLSMariaDB(tmp_path_factory.mktemp("tls-mariadb"), tls_certs)
+    try:
+        assert server.sql("SHOW VARIABLES LIKE 'have_ssl'") == [["have_ssl", "YES"]]
+        assert server.sql("SELECT @@require_secure_transport") == [["1"]]
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("cert,tls,reaches_login", [
     ("server", "ca", True),          # the right CA and host: TLS passes
     ("server", "other-ca", False),   # another CA: refused
@@ -593,13 +488,18 @@ def tls_certs(tmp_path_factory):
     ("elsewhere", "ca", False),      # the right CA, another host's certificate: refused
     ("elsewhere", "required", True), # TLS without checks (tunnels, proxies)
 ])
-def test_tls_certificate_is_verified_by_default(bench, moto, run_op, names, env_pw,
-                                                tls_certs, cert, tls, reaches_login):
+def test_tls_certificate_is_verified_by_default(bench, moto, run_op, names, env_pw, secrets,
+                                                tls_certs, tls_mariadb, cert, tls,
+                                                reaches_login):
     rds = moto.client("rds")
     make_warehouse(rds)
-    server = FakeTLSMySQL(str(tls_certs / f"{cert}.pem"), str(tls_certs / f"{cert}.key"))
-    req = launch_request(bench, "tia", names.user(), names.database(),
-                         endpoint_override=f"127.0.0.1:{server.port}")
+    secrets.append(tls_mariadb.root_password)
+    tls_mariadb.use_cert(cert)
+    user, db = names.user(), names.database(create=False)
+    tls_mariadb.sql(f"CREATE DATABASE `{db}`")
+    req = launch_request(bench, "tia", user, db,
+                         endpoint_override=f"127.0.0.1:{tls_mariadb.port}",
+                         master={"user": "root", "password_env": "DW_TEST_TLS_ROOT_PW"})
     if tls == "system":
         del req["tls"]
     elif tls == "required":
@@ -607,17 +507,39 @@ def test_tls_certificate_is_verified_by_default(bench, moto, run_op, names, env_
     else:
         req["tls"] = {"ca_file": str(tls_certs / f"{tls}.pem")}
     try:
-        r = run_op(OP, "launch", req, env=env_pw)
+        r = run_op(OP, "launch", req,
+                   env=dict(env_pw, DW_TEST_TLS_ROOT_PW=tls_mariadb.root_password))
+        if reaches_login:
+            assert r.code == 0, r
+            assert r.data["instance"] == "dw-snapshot-tia" and r.data["created"] is True
+            assert r.data["user"] == user and r.data["database"] == db
+            # The master's and the new login's connections were both encrypted
+            # (the server requires it anyway).
+            assert r.stderr.count(f"as {user}@127.0.0.1:{tls_mariadb.port} (TLS)") == 1, r.stderr
+            assert f"as root@127.0.0.1:{tls_mariadb.port} (TLS)" in r.stderr, r.stderr
+            assert "(no TLS)" not in r.stderr
+            assert instance_ids(rds) == ["dw-snapshot-tia", "warehouse"]
+            # The engineer logs in (over TLS) and may create tables.
+            ssl_args = ["--ssl", f"--ssl-ca={tls_certs / 'ca.pem'}"]
+            if cert == "server":
+                ssl_args.append("--ssl-verify-server-cert")
+            lr = client_login(bench, user, NASTY_PASSWORD,
+                              f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY); "
+                              f"SELECT COUNT(*) FROM `{db}`.t",
+                              host="127.0.0.1", port=tls_mariadb.port, extra=ssl_args)
+            assert lr.returncode == 0, lr.stderr
+            assert lr.stdout.split() == [b"0"]
+        else:
+            assert r.code == 1, r
+            assert r.error["code"] == "MySQLError"
+            assert "TLS/SSL error" in r.error["message"], r.error
+            assert "dw-snapshot-tia was deleted" in r.error["message"]
+            assert instance_ids(rds) == ["warehouse"]
+            # Refused before logging in: no login was made.
+            assert tls_mariadb.sql(
+                f"SELECT COUNT(*) FROM mysql.global_priv WHERE User = '{user}'") == [["0"]]
     finally:
-        server.close()
-    assert r.code == 1, r
-    assert r.error["code"] == "MySQLError"
-    if reaches_login:
-        assert "Access denied (fake server)" in r.error["message"], r.error
-    else:
-        assert "TLS/SSL error" in r.error["message"], r.error
-    assert "dw-snapshot-tia was deleted" in r.error["message"]
-    assert instance_ids(rds) == ["warehouse"]
+        tls_mariadb.sql(f"DROP USER IF EXISTS '{user}'@'%'; DROP DATABASE IF EXISTS `{db}`")
 
 
 # --------------------------------------------------------------------------
@@ -830,13 +752,64 @@ def test_extend_moves_expiry_forward_capped(bench, moto, run_op):
     got = parse_iso(r.data["expires_at"])
     assert now + timedelta(days=10) <= got <= now + timedelta(days=10, minutes=5)
 
-    r = run_op(OP, "extend", {"owner": "alice", "ttl_days": 1, "max_ttl_days": 10})
+    # Already later than max_ttl_days allows: nothing to do.  (A cap of 9
+    # days, not 10: the cap counts from now, and a second later "10 days
+    # from now" is a second past the expiry just set.)
+    r = run_op(OP, "extend", {"owner": "alice", "ttl_days": 1, "max_ttl_days": 9})
     assert r.code == 99, r
+    assert tags_of(rds, "dw-snapshot-alice")["expires-at"] == \
+        got.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     r = run_op(OP, "extend", {"owner": "bob", "instance_name": "dw-snapshot-alice"})
     assert r.code == 2, r
     assert tags_of(rds, "dw-snapshot-alice")["expires-at"] == \
         got.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_extend_defaults_to_21_days_capped_at_30(bench, moto, run_op):
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    start = now + timedelta(days=3)
+    restore_copy(rds, "dw-snapshot-carl", "carl", start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    # An expired copy: the 21 days count from now.
+    restore_copy(rds, "dw-snapshot-dora", "dora",
+                 (now - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    # No ttl_days: 21 days, as for launch (3 + 21 = 24, under the cap).
+    r = run_op(OP, "extend", {"owner": "carl"})
+    assert r.code == 0, r
+    assert parse_iso(r.data["expires_at"]) == start + timedelta(days=21)
+    assert tags_of(rds, "dw-snapshot-carl")["expires-at"] == r.data["expires_at"]
+
+    # Again: 24 + 21 = 45 days, capped by the default max_ttl_days (30).
+    r = run_op(OP, "extend", {"owner": "carl"})
+    assert r.code == 0, r
+    capped = parse_iso(r.data["expires_at"])
+    assert now + timedelta(days=30) <= capped <= now + timedelta(days=30, minutes=5)
+    assert tags_of(rds, "dw-snapshot-carl")["expires-at"] == r.data["expires_at"]
+
+    # At (here: past) the cap: nothing to do, nothing changed.  29 days, as
+    # "30 days from now" moves on by the second.
+    r = run_op(OP, "extend", {"owner": "carl", "max_ttl_days": 29})
+    assert r.code == 99, r
+    assert tags_of(rds, "dw-snapshot-carl")["expires-at"] == \
+        capped.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    r = run_op(OP, "extend", {"owner": "dora"})
+    assert r.code == 0, r
+    got = parse_iso(r.data["expires_at"])
+    assert before + timedelta(days=21) <= got <= before + timedelta(days=21, minutes=5)
+    assert tags_of(rds, "dw-snapshot-dora")["expires-at"] == r.data["expires_at"]
+
+
+def test_extend_help_states_the_defaults(bench, run_op):
+    r = run_op(OP, args=["--help"])
+    assert r.code == 0, r
+    section = r.stdout.split("dw-snapshot extend:", 1)[1].split("\n\n", 1)[0]
+    assert re.search(r"ttl_days +integer +days to add \(default 21\)", section), section
+    assert "never more than this many days from now (default 30)" in section, section
 
 
 def test_launch_destroy_round_trip(bench, moto, run_op, names, env_pw):

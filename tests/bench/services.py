@@ -343,8 +343,10 @@ class MariaDB(Service):
     stop_timeout = 10.0
 
     def __init__(self, run_dir: Path, port: Optional[int] = None, die_with_parent: bool = True,
-                 root_password: Optional[str] = None):
+                 root_password: Optional[str] = None, extra_opts: Optional[List[str]] = None):
         super().__init__(run_dir, die_with_parent)
+        # Server options after the bench's own (e.g. --ssl-cert=...); later wins.
+        self.extra_opts = list(extra_opts or [])
         self.port = port or free_port()
         self.host = HOST
         self.root_password = root_password or ("dwopsTESTmysqlPW" + secrets.token_hex(8))
@@ -400,7 +402,7 @@ class MariaDB(Service):
                f"--port={self.port}", f"--bind-address={HOST}",
                f"--socket={self.socket}", f"--pid-file={self.dir / 'mariadbd.pid'}",
                f"--user={user}", f"--log-error={self.log}",
-               "--max-connections=300"] + self._server_opts()
+               "--max-connections=300"] + self._server_opts() + self.extra_opts
         self.proc = _spawn(cmd, self.dir / "stdout.log", self.die_with_parent, self.dir)
         self.pid = self.proc.pid
 

@@ -1,5 +1,7 @@
 /* test_copy.c - the names and quoting dw-snapshot relies on: copy names
- * that RDS accepts, MySQL identifiers and the safe-name rule. */
+ * that RDS accepts, MySQL identifiers and the safe-name rule; and the
+ * restore waiter's decision on each poll (moto's restores are available at
+ * once, so the integration tests never see the other states). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +11,7 @@
 
 #include "dw/buf.h"
 #include "dw/copy.h"
+#include "dw/error.h"
 #include "dw/mysql.h"
 
 static void test_default_name(void **state)
@@ -114,6 +117,87 @@ static void test_failed_states(void **state)
 	assert_false(dw_copy_status_failed("available"));
 }
 
+/* Every state the waiter stops early on: DW_FAILED, naming the state. */
+static void test_wait_stops_on_failed_states(void **state)
+{
+	static const char *const failed[] = {
+		"failed", "incompatible-restore", "incompatible-parameters",
+		"incompatible-network", "inaccessible-encryption-credentials",
+		"deleting", "storage-full",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(failed) / sizeof(failed[0]); i++) {
+		dw_error_clear();
+		/* Early on, long before the deadline, and with no time left. */
+		assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", failed[i], 0, 600, 30), -1);
+		assert_int_equal(dw_error_last()->kind, DW_FAILED);
+		assert_string_equal(dw_error_last()->code, "CopyFailed");
+		assert_non_null(strstr(dw_error_last()->message, failed[i]));
+		assert_non_null(strstr(dw_error_last()->message, "dw-snapshot-uma"));
+		dw_error_clear();
+		assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", failed[i], 9999, 600, 30), -1);
+		assert_int_equal(dw_error_last()->kind, DW_FAILED);
+		assert_string_equal(dw_error_last()->code, "CopyFailed");
+	}
+}
+
+static void test_wait_done_when_available(void **state)
+{
+	(void)state;
+	dw_error_clear();
+	assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", "available", 0, 600, 30), 1);
+	/* Available counts even when the time is up. */
+	assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", "available", 600, 600, 30), 1);
+	assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", "available", 5000, 600, 30), 1);
+	assert_int_equal(dw_error_last()->kind, DW_OK);
+}
+
+static void test_wait_keeps_waiting_on_transitional_states(void **state)
+{
+	static const char *const busy[] = {
+		"creating", "modifying", "backing-up", "starting", "rebooting",
+		"configuring-enhanced-monitoring", "stopped",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(busy) / sizeof(busy[0]); i++) {
+		dw_error_clear();
+		assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", busy[i], 0, 600, 30), 0);
+		assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", busy[i], 570, 600, 30), 0);
+		assert_int_equal(dw_error_last()->kind, DW_OK);
+	}
+}
+
+/* It gives up once another poll would end past wait_timeout_s. */
+static void test_wait_timeout_boundary(void **state)
+{
+	(void)state;
+	dw_error_clear();
+	/* 570 + 30 = 600: the next poll is still in time. */
+	assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", "creating", 570, 600, 30), 0);
+	assert_int_equal(dw_error_last()->kind, DW_OK);
+	/* 571 + 30 > 600: give up now, transient. */
+	assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", "creating", 571, 600, 30), -1);
+	assert_int_equal(dw_error_last()->kind, DW_TRANSIENT);
+	assert_string_equal(dw_error_last()->code, "WaiterTimeout");
+	assert_non_null(strstr(dw_error_last()->message, "dw-snapshot-uma is still creating after 571s"));
+	assert_non_null(strstr(dw_error_last()->message, "wait_timeout_s 600"));
+	dw_error_clear();
+	assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", "modifying", 3, 3, 1), -1);
+	assert_int_equal(dw_error_last()->kind, DW_TRANSIENT);
+	assert_string_equal(dw_error_last()->code, "WaiterTimeout");
+	assert_non_null(strstr(dw_error_last()->message, "modifying"));
+	dw_error_clear();
+	assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", "backing-up", 2, 3, 1), 0);
+	assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", "backing-up", 3, 3, 1), -1);
+	assert_string_equal(dw_error_last()->code, "WaiterTimeout");
+	/* A failed state past the deadline is still reported as failed. */
+	dw_error_clear();
+	assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", "storage-full", 9999, 600, 30), -1);
+	assert_int_equal(dw_error_last()->kind, DW_FAILED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +208,10 @@ int main(void)
 		cmocka_unit_test(test_safe_name),
 		cmocka_unit_test(test_tls_modes),
 		cmocka_unit_test(test_failed_states),
+		cmocka_unit_test(test_wait_stops_on_failed_states),
+		cmocka_unit_test(test_wait_done_when_available),
+		cmocka_unit_test(test_wait_keeps_waiting_on_transitional_states),
+		cmocka_unit_test(test_wait_timeout_boundary),
 	};
 
 	return cmocka_run_group_tests_name("copy", tests, NULL, NULL);

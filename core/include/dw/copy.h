@@ -69,6 +69,14 @@ int dw_copy_valid_name(const char *name);
 /* Instance states a copy never leaves by itself: waiting stops there. */
 int dw_copy_status_failed(const char *status);
 
+/* The restore waiter's decision on one poll of instance: 1 when status is
+ * "available" (done); -1 with DW_FAILED "CopyFailed" naming the state when
+ * dw_copy_status_failed(status) (stop early); -1 with DW_TRANSIENT
+ * "WaiterTimeout" when another poll_s would take the wait past timeout_s
+ * (elapsed + poll_s > timeout_s); else 0 (keep waiting). */
+int dw_copy_wait_verdict(const char *instance, const char *status, long elapsed,
+			 long timeout_s, long poll_s);
+
 /* The engineer's MySQL login on a copy, made with the master login. */
 struct dw_copy_login {
 	const char *database;          /* gets ALL ... WITH GRANT OPTION */
