@@ -6,7 +6,8 @@
 # CPU come from GNU time (/usr/bin/time, Debian package "time").
 #
 #   BENCH_HOURS=24        hours fanned out against ElasticMQ (a day)
-#   BENCH_MOTO_FILES=3600 files sent against moto's own SQS (one hour)
+#   BENCH_MOTO_FILES=1200 files of one hour sent against moto's own SQS
+#                         (each moto send scans the queue: time grows with n^2)
 #   BENCH_TPM_FILES=3600  files sent one thread per message (one hour; the
 #                         day's figure is extrapolated from it)
 set -euo pipefail

@@ -706,17 +706,29 @@ int dw_aws_query(struct dw_aws *aws, const char *service, const char *version,
 	return rc;
 }
 
-struct dw_aws_request *dw_aws_json_request(const char *service,
-					   const char *json_version,
-					   const char *target, const json_t *in)
+struct dw_aws_request *dw_aws_json_request_text(const char *service,
+						const char *json_version,
+						const char *target, const char *json,
+						size_t len)
 {
 	struct dw_aws_request *req = dw_xmalloc(sizeof(*req));
-	char *body = json_dumps(in, JSON_COMPACT);
 
 	dw_aws_request_init(req, service, DW_PROTO_JSON, "POST", "/");
 	dw_kv_addf(&req->headers, "Content-Type", "application/x-amz-json-%s", json_version);
 	dw_kv_add(&req->headers, "X-Amz-Target", target);
-	dw_buf_puts(&req->body, body ? body : "{}");
+	dw_buf_append(&req->body, json, len);
+	return req;
+}
+
+struct dw_aws_request *dw_aws_json_request(const char *service,
+					   const char *json_version,
+					   const char *target, const json_t *in)
+{
+	char *body = json_dumps(in, JSON_COMPACT);
+	struct dw_aws_request *req = dw_aws_json_request_text(service, json_version, target,
+							      body ? body : "{}",
+							      body ? strlen(body) : 2);
+
 	free(body);
 	return req;
 }

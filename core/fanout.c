@@ -448,30 +448,52 @@ static char *s3_event_body(const struct fanout *f, const struct entry *e)
 	return body;
 }
 
-static json_t *batch_entry(const struct fanout *f, const struct entry *e, int id)
+/* A JSON string literal.  Keys come from S3's XML, so they are UTF-8;
+ * only quotes, backslashes and control characters need escaping. */
+static void put_json_string(struct dw_buf *b, const char *s)
 {
-	char id_text[2] = { (char)('0' + id), '\0' };
-	json_t *m = json_pack("{s:s, s:{s:{s:s, s:s}}}", "Id", id_text, "MessageAttributes", "from", "DataType", "String",
-			      "StringValue", e->key);
+	dw_buf_putc(b, '"');
+	for (const char *run = s;; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		dw_buf_append(b, run, (size_t)(s - run));
+		if (!c)
+			break;
+		if (c == '"' || c == '\\')
+			dw_buf_printf(b, "\\%c", c);
+		else
+			dw_buf_printf(b, "\\u%04x", c);
+		run = s + 1;
+	}
+	dw_buf_putc(b, '"');
+}
 
+/* One SendMessageBatch entry, written straight as JSON text: building a
+ * jansson tree and dumping it cost a quarter of the client's CPU. */
+static void put_entry(struct dw_buf *b, const struct fanout *f, const struct entry *e, int id)
+{
+	dw_buf_printf(b, "{\"Id\":\"%d\",\"MessageBody\":", id);
 	if (f->cfg->message == DW_FANOUT_MSG_S3_EVENT) {
 		char *body = s3_event_body(f, e);
-		json_object_set_new(m, "MessageBody", json_string(body));
+		put_json_string(b, body);
 		free(body);
 	} else {
-		json_object_set_new(m, "MessageBody", json_string(e->key));
+		put_json_string(b, e->key);
 	}
+	dw_buf_puts(b, ",\"MessageAttributes\":{\"from\":{\"DataType\":\"String\",\"StringValue\":");
+	put_json_string(b, e->key);
+	dw_buf_puts(b, "}}");
 	if (f->fifo) {
 		/* Same object, same id: a re-run inside SQS's five-minute
 		 * deduplication window does not send it twice. */
 		char *name = dw_xasprintf("%s/%s", f->cfg->bucket, e->key), hash[65];
 		dw_sha256_hex(name, strlen(name), hash);
 		free(name);
-		json_object_set_new(m, "MessageDeduplicationId", json_string(hash));
-		json_object_set_new(m, "MessageGroupId",
-				    json_string(f->cfg->message_group_id ? f->cfg->message_group_id : hash));
+		dw_buf_printf(b, ",\"MessageDeduplicationId\":\"%s\",\"MessageGroupId\":", hash);
+		put_json_string(b, f->cfg->message_group_id ? f->cfg->message_group_id : hash);
 	}
-	return m;
+	dw_buf_putc(b, '}');
 }
 
 static void on_batch_done(void *ud, const struct dw_http_response *resp,
@@ -479,17 +501,24 @@ static void on_batch_done(void *ud, const struct dw_http_response *resp,
 
 static void batch_send(struct fanout *f, struct batch *b, long delay_ms)
 {
-	json_t *entries = json_array();
+	struct dw_buf body;
 
-	for (int i = 0; i < b->n; i++)
-		json_array_append_new(entries, batch_entry(f, b->e[i], i));
-	json_t *in = json_pack("{s:s, s:o}", "QueueUrl", f->cfg->queue_url, "Entries", entries);
+	dw_buf_init(&body);
+	dw_buf_puts(&body, "{\"QueueUrl\":");
+	put_json_string(&body, f->cfg->queue_url);
+	dw_buf_puts(&body, ",\"Entries\":[");
+	for (int i = 0; i < b->n; i++) {
+		if (i)
+			dw_buf_putc(&body, ',');
+		put_entry(&body, f, b->e[i], i);
+	}
+	dw_buf_puts(&body, "]}");
 	b->tries++;
 	f->batches++;
 	f->batches_waiting++;
-	dw_aws_pool_submit_after(f->pool, dw_sqs_request("SendMessageBatch", in), delay_ms,
-				 on_batch_done, b);
-	json_decref(in);
+	dw_aws_pool_submit_after(f->pool, dw_sqs_request_text("SendMessageBatch", body.data, body.len),
+				 delay_ms, on_batch_done, b);
+	dw_buf_free(&body);
 }
 
 static void record_failure(struct fanout *f, struct hour *h, struct entry *e,
@@ -562,6 +591,44 @@ static void batch_answer(struct fanout *f, struct batch *b, json_t *out,
 			retry->e[retry->n++] = b->e[k];
 }
 
+static size_t count_text(const char *p, size_t len, const char *text)
+{
+	size_t n = 0, tl = strlen(text);
+	const char *end = p + len;
+
+	while (p && (p = memmem(p, (size_t)(end - p), text, tl)) != NULL) {
+		n++;
+		p += tl;
+	}
+	return n;
+}
+
+/* Nearly every answer is {"Successful":[n entries]} with no or an empty
+ * "Failed": recognise those without a full parse, which was a fifth of the
+ * client's CPU time.  Anything else is parsed in full. */
+static int all_successful(const struct dw_http_response *resp, int n)
+{
+	const char *body = resp->body.data, *failed;
+	size_t len = resp->body.len;
+
+	if (!body || !memmem(body, len, "\"Successful\"", 12))
+		return 0;
+	failed = memmem(body, len, "\"Failed\"", 8);
+	if (failed) {
+		failed += 8;
+		failed += strspn(failed, " \t\r\n");
+		if (*failed++ != ':')
+			return 0;
+		failed += strspn(failed, " \t\r\n");
+		if (*failed++ != '[')
+			return 0;
+		failed += strspn(failed, " \t\r\n");
+		if (*failed != ']')
+			return 0;
+	}
+	return count_text(body, len, "\"Id\"") == (size_t)n;
+}
+
 static void on_batch_done(void *ud, const struct dw_http_response *resp,
 			  const struct dw_error *err)
 {
@@ -573,6 +640,14 @@ static void on_batch_done(void *ud, const struct dw_http_response *resp,
 	f->batches_waiting--;
 	if (err) {
 		batch_failed(f, b, err);
+		free(b);
+		return;
+	}
+	if (all_successful(resp, b->n)) {
+		for (int k = 0; k < b->n; k++) {
+			h->sent++;
+			settle(h, b->e[k]);
+		}
 		free(b);
 		return;
 	}

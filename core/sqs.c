@@ -27,6 +27,15 @@ struct dw_aws_request *dw_sqs_request(const char *operation, const json_t *in)
 	return dw_aws_json_request("sqs", "1.0", t, in);
 }
 
+struct dw_aws_request *dw_sqs_request_text(const char *operation,
+					  const char *json, size_t len)
+{
+	char t[128];
+
+	target(t, sizeof(t), operation);
+	return dw_aws_json_request_text("sqs", "1.0", t, json, len);
+}
+
 int dw_sqs_queue_url(struct dw_aws *aws, const char *name, char **url)
 {
 	json_t *in = json_pack("{s:s}", "QueueName", name), *out = NULL;

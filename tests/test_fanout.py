@@ -6,6 +6,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -415,3 +416,24 @@ def test_request_file_and_help(aws, run_op, tmp_path):
     assert r.code == 0 and r.data["sent"] == 1, r
     r = run_op("dw-fanout", args=["--help"])
     assert r.code == 0 and "key_format" in r.stdout
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples" / "dw-fanout").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_requests_are_accepted(moto, run_op, path):
+    req = json.loads(path.read_text())
+    region = req.get("region")
+    s3 = moto.client("s3", region_name=region) if region else moto.client("s3")
+    kw = {"CreateBucketConfiguration": {"LocationConstraint": region}} if region else {}
+    s3.create_bucket(Bucket=req["bucket"], **kw)
+    sqs = moto.client("sqs", region_name=region) if region else moto.client("sqs")
+    name = req["queue_url"].rsplit("/", 1)[1]
+    sqs.create_queue(QueueName=name, **({"Attributes": {"FifoQueue": "true"}}
+                                        if name.endswith(".fifo") else {}))
+    r = run_op("dw-fanout", args=["--request", str(path)])
+    # a valid request, against a bucket without files
+    assert r.code in (0, 1, 99), r
+    assert r.code != 1 or r.error["code"] == "NoObjects", r
+    assert r.data["sent"] == 0

@@ -108,6 +108,11 @@ struct dw_aws_request *dw_aws_json_request(const char *service,
 					   const char *target,
 					   const json_t *in);
 int dw_aws_json_parse(const struct dw_http_response *resp, json_t **out);
+/* The same from JSON text the caller built (len bytes of json). */
+struct dw_aws_request *dw_aws_json_request_text(const char *service,
+						const char *json_version,
+						const char *target, const char *json,
+						size_t len);
 
 /* The AWS error in an answer: code and message, per protocol. */
 void dw_aws_error_parse(enum dw_aws_protocol protocol,

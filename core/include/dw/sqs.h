@@ -9,6 +9,9 @@ int dw_sqs_call(struct dw_aws *aws, const char *operation, const json_t *in,
 		json_t **out);
 /* The same as a request for a pool. */
 struct dw_aws_request *dw_sqs_request(const char *operation, const json_t *in);
+/* The same from JSON text (for callers that build large bodies directly). */
+struct dw_aws_request *dw_sqs_request_text(const char *operation,
+					  const char *json, size_t len);
 
 int dw_sqs_queue_url(struct dw_aws *aws, const char *name, char **url);
 /* GetQueueAttributes All: a new object of attribute names to strings. */
