@@ -30,6 +30,17 @@ static int pick_hours(const json_t *req, time_t *start, time_t *end)
 	return 0;
 }
 
+/* What SQS accepts as a MessageGroupId. */
+static int group_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	for (const char *p = id; *p; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			return 0;
+	return n >= 1 && n <= 128;
+}
+
 static int pick_options(const json_t *req, struct dw_fanout_config *c)
 {
 	static const char *const formats[] = { "key", "s3_event", NULL };
@@ -51,6 +62,9 @@ static int pick_options(const json_t *req, struct dw_fanout_config *c)
 	c->page_size = (int)dw_req_int(req, "page_size", 1000);
 	if (c->page_size < 1 || c->page_size > 1000)
 		return dw_invalid("page_size", "page_size must be between 1 and 1000");
+	if (c->message_group_id && !group_id_ok(c->message_group_id))
+		return dw_invalid("message_group_id", "message_group_id must be 1 to 128 printable "
+				  "ASCII characters without spaces");
 	if (!*c->bucket)
 		return dw_invalid("bucket", "bucket must not be empty");
 	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)

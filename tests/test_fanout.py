@@ -351,6 +351,8 @@ BAD = [
     ({"hour": HOUR, "key_format": "{YYYY}-{MM}-{DD}-{m}-{HH}"}, "key_format"),
     ({"hour": HOUR, "key_format": "{YYYY}-{MM}-{DD}-{HH}-{minute}"}, "key_format"),
     ({"hour": HOUR, "queue_url": "fanout"}, "queue_url"),
+    ({"hour": HOUR, "message_group_id": "two words"}, "message_group_id"),
+    ({"hour": HOUR, "page_size": 1001}, "page_size"),
     ({"hour": HOUR, "queue_url": None}, "queue_url"),
     ({"hour": HOUR, "bucket": None}, "bucket"),
 ]
