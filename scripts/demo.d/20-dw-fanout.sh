@@ -43,7 +43,7 @@ print(url)
 PY
 )
 
-step "fan out hour $hour to $queue_url (per_hour shortened)"
+step "fan out hour $hour to $queue_url (per_hour shortened; moto's SQS slows down as a queue fills, so this takes a minute or two here, seconds against SQS or ElasticMQ)"
 JQ_FILTER='.result.per_hour |= .[:3]' run "{\"bucket\": \"$bucket\", \"prefix\": \"incoming/\", \"hour\": \"$hour\", \"queue_url\": \"$queue_url\"}"
 
 step "the queue's message count (boto3)"
