@@ -19,8 +19,9 @@ prefix, region, key_format, message_format, empty, concurrency.
 
 At parse time (environment): DWOPS_FANOUT_CATCHUP (default false),
 DWOPS_FANOUT_START_DATE (default 2024-01-01), DWOPS_FANOUT_MAX_ACTIVE_RUNS
-(default 3), DWOPS_FANOUT_AWS_CONN_ID (an Airflow connection holding the AWS
-credentials; default: the worker's environment or instance role).
+(default 3), DWOPS_FANOUT_RETRIES (default 3), DWOPS_FANOUT_AWS_CONN_ID (an
+Airflow connection holding the AWS credentials; default: the worker's
+environment or instance role).
 Credentials never appear on a command line or in the rendered request.
 
 The task's XCom is dw-fanout's JSON result (sent, failed, per-hour counts);
@@ -79,7 +80,7 @@ with DAG(
     user_defined_macros={"fanout_request": fanout_request},
     default_args={
         "owner": "data-platform",
-        "retries": 3,
+        "retries": int(os.environ.get("DWOPS_FANOUT_RETRIES", "3")),
         "retry_delay": pendulum.duration(minutes=1),
         "retry_exponential_backoff": True,
         "max_retry_delay": pendulum.duration(minutes=15),
