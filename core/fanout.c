@@ -654,10 +654,13 @@ static void on_batch_done(void *ud, const struct dw_http_response *resp,
 	struct batch *retry = dw_xcalloc(1, sizeof(*retry));
 	retry->h = h;
 	retry->tries = b->tries;
-	if (dw_aws_json_parse(resp, &out) == 0)
+	if (dw_aws_json_parse(resp, &out) == 0) {
 		batch_answer(f, b, out, retry);
-	else
-		memcpy(retry->e, b->e, sizeof(b->e[0]) * (size_t)(retry->n = b->n));
+	} else {
+		/* An answer we cannot read settles nothing: send it all again. */
+		for (int k = 0; k < b->n; k++)
+			retry->e[retry->n++] = b->e[k];
+	}
 	json_decref(out);
 	free(b);
 	if (retry->n && retry->tries < f->max_attempts) {
