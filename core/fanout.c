@@ -557,38 +557,61 @@ static void batch_failed(struct fanout *f, struct batch *b, const struct dw_erro
 	}
 }
 
-/* Which entries did the answer settle?  Retryable ones move to retry. */
-static void batch_answer(struct fanout *f, struct batch *b, json_t *out,
-			 struct batch *retry)
+static int entry_index(const json_t *v, int n)
 {
-	int done[BATCH_MAX] = { 0 };
+	const char *id = json_string_value(json_object_get(v, "Id"));
+	int k = id && isdigit((unsigned char)id[0]) && !id[1] ? id[0] - '0' : -1;
+
+	return k < n ? k : -1;
+}
+
+void dw_fanout_batch_verdicts(const json_t *answer, int n,
+			      struct dw_fanout_verdict *out)
+{
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(json_object_get(out, "Successful"), i, v) {
-		const char *id = json_string_value(json_object_get(v, "Id"));
-		int k = id && isdigit((unsigned char)id[0]) && !id[1] ? id[0] - '0' : -1;
-		if (k >= 0 && k < b->n && !done[k]) {
-			done[k] = 1;
-			b->h->sent++;
-			settle(b->h, b->e[k]);
-		}
+	memset(out, 0, (size_t)n * sizeof(*out));
+	json_array_foreach(json_object_get(answer, "Successful"), i, v) {
+		int k = entry_index(v, n);
+		if (k >= 0 && out[k].fate == DW_FANOUT_RESEND)
+			out[k].fate = DW_FANOUT_SENT;
 	}
-	json_array_foreach(json_object_get(out, "Failed"), i, v) {
-		const char *id = json_string_value(json_object_get(v, "Id"));
-		int k = id && isdigit((unsigned char)id[0]) && !id[1] ? id[0] - '0' : -1;
-		if (k < 0 || k >= b->n || done[k] || !json_is_true(json_object_get(v, "SenderFault")))
+	json_array_foreach(json_object_get(answer, "Failed"), i, v) {
+		int k = entry_index(v, n);
+		if (k < 0 || out[k].fate != DW_FANOUT_RESEND ||
+		    !json_is_true(json_object_get(v, "SenderFault")))
 			continue;
 		const char *code = json_string_value(json_object_get(v, "Code"));
 		const char *msg = json_string_value(json_object_get(v, "Message"));
-		done[k] = 1;
-		record_failure(f, b->h, b->e[k], code ? code : "SenderFault", msg ? msg : "", 0);
-		settle(b->h, b->e[k]);
+		out[k].fate = DW_FANOUT_REJECTED;
+		out[k].code = code ? code : "SenderFault";
+		out[k].message = msg ? msg : "";
 	}
-	/* Failed without sender fault, or not mentioned at all: send again. */
-	for (int k = 0; k < b->n; k++)
-		if (!done[k])
+}
+
+/* Settle what the answer settled; what is to be sent again moves to retry. */
+static void batch_answer(struct fanout *f, struct batch *b, json_t *out,
+			 struct batch *retry)
+{
+	struct dw_fanout_verdict v[BATCH_MAX];
+
+	dw_fanout_batch_verdicts(out, b->n, v);
+	for (int k = 0; k < b->n; k++) {
+		switch (v[k].fate) {
+		case DW_FANOUT_SENT:
+			b->h->sent++;
+			settle(b->h, b->e[k]);
+			break;
+		case DW_FANOUT_REJECTED:
+			record_failure(f, b->h, b->e[k], v[k].code, v[k].message, 0);
+			settle(b->h, b->e[k]);
+			break;
+		case DW_FANOUT_RESEND:
 			retry->e[retry->n++] = b->e[k];
+			break;
+		}
+	}
 }
 
 static size_t count_text(const char *p, size_t len, const char *text)

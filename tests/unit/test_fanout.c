@@ -138,6 +138,39 @@ static void test_bad_key_formats(void **state)
 	}
 }
 
+/* A SendMessageBatch answer, entry by entry: moto only ever answers with
+ * every entry successful, so the Failed list is checked here. */
+static void test_batch_verdicts(void **state)
+{
+	struct dw_fanout_verdict v[10];
+	json_t *answer = json_loads(
+		"{\"Successful\":[{\"Id\":\"0\"},{\"Id\":\"2\"},{\"Id\":\"9\"},{\"Id\":\"x\"}],"
+		" \"Failed\":[{\"Id\":\"1\",\"SenderFault\":false,\"Code\":\"InternalError\"},"
+		"{\"Id\":\"3\",\"SenderFault\":true,\"Code\":\"InvalidMessageContents\",\"Message\":\"bad\"},"
+		"{\"Id\":\"4\",\"SenderFault\":true},"
+		"{\"Id\":\"0\",\"SenderFault\":true,\"Code\":\"Contradiction\"}]}", 0, NULL);
+
+	(void)state;
+	assert_non_null(answer);
+	dw_fanout_batch_verdicts(answer, 6, v);
+	assert_int_equal(v[0].fate, DW_FANOUT_SENT);   /* success wins over a later Failed */
+	assert_int_equal(v[1].fate, DW_FANOUT_RESEND); /* SQS's fault: send again */
+	assert_int_equal(v[2].fate, DW_FANOUT_SENT);
+	assert_int_equal(v[3].fate, DW_FANOUT_REJECTED);
+	assert_string_equal(v[3].code, "InvalidMessageContents");
+	assert_string_equal(v[3].message, "bad");
+	assert_int_equal(v[4].fate, DW_FANOUT_REJECTED);
+	assert_string_equal(v[4].code, "SenderFault");
+	assert_int_equal(v[5].fate, DW_FANOUT_RESEND); /* not mentioned at all */
+	json_decref(answer);
+
+	answer = json_object(); /* an answer without either list */
+	dw_fanout_batch_verdicts(answer, 3, v);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(v[k].fate, DW_FANOUT_RESEND);
+	json_decref(answer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +179,7 @@ int main(void)
 		cmocka_unit_test(test_default_key_format),
 		cmocka_unit_test(test_other_key_formats),
 		cmocka_unit_test(test_bad_key_formats),
+		cmocka_unit_test(test_batch_verdicts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
