@@ -33,6 +33,8 @@ TOOLS    := build/tests/tools/dw-probe
 LIB      := $(OBJ)/libdwcore.a
 
 .PHONY: all unit test demo bench lint setup clean
+# Objects are intermediate files of chained rules: keep them.
+.SECONDARY:
 all: $(OPS)
 
 # Relink when the flags change (release <-> sanitizers).
@@ -54,9 +56,11 @@ bin/%: $(OBJ)/operators/%.o $(LIB) build/flags
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 build/tests/unit/%: $(OBJ)/tests/unit/%.o $(LIB) build/flags
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
 build/tests/tools/%: $(OBJ)/tests/tools/%.o $(LIB) build/flags
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 unit: $(UNIT_BIN) $(TOOLS)
