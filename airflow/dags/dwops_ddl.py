@@ -2,7 +2,7 @@
 
 Triggered by hand with a config (``airflow dags trigger dwops_ddl -c '...'``
 or "Trigger DAG w/ config" in the UI).  The table description is a dw-ddl
-request (see docs/dw-ddl.md):
+request (see the dw-ddl section of README.md):
 
   * ``{"example": "glue-json-infer.json"}`` (the default) takes the request
     from examples/dw-ddl/ in the repository (or DWOPS_DDL_EXAMPLES_DIR, where

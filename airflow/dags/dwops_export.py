@@ -14,7 +14,7 @@ Four tasks, so a failed step is retried alone:
   catalog  dw-export catalog  the Glue crawler run, or the Glue tables written
 
 The request is the JSON in the Airflow Variable ``dwops_export_request`` (see
-docs/dw-export.md and examples/dw-export/run.json), e.g.::
+the dw-export section of README.md and examples/dw-export/run.json), e.g.::
 
     airflow variables set dwops_export_request "$(cat examples/dw-export/run.json)"
 
