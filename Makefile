@@ -83,7 +83,8 @@ bench: setup all
 lint: all
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Icore/include core operators tests/unit tests/tools
-	clang-tidy --quiet $(CORE_SRC) $(wildcard operators/*.c) tests/tools/dw-probe.c -- $(ALL_CFLAGS)
+	clang-tidy --quiet $(CORE_SRC) $(wildcard operators/*.c) tests/tools/dw-probe.c -- \
+		-std=c11 -D_GNU_SOURCE -Icore/include $(PKG_CFLAGS)
 	for op in $(OPS); do \
 		valgrind -q --error-exitcode=1 --leak-check=full $$op --help >/dev/null || exit 1; \
 		echo '{"no_such_field": 1}' | valgrind -q --error-exitcode=1 --leak-check=full \
