@@ -1,5 +1,6 @@
 /* athena.c - Athena StartQueryExecution and a waiter on its state. */
 #include "dw/athena.h"
+#include "dw/timefmt.h"
 #include "dw/log.h"
 
 #include <openssl/rand.h>
@@ -74,13 +75,6 @@ static int poll_state(struct dw_aws *aws, struct dw_athena_result *r, char *reas
 	return rc;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 int dw_athena_run(struct dw_aws *aws, const struct dw_athena_query *q,
 		  struct dw_athena_result *r)
 {
@@ -103,7 +97,7 @@ int dw_athena_run(struct dw_aws *aws, const struct dw_athena_query *q,
 			return dw_raise(DW_TRANSIENT, "WaiterTimeout", NULL,
 					"Athena query %s still %s after %d s", r->id, r->state, wait_s);
 		dw_info("Athena query %s is %s; checking again in %ld ms", r->id, r->state, pause);
-		sleep_ms(pause);
+		dw_sleep_ms(pause);
 		pause = pause * 2 > 5000 ? 5000 : pause * 2;
 	}
 }

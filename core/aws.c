@@ -1,6 +1,7 @@
 /* aws.c - the AWS client: endpoints, signing, the retry policy, and the
  * synchronous and pooled (libcurl multi) ways of sending. */
 #include "dw/aws.h"
+#include "dw/timefmt.h"
 #include "dw/log.h"
 #include "dw/sigv4.h"
 #include "dw/xml.h"
@@ -476,13 +477,6 @@ static int classify(const struct dw_aws_request *req,
 	return retryable ? 1 : -1;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 int dw_aws_send(struct dw_aws *aws, const struct dw_aws_request *req,
 		struct dw_http_response *resp)
 {
@@ -512,7 +506,7 @@ int dw_aws_send(struct dw_aws *aws, const struct dw_aws_request *req,
 		dw_warn("%s (%s); retrying in %ld ms (attempt %d of %d)", err.message,
 			err.code, wait, attempt + 1, aws->max_attempts);
 		aws->stats.retries++;
-		sleep_ms(wait);
+		dw_sleep_ms(wait);
 	}
 }
 
@@ -666,7 +660,7 @@ void dw_aws_pool_wait(struct dw_aws_pool *p, int max_pending)
 		dw_http_multi_poll(p->multi, p->in_flight ? (int)(idle < 100 ? idle : 100)
 							   : (int)idle);
 		if (!p->in_flight && idle > 0)
-			sleep_ms(idle < 100 ? idle : 100);
+			dw_sleep_ms(idle < 100 ? idle : 100);
 	}
 }
 

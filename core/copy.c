@@ -245,13 +245,6 @@ int dw_copy_check_owner(const struct dw_copy *c, const char *owner, int as_admin
 	return 0;
 }
 
-static void sleep_s(long s)
-{
-	struct timespec ts = { s, 0 };
-
-	nanosleep(&ts, NULL);
-}
-
 static int wait_gone(struct dw_aws *aws, const char *instance, long timeout_s,
 		     long poll_s)
 {
@@ -273,7 +266,7 @@ static int wait_gone(struct dw_aws *aws, const char *instance, long timeout_s,
 			return dw_raise(DW_TRANSIENT, "WaiterTimeout", NULL,
 					"%s is still %s after %lds; it is being deleted, "
 					"run destroy again to wait for it", instance, c.status, elapsed);
-		sleep_s(poll_s);
+		dw_sleep_ms(poll_s * 1000L);
 	}
 }
 
@@ -373,7 +366,7 @@ static int wait_available(struct dw_aws *aws, const char *instance,
 					       w->timeout_s, w->poll_s);
 		if (verdict)
 			return verdict > 0 ? 0 : -1;
-		sleep_s(w->poll_s);
+		dw_sleep_ms(w->poll_s * 1000L);
 	}
 }
 

@@ -237,14 +237,6 @@ static void log_progress(const struct dw_export_task *t, time_t waited_since)
 		t->status, t->percent, t->extracted_gb, elapsed / 60, elapsed % 60);
 }
 
-static void sleep_seconds(int s)
-{
-	struct timespec ts = { .tv_sec = s, .tv_nsec = 0 };
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
 int dw_export_finished(const struct dw_export_task *t, int *rc)
 {
 	if (strcmp(t->status, "COMPLETE") == 0) {
@@ -283,7 +275,7 @@ int dw_export_wait(struct dw_aws *aws, const char *id, int poll_s,
 			return dw_raise(DW_TRANSIENT, "WaitTimeout", NULL,
 					"export task %s is still %s (%d%%) after %d s; wait again later",
 					id, out->status, out->percent, timeout_s);
-		sleep_seconds(left < poll_s ? (int)left : poll_s);
+		dw_sleep_ms((left < poll_s ? left : poll_s) * 1000L);
 	}
 }
 

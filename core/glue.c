@@ -1,5 +1,6 @@
 /* glue.c - AWS Glue over the JSON 1.1 protocol. */
 #include "dw/glue.h"
+#include "dw/timefmt.h"
 #include "dw/log.h"
 
 #include <stdio.h>
@@ -110,14 +111,6 @@ int dw_glue_put_table(struct dw_aws *aws, const char *database,
 
 /* ---- crawlers ---------------------------------------------------------- */
 
-static void glue_sleep(int seconds)
-{
-	struct timespec ts = { .tv_sec = seconds, .tv_nsec = 0 };
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
 /* GetCrawler's Crawler object (a new reference). */
 static int get_crawler(struct dw_aws *aws, const char *name, json_t **crawler)
 {
@@ -180,7 +173,7 @@ static int start_crawl(struct dw_aws *aws, const char *name, time_t deadline,
 		if (time(NULL) >= deadline)
 			return dw_raise(DW_TRANSIENT, "WaitTimeout", NULL,
 					"crawler %s stayed busy with another crawl", name);
-		glue_sleep(poll_s);
+		dw_sleep_ms(poll_s * 1000L);
 	}
 }
 
@@ -236,7 +229,7 @@ int dw_glue_crawl(struct dw_aws *aws, const char *crawler, int poll_s,
 				      crawler, timeout_s);
 			break;
 		}
-		glue_sleep(poll_s);
+		dw_sleep_ms(poll_s * 1000L);
 	}
 	json_decref(before);
 	if (rc == 0)

@@ -10,4 +10,7 @@ time_t dw_time_parse_iso(const char *iso);
 /* "2019-06-01T15:04:05Z" into out. */
 void dw_time_format_iso(time_t t, char out[32]);
 
+/* Sleep for ms milliseconds, resuming after signals (waiters, backoff). */
+void dw_sleep_ms(long ms);
+
 #endif
