@@ -27,55 +27,21 @@ if [ "${DW_SKIP_AIRFLOW:-0}" = "1" ]; then
     exit 0
 fi
 
-# -------------------------------------------------------------- .gitignore ---
-touch .gitignore
-for pat in '.venv-airflow2/' '.venv-airflow3/'; do
-    if ! grep -qxF -- "$pat" .gitignore; then
-        if [ -s .gitignore ] && [ "$(tail -c1 .gitignore | od -An -c | tr -d ' ')" != '\n' ]; then
-            printf '\n' >> .gitignore
-        fi
-        printf '%s\n' "$pat" >> .gitignore
-    fi
-done
-
-PY=""
-for cand in /usr/bin/python3 python3; do
-    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-        PY="$(command -v "$cand")"
-        break
-    fi
-done
-if [ -z "$PY" ]; then
-    log "no python3 with the venv module found (run scripts/setup.sh first)"
-    exit 1
-fi
-
-key() { # key REQ VENV
-    { sha256sum "$1" | cut -d' ' -f1; "$2/bin/python" -c 'import sys; print(sys.version)' 2>/dev/null || true; } \
-        | sha256sum | cut -d' ' -f1
-}
+. "$REPO/scripts/venv.sh"
+PY="$(find_python)" || { log "no python3 with the venv module found (run scripts/setup.sh first)"; exit 1; }
 
 for major in ${DW_AIRFLOW_MAJORS:-2 3}; do
     REQ="tests/requirements-airflow$major.txt"
     VENV="$REPO/.venv-airflow$major"
-    STAMP="$VENV/.dwops-requirements.sha256"
     if [ ! -f "$REQ" ]; then
         log "$REQ missing"
         exit 1
     fi
-    if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(key "$REQ" "$VENV")" ] \
-        && [ -x "$VENV/bin/airflow" ]; then
+    if venv_current "$REQ" "$VENV" && [ -x "$VENV/bin/airflow" ]; then
         continue
     fi
     start=$(date +%s)
-    if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-        log "creating virtual env $VENV"
-        rm -rf "$VENV"
-        "$PY" -m venv "$VENV"
-    fi
-    log "installing $REQ into $VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip </dev/null || log "pip upgrade failed (continuing)"
-    "$VENV/bin/python" -m pip install -q -r "$REQ" </dev/null
+    venv_install "$REQ" "$VENV" "$PY"
     # smoke check: the CLI starts and reports the pinned major version
     tmp_home="$(mktemp -d)"
     ver="$(AIRFLOW_HOME="$tmp_home" "$VENV/bin/python" -c 'import airflow; print(airflow.__version__)' 2>/dev/null | tail -n1 || true)"
@@ -84,7 +50,7 @@ for major in ${DW_AIRFLOW_MAJORS:-2 3}; do
         "$major".*) ;;
         *) log "$VENV: expected Airflow $major.x, got '$ver'"; exit 1 ;;
     esac
-    key "$REQ" "$VENV" > "$STAMP"
+    venv_stamp "$REQ" "$VENV"
     log "Airflow $ver ready in $VENV ($(( $(date +%s) - start ))s)"
 done
 

@@ -4,7 +4,7 @@
 #    update only when something is missing),
 #  - creates <repo>/.venv and installs tests/requirements.txt into it
 #    (skipped when a stamp keyed on the requirements' hash matches),
-#  - makes sure .gitignore ignores the generated directories.
+#  - then the Airflow environments (scripts/setup-airflow.sh).
 # Fast (well under a second) when everything is already in place.
 # Works without a TTY and with CI=true.
 set -euo pipefail
@@ -56,52 +56,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # ------------------------------------------------------------ Python venv ---
-REQ="tests/requirements.txt"
-VENV="$REPO/.venv"
-STAMP="$VENV/.dwops-requirements.sha256"
-
-# Prefer Debian's interpreter (always there after the step above); fall back
-# to whatever python3 is on PATH.
-PY=""
-for cand in /usr/bin/python3 python3; do
-    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-        PY="$(command -v "$cand")"
-        break
-    fi
-done
-if [ -z "$PY" ]; then
-    log "no python3 with the venv module found"
-    exit 1
+. "$REPO/scripts/venv.sh"
+PY="$(find_python)" || { log "no python3 with the venv module found"; exit 1; }
+if ! venv_current tests/requirements.txt "$REPO/.venv"; then
+    venv_install tests/requirements.txt "$REPO/.venv" "$PY"
+    venv_stamp tests/requirements.txt "$REPO/.venv"
 fi
-
-want="$( { sha256sum "$REQ" | cut -d' ' -f1; "$VENV/bin/python" -c 'import sys; print(sys.version)' 2>/dev/null || true; } | sha256sum | cut -d' ' -f1)"
-if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
-    : # up to date
-else
-    if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-        log "creating virtual env $VENV"
-        rm -rf "$VENV"
-        "$PY" -m venv "$VENV"
-    fi
-    log "installing $REQ into $VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip </dev/null || log "pip upgrade failed (continuing)"
-    "$VENV/bin/python" -m pip install -q -r "$REQ" </dev/null
-    # Recompute: the interpreter version is part of the key.
-    want="$( { sha256sum "$REQ" | cut -d' ' -f1; "$VENV/bin/python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
-    printf '%s\n' "$want" > "$STAMP"
-fi
-
-# -------------------------------------------------------------- .gitignore ---
-touch .gitignore
-for pat in '.venv/' 'build/' 'bin/' 'tests/.bench/' '*.o' '__pycache__/'; do
-    if ! grep -qxF -- "$pat" .gitignore; then
-        # keep the file newline-terminated before appending
-        if [ -s .gitignore ] && [ "$(tail -c1 .gitignore | od -An -c | tr -d ' ')" != '\n' ]; then
-            printf '\n' >> .gitignore
-        fi
-        printf '%s\n' "$pat" >> .gitignore
-    fi
-done
 
 # sshd privilege-separation directory (used by the test bench's sshd).
 [ -d /run/sshd ] || $SUDO mkdir -p /run/sshd 2>/dev/null || true
