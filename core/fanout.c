@@ -725,6 +725,8 @@ static int on_object(void *ud, const struct dw_s3_object *o)
 		h->distinct++;
 	}
 	h->matched++;
+	if (h->f->cfg->dry_run)
+		return 0;
 	h->unsettled++;
 	if (!h->filling) {
 		h->filling = dw_xcalloc(1, sizeof(*h->filling));
@@ -846,8 +848,9 @@ static void hour_report(struct fanout *f, const struct hour *h)
 	dw_time_format_iso(h->t, iso);
 	if (f->total_hours <= 48 || problem)
 		dw_log(problem ? DW_LOG_WARN : DW_LOG_INFO,
-		       "%s (%s): listed %lu, sent %lu, failed %lu%s", iso, h->prefix, h->listed,
-		       h->sent, h->failed, complete ? "" : ", listing incomplete");
+		       "%s (%s): listed %lu, %s %lu, failed %lu%s", iso, h->prefix, h->listed,
+		       f->cfg->dry_run ? "would send" : "sent", f->cfg->dry_run ? h->matched : h->sent,
+		       h->failed, complete ? "" : ", listing incomplete");
 	if ((f->total_hours > (unsigned long)limit && !problem) ||
 	    json_array_size(f->per_hour) >= (size_t)limit) {
 		f->per_hour_omitted++;
@@ -856,6 +859,8 @@ static void hour_report(struct fanout *f, const struct hour *h)
 	json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "hour", iso, "prefix", h->prefix,
 			      "listed", (json_int_t)h->listed, "sent", (json_int_t)h->sent,
 			      "failed", (json_int_t)h->failed, "skipped", (json_int_t)h->skipped);
+	if (f->cfg->dry_run)
+		json_object_set_new(o, "would_send", json_integer((json_int_t)h->matched));
 	if (h->missing >= 0)
 		json_object_set_new(o, "missing_seconds", json_integer(h->missing));
 	if (!complete)
@@ -970,6 +975,10 @@ static void fill_result(struct fanout *f, double elapsed)
 	json_object_set_new(r, "listed", json_integer((json_int_t)f->listed));
 	json_object_set_new(r, "skipped", json_integer((json_int_t)f->skipped));
 	json_object_set_new(r, "sent", json_integer((json_int_t)f->sent));
+	if (f->cfg->dry_run) {
+		json_object_set_new(r, "dry_run", json_true());
+		json_object_set_new(r, "would_send", json_integer((json_int_t)f->matched));
+	}
 	json_object_set_new(r, "failed", json_integer((json_int_t)f->failed));
 	json_object_set_new(r, "batches", json_integer((json_int_t)f->batches));
 	json_object_set_new(r, "entry_retries", json_integer((json_int_t)f->entry_retries));
@@ -1043,14 +1052,19 @@ int dw_fanout_run(struct dw_aws *aws, const struct dw_fanout_config *cfg,
 	f.per_hour = json_array();
 	f.failures = json_array();
 	f.pool = dw_aws_pool_new(aws, cfg->concurrency + f.list_ahead);
-	dw_info("fanning out s3://%s/%s for %lu hour(s) to %s%s", cfg->bucket,
+	dw_info("%s s3://%s/%s for %lu hour(s) to %s%s",
+		cfg->dry_run ? "dry run: listing, not sending," : "fanning out", cfg->bucket,
 		cfg->folder ? cfg->folder : "", f.total_hours, cfg->queue_url, f.fifo ? " (FIFO)" : "");
 	run_loop(&f);
 	dw_aws_pool_free(f.pool);
 	fill_result(&f, seconds_since(&t0));
 	rc = outcome(&f);
-	dw_info("listed %lu, sent %lu, failed %lu in %lu batches, %.2f s", f.listed, f.sent,
-		f.failed, f.batches, seconds_since(&t0));
+	if (cfg->dry_run)
+		dw_info("dry run: listed %lu, would send %lu, nothing sent, %.2f s", f.listed,
+			f.matched, seconds_since(&t0));
+	else
+		dw_info("listed %lu, sent %lu, failed %lu in %lu batches, %.2f s", f.listed, f.sent,
+			f.failed, f.batches, seconds_since(&t0));
 	json_decref(f.per_hour);
 	json_decref(f.failures);
 	return rc;

@@ -79,6 +79,7 @@ static int fanout(struct dw_ctx *ctx)
 		.folder = dw_req_str(ctx->req, "prefix", NULL),
 		.queue_url = dw_req_str(ctx->req, "queue_url", ""),
 		.message_group_id = dw_req_str(ctx->req, "message_group_id", NULL),
+		.dry_run = dw_req_bool(ctx->req, "dry_run", 0),
 	};
 	struct dw_fanout_keyfmt *keyfmt = NULL;
 	struct dw_aws *aws;
@@ -111,6 +112,7 @@ static const struct dw_field fanout_fields[] = {
 	{ "concurrency", DW_T_INT, 0, NULL, "SendMessageBatch calls in flight (default 32)" },
 	{ "page_size", DW_T_INT, 0, NULL, "keys per ListObjectsV2 page (default 1000)" },
 	{ "empty", DW_T_STRING, 0, NULL, "no files for the hour(s): skip (exit 99, default), fail, ok" },
+	{ "dry_run", DW_T_BOOL, 0, NULL, "list and count what would be sent, send nothing" },
 	DW_FIELDS_END
 };
 

@@ -106,6 +106,31 @@ def test_batches_are_full_when_pages_are(aws, run_op):
     assert queue_count(sqs, url) == 65
 
 
+def test_dry_run_counts_and_sends_nothing(aws, run_op):
+    s3, sqs, url = aws
+    put_keys(s3, [key_of(0, s) for s in range(30)] + [key_of(2, 0, hour=16), key_of(0, 0, hour=14),
+                                                     "2019-06-01-15-summary.json"])
+    r = fanout(run_op, url, start="2019-06-01T15", end="2019-06-01T17", dry_run=True,
+               page_size=10)
+    assert r.code == 0, r
+    d = r.data
+    assert d["dry_run"] is True and d["would_send"] == 31
+    assert d["sent"] == 0 and d["batches"] == 0 and d["failed"] == 0
+    assert d["listed"] == 32 and d["skipped"] == 1 and d["list_pages"] == 4 + 1
+    assert [(h["would_send"], h["sent"], h["missing_seconds"]) for h in d["per_hour"]] == \
+        [(30, 0, 3600 - 30), (1, 0, 3599)]
+    assert "would send 31" in r.stderr
+    assert queue_count(sqs, url) == 0
+
+    # nothing for the hour: the dry run says so the way the real run would
+    r = fanout(run_op, url, hour="2019-06-01T18", dry_run=True)
+    assert r.code == 99, r
+    assert r.data["would_send"] == 0
+    # a missing queue is found by the dry run too
+    r = fanout(run_op, url + "-gone", hour=HOUR, dry_run=True)
+    assert r.code == 2 and r.error["field"] == "queue_url", r
+
+
 def test_s3_event_bodies(aws, run_op):
     s3, sqs, url = aws
     keys = [key_of(0, s) for s in range(12)] + ["2019-06-01-15-0-59-a b+c.json"]

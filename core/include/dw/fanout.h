@@ -77,6 +77,7 @@ struct dw_fanout_config {
 	int list_ahead;               /* hours listed at once; 0: 2 */
 	int page_size;                /* keys per ListObjectsV2 page; 0: 1000 */
 	enum dw_fanout_empty empty;
+	int dry_run;                  /* list and count only: nothing is sent */
 	int per_hour_limit;           /* hours listed in the result; 0: 168 */
 };
 
