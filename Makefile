@@ -32,9 +32,11 @@ UNIT_BIN := $(UNIT_SRC:%.c=build/%)
 TOOLS    := build/tests/tools/dw-probe
 LIB      := $(OBJ)/libdwcore.a
 
-.PHONY: all unit test demo bench lint setup clean
-# Objects are intermediate files of chained rules: keep them.
-.SECONDARY:
+.PHONY: all unit test demo bench lint setup clean FORCE
+# Objects are intermediate files of chained rules: keep them.  (Not a bare
+# .SECONDARY:, which would make every target secondary, FORCE included, and
+# so stop build/flags from being checked.)
+.PRECIOUS: $(OBJ)/%.o
 all: $(OPS)
 
 # Relink when the flags change (release <-> sanitizers).
