@@ -72,7 +72,8 @@ setup:
 
 test: setup
 	$(MAKE) SANITIZE=1 all unit
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 bash tests/run
+	DW_EXPECT_SANITIZERS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		bash tests/run
 
 demo: setup all
 	bash scripts/demo.sh

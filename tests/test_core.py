@@ -3,6 +3,8 @@ protocol, pagination, the credential chain, endpoint resolution, the
 operator protocol's rejections, retries and redaction."""
 
 import json
+import os
+import subprocess
 
 import pytest
 
@@ -295,3 +297,17 @@ def test_secret_echoed_by_server_is_redacted(run_op, moto):
     assert r.code == 1
     assert r.result["error"]["code"] == "EntityNotFoundException"
     assert "***" in r.result["error"]["message"]
+
+
+@pytest.mark.skipif(os.environ.get("DW_EXPECT_SANITIZERS") != "1",
+                    reason="only under make test, which builds with the sanitizers")
+def test_binaries_under_test_are_sanitizer_builds():
+    """make test must run what it built with ASan and UBSan, even when bin/
+    last held a release build (the flavour switch relinks)."""
+    built = sorted((REPO / "bin").glob("dw-*")) + sorted((REPO / "build" / "tests").glob("*/*"))
+    assert len(built) >= 5
+    for path in built:
+        if not os.access(path, os.X_OK) or path.is_dir():
+            continue
+        libs = subprocess.run(["ldd", str(path)], capture_output=True, text=True).stdout
+        assert "libasan" in libs and "libubsan" in libs, f"{path} is not a sanitizer build"
