@@ -5,20 +5,13 @@
 # instance, so the login step connects there through endpoint_override).
 set -euo pipefail
 
-py=.venv/bin/python
+. scripts/demo-lib.sh
 op=bin/dw-snapshot
 db=demo_analytics
 owner=demo.engineer
 export DW_USER_PASSWORD="demo-pw-'with\"quotes\\and-ü"
 
-step() { echo; echo "-- $*"; }
-run() { # run ACTION: request on stdin, logs on stderr, the result through jq
-	local rc=0 out
-	out=$("$op" "$1") || rc=$?
-	printf '%s\n' "$out" | tail -n 1 | jq .
-	echo "(exit $rc)"
-	return "$rc"
-}
+run() { run_op "$op" "$1"; } # run ACTION: the request on stdin
 sql_root() {
 	MYSQL_PWD="$DW_BENCH_MYSQL_ROOT_PASSWORD" mariadb --no-defaults --protocol=TCP \
 		-h"$DW_BENCH_MYSQL_HOST" -P"$DW_BENCH_MYSQL_PORT" -uroot -e "$1"
@@ -27,14 +20,10 @@ cleanup() { sql_root "DROP USER IF EXISTS 'demo_engineer'@'%'; DROP DATABASE IF 
 trap cleanup EXIT
 
 step "the warehouse: an RDS instance with automated backups (moto), and its data (MariaDB)"
+ensure_warehouse
 "$py" - <<'PY'
 import os, boto3
 rds = boto3.client("rds", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
-if not rds.describe_db_instances(Filters=[{"Name": "db-instance-id", "Values": ["warehouse"]}])["DBInstances"]:
-    rds.create_db_instance(DBInstanceIdentifier="warehouse", Engine="mysql",
-                           DBInstanceClass="db.r6g.large", MasterUsername="admin",
-                           MasterUserPassword="demo-warehouse-master", AllocatedStorage=100,
-                           BackupRetentionPeriod=7)
 for s in rds.describe_db_snapshots(DBInstanceIdentifier="warehouse")["DBSnapshots"]:
     print("  snapshot", s["DBSnapshotIdentifier"], s["SnapshotType"], s["Status"])
 PY

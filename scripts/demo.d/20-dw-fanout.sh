@@ -6,20 +6,13 @@
 # "nothing to do".
 set -euo pipefail
 
-py=.venv/bin/python
+. scripts/demo-lib.sh
 op=bin/dw-fanout
 bucket=dw-demo-events
 queue=dw-demo-event-files
 hour=2019-06-01T15
 
-step() { echo; echo "-- $*"; }
-run() { # run REQUEST-JSON: the operator's result through jq, and its exit code
-	local rc=0 out
-	out=$(printf '%s' "$1" | "$op" fanout) || rc=$?
-	printf '%s\n' "$out" | tail -n 1 | jq "${JQ_FILTER:-.}"
-	echo "(exit $rc)"
-	case "$rc" in 0|2|99) return 0 ;; *) return "$rc" ;; esac
-}
+run() { printf '%s' "$1" | run_op "$op" fanout 0 2 99; } # run REQUEST-JSON
 
 step "put an hour of per-second files (3,600, named like 2019-06-01-15-5-3-events.json; 3 seconds missing) into s3://$bucket/incoming/, plus files of the neighbouring hours"
 queue_url=$("$py" - "$bucket" "$queue" <<'PY'

@@ -5,17 +5,12 @@
 # back, applied again (an update), and the DDL bundled for Jenkins.
 set -euo pipefail
 
-py=.venv/bin/python
+. scripts/demo-lib.sh
 op=bin/dw-ddl
 ex=examples/dw-ddl
 
-step() { echo; echo "-- $*"; }
-run() { # run ACTION [jq filter for the request]: example on stdin, result through jq
-	local file="$1" action="$2" filter="${3:-.}" rc=0 out
-	out=$(jq "($filter) | del(.action)" "$file" | "$op" "$action") || rc=$?
-	printf '%s\n' "$out" | tail -n 1 | jq .
-	echo "(exit $rc)"
-	return "$rc"
+run() { # run FILE ACTION [jq filter for the request]: the example, filtered, as the request
+	jq "(${3:-.}) | del(.action)" "$1" | run_op "$op" "$2"
 }
 
 step "the lake's Snowflake external table over @demo_stage_s3 ($ex/snowflake-lake-events.json)"

@@ -5,20 +5,14 @@
 # but writes no Parquet: the demo puts stand-in files where RDS would.
 set -euo pipefail
 
-py=.venv/bin/python
+. scripts/demo-lib.sh
 op=bin/dw-export
 bucket=dwops-demo-analytics
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-step() { echo; echo "-- $*"; }
-run() { # run ACTION: the request on stdin, logs on stderr, the result through jq
-	local rc=0
-	"$op" "$1" >"$work/out" || rc=$?
-	tail -n 1 "$work/out" | tee "$work/last" | jq .
-	echo "(exit $rc)"
-	return "$rc"
-}
+DEMO_LAST="$work/last"
+run() { run_op "$op" "$1"; } # run ACTION: the request on stdin; result also in $work/last
 
 # One request for every step; each action checks the fields it needs.
 jq -n --arg bucket "$bucket" '{
@@ -29,16 +23,12 @@ jq -n --arg bucket "$bucket" '{
 }' >"$work/request.json"
 
 step "the warehouse: an RDS instance with automated backups, and the analytics bucket"
+ensure_warehouse
 "$py" - "$bucket" <<'PY'
 import os, sys, boto3
 bucket = sys.argv[1]
 rds = boto3.client("rds", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
 s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
-if not rds.describe_db_instances(Filters=[{"Name": "db-instance-id", "Values": ["warehouse"]}])["DBInstances"]:
-    rds.create_db_instance(DBInstanceIdentifier="warehouse", Engine="mysql",
-                           DBInstanceClass="db.r6g.large", MasterUsername="admin",
-                           MasterUserPassword="demo-warehouse-master", AllocatedStorage=100,
-                           BackupRetentionPeriod=7)
 try:  # a newer manual snapshot, which an export of the nightly backup must not take
     rds.create_db_snapshot(DBInstanceIdentifier="warehouse", DBSnapshotIdentifier="before-upgrade")
 except rds.exceptions.DBSnapshotAlreadyExistsFault:

@@ -5,20 +5,15 @@
 # behind is planned too, where the policy covers it.
 set -euo pipefail
 
-py=.venv/bin/python
+. scripts/demo-lib.sh
 op=bin/dw-cleanup
 policy=examples/dw-cleanup/policy.json
 # Objects and queues made a minute ago are not stale yet: plan as if it were
 # 30 days from now (the request's "now" is for exactly this kind of what-if).
 now=$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)
 
-step() { echo; echo "-- $*"; }
-run() { # run ACTION: the policy with "now" on stdin, the result through jq
-	local rc=0 out
-	out=$(jq --arg now "$now" '. + {now: $now}' "$policy" | "$op" "$1") || rc=$?
-	printf '%s\n' "$out" | tail -n 1 | jq .
-	echo "(exit $rc)"
-	case "$rc" in 0|99) return 0 ;; *) return "$rc" ;; esac
+run() { # run ACTION: the policy with "now"
+	jq --arg now "$now" '. + {now: $now}' "$policy" | run_op "$op" "$1" 0 99
 }
 
 step "leave things behind: an expired dwops copy, an expired-looking instance dwops does not manage, 14 objects under tmp/, a Glue table whose data is gone, an idle queue"
