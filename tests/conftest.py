@@ -90,22 +90,19 @@ def _bench_environment(info: "services.BenchInfo") -> Dict[str, Optional[str]]:
     return env
 
 
-def _boto3_client(service: str, endpoint_url: str, **kw):
+def _boto3_session(region_name: str = TEST_AWS_REGION):
     import boto3
-    session = boto3.session.Session(
-        aws_access_key_id=TEST_AWS_ACCESS_KEY_ID,
-        aws_secret_access_key=TEST_AWS_SECRET_ACCESS_KEY,
-        region_name=kw.pop("region_name", TEST_AWS_REGION))
-    return session.client(service, endpoint_url=endpoint_url, **kw)
+    return boto3.session.Session(aws_access_key_id=TEST_AWS_ACCESS_KEY_ID,
+                                 aws_secret_access_key=TEST_AWS_SECRET_ACCESS_KEY,
+                                 region_name=region_name)
 
 
-def _boto3_resource(service: str, endpoint_url: str, **kw):
-    import boto3
-    session = boto3.session.Session(
-        aws_access_key_id=TEST_AWS_ACCESS_KEY_ID,
-        aws_secret_access_key=TEST_AWS_SECRET_ACCESS_KEY,
-        region_name=kw.pop("region_name", TEST_AWS_REGION))
-    return session.resource(service, endpoint_url=endpoint_url, **kw)
+def _boto3_client(service: str, endpoint_url: str, region_name: str = TEST_AWS_REGION, **kw):
+    return _boto3_session(region_name).client(service, endpoint_url=endpoint_url, **kw)
+
+
+def _boto3_resource(service: str, endpoint_url: str, region_name: str = TEST_AWS_REGION, **kw):
+    return _boto3_session(region_name).resource(service, endpoint_url=endpoint_url, **kw)
 
 
 # --------------------------------------------------------------------------
