@@ -24,7 +24,6 @@ import datetime as dt
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,15 +51,9 @@ def log(msg):
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ElasticMQ:
     def __init__(self, lib: Path, workdir: Path):
-        self.port = free_port()
+        self.port = services.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         conf = workdir / "elasticmq.conf"
         conf.write_text(
