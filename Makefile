@@ -18,13 +18,13 @@ ifeq ($(SANITIZE),1)
   CFLAGS := -O1 -g $(SAN_FLAGS)
   LDFLAGS += $(SAN_FLAGS)
 endif
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Icore/include $(PKG_CFLAGS)
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Icore $(PKG_CFLAGS)
 LDLIBS   := -Wl,--as-needed $(PKG_LIBS) -lm
 
 # Objects of the release and sanitizer builds live apart, so switching
 # between them only relinks.
 OBJ      := build/obj-$(if $(filter 1,$(SANITIZE)),san,rel)
-CORE_SRC := $(wildcard core/*.c)
+CORE_SRC := $(wildcard core/*/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(OBJ)/%.o)
 OPS      := $(patsubst operators/%.c,bin/%,$(wildcard operators/dw-*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -45,7 +45,7 @@ build/flags: FORCE
 	@echo '$(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(ALL_CFLAGS) $(LDFLAGS)' > $@
 FORCE:
 
-$(OBJ)/%.o: %.c $(wildcard core/include/dw/*.h)
+$(OBJ)/%.o: %.c $(wildcard core/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -85,9 +85,9 @@ bench: setup all
 # request (the paths that need no services).
 lint: all
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr -Icore/include core operators tests/unit tests/tools
+		--inline-suppr -Icore core operators tests/unit tests/tools
 	clang-tidy --quiet $(CORE_SRC) $(wildcard operators/*.c) tests/tools/dw-probe.c -- \
-		-std=c11 -D_GNU_SOURCE -Icore/include $(PKG_CFLAGS)
+		-std=c11 -D_GNU_SOURCE -Icore $(PKG_CFLAGS)
 	for op in $(OPS); do \
 		valgrind -q --error-exitcode=1 --leak-check=full $$op --help >/dev/null || exit 1; \
 		echo '{"no_such_field": 1}' | valgrind -q --error-exitcode=1 --leak-check=full \

@@ -2,10 +2,10 @@
  * behind: expired or idle warehouse copies, stale S3 objects, Glue tables
  * that are old or whose data is gone, and empty, unused SQS queues.
  * Dry-run by default; the plan logic lives in core/cleanup.c. */
-#include "dw/cleanup.h"
-#include "dw/log.h"
-#include "dw/op.h"
-#include "dw/timefmt.h"
+#include "ops/cleanup.h"
+#include "base/log.h"
+#include "proto/op.h"
+#include "base/timefmt.h"
 
 #include <stdlib.h>
 #include <string.h>

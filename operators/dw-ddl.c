@@ -1,11 +1,11 @@
 /* dw-ddl - external-table DDL over the lake: generated from a short table
  * description (columns given or inferred from sample files), and applied
  * to Athena or the Glue catalog. */
-#include "dw/ddl.h"
-#include "dw/infer.h"
-#include "dw/log.h"
-#include "dw/op.h"
-#include "dw/s3.h"
+#include "ops/ddl.h"
+#include "ops/infer.h"
+#include "base/log.h"
+#include "proto/op.h"
+#include "aws/s3.h"
 
 #include <stdlib.h>
 #include <string.h>

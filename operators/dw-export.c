@@ -4,11 +4,11 @@
  * Every action takes the same request, so one request file (or one DAG
  * parameter set) drives start, wait, promote and catalog alike; each
  * action checks the fields it needs before it changes anything. */
-#include "dw/export.h"
-#include "dw/glue.h"
-#include "dw/log.h"
-#include "dw/op.h"
-#include "dw/timefmt.h"
+#include "ops/export.h"
+#include "aws/glue.h"
+#include "base/log.h"
+#include "proto/op.h"
+#include "base/timefmt.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* dw-fanout - one SQS message per S3 event file of an hour (or a range of
  * hours), so that workers process the hour's files in parallel. */
-#include "dw/fanout.h"
-#include "dw/op.h"
+#include "ops/fanout.h"
+#include "proto/op.h"
 
 #include <string.h>
 

@@ -1,9 +1,9 @@
 /* dw-snapshot - private warehouse copies for data engineers: restore the
  * warehouse's newest automated snapshot with the engineer's own MySQL
  * login, list, extend and destroy them.  The work is in core/copy.c. */
-#include "dw/copy.h"
-#include "dw/op.h"
-#include "dw/secrets.h"
+#include "ops/copy.h"
+#include "proto/op.h"
+#include "aws/secrets.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,14 +1,14 @@
 /* dw-probe - a test tool that drives the core's AWS protocols one call at a
  * time, so integration tests can check each against moto.  It speaks the
  * operator protocol like every bin/dw-* tool. */
-#include "dw/aws.h"
-#include "dw/creds.h"
-#include "dw/glue.h"
-#include "dw/op.h"
-#include "dw/rds.h"
-#include "dw/s3.h"
-#include "dw/sqs.h"
-#include "dw/sts.h"
+#include "aws/aws.h"
+#include "aws/creds.h"
+#include "aws/glue.h"
+#include "proto/op.h"
+#include "aws/rds.h"
+#include "aws/s3.h"
+#include "aws/sqs.h"
+#include "aws/sts.h"
 
 #include <stdlib.h>
 #include <string.h>

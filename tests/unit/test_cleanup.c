@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dw/buf.h"
-#include "dw/cleanup.h"
-#include "dw/cloudwatch.h"
+#include "base/buf.h"
+#include "ops/cleanup.h"
+#include "aws/cloudwatch.h"
 
 /* Read a policy from JSON text; returns dw_cleanup_policy_read's result. */
 static int read_policy(const char *text, struct dw_cleanup_policy *p)

@@ -9,10 +9,10 @@
 
 #include <string.h>
 
-#include "dw/buf.h"
-#include "dw/copy.h"
-#include "dw/error.h"
-#include "dw/mysql.h"
+#include "base/buf.h"
+#include "ops/copy.h"
+#include "base/error.h"
+#include "db/mysql.h"
 
 static void test_default_name(void **state)
 {

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dw/aws.h"
-#include "dw/log.h"
-#include "dw/req.h"
-#include "dw/timefmt.h"
+#include "aws/aws.h"
+#include "base/log.h"
+#include "proto/req.h"
+#include "base/timefmt.h"
 
 static const struct dw_field user_fields[] = {
 	{ "name", DW_T_STRING, DW_REQUIRED, NULL, NULL },

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dw/ddl.h"
-#include "dw/infer.h"
+#include "ops/ddl.h"
+#include "ops/infer.h"
 
 static char *ident(enum dw_ddl_dialect d, const char *name)
 {

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dw/error.h"
-#include "dw/export.h"
-#include "dw/s3sync.h"
-#include "dw/timefmt.h"
+#include "base/error.h"
+#include "ops/export.h"
+#include "ops/s3sync.h"
+#include "base/timefmt.h"
 
 /* RDS: 1-60 letters, digits and hyphens, a letter first, no "--", no '-' last. */
 static int valid_task_id(const char *id)

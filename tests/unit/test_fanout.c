@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dw/fanout.h"
+#include "ops/fanout.h"
 
 /* 2019-06-01T15:00:00Z */
 #define H15 ((time_t)1559401200)

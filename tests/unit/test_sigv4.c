@@ -12,9 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "dw/buf.h"
-#include "dw/creds.h"
-#include "dw/sigv4.h"
+#include "base/buf.h"
+#include "aws/creds.h"
+#include "aws/sigv4.h"
 
 struct suite_case {
 	char *dir;

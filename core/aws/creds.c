@@ -1,0 +1,381 @@
+/* creds.c - the credential chain: environment, shared profile (with
+ * role_arn + source_profile through STS AssumeRole), container
+ * credentials, EC2 instance metadata with IMDSv2 tokens. */
+#include "aws/creds.h"
+#include "aws/aws.h"
+#include "base/log.h"
+#include "base/xml.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void dw_creds_free(struct dw_creds *c)
+{
+	free(c->access_key_id);
+	free(c->secret_access_key);
+	free(c->session_token);
+	memset(c, 0, sizeof(*c));
+}
+
+static void set_creds(struct dw_creds *c, const char *id, const char *secret,
+		      const char *token, const char *source)
+{
+	c->access_key_id = dw_xstrdup(id);
+	c->secret_access_key = dw_xstrdup(secret);
+	c->session_token = token && *token ? dw_xstrdup(token) : NULL;
+	c->source = source;
+	dw_redact_secret(c->secret_access_key);
+	dw_redact_secret(c->session_token);
+}
+
+void dw_creds_copy(struct dw_creds *dst, const struct dw_creds *src)
+{
+	set_creds(dst, src->access_key_id, src->secret_access_key,
+		  src->session_token, src->source);
+	dst->expiration = src->expiration;
+}
+
+/* ---- shared files -------------------------------------------------------- */
+
+static char *home_file(const char *env, const char *name)
+{
+	const char *v = getenv(env), *home = getenv("HOME");
+
+	if (v && *v)
+		return dw_xstrdup(v);
+	return dw_xasprintf("%s/.aws/%s", home ? home : ".", name);
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/* The value of key in section [want] of an INI file, or NULL. */
+static char *ini_value(const char *file, const char *want, const char *key)
+{
+	FILE *f = fopen(file, "r");
+	char line[4096];
+	int in_section = 0;
+	char *found = NULL;
+
+	if (!f)
+		return NULL;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *s = trim(line);
+		if (*s == '#' || *s == ';' || !*s)
+			continue;
+		if (*s == '[') {
+			char *end = strchr(s, ']');
+			if (end)
+				*end = '\0';
+			in_section = strcmp(trim(s + 1), want) == 0;
+			continue;
+		}
+		char *eq = strchr(s, '=');
+		if (!in_section || !eq)
+			continue;
+		*eq = '\0';
+		if (strcmp(trim(s), key) == 0)
+			found = dw_xstrdup(trim(eq + 1));
+	}
+	fclose(f);
+	return found;
+}
+
+static const char *profile_name(const char *profile)
+{
+	const char *p = profile && *profile ? profile : getenv("AWS_PROFILE");
+
+	return p && *p ? p : "default";
+}
+
+char *dw_profile_config_value(const char *profile, const char *key)
+{
+	char *file = home_file("AWS_CONFIG_FILE", "config");
+	const char *name = profile_name(profile);
+	char *section = strcmp(name, "default") == 0 ? dw_xstrdup("default")
+						     : dw_xasprintf("profile %s", name);
+	char *v = ini_value(file, section, key);
+
+	if (!v)
+		v = ini_value(file, name, key);
+	free(section);
+	free(file);
+	return v;
+}
+
+static char *credentials_value(const char *profile, const char *key)
+{
+	char *file = home_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+	char *v = ini_value(file, profile, key);
+
+	free(file);
+	return v ? v : dw_profile_config_value(profile, key);
+}
+
+/* ---- STS AssumeRole ------------------------------------------------------ */
+
+static int from_assume_role(struct dw_creds *out, const struct dw_aws_config *cfg,
+			    const char *profile, const struct dw_creds *source)
+{
+	struct dw_aws_config sts_cfg = *cfg;
+	char *role = dw_profile_config_value(profile, "role_arn");
+	char *session = dw_profile_config_value(profile, "role_session_name");
+	char *external = dw_profile_config_value(profile, "external_id");
+	char *duration = dw_profile_config_value(profile, "duration_seconds");
+	char *region = NULL;
+	struct dw_aws *sts = NULL;
+	struct dw_kvlist params;
+	xmlDocPtr doc = NULL;
+	int rc = -1;
+
+	if (!sts_cfg.region) {
+		region = dw_profile_config_value(profile, "region");
+		sts_cfg.region = region ? region : "us-east-1";
+	}
+	dw_kv_init(&params);
+	dw_kv_add(&params, "RoleArn", role);
+	if (session)
+		dw_kv_add(&params, "RoleSessionName", session);
+	else
+		dw_kv_addf(&params, "RoleSessionName", "dwops-%ld", (long)time(NULL));
+	if (external)
+		dw_kv_add(&params, "ExternalId", external);
+	dw_kv_add(&params, "DurationSeconds", duration ? duration : "3600");
+	if (dw_aws_new_with_creds(&sts, &sts_cfg, source) == 0 &&
+	    dw_aws_query(sts, "sts", "2011-06-15", "AssumeRole", &params, &doc) == 0) {
+		xmlNodePtr c = dw_xml_find(xmlDocGetRootElement(doc),
+					   "AssumeRoleResult/Credentials");
+		char *id = dw_xml_text(c, "AccessKeyId");
+		char *secret = dw_xml_text(c, "SecretAccessKey");
+		char *token = dw_xml_text(c, "SessionToken");
+		if (id && secret && token) {
+			set_creds(out, id, secret, token, "assume-role");
+			dw_info("credentials: assumed role %s for profile %s", role, profile);
+			rc = 0;
+		} else {
+			rc = dw_fail("InvalidResponse", "STS AssumeRole answered without credentials");
+		}
+		free(id);
+		free(secret);
+		free(token);
+	} else {
+		dw_error_context("assuming role %s for profile %s", role, profile);
+	}
+	xmlFreeDoc(doc);
+	dw_aws_free(sts);
+	dw_kv_free(&params);
+	free(role);
+	free(session);
+	free(external);
+	free(duration);
+	free(region);
+	return rc;
+}
+
+/* 1 found, 0 not configured, -1 error. */
+static int from_profile(struct dw_creds *out, const struct dw_aws_config *cfg,
+			const char *profile, int depth)
+{
+	char *id = credentials_value(profile, "aws_access_key_id");
+	char *secret = credentials_value(profile, "aws_secret_access_key");
+	char *token = credentials_value(profile, "aws_session_token");
+	char *role = dw_profile_config_value(profile, "role_arn");
+	char *source = dw_profile_config_value(profile, "source_profile");
+	int rc = 0;
+
+	if (role && source) {
+		struct dw_creds src = { 0 };
+		if (depth > 4)
+			rc = dw_invalid("profile", "profile %s: source_profile chain is too long",
+					profile);
+		else if ((rc = from_profile(&src, cfg, source, depth + 1)) == 0)
+			rc = dw_invalid("profile", "profile %s: source_profile %s has no credentials",
+					profile, source);
+		if (rc > 0)
+			rc = from_assume_role(out, cfg, profile, &src) ? -1 : 1;
+		dw_creds_free(&src);
+	} else if (role) {
+		rc = dw_invalid("profile", "profile %s: role_arn needs a source_profile", profile);
+	} else if (id && secret) {
+		set_creds(out, id, secret, token, "profile");
+		rc = 1;
+	}
+	free(id);
+	free(secret);
+	free(token);
+	free(role);
+	free(source);
+	return rc;
+}
+
+/* ---- container and instance metadata ----------------------------------- */
+
+static int json_creds(struct dw_creds *out, const char *body, const char *token_key,
+		      const char *source)
+{
+	json_t *doc = json_loads(body, 0, NULL);
+	const char *id = json_string_value(json_object_get(doc, "AccessKeyId"));
+	const char *secret = json_string_value(json_object_get(doc, "SecretAccessKey"));
+	const char *token = json_string_value(json_object_get(doc, token_key));
+	int rc = 0;
+
+	if (id && secret) {
+		set_creds(out, id, secret, token, source);
+		rc = 1;
+	}
+	json_decref(doc);
+	return rc;
+}
+
+static int http_get(struct dw_http *h, const char *method, const char *url,
+		    struct dw_kvlist *headers, long timeout_ms,
+		    struct dw_http_response *resp)
+{
+	struct dw_http_request req = {
+		.method = method, .url = url, .headers = headers,
+		.timeout_ms = timeout_ms,
+	};
+
+	dw_http_response_reset(resp);
+	if (dw_http_perform(h, &req, resp) || resp->status != 200)
+		return -1;
+	return 0;
+}
+
+static char *read_token_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	char *token = NULL;
+
+	if (!f)
+		return NULL;
+	if (fgets(line, sizeof(line), f))
+		token = dw_xstrdup(trim(line));
+	fclose(f);
+	return token;
+}
+
+static int from_container(struct dw_creds *out)
+{
+	const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	const char *token = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+	const char *token_file = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	struct dw_http *h;
+	struct dw_http_response resp;
+	struct dw_kvlist headers;
+	char *url, *file_token = NULL;
+	int rc = 0;
+
+	if ((!rel || !*rel) && (!full || !*full))
+		return 0;
+	url = rel && *rel ? dw_xasprintf("http://169.254.170.2%s", rel) : dw_xstrdup(full);
+	dw_kv_init(&headers);
+	if (token_file && *token_file)
+		token = file_token = read_token_file(token_file);
+	if (token && *token) {
+		dw_redact_secret(token);
+		dw_kv_add(&headers, "Authorization", token);
+	}
+	h = dw_http_new();
+	dw_http_response_init(&resp);
+	if (http_get(h, "GET", url, &headers, 2000, &resp) == 0)
+		rc = json_creds(out, resp.body.data, "Token", "container");
+	if (rc <= 0)
+		rc = dw_invalid(NULL, "container credentials: nothing usable from %s (HTTP %ld)",
+				url, resp.status);
+	dw_http_response_free(&resp);
+	dw_http_free(h);
+	dw_kv_free(&headers);
+	free(url);
+	free(file_token);
+	return rc;
+}
+
+static int from_imds(struct dw_creds *out)
+{
+	const char *disabled = getenv("AWS_EC2_METADATA_DISABLED");
+	const char *base = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	struct dw_http *h;
+	struct dw_http_response resp;
+	struct dw_kvlist headers;
+	char *url, *token = NULL, *role = NULL;
+	int rc = 0;
+
+	if (disabled && strcmp(disabled, "true") == 0)
+		return 0;
+	if (!base || !*base)
+		base = "http://169.254.169.254";
+	h = dw_http_new();
+	dw_http_response_init(&resp);
+	dw_kv_init(&headers);
+	/* IMDSv2: a session token first, then every read carries it. */
+	dw_kv_add(&headers, "X-aws-ec2-metadata-token-ttl-seconds", "21600");
+	url = dw_xasprintf("%s/latest/api/token", base);
+	if (http_get(h, "PUT", url, &headers, 1000, &resp) == 0) {
+		token = dw_xstrdup(trim(resp.body.data ? resp.body.data : ""));
+		dw_redact_secret(token);
+		dw_kv_free(&headers);
+		dw_kv_add(&headers, "X-aws-ec2-metadata-token", token);
+		free(url);
+		url = dw_xasprintf("%s/latest/meta-data/iam/security-credentials/", base);
+		if (http_get(h, "GET", url, &headers, 1000, &resp) == 0 && resp.body.len)
+			role = dw_xstrndup(resp.body.data, strcspn(resp.body.data, "\r\n"));
+	}
+	if (role) {
+		free(url);
+		url = dw_xasprintf("%s/latest/meta-data/iam/security-credentials/%s", base, role);
+		if (http_get(h, "GET", url, &headers, 1000, &resp) == 0)
+			rc = json_creds(out, resp.body.data, "Token", "imds");
+	}
+	free(url);
+	free(token);
+	free(role);
+	dw_kv_free(&headers);
+	dw_http_response_free(&resp);
+	dw_http_free(h);
+	return rc;
+}
+
+int dw_creds_resolve(struct dw_creds *out, const struct dw_aws_config *cfg)
+{
+	const char *id = getenv("AWS_ACCESS_KEY_ID");
+	const char *secret = getenv("AWS_SECRET_ACCESS_KEY");
+	const char *explicit_profile = cfg->profile;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	/* A profile named in the request wins over the environment's keys. */
+	if (!(explicit_profile && *explicit_profile) && id && *id && secret && *secret) {
+		set_creds(out, id, secret, getenv("AWS_SESSION_TOKEN"), "env");
+		return 0;
+	}
+	rc = from_profile(out, cfg, profile_name(explicit_profile), 0);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (explicit_profile && *explicit_profile)
+		return dw_raise(DW_INVALID, "NoCredentials", "profile",
+				"profile %s has no credentials", explicit_profile);
+	rc = from_container(out);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (from_imds(out) > 0)
+		return 0;
+	return dw_raise(DW_INVALID, "NoCredentials", NULL,
+			"no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+			"AWS_PROFILE, container credentials, or run on EC2 with an instance role");
+}

@@ -1,0 +1,38 @@
+/* dw/glue.h - AWS Glue (JSON 1.1 protocol). */
+#ifndef DW_GLUE_H
+#define DW_GLUE_H
+
+#include "aws/aws.h"
+
+/* Any Glue operation: "GetTable", "CreateTable", ... */
+int dw_glue_call(struct dw_aws *aws, const char *operation, const json_t *in,
+		 json_t **out);
+
+/* GetTables of a database across every page: on_table gets each table
+ * object as Glue describes it (borrowed); it returns 0 to go on or -1 to
+ * stop with its error raised. */
+typedef int (*dw_glue_table_fn)(void *ud, const json_t *table);
+int dw_glue_get_tables(struct dw_aws *aws, const char *database,
+		       dw_glue_table_fn on_table, void *ud);
+int dw_glue_delete_table(struct dw_aws *aws, const char *database,
+			 const char *table);
+
+/* CreateDatabase unless it exists. */
+int dw_glue_ensure_database(struct dw_aws *aws, const char *database);
+/* CreateTable, or UpdateTable when the table exists; *created says which.
+ * table_input is Glue's TableInput (borrowed). */
+int dw_glue_put_table(struct dw_aws *aws, const char *database,
+		      const json_t *table_input, int *created);
+
+/* One crawler run, started and waited for: a crawl already running is
+ * waited out first (its data may predate ours).  Progress is logged every
+ * poll_s seconds; a failed or cancelled crawl raises DW_FAILED with Glue's
+ * message, no end within timeout_s raises DW_TRANSIENT "WaitTimeout". */
+struct dw_glue_crawl {
+	char status[32];  /* the crawl's: SUCCEEDED (COMPLETED on moto), ... */
+	long elapsed_s;
+};
+int dw_glue_crawl(struct dw_aws *aws, const char *crawler, int poll_s,
+		  int timeout_s, struct dw_glue_crawl *out);
+
+#endif

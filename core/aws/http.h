@@ -1,0 +1,57 @@
+/* dw/http.h - HTTP over libcurl: one reused easy handle for calls made one
+ * at a time, and a multi handle for many requests in flight at once.  Both
+ * keep connections alive and reuse them. */
+#ifndef DW_HTTP_H
+#define DW_HTTP_H
+
+#include <stddef.h>
+#include "base/buf.h"
+
+struct dw_http_request {
+	const char *method;
+	const char *url;              /* fully encoded */
+	const struct dw_kvlist *headers;
+	const void *body;
+	size_t body_len;
+	long timeout_ms;              /* whole request; 0: no limit */
+};
+
+struct dw_http_response {
+	long status;            /* 0 when no response arrived */
+	struct dw_buf body;
+	struct dw_kvlist headers; /* lower-case names */
+	int transport_error;    /* a libcurl error code, 0 when none */
+	char error[256];        /* libcurl's words for it */
+};
+
+void dw_http_response_init(struct dw_http_response *r);
+void dw_http_response_free(struct dw_http_response *r);
+void dw_http_response_reset(struct dw_http_response *r);
+
+struct dw_http;
+struct dw_http *dw_http_new(void);
+void dw_http_free(struct dw_http *h);
+/* Perform one request; 0 when a response (any status) arrived, -1 with
+ * resp->transport_error set when none did. */
+int dw_http_perform(struct dw_http *h, const struct dw_http_request *req,
+		    struct dw_http_response *resp);
+
+/* Many requests at once.  The callback runs on completion from inside
+ * dw_http_multi_run/poll; it may add more requests. */
+typedef void (*dw_http_done_fn)(void *ud, struct dw_http_response *resp);
+struct dw_http_multi;
+struct dw_http_multi *dw_http_multi_new(int max_connections);
+void dw_http_multi_free(struct dw_http_multi *m);
+/* Request data must stay valid until the callback ran. */
+void dw_http_multi_add(struct dw_http_multi *m,
+		       const struct dw_http_request *req,
+		       dw_http_done_fn done, void *ud);
+/* Drive transfers for at most timeout_ms; returns the number in flight. */
+int dw_http_multi_poll(struct dw_http_multi *m, int timeout_ms);
+int dw_http_multi_in_flight(const struct dw_http_multi *m);
+
+/* One-time global set-up and tear-down (curl_global_*). */
+void dw_http_global_init(void);
+void dw_http_global_cleanup(void);
+
+#endif

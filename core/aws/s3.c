@@ -1,0 +1,241 @@
+/* s3.c - Amazon S3 over REST-XML. */
+#include "aws/s3.h"
+#include "base/log.h"
+#include "aws/sigv4.h"
+#include "base/timefmt.h"
+#include "base/xml.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void strip_quotes(char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+		memmove(s, s + 1, n - 2);
+		s[n - 2] = '\0';
+	}
+}
+
+struct dw_aws_request *dw_s3_list_request(const struct dw_s3_list *l,
+					  const char *token)
+{
+	struct dw_aws_request *req = dw_xmalloc(sizeof(*req));
+
+	dw_aws_request_init(req, "s3", DW_PROTO_REST_XML, "GET", "/");
+	req->bucket = dw_xstrdup(l->bucket);
+	dw_kv_add(&req->query, "list-type", "2");
+	dw_kv_addf(&req->query, "max-keys", "%d", l->page_size > 0 ? l->page_size : 1000);
+	if (l->prefix && *l->prefix)
+		dw_kv_add(&req->query, "prefix", l->prefix);
+	if (l->delimiter)
+		dw_kv_add(&req->query, "delimiter", l->delimiter);
+	if (token)
+		dw_kv_add(&req->query, "continuation-token", token);
+	else if (l->start_after)
+		dw_kv_add(&req->query, "start-after", l->start_after);
+	return req;
+}
+
+int dw_s3_list_parse(struct dw_s3_list *l, const struct dw_http_response *resp,
+		     char **next_token)
+{
+	xmlDocPtr doc = NULL;
+	int stop = 0;
+
+	*next_token = NULL;
+	if (dw_xml_parse(resp->body.data, resp->body.len, &doc))
+		return -1;
+	xmlNodePtr root = xmlDocGetRootElement(doc);
+	char key[2048], etag[128], modified[64], size[32];
+	for (xmlNodePtr c = dw_xml_first(root, "Contents"); c && !stop;
+	     c = dw_xml_next(c, "Contents")) {
+		struct dw_s3_object o = {
+			.key = dw_xml_textbuf(c, "Key", key, sizeof(key)),
+			.size = atoll(dw_xml_textbuf(c, "Size", size, sizeof(size))),
+			.etag = dw_xml_textbuf(c, "ETag", etag, sizeof(etag)),
+			.last_modified = dw_xml_textbuf(c, "LastModified", modified, sizeof(modified)),
+		};
+		strip_quotes(etag);
+		o.mtime = dw_time_parse_iso(o.last_modified);
+		stop = l->on_object(l->ud, &o);
+	}
+	for (xmlNodePtr c = dw_xml_first(root, "CommonPrefixes"); c && !stop && l->on_prefix;
+	     c = dw_xml_next(c, "CommonPrefixes"))
+		stop = l->on_prefix(l->ud, dw_xml_textbuf(c, "Prefix", key, sizeof(key)));
+	char truncated[8];
+	dw_xml_textbuf(root, "IsTruncated", truncated, sizeof(truncated));
+	if (!stop && strcmp(truncated, "true") == 0)
+		*next_token = dw_xml_text(root, "NextContinuationToken");
+	xmlFreeDoc(doc);
+	return stop < 0 ? -1 : 0;
+}
+
+static int list_page(struct dw_aws *aws, struct dw_s3_list *l, const char *token,
+		     char **next_token)
+{
+	struct dw_aws_request *req = dw_s3_list_request(l, token);
+	struct dw_http_response resp;
+	int rc;
+
+	*next_token = NULL;
+	dw_http_response_init(&resp);
+	rc = dw_aws_send(aws, req, &resp);
+	l->pages++;
+	if (rc == 0)
+		rc = dw_s3_list_parse(l, &resp, next_token);
+	else
+		dw_error_context("listing s3://%s/%s", l->bucket, l->prefix ? l->prefix : "");
+	dw_http_response_free(&resp);
+	dw_aws_request_free(req);
+	free(req);
+	return rc;
+}
+
+int dw_s3_list_objects(struct dw_aws *aws, struct dw_s3_list *l)
+{
+	char *token = NULL;
+
+	do {
+		char *next = NULL;
+		int rc = list_page(aws, l, token, &next);
+		free(token);
+		if (rc)
+			return -1;
+		token = next;
+	} while (token);
+	return 0;
+}
+
+int dw_s3_get_object(struct dw_aws *aws, const char *bucket, const char *key,
+		     long long max_bytes, struct dw_buf *out)
+{
+	struct dw_aws_request req;
+	struct dw_http_response resp;
+	int rc;
+
+	dw_aws_request_init(&req, "s3", DW_PROTO_REST_XML, "GET", key);
+	req.bucket = dw_xstrdup(bucket);
+	if (max_bytes > 0)
+		dw_kv_addf(&req.headers, "Range", "bytes=0-%lld", max_bytes - 1);
+	dw_http_response_init(&resp);
+	rc = dw_aws_send(aws, &req, &resp);
+	if (rc == 0)
+		dw_buf_append(out, resp.body.data, resp.body.len);
+	else
+		dw_error_context("reading s3://%s/%s", bucket, key);
+	dw_http_response_free(&resp);
+	dw_aws_request_free(&req);
+	return rc;
+}
+
+int dw_s3_put_object(struct dw_aws *aws, const char *bucket, const char *key,
+		     const void *data, size_t len, const char *content_type)
+{
+	struct dw_aws_request req;
+	struct dw_http_response resp;
+	int rc;
+
+	dw_aws_request_init(&req, "s3", DW_PROTO_REST_XML, "PUT", key);
+	req.bucket = dw_xstrdup(bucket);
+	dw_buf_append(&req.body, data, len);
+	if (content_type)
+		dw_kv_add(&req.headers, "Content-Type", content_type);
+	dw_http_response_init(&resp);
+	rc = dw_aws_send(aws, &req, &resp);
+	if (rc)
+		dw_error_context("writing s3://%s/%s", bucket, key);
+	dw_http_response_free(&resp);
+	dw_aws_request_free(&req);
+	return rc;
+}
+
+static void content_md5(const struct dw_buf *body, char out[32])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	EVP_Digest(body->data, body->len, md, &len, EVP_md5(), NULL);
+	EVP_EncodeBlock((unsigned char *)out, md, (int)len);
+}
+
+int dw_s3_delete_objects(struct dw_aws *aws, const char *bucket,
+			 const char *const *keys, size_t n,
+			 dw_s3_delete_failed_fn on_failed, void *ud)
+{
+	struct dw_aws_request req;
+	struct dw_http_response resp;
+	xmlDocPtr doc = NULL;
+	char md5[32];
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (n > 1000)
+		return dw_fail("TooManyKeys", "DeleteObjects takes at most 1000 keys, not %zu", n);
+	dw_aws_request_init(&req, "s3", DW_PROTO_REST_XML, "POST", "/");
+	req.bucket = dw_xstrdup(bucket);
+	dw_kv_add(&req.query, "delete", "");
+	dw_buf_puts(&req.body, "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>");
+	for (size_t i = 0; i < n; i++) {
+		dw_buf_puts(&req.body, "<Object><Key>");
+		dw_xml_escape(&req.body, keys[i]);
+		dw_buf_puts(&req.body, "</Key></Object>");
+	}
+	dw_buf_puts(&req.body, "</Delete>");
+	content_md5(&req.body, md5);
+	dw_kv_add(&req.headers, "Content-MD5", md5);
+	dw_kv_add(&req.headers, "Content-Type", "application/xml");
+	dw_http_response_init(&resp);
+	rc = dw_aws_send(aws, &req, &resp);
+	if (rc == 0 && resp.body.len && dw_xml_parse(resp.body.data, resp.body.len, &doc) == 0) {
+		xmlNodePtr root = xmlDocGetRootElement(doc);
+		char key[2048], code[128], msg[512];
+		for (xmlNodePtr e = dw_xml_first(root, "Error"); e; e = dw_xml_next(e, "Error"))
+			if (on_failed)
+				on_failed(ud, dw_xml_textbuf(e, "Key", key, sizeof(key)),
+					  dw_xml_textbuf(e, "Code", code, sizeof(code)),
+					  dw_xml_textbuf(e, "Message", msg, sizeof(msg)));
+	} else if (rc) {
+		dw_error_context("deleting %zu objects from s3://%s", n, bucket);
+	}
+	xmlFreeDoc(doc);
+	dw_http_response_free(&resp);
+	dw_aws_request_free(&req);
+	return rc;
+}
+
+struct dw_aws_request *dw_s3_copy_request(const char *src_bucket,
+					  const char *src_key,
+					  const char *dst_bucket,
+					  const char *dst_key)
+{
+	struct dw_aws_request *req = dw_xmalloc(sizeof(*req));
+	struct dw_buf source;
+
+	dw_aws_request_init(req, "s3", DW_PROTO_REST_XML, "PUT", dst_key);
+	req->bucket = dw_xstrdup(dst_bucket);
+	dw_buf_init(&source);
+	dw_buf_printf(&source, "/%s/", src_bucket);
+	dw_uri_encode(&source, src_key, 1);
+	dw_kv_add(&req->headers, "X-Amz-Copy-Source", source.data);
+	dw_buf_free(&source);
+	return req;
+}
+
+int dw_s3_parse_url(const char *url, const char *field, char **bucket,
+		    char **prefix)
+{
+	const char *b, *slash;
+
+	if (!url || strncmp(url, "s3://", 5) != 0 || !url[5] || url[5] == '/')
+		return dw_invalid(field, "%s must look like s3://bucket/prefix/", field);
+	b = url + 5;
+	slash = strchr(b, '/');
+	*bucket = slash ? dw_xstrndup(b, (size_t)(slash - b)) : dw_xstrdup(b);
+	*prefix = dw_xstrdup(slash ? slash + 1 : "");
+	return 0;
+}

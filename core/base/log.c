@@ -1,0 +1,210 @@
+/* log.c - timestamped log lines on stderr and the redaction every line and
+ * every error message goes through. */
+#include "base/log.h"
+#include "base/buf.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+
+static char **secrets;
+static size_t n_secrets;
+
+void dw_redact_secret(const char *secret)
+{
+	if (!secret || strlen(secret) < 4)
+		return;
+	for (size_t i = 0; i < n_secrets; i++)
+		if (strcmp(secrets[i], secret) == 0)
+			return;
+	secrets = dw_xrealloc(secrets, (n_secrets + 1) * sizeof(*secrets));
+	secrets[n_secrets++] = dw_xstrdup(secret);
+}
+
+void dw_redact_reset(void)
+{
+	for (size_t i = 0; i < n_secrets; i++)
+		free(secrets[i]);
+	free(secrets);
+	secrets = NULL;
+	n_secrets = 0;
+}
+
+/* Replace text[start, end) by "***" (or stars of the same length when
+ * shorter), so the text never grows. */
+static size_t mask(char *text, size_t start, size_t end)
+{
+	size_t span = end - start;
+
+	if (span <= 3) {
+		memset(text + start, '*', span);
+		return end;
+	}
+	text[start] = text[start + 1] = text[start + 2] = '*';
+	memmove(text + start + 3, text + end, strlen(text + end) + 1);
+	return start + 3;
+}
+
+static void mask_registered(char *text)
+{
+	for (size_t i = 0; i < n_secrets; i++) {
+		size_t len = strlen(secrets[i]);
+		char *p = text;
+
+		while ((p = strstr(p, secrets[i])) != NULL) {
+			size_t at = (size_t)(p - text);
+			p = text + mask(text, at, at + len);
+		}
+	}
+}
+
+/* After each marker (case-insensitive), mask up to a terminator. */
+struct marker {
+	const char *text;
+	const char *stop; /* characters that end the secret */
+};
+
+static const struct marker markers[] = {
+	{ "authorization:", "\r\n" },
+	{ "authorization=", "&\r\n \"" },
+	{ "x-amz-security-token:", "\r\n" },
+	{ "x-amz-security-token=", "&\r\n \"" },
+	{ "signature=", "&,\r\n \"" },
+	{ "password=", "&\r\n \"" },
+	{ "identified by ", "\r\n" },
+	{ "<secretaccesskey>", "<" },
+	{ "<sessiontoken>", "<" },
+	{ "<password>", "<" },
+	{ "<masteruserpassword>", "<" },
+	{ "<secretstring>", "<" },
+	{ "<token>", "<" },
+};
+
+static void mask_markers(char *text)
+{
+	for (size_t m = 0; m < sizeof(markers) / sizeof(markers[0]); m++) {
+		size_t mlen = strlen(markers[m].text);
+		size_t i = 0;
+
+		while (text[i]) {
+			if (strncasecmp(text + i, markers[m].text, mlen) != 0) {
+				i++;
+				continue;
+			}
+			size_t start = i + mlen;
+			while (text[start] == ' ')
+				start++;
+			size_t end = start + strcspn(text + start, markers[m].stop);
+			i = end > start ? mask(text, start, end) : end;
+		}
+	}
+}
+
+static int key_is_secret(const char *key, size_t len)
+{
+	static const char *const words[] = { "password", "secret", "token",
+					     "authorization" };
+	char lower[64];
+
+	if (len >= sizeof(lower))
+		len = sizeof(lower) - 1;
+	for (size_t i = 0; i < len; i++)
+		lower[i] = (char)tolower((unsigned char)key[i]);
+	lower[len] = '\0';
+	if (strstr(lower, "_env") || strstr(lower, "secret_id") ||
+	    strstr(lower, "secretid") || strstr(lower, "tokens"))
+		return 0; /* names of where a secret is, not the secret */
+	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++)
+		if (strstr(lower, words[w]))
+			return 1;
+	return 0;
+}
+
+/* "key": "value" with a secret-sounding key: mask the value. */
+static void mask_json_values(char *text)
+{
+	char *p = text;
+
+	while ((p = strchr(p, '"')) != NULL) {
+		char *key = p + 1;
+		char *kend = strchr(key, '"');
+
+		if (!kend)
+			return;
+		char *q = kend + 1;
+		while (*q == ' ')
+			q++;
+		if (*q != ':' || !key_is_secret(key, (size_t)(kend - key))) {
+			p = kend + 1;
+			continue;
+		}
+		q++;
+		while (*q == ' ')
+			q++;
+		if (*q != '"') {
+			p = q;
+			continue;
+		}
+		char *v = q + 1, *vend = v;
+		while (*vend && *vend != '"')
+			vend += (*vend == '\\' && vend[1]) ? 2 : 1;
+		size_t next = mask(text, (size_t)(v - text), (size_t)(vend - text));
+		p = text + next + (text[next] ? 1 : 0);
+	}
+}
+
+void dw_redact(char *text)
+{
+	if (!text)
+		return;
+	mask_registered(text);
+	mask_markers(text);
+	mask_json_values(text);
+}
+
+static enum dw_level threshold(void)
+{
+	static int level = -1;
+
+	if (level < 0) {
+		const char *v = getenv("DW_LOG_LEVEL");
+		level = DW_LOG_INFO;
+		if (v && strcasecmp(v, "debug") == 0)
+			level = DW_LOG_DEBUG;
+		else if (v && strcasecmp(v, "warn") == 0)
+			level = DW_LOG_WARN;
+		else if (v && strcasecmp(v, "error") == 0)
+			level = DW_LOG_ERROR;
+	}
+	return (enum dw_level)level;
+}
+
+void dw_log(enum dw_level level, const char *fmt, ...)
+{
+	static const char *const names[] = { "debug", "info", "warn", "error" };
+	char line[4096];
+	char stamp[32];
+	struct timeval tv;
+	struct tm tm;
+	va_list ap;
+
+	if (level < threshold())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	dw_redact(line);
+	/* One line each: a multi-line text would break log parsers. */
+	for (char *c = line; *c; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ldZ %-5s %s\n", stamp, (long)(tv.tv_usec / 1000),
+		names[level], line);
+}

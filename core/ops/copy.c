@@ -1,0 +1,883 @@
+/* copy.c - private warehouse copies: RDS instances restored for one
+ * engineer, found by their tags, waited on, and deleted again. */
+#include "ops/copy.h"
+#include "base/log.h"
+#include "aws/rds.h"
+#include "base/timefmt.h"
+#include "base/xml.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_POLL_S 30
+
+/* ---- names ------------------------------------------------------------- */
+
+int dw_copy_valid_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 63 || !isalpha((unsigned char)name[0]) || name[len - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (!isalnum(c) && c != '-')
+			return 0;
+		if (c == '-' && name[i + 1] == '-')
+			return 0;
+	}
+	return 1;
+}
+
+int dw_copy_default_name(const char *owner, char *out, size_t len)
+{
+	static const char prefix[] = "dw-snapshot-";
+	size_t n = strlen(prefix), limit = len - 1 < 63 ? len - 1 : 63;
+
+	if (len < sizeof(prefix) + 1)
+		return dw_invalid("instance_name", "no room for a copy name");
+	memcpy(out, prefix, n);
+	/* Anything but a letter or digit becomes one hyphen: "Jane.Doe@x" ->
+	 * "jane-doe-x". */
+	for (const char *p = owner; *p && n < limit; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (isalnum(c) && c < 0x80)
+			out[n++] = (char)tolower(c);
+		else if (out[n - 1] != '-')
+			out[n++] = '-';
+	}
+	while (out[n - 1] == '-')
+		n--;
+	out[n] = '\0';
+	if (n <= sizeof(prefix) - 2)
+		return dw_invalid("owner", "owner \"%s\" has no letters or digits to name a copy after; "
+				  "give instance_name", owner);
+	return 0;
+}
+
+/* ---- reading instances ------------------------------------------------- */
+
+static void read_tag(struct dw_copy *c, const char *key, const char *value)
+{
+	if (strcmp(key, DW_TAG_MANAGED_BY) == 0)
+		c->managed = strcmp(value, DW_MANAGED_BY) == 0;
+	else if (strcmp(key, DW_TAG_OWNER) == 0)
+		snprintf(c->owner, sizeof(c->owner), "%s", value);
+	else if (strcmp(key, DW_TAG_SOURCE) == 0)
+		snprintf(c->source, sizeof(c->source), "%s", value);
+	else if (strcmp(key, DW_TAG_SNAPSHOT) == 0)
+		snprintf(c->snapshot, sizeof(c->snapshot), "%s", value);
+	else if (strcmp(key, DW_TAG_EXPIRES_AT) == 0) {
+		snprintf(c->expires_at, sizeof(c->expires_at), "%s", value);
+		time_t t = dw_time_parse_iso(value);
+		c->expires = t > 0 ? t : 0;
+	}
+}
+
+static void read_tags(struct dw_copy *c, xmlNodePtr list)
+{
+	for (xmlNodePtr t = dw_xml_first(list, "Tag"); t; t = dw_xml_next(t, "Tag")) {
+		char key[128], value[256];
+		read_tag(c, dw_xml_textbuf(t, "Key", key, sizeof(key)),
+			 dw_xml_textbuf(t, "Value", value, sizeof(value)));
+	}
+}
+
+/* Older API versions leave TagList out of DescribeDBInstances. */
+static int fetch_tags(struct dw_aws *aws, const char *arn, struct dw_copy *c)
+{
+	struct dw_kvlist params;
+	xmlDocPtr doc = NULL;
+
+	dw_kv_init(&params);
+	dw_kv_add(&params, "ResourceName", arn);
+	int rc = dw_rds_call(aws, "ListTagsForResource", &params, &doc);
+	dw_kv_free(&params);
+	if (rc)
+		return dw_error_context("reading the tags of %s", c->instance);
+	read_tags(c, dw_xml_find(xmlDocGetRootElement(doc), "ListTagsForResourceResult/TagList"));
+	xmlFreeDoc(doc);
+	return 0;
+}
+
+static int read_instance(struct dw_aws *aws, xmlNodePtr n, struct dw_copy *c)
+{
+	char port[16], retention[16], arn[512];
+
+	memset(c, 0, sizeof(*c));
+	dw_xml_textbuf(n, "DBInstanceIdentifier", c->instance, sizeof(c->instance));
+	dw_xml_textbuf(n, "DBInstanceStatus", c->status, sizeof(c->status));
+	dw_xml_textbuf(n, "Endpoint/Address", c->address, sizeof(c->address));
+	c->port = atoi(dw_xml_textbuf(n, "Endpoint/Port", port, sizeof(port)));
+	dw_xml_textbuf(n, "InstanceCreateTime", c->created, sizeof(c->created));
+	dw_xml_textbuf(n, "DBInstanceClass", c->instance_class, sizeof(c->instance_class));
+	c->backup_retention = atoi(dw_xml_textbuf(n, "BackupRetentionPeriod", retention,
+						  sizeof(retention)));
+	xmlNodePtr tags = dw_xml_find(n, "TagList");
+	if (tags) {
+		read_tags(c, tags);
+		return 0;
+	}
+	return fetch_tags(aws, dw_xml_textbuf(n, "DBInstanceArn", arn, sizeof(arn)), c);
+}
+
+struct instance_page {
+	struct dw_copy *items;
+	size_t n, cap;
+};
+
+/* One DescribeDBInstances page; *marker is replaced by the next one. */
+static int describe_page(struct dw_aws *aws, const char *instance, char **marker,
+			 struct instance_page *page)
+{
+	struct dw_kvlist params;
+	xmlDocPtr doc = NULL;
+	int rc = 0;
+
+	dw_kv_init(&params);
+	if (instance)
+		dw_kv_add(&params, "DBInstanceIdentifier", instance);
+	else
+		dw_kv_add(&params, "MaxRecords", "100");
+	if (*marker)
+		dw_kv_add(&params, "Marker", *marker);
+	rc = dw_rds_call(aws, "DescribeDBInstances", &params, &doc);
+	dw_kv_free(&params);
+	free(*marker);
+	*marker = NULL;
+	if (rc)
+		return -1;
+	xmlNodePtr result = dw_xml_find(xmlDocGetRootElement(doc), "DescribeDBInstancesResult");
+	xmlNodePtr list = dw_xml_find(result, "DBInstances");
+	for (xmlNodePtr n = dw_xml_first(list, "DBInstance"); n && rc == 0;
+	     n = dw_xml_next(n, "DBInstance")) {
+		if (page->n == page->cap) {
+			page->cap = page->cap ? 2 * page->cap : 16;
+			page->items = dw_xrealloc(page->items, page->cap * sizeof(*page->items));
+		}
+		rc = read_instance(aws, n, &page->items[page->n]);
+		if (rc == 0)
+			page->n++;
+	}
+	char *next = dw_xml_text(result, "Marker");
+	if (next && *next && rc == 0)
+		*marker = next;
+	else
+		free(next);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+int dw_copy_describe(struct dw_aws *aws, const char *instance,
+		     struct dw_copy *out)
+{
+	struct instance_page page = { 0 };
+	char *marker = NULL;
+
+	if (describe_page(aws, instance, &marker, &page)) {
+		free(page.items);
+		return -1;
+	}
+	free(marker);
+	if (page.n == 0) {
+		free(page.items);
+		return dw_fail("DBInstanceNotFound", "DB instance %s not found", instance);
+	}
+	*out = page.items[0];
+	free(page.items);
+	return 0;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct dw_copy *x = a, *y = b;
+	time_t tx = dw_time_parse_iso(x->created), ty = dw_time_parse_iso(y->created);
+
+	if (tx != ty)
+		return tx < ty ? 1 : -1;
+	return strcmp(x->instance, y->instance);
+}
+
+int dw_copy_list(struct dw_aws *aws, const char *owner, struct dw_copy **out,
+		 size_t *n)
+{
+	struct instance_page page = { 0 };
+	char *marker = NULL;
+	size_t kept = 0;
+
+	do {
+		if (describe_page(aws, NULL, &marker, &page)) {
+			free(page.items);
+			return dw_error_context("listing DB instances");
+		}
+	} while (marker);
+	for (size_t i = 0; i < page.n; i++) {
+		const struct dw_copy *c = &page.items[i];
+		if (c->managed && (!owner || strcmp(c->owner, owner) == 0))
+			page.items[kept++] = *c;
+	}
+	if (kept)
+		qsort(page.items, kept, sizeof(*page.items), newest_first);
+	*out = page.items;
+	*n = kept;
+	return 0;
+}
+
+/* ---- deleting ---------------------------------------------------------- */
+
+int dw_copy_check_owner(const struct dw_copy *c, const char *owner, int as_admin)
+{
+	if (!c->managed)
+		return dw_raise(DW_INVALID, "NotManaged", "instance",
+				"%s is not managed by dwops (no %s=%s tag); refusing to touch it",
+				c->instance, DW_TAG_MANAGED_BY, DW_MANAGED_BY);
+	if (as_admin)
+		return 0;
+	if (!owner || strcmp(c->owner, owner) != 0)
+		return dw_raise(DW_INVALID, "NotOwner", "owner",
+				"%s belongs to \"%s\", not to \"%s\"; only its owner or an admin "
+				"(as_admin) may change it", c->instance, c->owner, owner ? owner : "");
+	return 0;
+}
+
+static int wait_gone(struct dw_aws *aws, const char *instance, long timeout_s,
+		     long poll_s)
+{
+	time_t start = time(NULL);
+
+	for (;;) {
+		struct dw_copy c;
+		long elapsed = (long)(time(NULL) - start);
+
+		if (dw_copy_describe(aws, instance, &c)) {
+			if (!dw_error_is("DBInstanceNotFound"))
+				return -1;
+			dw_error_clear();
+			dw_info("%s: gone (%lds)", instance, elapsed);
+			return 0;
+		}
+		dw_info("%s: %s (%lds elapsed)", instance, c.status, elapsed);
+		if (elapsed + poll_s > timeout_s)
+			return dw_raise(DW_TRANSIENT, "WaiterTimeout", NULL,
+					"%s is still %s after %lds; it is being deleted, "
+					"run destroy again to wait for it", instance, c.status, elapsed);
+		dw_sleep_ms(poll_s * 1000L);
+	}
+}
+
+/* No final snapshot and no backups left behind: nothing keeps billing. */
+static int delete_instance(struct dw_aws *aws, const char *instance)
+{
+	struct dw_kvlist params;
+	xmlDocPtr doc = NULL;
+
+	dw_kv_init(&params);
+	dw_kv_add(&params, "DBInstanceIdentifier", instance);
+	dw_kv_add(&params, "SkipFinalSnapshot", "true");
+	dw_kv_add(&params, "DeleteAutomatedBackups", "true");
+	int rc = dw_rds_call(aws, "DeleteDBInstance", &params, &doc);
+	dw_kv_free(&params);
+	xmlFreeDoc(doc);
+	return rc ? dw_error_context("deleting %s", instance) : 0;
+}
+
+int dw_copy_destroy_ex(struct dw_aws *aws, const char *instance,
+		       const char *owner, int as_admin, long wait_timeout_s,
+		       long poll_interval_s)
+{
+	struct dw_copy c;
+
+	if (dw_copy_describe(aws, instance, &c))
+		return -1;
+	if (dw_copy_check_owner(&c, owner, as_admin))
+		return -1;
+	if (strcmp(c.status, "deleting") != 0) {
+		dw_info("deleting %s (owner %s)", instance, c.owner);
+		if (delete_instance(aws, instance))
+			return -1;
+	}
+	if (wait_timeout_s <= 0)
+		return 0;
+	return wait_gone(aws, instance, wait_timeout_s,
+			 poll_interval_s > 0 ? poll_interval_s : DEFAULT_POLL_S);
+}
+
+int dw_copy_destroy(struct dw_aws *aws, const char *instance,
+		    const char *owner, int as_admin, long wait_timeout_s)
+{
+	return dw_copy_destroy_ex(aws, instance, owner, as_admin, wait_timeout_s,
+				  DEFAULT_POLL_S);
+}
+
+/* ---- waiting ----------------------------------------------------------- */
+
+int dw_copy_status_failed(const char *status)
+{
+	static const char *const failed[] = {
+		"failed", "incompatible-restore", "incompatible-parameters",
+		"incompatible-network", "inaccessible-encryption-credentials",
+		"deleting", "storage-full", NULL,
+	};
+
+	for (const char *const *f = failed; *f; f++)
+		if (strcmp(status, *f) == 0)
+			return 1;
+	return 0;
+}
+
+/* One time limit for a whole launch, however many waits it takes. */
+struct waiter {
+	time_t start;
+	long timeout_s;
+	long poll_s;
+};
+
+int dw_copy_wait_verdict(const char *instance, const char *status, long elapsed,
+			 long timeout_s, long poll_s)
+{
+	if (strcmp(status, "available") == 0)
+		return 1;
+	if (dw_copy_status_failed(status))
+		return dw_fail("CopyFailed", "%s is %s: it will not become available",
+			       instance, status);
+	if (elapsed + poll_s > timeout_s)
+		return dw_raise(DW_TRANSIENT, "WaiterTimeout", NULL,
+				"%s is still %s after %lds (wait_timeout_s %ld)",
+				instance, status, elapsed, timeout_s);
+	return 0;
+}
+
+static int wait_available(struct dw_aws *aws, const char *instance,
+			  const struct waiter *w, struct dw_copy *out)
+{
+	for (;;) {
+		long elapsed = (long)(time(NULL) - w->start);
+		int verdict;
+
+		if (dw_copy_describe(aws, instance, out))
+			return -1;
+		dw_info("%s: %s (%lds elapsed)", instance, out->status, elapsed);
+		verdict = dw_copy_wait_verdict(instance, out->status, elapsed,
+					       w->timeout_s, w->poll_s);
+		if (verdict)
+			return verdict > 0 ? 0 : -1;
+		dw_sleep_ms(w->poll_s * 1000L);
+	}
+}
+
+/* ---- the engineer's login ---------------------------------------------- */
+
+/* "host:port" or "[v6]:port". */
+static int parse_endpoint(const char *text, char *host, size_t host_len, int *port)
+{
+	const char *colon = strrchr(text, ':');
+	char *end;
+	long p;
+
+	if (!colon || colon == text)
+		return dw_invalid("endpoint_override", "endpoint_override must be host:port");
+	p = strtol(colon + 1, &end, 10);
+	if (*end || p < 1 || p > 65535)
+		return dw_invalid("endpoint_override", "endpoint_override has no valid port");
+	size_t n = (size_t)(colon - text);
+	if (text[0] == '[' && colon[-1] == ']') {
+		text++;
+		n -= 2;
+	}
+	if (n == 0 || n >= host_len)
+		return dw_invalid("endpoint_override", "endpoint_override has no valid host");
+	memcpy(host, text, n);
+	host[n] = '\0';
+	*port = (int)p;
+	return 0;
+}
+
+/* 'user'@'%' */
+static void quote_account(struct dw_mysql *db, struct dw_buf *sql, const char *user)
+{
+	dw_mysql_quote_string(db, sql, user, 0);
+	dw_buf_puts(sql, "@'%'");
+}
+
+/* In GRANT, "_" and "%" in a database name are wildcards: "a_b" would also
+ * grant on "axb".  Escaped, the grant is for this one database. */
+static void quote_grant_database(struct dw_buf *sql, const char *database)
+{
+	struct dw_buf escaped;
+
+	dw_buf_init(&escaped);
+	for (const char *p = database; *p; p++) {
+		if (*p == '_' || *p == '%')
+			dw_buf_putc(&escaped, '\\');
+		dw_buf_putc(&escaped, *p);
+	}
+	dw_mysql_quote_ident(sql, escaped.data);
+	dw_buf_free(&escaped);
+}
+
+static int run_sql(struct dw_mysql *db, struct dw_buf *sql, const char *what)
+{
+	int rc = dw_mysql_exec(db, sql->data);
+
+	dw_buf_reset(sql);
+	if (rc)
+		return dw_error_context("%s", what);
+	return 0;
+}
+
+static int grant_login(struct dw_mysql *db, const struct dw_copy_login *login)
+{
+	struct dw_buf sql;
+
+	dw_buf_init(&sql);
+	dw_buf_puts(&sql, "CREATE USER IF NOT EXISTS ");
+	quote_account(db, &sql, login->user);
+	dw_buf_puts(&sql, " IDENTIFIED BY ");
+	dw_mysql_quote_string(db, &sql, login->password, 1);
+	if (run_sql(db, &sql, "creating the login"))
+		goto fail;
+	/* The login may be there from an earlier launch: the password given
+	 * now is the one that must work. */
+	dw_buf_puts(&sql, "ALTER USER ");
+	quote_account(db, &sql, login->user);
+	dw_buf_puts(&sql, " IDENTIFIED BY ");
+	dw_mysql_quote_string(db, &sql, login->password, 1);
+	if (run_sql(db, &sql, "setting the login's password"))
+		goto fail;
+	dw_buf_puts(&sql, "GRANT ALL PRIVILEGES ON ");
+	quote_grant_database(&sql, login->database);
+	dw_buf_puts(&sql, ".* TO ");
+	quote_account(db, &sql, login->user);
+	dw_buf_puts(&sql, " WITH GRANT OPTION");
+	if (run_sql(db, &sql, "granting the login its rights"))
+		goto fail;
+	dw_buf_free(&sql);
+	return 0;
+fail:
+	dw_buf_free(&sql);
+	return -1;
+}
+
+static int connect_as(const char *host, int port, const char *user, const char *password,
+		      const struct dw_copy_login *login, struct dw_mysql **out)
+{
+	struct dw_mysql_config cfg = {
+		.host = host, .port = port, .user = user, .password = password,
+		.tls = login->tls, .ca_file = login->ca_file,
+	};
+
+	return dw_mysql_connect(out, &cfg);
+}
+
+/* Make the login with the master login, then log in with it. */
+static int login_at(const char *host, int port, const struct dw_copy_login *login)
+{
+	struct dw_mysql *db = NULL;
+
+	if (connect_as(host, port, login->master_user, login->master_password, login, &db))
+		return dw_error_context("logging in as the master user");
+	int rc = grant_login(db, login);
+	dw_mysql_close(db);
+	if (rc)
+		return -1;
+	if (connect_as(host, port, login->user, login->password, login, &db))
+		return dw_error_context("checking the new login");
+	dw_mysql_close(db);
+	dw_info("login %s works and has every right on %s", login->user, login->database);
+	return 0;
+}
+
+int dw_copy_make_login(const struct dw_copy *c, const struct dw_copy_login *login)
+{
+	char host[256];
+	int port = c->port;
+	struct dw_ssh_tunnel *tunnel = NULL;
+
+	snprintf(host, sizeof(host), "%s", c->address);
+	if (login->endpoint_override &&
+	    parse_endpoint(login->endpoint_override, host, sizeof(host), &port))
+		return -1;
+	if (!host[0] || port <= 0)
+		return dw_fail("NoEndpoint", "%s has no endpoint to connect to", c->instance);
+	if (login->tunnel) {
+		struct dw_ssh_tunnel_config tc = *login->tunnel;
+		tc.target_host = host;
+		tc.target_port = port;
+		if (dw_ssh_tunnel_open(&tunnel, &tc))
+			return -1;
+		snprintf(host, sizeof(host), "127.0.0.1");
+		port = dw_ssh_tunnel_port(tunnel);
+	}
+	int rc = login_at(host, port, login);
+	if (rc && tunnel) {
+		char why[512];
+		dw_ssh_tunnel_error(tunnel, why, sizeof(why));
+		if (why[0])
+			dw_error_context("through the SSH tunnel (%s)", why);
+	}
+	dw_ssh_tunnel_close(tunnel);
+	return rc;
+}
+
+/* ---- launching --------------------------------------------------------- */
+
+static int readable(const char *path, const char *field)
+{
+	if (path && access(path, R_OK) != 0)
+		return dw_invalid(field, "%s: cannot read %s", field, path);
+	return 0;
+}
+
+/* Resetting the password of one of these would take the copy away from
+ * dwops (the master) or break RDS's own management. */
+static int reserved_user(const char *user, const char *master)
+{
+	static const char *const reserved[] = { "root", "rdsadmin", "rdsrepladmin",
+						"rds_superuser_role", NULL };
+
+	if (strcasecmp(user, master) == 0)
+		return 1;
+	for (const char *const *r = reserved; *r; r++)
+		if (strcasecmp(user, *r) == 0)
+			return 1;
+	return 0;
+}
+
+static int validate_login(const struct dw_copy_login *login)
+{
+	char host[256];
+	int port;
+
+	if (!login->database || !dw_mysql_safe_name(login->database, 64))
+		return dw_invalid("database", "database must be 1 to 64 letters, digits or "
+				  "underscores");
+	if (!login->user || !dw_mysql_safe_name(login->user, 32))
+		return dw_invalid("user.name", "user.name must be 1 to 32 letters, digits or "
+				  "underscores");
+	if (!login->password || !*login->password)
+		return dw_invalid("user.password", "user.password is required");
+	if (!login->master_user || !*login->master_user || !login->master_password)
+		return dw_invalid("master", "master needs user and password, or secret_id");
+	if (reserved_user(login->user, login->master_user))
+		return dw_invalid("user.name", "user.name \"%s\" is the master login or one RDS "
+				  "keeps for itself; choose another", login->user);
+	if (login->endpoint_override &&
+	    parse_endpoint(login->endpoint_override, host, sizeof(host), &port))
+		return -1;
+	if (readable(login->ca_file, "tls.ca_file"))
+		return -1;
+	if (login->tunnel) {
+		const struct dw_ssh_tunnel_config *t = login->tunnel;
+		if (!t->host || !*t->host || !t->user || !*t->user)
+			return dw_invalid("ssh_tunnel", "ssh_tunnel needs host and user");
+		if (!t->private_key_file || !t->known_hosts_file)
+			return dw_invalid("ssh_tunnel", "ssh_tunnel needs private_key_file and "
+					  "known_hosts_file");
+		if (readable(t->private_key_file, "ssh_tunnel.private_key_file") ||
+		    readable(t->known_hosts_file, "ssh_tunnel.known_hosts_file"))
+			return -1;
+	}
+	return 0;
+}
+
+static int validate_launch(const struct dw_copy_launch *l, char *name, size_t len)
+{
+	if (!l->owner || !*l->owner || strlen(l->owner) > 128)
+		return dw_invalid("owner", "owner must be 1 to 128 characters");
+	if (!!l->source_instance == !!l->snapshot)
+		return dw_invalid("source_instance", "give source_instance or snapshot (one of them)");
+	if (l->instance) {
+		if (!dw_copy_valid_name(l->instance))
+			return dw_invalid("instance_name", "instance_name \"%s\" is not a valid RDS "
+					  "identifier (a letter, then letters, digits and single "
+					  "hyphens, at most 63)", l->instance);
+		snprintf(name, len, "%s", l->instance);
+	} else if (dw_copy_default_name(l->owner, name, len)) {
+		return -1;
+	}
+	if (l->ttl_days < 1)
+		return dw_invalid("ttl_days", "ttl_days must be at least 1");
+	if (l->wait_timeout_s < 1)
+		return dw_invalid("wait_timeout_s", "wait_timeout_s must be at least 1");
+	if (l->poll_interval_s < 0)
+		return dw_invalid("poll_interval_s", "poll_interval_s must not be negative");
+	return validate_login(&l->login);
+}
+
+static int pick_snapshot(struct dw_aws *aws, const struct dw_copy_launch *l,
+			 struct dw_rds_snapshot *snap)
+{
+	if (l->source_instance)
+		return dw_rds_latest_automated_snapshot(aws, l->source_instance, 0, snap);
+	if (dw_rds_describe_snapshot(aws, l->snapshot, snap))
+		return -1;
+	if (strcmp(snap->status, "available") != 0)
+		return dw_fail("SnapshotNotAvailable", "snapshot %s is %s, not available",
+			       snap->id, snap->status);
+	return 0;
+}
+
+static void add_tag(struct dw_kvlist *p, int *n, const char *key, const char *value)
+{
+	char name[48];
+
+	++*n;
+	snprintf(name, sizeof(name), "Tags.Tag.%d.Key", *n);
+	dw_kv_add(p, name, key);
+	snprintf(name, sizeof(name), "Tags.Tag.%d.Value", *n);
+	dw_kv_add(p, name, value);
+}
+
+static int restore(struct dw_aws *aws, const struct dw_copy_launch *l, const char *name,
+		   const struct dw_rds_snapshot *snap)
+{
+	struct dw_kvlist p;
+	xmlDocPtr doc = NULL;
+	char expires[32];
+	int tags = 0;
+
+	dw_time_format_iso(time(NULL) + (time_t)l->ttl_days * 86400, expires);
+	dw_kv_init(&p);
+	dw_kv_add(&p, "DBInstanceIdentifier", name);
+	dw_kv_add(&p, "DBSnapshotIdentifier", snap->id);
+	dw_kv_add(&p, "PubliclyAccessible", "false");
+	dw_kv_add(&p, "MultiAZ", "false");
+	dw_kv_add(&p, "DeletionProtection", "false");
+	if (l->instance_class)
+		dw_kv_add(&p, "DBInstanceClass", l->instance_class);
+	if (l->subnet_group)
+		dw_kv_add(&p, "DBSubnetGroupName", l->subnet_group);
+	if (l->parameter_group)
+		dw_kv_add(&p, "DBParameterGroupName", l->parameter_group);
+	for (size_t i = 0; i < l->n_security_group_ids; i++) {
+		char key[64];
+		snprintf(key, sizeof(key), "VpcSecurityGroupIds.VpcSecurityGroupId.%zu", i + 1);
+		dw_kv_add(&p, key, l->security_group_ids[i]);
+	}
+	add_tag(&p, &tags, DW_TAG_MANAGED_BY, DW_MANAGED_BY);
+	add_tag(&p, &tags, DW_TAG_OWNER, l->owner);
+	add_tag(&p, &tags, DW_TAG_SOURCE, snap->source);
+	add_tag(&p, &tags, DW_TAG_SNAPSHOT, snap->id);
+	add_tag(&p, &tags, DW_TAG_EXPIRES_AT, expires);
+	dw_info("restoring %s from %s for %s (expires %s)", name, snap->id, l->owner, expires);
+	int rc = dw_rds_call(aws, "RestoreDBInstanceFromDBSnapshot", &p, &doc);
+	dw_kv_free(&p);
+	xmlFreeDoc(doc);
+	if (rc)
+		return dw_error_context("restoring %s from %s", name, snap->id);
+	return 0;
+}
+
+
+/* A throwaway copy must not spend hours backing up: retention 0.  Restore
+ * cannot set it, so it is changed once the copy is available. */
+static int stop_backups(struct dw_aws *aws, const struct waiter *w, struct dw_copy *c)
+{
+	struct dw_kvlist p;
+	xmlDocPtr doc = NULL;
+
+	if (c->backup_retention == 0)
+		return 0;
+	dw_info("%s: turning automated backups off", c->instance);
+	dw_kv_init(&p);
+	dw_kv_add(&p, "DBInstanceIdentifier", c->instance);
+	dw_kv_add(&p, "BackupRetentionPeriod", "0");
+	dw_kv_add(&p, "ApplyImmediately", "true");
+	int rc = dw_rds_call(aws, "ModifyDBInstance", &p, &doc);
+	dw_kv_free(&p);
+	xmlFreeDoc(doc);
+	if (rc)
+		return dw_error_context("turning backups off on %s", c->instance);
+	return wait_available(aws, c->instance, w, c);
+}
+
+static int finish_new(struct dw_aws *aws, const struct dw_copy_launch *l,
+		      const struct waiter *w, const char *name, struct dw_copy *out)
+{
+	if (wait_available(aws, name, w, out) || stop_backups(aws, w, out))
+		return -1;
+	return dw_copy_make_login(out, &l->login);
+}
+
+/* A launch failed after the copy was made: delete it so nothing is left
+ * billing, and say so in the error (which keeps its kind and code). */
+static int roll_back(struct dw_aws *aws, const struct dw_copy_launch *l, const char *name)
+{
+	struct dw_error e, cleanup;
+
+	dw_error_save(&e);
+	if (l->keep_on_failure)
+		return dw_raise(e.kind, e.code, e.field[0] ? e.field : NULL,
+				"%s; %s was kept (keep_on_failure): destroy it when done",
+				e.message, name);
+	/* Made by this launch a moment ago: no ownership check to make, and
+	 * one call less that could fail. */
+	dw_warn("launch failed; deleting %s", name);
+	if (delete_instance(aws, name) == 0)
+		return dw_raise(e.kind, e.code, e.field[0] ? e.field : NULL,
+				"%s; %s was deleted, nothing is left billing", e.message, name);
+	dw_error_save(&cleanup);
+	return dw_raise(e.kind, e.code, e.field[0] ? e.field : NULL,
+			"%s; deleting %s failed too (%s): delete it by hand", e.message, name,
+			cleanup.message);
+}
+
+static int plan(const struct dw_copy_launch *l, const char *name,
+		const struct dw_rds_snapshot *snap, struct dw_copy *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->instance, sizeof(out->instance), "%s", name);
+	snprintf(out->owner, sizeof(out->owner), "%s", l->owner);
+	snprintf(out->source, sizeof(out->source), "%s", snap->source);
+	snprintf(out->snapshot, sizeof(out->snapshot), "%s", snap->id);
+	snprintf(out->status, sizeof(out->status), "dry-run");
+	out->expires = time(NULL) + (time_t)l->ttl_days * 86400;
+	dw_time_format_iso(out->expires, out->expires_at);
+	out->managed = 1;
+	dw_info("dry run: would restore %s from %s for %s", name, snap->id, l->owner);
+	return 0;
+}
+
+/* A copy stopped to save money (by hand, or by dw-cleanup when idle) is
+ * started again by a relaunch. */
+static int start_instance(struct dw_aws *aws, const char *instance)
+{
+	struct dw_kvlist p;
+	xmlDocPtr doc = NULL;
+
+	dw_info("%s is stopped: starting it", instance);
+	dw_kv_init(&p);
+	dw_kv_add(&p, "DBInstanceIdentifier", instance);
+	int rc = dw_rds_call(aws, "StartDBInstance", &p, &doc);
+	dw_kv_free(&p);
+	xmlFreeDoc(doc);
+	return rc ? dw_error_context("starting %s", instance) : 0;
+}
+
+static int check_reusable(const struct dw_copy_launch *l, const struct dw_copy *c)
+{
+	if (!c->managed)
+		return dw_raise(DW_INVALID, "NotManaged", "instance_name",
+				"an instance named %s exists and is not managed by dwops; "
+				"choose another instance_name", c->instance);
+	if (strcmp(c->owner, l->owner) != 0)
+		return dw_raise(DW_INVALID, "NotOwner", "instance_name",
+				"%s belongs to \"%s\"; choose another instance_name",
+				c->instance, c->owner);
+	return 0;
+}
+
+/* The owner's copy is there already: use it. */
+static int reuse(struct dw_aws *aws, const struct dw_copy_launch *l,
+		 const struct waiter *w, struct dw_copy *c)
+{
+	if (check_reusable(l, c))
+		return -1;
+	dw_info("%s exists already (%s): reusing it", c->instance, c->status);
+	if (strcmp(c->status, "stopped") == 0 && start_instance(aws, c->instance))
+		return -1;
+	if (wait_available(aws, c->instance, w, c))
+		return -1;
+	return dw_copy_make_login(c, &l->login);
+}
+
+int dw_copy_launch(struct dw_aws *aws, const struct dw_copy_launch *l,
+		   struct dw_copy *out, int *created)
+{
+	struct dw_rds_snapshot snap;
+	struct waiter w = {
+		time(NULL), l->wait_timeout_s,
+		l->poll_interval_s > 0 ? l->poll_interval_s : DEFAULT_POLL_S,
+	};
+	char name[64];
+
+	*created = 0;
+	if (validate_launch(l, name, sizeof(name)))
+		return -1;
+	if (dw_copy_describe(aws, name, out) == 0)
+		return l->dry_run ? check_reusable(l, out) : reuse(aws, l, &w, out);
+	if (!dw_error_is("DBInstanceNotFound"))
+		return -1;
+	dw_error_clear();
+	if (pick_snapshot(aws, l, &snap))
+		return -1;
+	if (l->dry_run)
+		return plan(l, name, &snap, out);
+	if (restore(aws, l, name, &snap)) {
+		/* A launch for the same owner raced this one: share its copy. */
+		if (!dw_error_is("DBInstanceAlreadyExists") || dw_copy_describe(aws, name, out))
+			return -1;
+		return reuse(aws, l, &w, out);
+	}
+	*created = 1;
+	if (finish_new(aws, l, &w, name, out))
+		return roll_back(aws, l, name);
+	return 0;
+}
+
+/* ---- extending --------------------------------------------------------- */
+
+static int set_expiry(struct dw_aws *aws, const char *instance, const char *expires)
+{
+	struct dw_kvlist p;
+	xmlDocPtr doc = NULL;
+	char arn[512];
+
+	/* AddTagsToResource wants the ARN; DescribeDBInstances has it. */
+	dw_kv_init(&p);
+	dw_kv_add(&p, "DBInstanceIdentifier", instance);
+	int rc = dw_rds_call(aws, "DescribeDBInstances", &p, &doc);
+	dw_kv_free(&p);
+	if (rc)
+		return -1;
+	dw_xml_textbuf(dw_xml_find(xmlDocGetRootElement(doc),
+				   "DescribeDBInstancesResult/DBInstances/DBInstance"),
+		       "DBInstanceArn", arn, sizeof(arn));
+	xmlFreeDoc(doc);
+	doc = NULL;
+	dw_kv_init(&p);
+	dw_kv_add(&p, "ResourceName", arn);
+	dw_kv_add(&p, "Tags.Tag.1.Key", DW_TAG_EXPIRES_AT);
+	dw_kv_add(&p, "Tags.Tag.1.Value", expires);
+	rc = dw_rds_call(aws, "AddTagsToResource", &p, &doc);
+	dw_kv_free(&p);
+	xmlFreeDoc(doc);
+	return rc ? dw_error_context("tagging %s", instance) : 0;
+}
+
+int dw_copy_extend(struct dw_aws *aws, const char *instance, const char *owner,
+		   int as_admin, int ttl_days, int max_ttl_days,
+		   struct dw_copy *out, int *changed)
+{
+	time_t now = time(NULL), base, target, cap;
+
+	*changed = 0;
+	if (ttl_days < 1)
+		return dw_invalid("ttl_days", "ttl_days must be at least 1");
+	if (max_ttl_days < 1)
+		return dw_invalid("max_ttl_days", "max_ttl_days must be at least 1");
+	if (dw_copy_describe(aws, instance, out) || dw_copy_check_owner(out, owner, as_admin))
+		return -1;
+	base = out->expires > now ? out->expires : now;
+	target = base + (time_t)ttl_days * 86400;
+	cap = now + (time_t)max_ttl_days * 86400;
+	if (target > cap)
+		target = cap;
+	if (out->expires && target <= out->expires) {
+		dw_info("%s expires at %s already, the most max_ttl_days allows", instance,
+			out->expires_at);
+		return 0;
+	}
+	dw_time_format_iso(target, out->expires_at);
+	out->expires = target;
+	dw_info("%s now expires at %s", instance, out->expires_at);
+	if (set_expiry(aws, instance, out->expires_at))
+		return -1;
+	*changed = 1;
+	return 0;
+}

@@ -1,0 +1,173 @@
+/* dw/ddl.h - external tables over the lake: a portable table description,
+ * per-dialect quoting, and the DDL (or Glue TableInput) generated from it.
+ *
+ * A table is read from a request (dw_ddl_table_parse), which checks
+ * everything a generator relies on, so generation after a successful parse
+ * only fails for dialect-specific limits (e.g. a partition Athena cannot
+ * project).  Statements come out as a dw_kvlist: key = kind
+ * ("create_table", "add_partition", ...), value = the SQL text. */
+#ifndef DW_DDL_H
+#define DW_DDL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include "base/buf.h"
+#include "proto/req.h"
+
+enum dw_ddl_dialect {
+	DW_DDL_SNOWFLAKE,
+	DW_DDL_ATHENA,
+	DW_DDL_REDSHIFT,
+	DW_DDL_GLUE,
+};
+
+enum dw_ddl_format { DW_FMT_JSON, DW_FMT_AVRO, DW_FMT_PARQUET, DW_FMT_CSV };
+
+enum dw_ddl_kind {
+	DW_TY_STRING, DW_TY_INT, DW_TY_BIGINT, DW_TY_DOUBLE, DW_TY_FLOAT,
+	DW_TY_BOOLEAN, DW_TY_DATE, DW_TY_TIMESTAMP, DW_TY_DECIMAL,
+};
+
+struct dw_ddl_type {
+	enum dw_ddl_kind kind;
+	int precision, scale; /* decimal only */
+};
+
+struct dw_ddl_column {
+	char *name;
+	struct dw_ddl_type type;
+	char **path;       /* keys into the record; defaults to { name } */
+	size_t npath;
+	long long present; /* records holding it, when inferred; else -1 */
+};
+
+struct dw_ddl_partition {
+	char *name;
+	struct dw_ddl_type type;
+	int segment;       /* 1-based path segment below the location */
+	char *key;         /* "key" of a key=value segment, or NULL */
+	int sub_start;     /* 1-based substring of the segment; 0: whole */
+	int sub_length;    /* 0: to the end */
+	char *format;      /* date/timestamp format, Java style (yyyy-MM-dd) */
+	char *range;       /* Athena projection range, e.g. "2019-01-01,NOW" */
+	char *interval;    /* projection interval, with unit */
+	char *unit;
+	char **values;     /* enum projection values */
+	size_t nvalues;
+};
+
+struct dw_ddl_table {
+	enum dw_ddl_dialect dialect;
+	enum dw_ddl_format format;
+	char *database, *schema, *name;
+	char *location;            /* s3://bucket/prefix/ (with the slash) */
+	char delimiter;            /* csv */
+	int header;                /* csv: the first line names the columns */
+	/* Snowflake */
+	char *stage;               /* name[/sub/path] */
+	int stage_depth;           /* segments in the stage's sub-path */
+	char *stage_url, *storage_integration; /* CREATE STAGE when set */
+	char *file_format_name;    /* FILE_FORMAT = (FORMAT_NAME = ...) */
+	int create_file_format;
+	int auto_refresh;
+	char *pattern, *sns_topic;
+	/* Hive family (Athena, Redshift, Glue) */
+	int projection;            /* partition projection (Athena, Glue) */
+	struct dw_kvlist table_properties, serde_properties;
+	json_t *add_partitions;    /* [{partition: value}], may be NULL */
+	int replace;               /* CREATE OR REPLACE / drop first */
+	int create_database;       /* athena/glue: the database too */
+	char *comment;
+	struct dw_ddl_column *columns;
+	size_t ncolumns;
+	struct dw_ddl_partition *partitions;
+	size_t npartitions;
+};
+
+/* The request fields a table description is made of: an action's field
+ * table starts with DW_DDL_TABLE_FIELDS and adds its own. */
+extern const struct dw_field dw_ddl_column_fields[];
+extern const struct dw_field dw_ddl_partition_fields[];
+extern const struct dw_field dw_ddl_stage_fields[];
+extern const struct dw_field dw_ddl_file_format_fields[];
+extern const struct dw_field dw_ddl_option_fields[];
+#define DW_DDL_TABLE_FIELDS \
+	{ "dialect", DW_T_STRING, DW_REQUIRED, NULL, "snowflake, athena, redshift or glue" }, \
+	{ "table", DW_T_STRING, DW_REQUIRED, NULL, "table name" }, \
+	{ "database", DW_T_STRING, 0, NULL, "database (Athena/Glue database, Snowflake database)" }, \
+	{ "schema", DW_T_STRING, 0, NULL, "schema (Snowflake schema, Redshift external schema)" }, \
+	{ "format", DW_T_STRING, 0, NULL, "json (default), avro, parquet or csv" }, \
+	{ "delimiter", DW_T_STRING, 0, NULL, "csv: one-character field delimiter (default \",\")" }, \
+	{ "header", DW_T_BOOL, 0, NULL, "csv: the first line holds the column names" }, \
+	{ "location", DW_T_STRING, 0, NULL, "s3://bucket/prefix/ the files live under" }, \
+	{ "stage", DW_T_STRING, 0, NULL, "snowflake: stage name, optionally with /sub/path" }, \
+	{ "create_stage", DW_T_OBJECT, 0, dw_ddl_stage_fields, "snowflake: also CREATE STAGE" }, \
+	{ "file_format", DW_T_OBJECT, 0, dw_ddl_file_format_fields, "snowflake: a named FILE FORMAT" }, \
+	{ "columns", DW_T_OBJECTS, 0, dw_ddl_column_fields, "columns (else inferred)" }, \
+	{ "partitions", DW_T_OBJECTS, 0, dw_ddl_partition_fields, "partition columns read from the object path" }, \
+	{ "add_partitions", DW_T_OBJECTS, 0, NULL, "redshift/athena without projection: partitions to add, {name: value}" }, \
+	{ "options", DW_T_OBJECT, 0, dw_ddl_option_fields, "dialect options" }
+
+void dw_ddl_table_init(struct dw_ddl_table *t);
+void dw_ddl_table_free(struct dw_ddl_table *t);
+/* Read and check a validated request.  Columns may be empty here (to be
+ * inferred); dw_ddl_check_columns checks them once they are all known. */
+int dw_ddl_table_parse(struct dw_ddl_table *t, const json_t *req);
+/* Add a column (copies); path NULL or "" means { name }.  Raises DW_INVALID
+ * for a bad name or path, naming field. */
+int dw_ddl_add_column(struct dw_ddl_table *t, const char *name,
+		      const struct dw_ddl_type *type, const char *path,
+		      long long present, const char *field);
+int dw_ddl_check_columns(const struct dw_ddl_table *t);
+
+int dw_ddl_parse_dialect(const char *s, enum dw_ddl_dialect *out);
+/* "string", "bigint", "decimal(10,2)", ... */
+int dw_ddl_parse_type(const char *s, const char *field, struct dw_ddl_type *out);
+/* The portable name back: "decimal(10,2)" etc. into out. */
+void dw_ddl_type_name(const struct dw_ddl_type *t, char out[32]);
+
+/* Quoting: append name / literal s to b as dialect requires.  Snowflake
+ * quotes only where needed (so that plain names stay case-insensitive);
+ * Athena/Glue (backticks) and Redshift (double quotes) always quote. */
+void dw_ddl_quote_ident(struct dw_buf *b, enum dw_ddl_dialect d, const char *name);
+void dw_ddl_quote_literal(struct dw_buf *b, enum dw_ddl_dialect d, const char *s);
+
+/* The statements creating the table (stage, file format, table, partitions,
+ * properties), in order.  Glue has none: see dw_ddl_glue_table_input. */
+int dw_ddl_create_statements(const struct dw_ddl_table *t, struct dw_kvlist *out);
+int dw_ddl_drop_statements(const struct dw_ddl_table *t, struct dw_kvlist *out);
+/* The Glue TableInput (new reference) for the Hive-family description. */
+int dw_ddl_glue_table_input(const struct dw_ddl_table *t, json_t **out);
+
+/* ---- results and applying them (ddlapply.c) ---- */
+
+/* [{name, type, path, present (when inferred)}] and [{kind, sql}]. */
+json_t *dw_ddl_columns_json(const struct dw_ddl_table *t);
+json_t *dw_ddl_statements_json(const struct dw_kvlist *st);
+
+/* A zip at path holding NN-<kind>.sql per statement (and table_input.json
+ * when given), for Jenkins to archive.  *files is how many; with nothing to
+ * write no file is made and *files is 0. */
+int dw_ddl_write_bundle(const char *path, const struct dw_kvlist *st,
+			const json_t *table_input, size_t *files);
+
+struct dw_aws;
+struct dw_ddl_athena_opts {
+	const char *workgroup;       /* NULL: primary */
+	const char *output_location; /* NULL: the workgroup's */
+	int wait_s;                  /* per statement; 0: 300 */
+};
+/* Run the statements on Athena in order, each waited for (dw_athena_run),
+ * appending {kind, query_execution_id, state} to applied. */
+int dw_ddl_apply_athena(struct dw_aws *aws, const struct dw_ddl_table *t,
+			const struct dw_kvlist *st, const struct dw_ddl_athena_opts *o,
+			json_t *applied);
+/* Glue: create the table or update it (the database first when
+ * create_database), appending {kind: create_table|update_table, table}. */
+int dw_ddl_apply_glue(struct dw_aws *aws, const struct dw_ddl_table *t,
+		      const json_t *table_input, json_t *applied);
+/* Glue DeleteTable; a table that is not there is no error: appends
+ * {kind: delete_table, existed}. */
+int dw_ddl_drop_glue(struct dw_aws *aws, const struct dw_ddl_table *t, json_t *applied);
+
+#endif

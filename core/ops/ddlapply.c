@@ -1,0 +1,127 @@
+/* ddlapply.c - a table's DDL as results, zip bundles, and applied to
+ * Athena or the Glue catalog. */
+#include "aws/athena.h"
+#include "ops/ddl.h"
+#include "aws/glue.h"
+#include "base/log.h"
+#include "base/zip.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+json_t *dw_ddl_columns_json(const struct dw_ddl_table *t)
+{
+	json_t *cols = json_array();
+	char type[32];
+
+	for (size_t i = 0; i < t->ncolumns; i++) {
+		const struct dw_ddl_column *c = &t->columns[i];
+		struct dw_buf path;
+		json_t *col;
+
+		dw_buf_init(&path);
+		for (size_t k = 0; k < c->npath; k++)
+			dw_buf_printf(&path, "%s%s", k ? "." : "", c->path[k]);
+		dw_ddl_type_name(&c->type, type);
+		col = json_pack("{s:s, s:s, s:s}", "name", c->name, "type", type, "path", path.data);
+		if (c->present >= 0)
+			json_object_set_new(col, "present", json_integer(c->present));
+		json_array_append_new(cols, col);
+		dw_buf_free(&path);
+	}
+	return cols;
+}
+
+json_t *dw_ddl_statements_json(const struct dw_kvlist *st)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < st->n; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "kind", st->items[i].key,
+						     "sql", st->items[i].value));
+	return arr;
+}
+
+int dw_ddl_write_bundle(const char *path, const struct dw_kvlist *st,
+			const json_t *table_input, size_t *files)
+{
+	struct dw_kvlist entries;
+	int rc = 0;
+
+	dw_kv_init(&entries);
+	for (size_t i = 0; i < st->n; i++) {
+		char name[96];
+		snprintf(name, sizeof(name), "%02zu-%s.sql", i + 1, st->items[i].key);
+		dw_kv_addf(&entries, name, "%s;\n", st->items[i].value);
+	}
+	if (table_input) {
+		char *text = json_dumps(table_input, JSON_INDENT(2) | JSON_SORT_KEYS);
+		dw_kv_addf(&entries, "table_input.json", "%s\n", text);
+		free(text);
+	}
+	*files = entries.n;
+	/* libzip would write no file for an empty archive: say so instead */
+	if (entries.n)
+		rc = dw_zip_write(path, &entries);
+	dw_kv_free(&entries);
+	return rc;
+}
+
+static const char *database_of(const struct dw_ddl_table *t)
+{
+	return t->database ? t->database : t->schema;
+}
+
+int dw_ddl_apply_athena(struct dw_aws *aws, const struct dw_ddl_table *t,
+			const struct dw_kvlist *st, const struct dw_ddl_athena_opts *o,
+			json_t *applied)
+{
+	struct dw_athena_query q = {
+		.database = database_of(t), .workgroup = o->workgroup,
+		.output_location = o->output_location, .wait_s = o->wait_s,
+	};
+	struct dw_athena_result r;
+
+	for (size_t i = 0; i < st->n; i++) {
+		q.sql = st->items[i].value;
+		dw_info("athena: running %s (%zu of %zu)", st->items[i].key, i + 1, st->n);
+		if (dw_athena_run(aws, &q, &r))
+			return dw_error_context("%s", st->items[i].key);
+		json_array_append_new(applied, json_pack("{s:s, s:s, s:s}", "kind", st->items[i].key,
+							 "query_execution_id", r.id, "state", r.state));
+	}
+	return 0;
+}
+
+int dw_ddl_apply_glue(struct dw_aws *aws, const struct dw_ddl_table *t,
+		      const json_t *table_input, json_t *applied)
+{
+	const char *db = database_of(t);
+	int created;
+
+	if (t->create_database && dw_glue_ensure_database(aws, db))
+		return -1;
+	if (dw_glue_put_table(aws, db, table_input, &created))
+		return -1;
+	dw_info("glue: table %s.%s %s", db, t->name, created ? "created" : "updated");
+	json_array_append_new(applied, json_pack("{s:s, s:s}", "kind",
+						 created ? "create_table" : "update_table",
+						 "table", t->name));
+	return 0;
+}
+
+int dw_ddl_drop_glue(struct dw_aws *aws, const struct dw_ddl_table *t, json_t *applied)
+{
+	const char *db = database_of(t);
+	int existed = dw_glue_delete_table(aws, db, t->name) == 0;
+
+	if (!existed) {
+		if (!dw_error_is("EntityNotFoundException"))
+			return -1;
+		dw_error_clear(); /* not there: nothing to drop, no error */
+	}
+	dw_info("glue: table %s.%s %s", db, t->name, existed ? "deleted" : "was not there");
+	json_array_append_new(applied, json_pack("{s:s, s:b}", "kind", "delete_table",
+						 "existed", existed));
+	return 0;
+}

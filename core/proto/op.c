@@ -1,0 +1,292 @@
+/* op.c - the operator protocol: request in, one JSON result line out. */
+#include "proto/op.h"
+#include "aws/aws.h"
+#include "base/buf.h"
+#include "base/log.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const struct dw_field dw_common_fields[] = {
+	{ "action", DW_T_STRING, 0, NULL, "the action, when not given as the first argument" },
+	{ "region", DW_T_STRING, 0, NULL, "AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile)" },
+	{ "profile", DW_T_STRING, 0, NULL, "shared-config profile (else AWS_PROFILE)" },
+	{ "endpoint_url", DW_T_STRING, 0, NULL, "endpoint for every AWS service (else AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL)" },
+	{ "endpoints", DW_T_MAP, 0, NULL, "per-service endpoints, e.g. {\"sqs\": \"http://127.0.0.1:9324\"}" },
+	{ "max_attempts", DW_T_INT, 0, NULL, "tries per AWS call (else AWS_MAX_ATTEMPTS, 3)" },
+	{ "timeout_s", DW_T_INT, 0, NULL, "time limit per AWS call in seconds (default 60)" },
+	DW_FIELDS_END
+};
+
+struct options {
+	const char *action;
+	const char *request_file;
+	int pretty;
+	int help;
+	int version;
+};
+
+static const char *const type_words[] = {
+	[DW_T_STRING] = "string", [DW_T_INT] = "integer", [DW_T_NUMBER] = "number",
+	[DW_T_BOOL] = "boolean", [DW_T_OBJECT] = "object", [DW_T_STRINGS] = "[string]",
+	[DW_T_OBJECTS] = "[object]", [DW_T_MAP] = "object", [DW_T_SECRET] = "secret",
+	[DW_T_ANY] = "any",
+};
+
+static void print_fields(FILE *out, const struct dw_field *fields, int depth)
+{
+	for (const struct dw_field *f = fields; f && f->name; f++) {
+		fprintf(out, "%*s%-22s %-9s %s%s\n", 4 + 2 * depth, "", f->name,
+			type_words[f->type], (f->flags & DW_REQUIRED) ? "(required) " : "",
+			f->help ? f->help : "");
+		if (f->type == DW_T_SECRET)
+			fprintf(out, "%*s%-22s %-9s the environment variable holding %s\n",
+				4 + 2 * depth, "", "", "", f->name);
+		if (f->sub)
+			print_fields(out, f->sub, depth + 1);
+	}
+}
+
+static void print_help(const struct dw_operator *op)
+{
+	printf("%s - %s\n\n", op->name, op->summary);
+	printf("usage: %s [ACTION] [--request FILE] [--pretty] < request.json\n", op->name);
+	printf("       %s --help | --version\n\n", op->name);
+	printf("The request is one JSON object on stdin (or in FILE).  The result is one\n"
+	       "JSON object on the last line of stdout; logs go to stderr.\n"
+	       "Exit codes: 0 done, 2 rejected (nothing changed), 1 failed while working,\n"
+	       "75 temporary failure after retries, 99 nothing to do.\n"
+	       "A secret field NAME may instead be given as NAME_env, naming an\n"
+	       "environment variable that holds it.\n\n");
+	for (const struct dw_action *a = op->actions; a->name; a++) {
+		printf("%s %s: %s\n", op->name, a->name, a->summary);
+		print_fields(stdout, a->fields, 0);
+		if (a->example)
+			printf("  example: %s\n", a->example);
+		printf("\n");
+	}
+	printf("Fields every action accepts:\n");
+	print_fields(stdout, dw_common_fields, 0);
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	memset(o, 0, sizeof(*o));
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+			o->help = 1;
+		else if (strcmp(a, "--version") == 0)
+			o->version = 1;
+		else if (strcmp(a, "--pretty") == 0)
+			o->pretty = 1;
+		else if (strcmp(a, "--request") == 0 && i + 1 < argc)
+			o->request_file = argv[++i];
+		else if (strncmp(a, "--request=", 10) == 0)
+			o->request_file = a + 10;
+		else if (a[0] != '-' && !o->action)
+			o->action = a;
+		else
+			return dw_invalid(NULL, "unexpected argument \"%s\" (see --help)", a);
+	}
+	return 0;
+}
+
+static int read_request(const struct options *o, json_t **out)
+{
+	json_error_t jerr;
+	FILE *in = stdin;
+	struct dw_buf text;
+	char chunk[8192];
+	size_t n;
+
+	if (o->request_file) {
+		in = fopen(o->request_file, "r");
+		if (!in)
+			return dw_invalid(NULL, "cannot open request file %s", o->request_file);
+	} else if (isatty(STDIN_FILENO)) {
+		*out = json_object();
+		return 0;
+	}
+	dw_buf_init(&text);
+	while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+		dw_buf_append(&text, chunk, n);
+	if (in != stdin)
+		fclose(in);
+	if (text.len == 0 || strspn(text.data, " \t\r\n") == text.len) {
+		dw_buf_free(&text);
+		*out = json_object();
+		return 0;
+	}
+	*out = json_loadb(text.data, text.len, 0, &jerr);
+	dw_buf_free(&text);
+	if (!*out)
+		return dw_raise(DW_INVALID, "InvalidJSON", NULL,
+				"the request is not valid JSON: %s (line %d, column %d)",
+				jerr.text, jerr.line, jerr.column);
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		return dw_invalid(NULL, "the request must be a JSON object");
+	}
+	return 0;
+}
+
+static const struct dw_action *find_action(const struct dw_operator *op,
+					   const char *name)
+{
+	for (const struct dw_action *a = op->actions; a->name; a++)
+		if (strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
+
+static int pick_action(const struct dw_operator *op, const char *arg,
+		       const json_t *req, const struct dw_action **out)
+{
+	const char *in_req = dw_req_str(req, "action", NULL);
+	const char *name = arg ? arg : in_req;
+	struct dw_buf names;
+
+	if (json_object_get(req, "action") && !in_req)
+		return dw_invalid("action", "action must be a string");
+	if (arg && in_req && strcmp(arg, in_req) != 0)
+		return dw_invalid("action", "the argument says \"%s\" but the request's action is \"%s\"",
+				  arg, in_req);
+	if (name && (*out = find_action(op, name)) != NULL)
+		return 0;
+	dw_buf_init(&names);
+	for (const struct dw_action *a = op->actions; a->name; a++)
+		dw_buf_printf(&names, "%s%s", a == op->actions ? "" : ", ", a->name);
+	if (name)
+		dw_invalid("action", "unknown action \"%s\" (one of: %s)", name, names.data);
+	else
+		dw_invalid("action", "no action given (one of: %s)", names.data);
+	dw_buf_free(&names);
+	return -1;
+}
+
+static void print_result(const struct dw_ctx *ctx, int status, int pretty,
+			 const char *nothing)
+{
+	json_t *out = json_object();
+	char *line;
+
+	json_object_set_new(out, "ok", json_boolean(status == 0));
+	json_object_set_new(out, "operator", json_string(ctx->op->name));
+	if (ctx->action)
+		json_object_set_new(out, "action", json_string(ctx->action->name));
+	if (nothing)
+		json_object_set_new(out, "nothing_to_do", json_string(nothing));
+	if (status != 0) {
+		const struct dw_error *e = dw_error_last();
+		json_t *err = json_pack("{s:s, s:s}", "code",
+					e->code[0] ? e->code : "InternalError",
+					"message", e->message[0] ? e->message : "unknown error");
+		json_object_set_new(err, "field", e->field[0] ? json_string(e->field) : json_null());
+		json_object_set_new(out, "error", err);
+	}
+	if (status == 0 || json_object_size(ctx->result) > 0)
+		json_object_set(out, "result", ctx->result);
+	line = json_dumps(out, pretty ? JSON_INDENT(2) : JSON_COMPACT);
+	dw_redact(line);
+	fflush(stdout);
+	printf("%s\n", line);
+	fflush(stdout);
+	free(line);
+	json_decref(out);
+}
+
+static char nothing_reason[512];
+
+int dw_nothing_to_do(struct dw_ctx *ctx, const char *reason)
+{
+	(void)ctx;
+	snprintf(nothing_reason, sizeof(nothing_reason), "%s", reason);
+	dw_info("nothing to do: %s", reason);
+	return DW_NOTHING;
+}
+
+struct dw_aws *dw_ctx_aws(struct dw_ctx *ctx)
+{
+	struct dw_aws_config cfg = { 0 };
+
+	if (ctx->aws)
+		return ctx->aws;
+	cfg.region = dw_req_str(ctx->req, "region", NULL);
+	cfg.profile = dw_req_str(ctx->req, "profile", NULL);
+	cfg.endpoint_url = dw_req_str(ctx->req, "endpoint_url", NULL);
+	cfg.endpoints = json_object_get(ctx->req, "endpoints");
+	cfg.max_attempts = (int)dw_req_int(ctx->req, "max_attempts", 0);
+	cfg.timeout_ms = dw_req_int(ctx->req, "timeout_s", 0) * 1000;
+	if (dw_aws_new(&ctx->aws, &cfg))
+		return NULL;
+	return ctx->aws;
+}
+
+static int exit_code(int status)
+{
+	if (status == DW_NOTHING)
+		return DW_NOTHING;
+	if (status == 0)
+		return 0;
+	enum dw_kind k = dw_error_last()->kind;
+	return k == DW_OK || k == DW_NOTHING ? DW_FAILED : (int)k;
+}
+
+static int run(const struct dw_operator *op, const struct options *o,
+	       struct dw_ctx *ctx)
+{
+	if (read_request(o, &ctx->req))
+		return -1;
+	if (pick_action(op, o->action, ctx->req, &ctx->action))
+		return -1;
+	if (dw_req_validate(ctx->req, ctx->action->fields, dw_common_fields, ""))
+		return -1;
+	if (json_object_get(ctx->req, "max_attempts") &&
+	    (dw_req_int(ctx->req, "max_attempts", 0) < 1 ||
+	     dw_req_int(ctx->req, "max_attempts", 0) > 20))
+		return dw_invalid("max_attempts", "max_attempts must be between 1 and 20");
+	if (json_object_get(ctx->req, "timeout_s") && dw_req_int(ctx->req, "timeout_s", 0) < 1)
+		return dw_invalid("timeout_s", "timeout_s must be at least 1");
+	dw_debug("%s %s: starting", op->name, ctx->action->name);
+	return ctx->action->run(ctx);
+}
+
+int dw_op_main(const struct dw_operator *op, int argc, char **argv)
+{
+	struct dw_ctx ctx = { .op = op };
+	struct options o;
+	int status;
+
+	signal(SIGPIPE, SIG_IGN);
+	ctx.result = json_object();
+	status = parse_args(argc, argv, &o);
+	if (status == 0 && o.help) {
+		print_help(op);
+		json_decref(ctx.result);
+		return 0;
+	}
+	if (status == 0 && o.version) {
+		printf("%s %s\n", op->name, DW_VERSION);
+		json_decref(ctx.result);
+		return 0;
+	}
+	dw_http_global_init();
+	if (status == 0)
+		status = run(op, &o, &ctx);
+	if (status != 0 && status != DW_NOTHING)
+		dw_err("%s: %s", dw_error_last()->code, dw_error_last()->message);
+	print_result(&ctx, status == DW_NOTHING ? 0 : status, o.pretty,
+		     status == DW_NOTHING ? nothing_reason : NULL);
+	status = exit_code(status);
+	dw_aws_free(ctx.aws);
+	json_decref(ctx.req);
+	json_decref(ctx.result);
+	dw_http_global_cleanup();
+	dw_redact_reset();
+	return status;
+}

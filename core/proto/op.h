@@ -1,0 +1,57 @@
+/* dw/op.h - the operator protocol shared by every bin/dw-* tool.
+ *
+ * An operator is a table of actions.  dw_op_main() reads the request
+ * (stdin or --request FILE), picks the action (argv[1] or "action"),
+ * validates the fields, runs the action and prints one JSON result as the
+ * last line of stdout; its return value is the exit code. */
+#ifndef DW_OP_H
+#define DW_OP_H
+
+#include <jansson.h>
+#include "base/error.h"
+#include "proto/req.h"
+
+struct dw_aws;
+struct dw_ctx;
+
+struct dw_action {
+	const char *name;
+	const char *summary;
+	const struct dw_field *fields;
+	/* Fill ctx->result; return 0, -1 with an error raised, or
+	 * dw_nothing_to_do(). */
+	int (*run)(struct dw_ctx *ctx);
+	const char *example; /* a request, shown by --help */
+};
+
+struct dw_operator {
+	const char *name;
+	const char *summary;
+	const struct dw_action *actions; /* NULL-name terminated */
+};
+
+struct dw_ctx {
+	const struct dw_operator *op;
+	const struct dw_action *action;
+	json_t *req;    /* the validated request */
+	json_t *result; /* the action's result object */
+	struct dw_aws *aws;
+};
+
+int dw_op_main(const struct dw_operator *op, int argc, char **argv);
+
+/* The AWS client for this request (region, endpoints, credentials), made
+ * on first use.  NULL with an error raised when it cannot be made. */
+struct dw_aws *dw_ctx_aws(struct dw_ctx *ctx);
+
+/* Finish with "nothing to do": the result is printed with ok:true and the
+ * reason, and the exit code is 99. */
+int dw_nothing_to_do(struct dw_ctx *ctx, const char *reason);
+
+/* Fields every action accepts: action, region, endpoint_url, endpoints,
+ * profile, max_attempts, timeout_s. */
+extern const struct dw_field dw_common_fields[];
+
+#define DW_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,57 @@
+/* dw/req.h - the request schema: every field an action accepts, checked
+ * before anything is done, so a typo or a wrong type never passes. */
+#ifndef DW_REQ_H
+#define DW_REQ_H
+
+#include <jansson.h>
+#include "base/error.h"
+
+enum dw_ftype {
+	DW_T_STRING,
+	DW_T_INT,
+	DW_T_NUMBER,
+	DW_T_BOOL,
+	DW_T_OBJECT,  /* sub: its fields */
+	DW_T_STRINGS, /* array of strings */
+	DW_T_OBJECTS, /* array of objects, each checked against sub */
+	DW_T_MAP,     /* object with free keys and scalar values */
+	DW_T_SECRET,  /* string, or "<name>_env" naming an environment variable */
+	DW_T_ANY,     /* checked by the action itself */
+};
+
+#define DW_REQUIRED 0x1u
+
+struct dw_field {
+	const char *name;
+	enum dw_ftype type;
+	unsigned flags;
+	const struct dw_field *sub; /* NULL-name terminated */
+	const char *help;
+};
+
+#define DW_FIELDS_END { NULL, DW_T_ANY, 0, NULL, NULL }
+
+/* Check obj against fields (and, if extra is not NULL, those too):
+ * unknown fields, wrong types and missing required fields raise DW_INVALID
+ * naming the field by its path ("user.password", "columns[2].type"). */
+int dw_req_validate(const json_t *obj, const struct dw_field *fields,
+		    const struct dw_field *extra, const char *path);
+
+/* Getters for validated requests.  Absent or null gives the default. */
+const char *dw_req_str(const json_t *obj, const char *name, const char *def);
+long long dw_req_int(const json_t *obj, const char *name, long long def);
+int dw_req_bool(const json_t *obj, const char *name, int def);
+double dw_req_num(const json_t *obj, const char *name, double def);
+
+/* A secret given as "<name>" or "<name>_env".  *out is NULL when neither is
+ * present; otherwise a copy the caller frees, registered for redaction.
+ * An _env naming an unset variable raises DW_INVALID for that field. */
+int dw_req_secret(const json_t *obj, const char *name, const char *path,
+		  char **out);
+
+/* Require that a string field, when present, is one of the NULL-terminated
+ * choices. */
+int dw_req_choice(const json_t *obj, const char *name, const char *path,
+		  const char *const *choices);
+
+#endif
