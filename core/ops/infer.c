@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -217,7 +218,9 @@ static json_t *avro_header_schema(const void *data, size_t len)
 		return NULL;
 	r.p += 4;
 	while (read_long(&r, &count) == 0 && count != 0) {
-		if (count < 0 && read_long(&r, &size))
+		/* A negative count is followed by the block's size; LLONG_MIN has
+		 * no positive counterpart (a hostile file, issue 12 #11). */
+		if (count == LLONG_MIN || (count < 0 && read_long(&r, &size)))
 			return NULL;
 		for (long long i = 0; i < (count < 0 ? -count : count); i++) {
 			const unsigned char *k, *v;

@@ -133,6 +133,28 @@ static void test_infer_rules(void **state)
 	dw_infer_free(&inf);
 }
 
+/* issue 12 #11: a header map whose block count is LLONG_MIN (zig-zag
+ * ff ff ff ff ff ff ff ff ff 01) made the reader negate it, undefined
+ * behaviour; it is refused as not an Avro file. */
+static void test_infer_avro_hostile_count(void **state)
+{
+	static const unsigned char file[] = {
+		'O', 'b', 'j', 1,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, /* count */
+		0x02, /* block size */
+		0x00, 0x00,
+	};
+	struct dw_infer inf;
+
+	(void)state;
+	dw_infer_init(&inf);
+	assert_int_equal(dw_infer_avro(&inf, file, sizeof(file), "hostile.avro"), -1);
+	assert_string_equal(dw_error_last()->code, "NotAvro");
+	assert_int_equal(inf.n, 0);
+	dw_error_clear();
+	dw_infer_free(&inf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +163,7 @@ int main(void)
 		cmocka_unit_test(test_literals),
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_infer_rules),
+		cmocka_unit_test(test_infer_avro_hostile_count),
 	};
 
 	return cmocka_run_group_tests_name("ddl", tests, NULL, NULL);
