@@ -71,7 +71,7 @@ static void launch_owned_free(struct launch_owned *s)
 	free(s->security_groups);
 }
 
-static int read_master(struct dw_ctx *ctx, const json_t *master, struct launch_owned *s)
+static int read_master(const json_t *master, struct launch_owned *s)
 {
 	const char *secret_id = dw_req_str(master, "secret_id", NULL);
 	int has_login = json_object_get(master, "user") || json_object_get(master, "password") ||
@@ -91,7 +91,13 @@ static int read_master(struct dw_ctx *ctx, const json_t *master, struct launch_o
 					  "master.password_env is required");
 		return 0;
 	}
+	return 0; /* from Secrets Manager: fetch_master, once the rest is checked */
+}
+
+static int fetch_master(struct dw_ctx *ctx, const char *secret_id, struct launch_owned *s)
+{
 	struct dw_aws *aws = dw_ctx_aws(ctx);
+
 	if (!aws)
 		return -1;
 	return dw_secrets_get_login(aws, secret_id, &s->master_user, &s->master_password);
@@ -147,6 +153,7 @@ static int launch(struct dw_ctx *ctx)
 		.subnet_group = dw_req_str(r, "subnet_group", NULL),
 		.parameter_group = dw_req_str(r, "parameter_group", NULL),
 		.ttl_days = (int)dw_req_int(r, "ttl_days", DEFAULT_TTL_DAYS),
+		.max_ttl_days = (int)dw_req_int(r, "max_ttl_days", DEFAULT_MAX_TTL_DAYS),
 		.wait_timeout_s = (long)dw_req_int(r, "wait_timeout_s", DEFAULT_WAIT_S),
 		.poll_interval_s = (long)dw_req_int(r, "poll_interval_s", DEFAULT_POLL_S),
 		.keep_on_failure = dw_req_bool(r, "keep_on_failure", 0),
@@ -174,7 +181,16 @@ static int launch(struct dw_ctx *ctx)
 	l.login.password = s.password;
 	l.security_group_ids = s.security_groups =
 		string_array(json_object_get(r, "security_group_ids"), &l.n_security_group_ids);
-	if (read_master(ctx, json_object_get(r, "master"), &s))
+	if (read_master(json_object_get(r, "master"), &s))
+		goto out;
+	/* Everything is checked before Secrets Manager is asked: a bad request
+	 * is rejected (2) even when AWS is down (issue 12 #14). */
+	const char *secret_id = dw_req_str(json_object_get(r, "master"), "secret_id", NULL);
+	l.login.master_user = s.master_user;
+	l.login.master_password = s.master_password;
+	if (dw_copy_launch_check(&l, secret_id != NULL))
+		goto out;
+	if (secret_id && fetch_master(ctx, secret_id, &s))
 		goto out;
 	l.login.master_user = s.master_user;
 	l.login.master_password = s.master_password;
@@ -322,6 +338,7 @@ static const struct dw_field launch_fields[] = {
 	{ "security_group_ids", DW_T_STRINGS, 0, NULL, "VPC security groups" },
 	{ "parameter_group", DW_T_STRING, 0, NULL, "DB parameter group" },
 	{ "ttl_days", DW_T_INT, 0, NULL, "days until the copy expires (default 21)" },
+	{ "max_ttl_days", DW_T_INT, 0, NULL, "ttl_days may not be more (default 30, as for extend)" },
 	{ "wait_timeout_s", DW_T_INT, 0, NULL, "give up waiting after this (default 3600; exit 75)" },
 	{ "poll_interval_s", DW_T_INT, 0, NULL, "seconds between status polls (default 30)" },
 	{ "endpoint_override", DW_T_STRING, 0, NULL, "host:port to connect to instead of the instance endpoint" },

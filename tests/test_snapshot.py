@@ -403,6 +403,55 @@ def test_no_automated_snapshot_fails_cleanly(bench, moto, run_op, names, env_pw)
     assert instance_ids(rds) == ["warehouse"]
 
 
+def test_launch_ttl_days_obeys_max_ttl_days(bench, moto, run_op, names, env_pw):
+    """issue 12 #3: a copy that never expires is never cleaned up."""
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    base = launch_request(bench, "ana", names.user(), names.database())
+    for extra in ({"ttl_days": 2000000000}, {"ttl_days": 31},
+                  {"ttl_days": 40, "max_ttl_days": 39}):
+        r = run_op(OP, "launch", dict(base, **extra), env=env_pw)
+        assert r.code == 2, (extra, r)
+        assert r.error["field"] == "ttl_days", r
+        assert "max_ttl_days" in r.error["message"]
+    r = run_op(OP, "launch", dict(base, max_ttl_days=0), env=env_pw)
+    assert r.code == 2 and r.error["field"] == "max_ttl_days", r
+    assert instance_ids(rds) == ["warehouse"]
+    # Within the cap it goes ahead (a dry run says when it would expire).
+    r = run_op(OP, "launch", dict(base, ttl_days=30, dry_run=True), env=env_pw)
+    assert r.code == 0, r
+    expires = parse_iso(r.data["expires_at"])
+    now = datetime.now(timezone.utc)
+    assert now + timedelta(days=29, hours=23) < expires <= now + timedelta(days=30)
+    assert instance_ids(rds) == ["warehouse"]
+
+
+@pytest.mark.parametrize("field,value", [
+    ("database", "no such database!"), ("ttl_days", 0), ("ttl_days", 1000),
+    ("wait_timeout_s", 0), ("owner", ""),
+])
+def test_bad_request_with_master_secret_is_rejected_when_aws_is_down(
+        bench, run_op, names, env_pw, field, value):
+    """issue 12 #14: the request is checked before Secrets Manager is read,
+    so a bad one exits 2 (not 75) when AWS cannot be reached."""
+    down = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{services.free_port()}"}
+    req = launch_request(bench, "ana", names.user(), names.database(),
+                         master={"secret_id": "warehouse/master"})
+    req[field] = value
+    r = run_op(OP, "launch", req, env=dict(env_pw, **down))
+    assert r.code == 2, r
+    assert r.error["field"] == field, r
+
+
+def test_good_request_with_master_secret_and_aws_down_is_temporary(
+        bench, run_op, names, env_pw):
+    down = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{services.free_port()}"}
+    req = launch_request(bench, "ana", names.user(), names.database(),
+                         master={"secret_id": "warehouse/master"})
+    r = run_op(OP, "launch", req, env=dict(env_pw, **down))
+    assert r.code == 75, r
+
+
 # --------------------------------------------------------------------------
 # TLS: verification is on by default
 # --------------------------------------------------------------------------

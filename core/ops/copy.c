@@ -548,7 +548,7 @@ static int reserved_user(const char *user, const char *master)
 	return 0;
 }
 
-static int validate_login(const struct dw_copy_login *login)
+static int validate_login(const struct dw_copy_login *login, int master_pending)
 {
 	char host[256];
 	int port;
@@ -561,9 +561,10 @@ static int validate_login(const struct dw_copy_login *login)
 				  "underscores");
 	if (!login->password || !*login->password)
 		return dw_invalid("user.password", "user.password is required");
-	if (!login->master_user || !*login->master_user || !login->master_password)
+	if (!master_pending &&
+	    (!login->master_user || !*login->master_user || !login->master_password))
 		return dw_invalid("master", "master needs user and password, or secret_id");
-	if (reserved_user(login->user, login->master_user))
+	if (reserved_user(login->user, login->master_user ? login->master_user : ""))
 		return dw_invalid("user.name", "user.name \"%s\" is the master login or one RDS "
 				  "keeps for itself; choose another", login->user);
 	if (login->endpoint_override &&
@@ -585,7 +586,8 @@ static int validate_login(const struct dw_copy_login *login)
 	return 0;
 }
 
-static int validate_launch(const struct dw_copy_launch *l, char *name, size_t len)
+static int validate_launch(const struct dw_copy_launch *l, char *name, size_t len,
+			   int master_pending)
 {
 	if (!l->owner || !*l->owner || strlen(l->owner) > 128)
 		return dw_invalid("owner", "owner must be 1 to 128 characters");
@@ -602,11 +604,25 @@ static int validate_launch(const struct dw_copy_launch *l, char *name, size_t le
 	}
 	if (l->ttl_days < 1)
 		return dw_invalid("ttl_days", "ttl_days must be at least 1");
+	/* The same cap as extend: a copy that never expires is never cleaned
+	 * up (issue 12 #3). */
+	if (l->max_ttl_days < 1)
+		return dw_invalid("max_ttl_days", "max_ttl_days must be at least 1");
+	if (l->ttl_days > l->max_ttl_days)
+		return dw_invalid("ttl_days", "ttl_days %d is more than max_ttl_days (%d)",
+				  l->ttl_days, l->max_ttl_days);
 	if (l->wait_timeout_s < 1)
 		return dw_invalid("wait_timeout_s", "wait_timeout_s must be at least 1");
 	if (l->poll_interval_s < 0)
 		return dw_invalid("poll_interval_s", "poll_interval_s must not be negative");
-	return validate_login(&l->login);
+	return validate_login(&l->login, master_pending);
+}
+
+int dw_copy_launch_check(const struct dw_copy_launch *l, int master_pending)
+{
+	char name[64];
+
+	return validate_launch(l, name, sizeof(name), master_pending);
 }
 
 static int pick_snapshot(struct dw_aws *aws, const struct dw_copy_launch *l,
@@ -797,7 +813,7 @@ int dw_copy_launch(struct dw_aws *aws, const struct dw_copy_launch *l,
 	char name[64];
 
 	*created = 0;
-	if (validate_launch(l, name, sizeof(name)))
+	if (validate_launch(l, name, sizeof(name), 0))
 		return -1;
 	if (dw_copy_describe(aws, name, out) == 0)
 		return l->dry_run ? check_reusable(l, out) : reuse(aws, l, &w, out);

@@ -102,6 +102,7 @@ struct dw_copy_launch {
 	size_t n_security_group_ids;
 	const char *parameter_group;
 	int ttl_days;
+	int max_ttl_days;              /* ttl_days may not exceed it */
 	long wait_timeout_s;
 	long poll_interval_s;          /* 0: 30 */
 	int keep_on_failure;           /* else a failed launch deletes the copy */
@@ -117,6 +118,11 @@ struct dw_copy_launch {
  * would be restored (status "dry-run") and changes nothing. */
 int dw_copy_launch(struct dw_aws *aws, const struct dw_copy_launch *l,
 		   struct dw_copy *out, int *created);
+
+/* Check the request of a launch without AWS: everything dw_copy_launch
+ * checks, the master login excepted when master_pending (it is still to be
+ * read from Secrets Manager, which is done only after this passed). */
+int dw_copy_launch_check(const struct dw_copy_launch *l, int master_pending);
 
 /* Create the login (or reset its password), grant it everything on the
  * database, and check that it can log in. */
