@@ -7,7 +7,7 @@
 #   make lint       cppcheck and clang-tidy over the C sources
 
 CC       ?= cc
-PKGS     := libcurl jansson libxml-2.0 libcrypto libmariadb libssh2 libzip
+PKGS     := libcurl jansson libcjson libxml-2.0 libcrypto libmariadb libssh2 libzip zlib snappy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -29,7 +29,7 @@ CORE_OBJ := $(CORE_SRC:%.c=$(OBJ)/%.o)
 OPS      := $(patsubst operators/%.c,bin/%,$(wildcard operators/dw-*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:%.c=build/%)
-TOOLS    := build/tests/tools/dw-probe
+TOOLS    := build/tests/tools/dw-probe build/tests/tools/dw-avro
 LIB      := $(OBJ)/libdwcore.a
 
 .PHONY: all unit test demo bench lint setup clean FORCE
@@ -86,7 +86,7 @@ bench: setup all
 lint: all
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Icore core operators tests/unit tests/tools
-	clang-tidy --quiet $(CORE_SRC) $(wildcard operators/*.c) tests/tools/dw-probe.c -- \
+	clang-tidy --quiet $(CORE_SRC) $(wildcard operators/*.c) tests/tools/dw-probe.c tests/tools/dw-avro.c -- \
 		-std=c11 -D_GNU_SOURCE -Icore $(PKG_CFLAGS)
 	for op in $(OPS); do \
 		valgrind -q --error-exitcode=1 --leak-check=full $$op --help >/dev/null || exit 1; \

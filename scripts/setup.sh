@@ -29,7 +29,7 @@ PKGS=(
     libcurl4-openssl-dev libssl-dev libxml2-dev libjansson-dev libcjson-dev
     libmariadb-dev mariadb-server mariadb-client
     openssh-server openssh-client libssh2-1-dev
-    libzip-dev libcmocka-dev
+    libzip-dev libcmocka-dev libsnappy-dev zlib1g-dev
     groovy cppcheck clang-tidy valgrind
     jq zip unzip
     python3 python3-venv
