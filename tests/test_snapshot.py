@@ -876,6 +876,40 @@ def test_launch_destroy_round_trip(bench, moto, run_op, names, env_pw):
     assert rds.describe_db_snapshots(DBInstanceIdentifier="dw-snapshot-zoe")["DBSnapshots"] == []
 
 
+def test_owner_of_the_longest_allowed_length_keeps_its_copy(bench, moto, run_op, names,
+                                                            env_pw):
+    """An owner of exactly 128 characters (the most launch accepts) is read
+    back whole from the tag: extend and destroy see the copy as theirs."""
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    owner = "o" * 120 + "@ex.com!"
+    assert len(owner) == 128
+    user, db = names.user(), names.database()
+    r = run_op(OP, "launch", launch_request(bench, owner, user, db), env=env_pw)
+    assert r.code == 0, r
+    name = r.data["instance"]
+    assert r.data["owner"] == owner and tags_of(rds, name)["owner"] == owner
+    r = run_op(OP, "status", {"owner": owner})
+    assert r.code == 0, r
+    assert r.data["owner"] == owner
+    r = run_op(OP, "list", {"owner": owner})
+    assert [c["instance"] for c in r.data["copies"]] == [name]
+    r = run_op(OP, "extend", {"owner": owner, "ttl_days": 1})
+    assert r.code in (0, 99), r
+    # One character short (a prefix of it) is someone else.
+    r = run_op(OP, "destroy", {"owner": owner[:127], "instance_name": name})
+    assert r.code == 2, r
+    assert r.error["code"] == "NotOwner"
+    r = run_op(OP, "destroy", {"owner": owner, "poll_interval_s": 1})
+    assert r.code == 0, r
+    assert instance_ids(rds) == ["warehouse"]
+    # One character more is refused before anything is made.
+    r = run_op(OP, "launch", launch_request(bench, owner + "x", user, db), env=env_pw)
+    assert r.code == 2, r
+    assert r.error["field"] == "owner"
+    assert instance_ids(rds) == ["warehouse"]
+
+
 # --------------------------------------------------------------------------
 # the example requests
 # --------------------------------------------------------------------------

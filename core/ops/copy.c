@@ -66,8 +66,12 @@ static void read_tag(struct dw_copy *c, const char *key, const char *value)
 {
 	if (strcmp(key, DW_TAG_MANAGED_BY) == 0)
 		c->managed = strcmp(value, DW_MANAGED_BY) == 0;
-	else if (strcmp(key, DW_TAG_OWNER) == 0)
-		snprintf(c->owner, sizeof(c->owner), "%s", value);
+	else if (strcmp(key, DW_TAG_OWNER) == 0) {
+		/* An owner tag longer than launch allows (set by hand) is no one's:
+		 * a truncated copy of it could match another owner. */
+		if (strlen(value) < sizeof(c->owner))
+			snprintf(c->owner, sizeof(c->owner), "%s", value);
+	}
 	else if (strcmp(key, DW_TAG_SOURCE) == 0)
 		snprintf(c->source, sizeof(c->source), "%s", value);
 	else if (strcmp(key, DW_TAG_SNAPSHOT) == 0)
@@ -82,7 +86,7 @@ static void read_tag(struct dw_copy *c, const char *key, const char *value)
 static void read_tags(struct dw_copy *c, xmlNodePtr list)
 {
 	for (xmlNodePtr t = dw_xml_first(list, "Tag"); t; t = dw_xml_next(t, "Tag")) {
-		char key[128], value[256];
+		char key[DW_RDS_TAG_KEY_MAX + 1], value[DW_RDS_TAG_VALUE_MAX + 1];
 		read_tag(c, dw_xml_textbuf(t, "Key", key, sizeof(key)),
 			 dw_xml_textbuf(t, "Value", value, sizeof(value)));
 	}
@@ -218,7 +222,7 @@ int dw_copy_list(struct dw_aws *aws, const char *owner, struct dw_copy **out,
 	} while (marker);
 	for (size_t i = 0; i < page.n; i++) {
 		const struct dw_copy *c = &page.items[i];
-		if (c->managed && (!owner || strcmp(c->owner, owner) == 0))
+		if (c->managed && (!owner || (c->owner[0] && strcmp(c->owner, owner) == 0)))
 			page.items[kept++] = *c;
 	}
 	if (kept)
@@ -238,7 +242,7 @@ int dw_copy_check_owner(const struct dw_copy *c, const char *owner, int as_admin
 				c->instance, DW_TAG_MANAGED_BY, DW_MANAGED_BY);
 	if (as_admin)
 		return 0;
-	if (!owner || strcmp(c->owner, owner) != 0)
+	if (!owner || !*owner || !c->owner[0] || strcmp(c->owner, owner) != 0)
 		return dw_raise(DW_INVALID, "NotOwner", "owner",
 				"%s belongs to \"%s\", not to \"%s\"; only its owner or an admin "
 				"(as_admin) may change it", c->instance, c->owner, owner ? owner : "");
@@ -589,8 +593,8 @@ static int validate_login(const struct dw_copy_login *login, int master_pending)
 static int validate_launch(const struct dw_copy_launch *l, char *name, size_t len,
 			   int master_pending)
 {
-	if (!l->owner || !*l->owner || strlen(l->owner) > 128)
-		return dw_invalid("owner", "owner must be 1 to 128 characters");
+	if (!l->owner || !*l->owner || strlen(l->owner) > DW_OWNER_MAX)
+		return dw_invalid("owner", "owner must be 1 to %d characters", DW_OWNER_MAX);
 	if (!!l->source_instance == !!l->snapshot)
 		return dw_invalid("source_instance", "give source_instance or snapshot (one of them)");
 	if (l->instance) {

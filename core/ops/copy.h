@@ -19,9 +19,17 @@
 #define DW_TAG_SNAPSHOT "snapshot"
 #define DW_TAG_EXPIRES_AT "expires-at"
 
+/* Limits validated at launch; the buffers that read them back are sized from
+ * them (+1 for the NUL), so what launch accepts, destroy and extend match.
+ * RDS tags: keys up to 128 characters, values up to 256 (UTF-8: 4 bytes
+ * each at most). */
+#define DW_OWNER_MAX 128
+#define DW_RDS_TAG_KEY_MAX (128 * 4)
+#define DW_RDS_TAG_VALUE_MAX (256 * 4)
+
 struct dw_copy {
 	char instance[64];
-	char owner[128];
+	char owner[DW_OWNER_MAX + 1]; /* "" when the tag is longer than DW_OWNER_MAX */
 	char source[64];
 	char snapshot[256];
 	char status[48];
