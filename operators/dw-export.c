@@ -78,25 +78,20 @@ static int check_source(const json_t *req, int required)
 	return 0;
 }
 
-/* main_prefix must not hold the dated exports nor lie inside them. */
+/* Refuse the layouts where promote could delete an export (see
+ * dw_export_prefixes_overlap). */
 static int check_prefixes(const json_t *req)
 {
-	char *main_prefix = NULL, *exports;
+	char *main_prefix = NULL;
 	const char *s3_prefix = dw_req_str(req, "s3_prefix", "");
 	int rc = dw_export_main_prefix(dw_req_str(req, "main_prefix", NULL), "main_prefix", &main_prefix);
 
 	if (rc)
 		return rc;
-	while (*s3_prefix == '/')
-		s3_prefix++;
-	exports = dw_xasprintf("%s%s", s3_prefix, *s3_prefix && s3_prefix[strlen(s3_prefix) - 1] != '/' ? "/" : "");
-	/* Exports at the bucket's root are checked against the actual
-	 * folder, by the move itself, before it changes anything. */
-	if (*exports && (strncmp(main_prefix, exports, strlen(exports)) == 0 ||
-			 strncmp(exports, main_prefix, strlen(main_prefix)) == 0))
-		rc = dw_invalid("main_prefix", "main_prefix \"%s\" and s3_prefix \"%s\" overlap: promote would "
-				"delete exports as stale", main_prefix, exports);
-	free(exports);
+	if (dw_export_prefixes_overlap(s3_prefix, main_prefix))
+		rc = dw_invalid("main_prefix", "main_prefix \"%s\" and s3_prefix \"%s\" overlap (one is the "
+				"other's folder, or s3_prefix is the bucket's root): promote would "
+				"delete exports as stale", main_prefix, s3_prefix);
 	free(main_prefix);
 	return rc;
 }

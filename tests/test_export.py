@@ -178,6 +178,28 @@ def test_promote_rejects_a_main_prefix_overlapping_the_exports(moto, run_op, mai
     assert r.error["field"] == "main_prefix"
 
 
+@pytest.mark.parametrize("s3_prefix,main_prefix", [
+    ("rds", "rds/current"), ("", "rds-snapshot-export"), ("/", "main"),
+    ("warehouse/exports", "warehouse")])
+def test_promote_rejects_prefixes_where_one_is_the_others_folder(moto, run_op, s3_prefix,
+                                                                 main_prefix):
+    """By path segments: an empty s3_prefix (the bucket's root) holds
+    main_prefix as "rds" holds "rds/current"."""
+    r = run_op("dw-export", "promote", base_request(s3_prefix=s3_prefix, main_prefix=main_prefix))
+    assert r.code == 2, r
+    assert r.error["field"] == "main_prefix"
+    assert "overlap" in r.error["message"]
+
+
+def test_promote_accepts_prefixes_side_by_side(moto, run_op):
+    """"rds" and "rds-snapshot-export" share characters, not a folder: the
+    request passes the check (and fails later, for want of the export)."""
+    r = run_op("dw-export", "promote", base_request(s3_prefix="rds",
+                                                    main_prefix="rds-snapshot-export"))
+    assert r.code == 1, r
+    assert r.error["code"] == "SnapshotNotFound", r
+
+
 # ---------------------------------------------------------------------- wait
 
 def test_wait_on_a_completed_export(moto, warehouse, run_op):

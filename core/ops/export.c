@@ -291,6 +291,35 @@ void dw_export_folder(const struct dw_export_task *t, char **bucket,
 		*prefix = dw_xasprintf("%s/", t->id);
 }
 
+/* The next non-empty path segment at or after *p: its start and length
+ * (0 at the end); *p moves past it. */
+static size_t next_segment(const char **p, const char **seg)
+{
+	size_t n;
+
+	while (**p == '/')
+		(*p)++;
+	*seg = *p;
+	n = strcspn(*p, "/");
+	*p += n;
+	return n;
+}
+
+int dw_export_prefixes_overlap(const char *s3_prefix, const char *main_prefix)
+{
+	const char *a = s3_prefix ? s3_prefix : "", *b = main_prefix ? main_prefix : "";
+
+	for (;;) {
+		const char *sa, *sb;
+		size_t na = next_segment(&a, &sa), nb = next_segment(&b, &sb);
+
+		if (na == 0 || nb == 0)
+			return 1; /* one ran out first (or both): an ancestor, or the same */
+		if (na != nb || memcmp(sa, sb, na) != 0)
+			return 0; /* they part here: side by side */
+	}
+}
+
 int dw_export_main_prefix(const char *main_prefix, const char *field,
 			  char **out)
 {

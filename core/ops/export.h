@@ -93,6 +93,20 @@ int dw_export_promote(struct dw_aws *aws, const struct dw_export_task *t,
 		      const struct dw_export_copying *copying,
 		      struct dw_export_promotion *out);
 
+/* 1 when promote could delete an export in this layout, else 0.  Exports
+ * live under s3_prefix/<task id>/, the promoted copy under main_prefix/;
+ * compared by path segments (empty segments ignored, so "a//b/" is "a/b"):
+ * - main_prefix at or below s3_prefix ("rds" / "rds/current"; and an empty
+ *   s3_prefix, the bucket's root, is every folder's ancestor:
+ *   "" / "rds-snapshot-export"): main_prefix is then the folder of the
+ *   export whose task id is its next segment, or inside it, and promote
+ *   deletes what it finds there as stale;
+ * - s3_prefix at or below main_prefix ("rds" / "" , "a" / "a/exports"):
+ *   every export lies inside main_prefix and is deleted as stale.
+ * Prefixes that merely share characters ("rds" / "rds-snapshot-export")
+ * do not overlap. */
+int dw_export_prefixes_overlap(const char *s3_prefix, const char *main_prefix);
+
 /* main_prefix normalised: no leading '/', one trailing '/'.  DW_INVALID
  * (for field) when empty. */
 int dw_export_main_prefix(const char *main_prefix, const char *field,

@@ -148,6 +148,30 @@ static void test_wait_verdicts(void **state)
 	assert_string_equal(dw_error_last()->code, "ExportCanceled");
 }
 
+static void test_prefixes_overlap_by_path_segments(void **state)
+{
+	(void)state;
+	/* main_prefix inside the exports' folder, or the same folder. */
+	assert_int_equal(dw_export_prefixes_overlap("rds", "rds/current/"), 1);
+	assert_int_equal(dw_export_prefixes_overlap("rds/", "rds/"), 1);
+	assert_int_equal(dw_export_prefixes_overlap("/rds//", "rds"), 1);
+	assert_int_equal(dw_export_prefixes_overlap("a/b", "a//b/c/"), 1);
+	/* The bucket's root holds every export folder: it is every folder's
+	 * ancestor, as "rds" is rds/current's. */
+	assert_int_equal(dw_export_prefixes_overlap("", "rds-snapshot-export/"), 1);
+	assert_int_equal(dw_export_prefixes_overlap(NULL, "main/"), 1);
+	assert_int_equal(dw_export_prefixes_overlap("/", "main/"), 1);
+	/* The exports inside main_prefix. */
+	assert_int_equal(dw_export_prefixes_overlap("warehouse/exports", "warehouse/"), 1);
+	assert_int_equal(dw_export_prefixes_overlap("x", ""), 1);
+	/* Side by side: sharing characters is not sharing a folder. */
+	assert_int_equal(dw_export_prefixes_overlap("rds", "rds-snapshot-export/"), 0);
+	assert_int_equal(dw_export_prefixes_overlap("rds-snapshot-export", "rds/"), 0);
+	assert_int_equal(dw_export_prefixes_overlap("rds/exports", "rds/current/"), 0);
+	assert_int_equal(dw_export_prefixes_overlap("exports", "warehouse/main/"), 0);
+	assert_int_equal(dw_export_prefixes_overlap("a/b", "a/bc/"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +180,7 @@ int main(void)
 		cmocka_unit_test(test_long_sources_fit_and_stay_apart),
 		cmocka_unit_test(test_main_prefix),
 		cmocka_unit_test(test_move_checks_prefixes),
+		cmocka_unit_test(test_prefixes_overlap_by_path_segments),
 		cmocka_unit_test(test_wait_verdicts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
