@@ -5,8 +5,14 @@
 #   make demo       install what is missing, build, run the operators' main jobs
 #   make bench      benchmarks (figures for the README)
 #   make lint       cppcheck and clang-tidy over the C sources
+#   make install    bin/dw-* into $(DESTDIR)$(PREFIX)/bin (PREFIX /usr/local:
+#                   /usr/local/bin is where the Airflow DAGs look by default,
+#                   airflow/dags/dwops_common.py DEFAULT_BIN)
 
 CC       ?= cc
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+DESTDIR  ?=
 PKGS     := libcurl jansson libcjson libxml-2.0 libcrypto libmariadb libssh2 libzip zlib snappy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -32,7 +38,7 @@ UNIT_BIN := $(UNIT_SRC:%.c=build/%)
 TOOLS    := build/tests/tools/dw-probe build/tests/tools/dw-avro
 LIB      := $(OBJ)/libdwcore.a
 
-.PHONY: all unit test demo bench lint setup clean FORCE
+.PHONY: all unit test demo bench lint setup clean install FORCE
 # Objects are intermediate files of chained rules: keep them.  (Not a bare
 # .SECONDARY:, which would make every target secondary, FORCE included, and
 # so stop build/flags from being checked.)
@@ -94,6 +100,10 @@ lint: all
 			--errors-for-leak-kinds=definite $$op $$($$op --help | sed -n 's/^dw-[a-z]* \([a-z-]*\):.*/\1/p' | head -1) >/dev/null; \
 		[ $$? -eq 2 ] || exit 1; \
 	done
+
+install: all
+	install -d '$(DESTDIR)$(BINDIR)'
+	install -m 755 $(OPS) '$(DESTDIR)$(BINDIR)/'
 
 clean:
 	rm -rf build bin
