@@ -373,6 +373,25 @@ def test_protocol_rejects_malformed_requests(aws, run_op, stdin, field):
     assert queue_count(sqs, url) == 0
 
 
+def test_single_action_runs_when_none_is_given(aws, run_op):
+    """dw-fanout has one action: a request naming none runs it; the
+    result names it (the README's protocol example shows this line)."""
+    s3, sqs, url = aws
+    put_keys(s3, [key_of(0, 1)])
+    r = run_op("dw-fanout", request={"bucket": BUCKET, "hour": HOUR, "queue_url": url})
+    assert r.code == 0, r
+    assert r.result["action"] == "fanout" and r.data["sent"] == 1, r
+    assert queue_count(sqs, url) == 1
+    # An action that does not exist is still refused, naming the real one.
+    r = run_op("dw-fanout", "run", {"bucket": BUCKET, "hour": HOUR, "queue_url": url})
+    assert r.code == 2 and r.error["field"] == "action", r
+    assert "one of: fanout" in r.error["message"]
+    # An operator with several actions does not guess.
+    r = run_op("dw-snapshot", request={"owner": "jane"})
+    assert r.code == 2 and r.error["field"] == "action", r
+    assert "no action given" in r.error["message"]
+
+
 def test_request_file_and_help(aws, run_op, tmp_path):
     s3, sqs, url = aws
     put_keys(s3, [key_of(0, 1)])

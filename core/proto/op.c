@@ -158,6 +158,11 @@ static int pick_action(const struct dw_operator *op, const char *arg,
 				  arg, in_req);
 	if (name && (*out = find_action(op, name)) != NULL)
 		return 0;
+	/* An operator with one action (dw-fanout) runs it when none is given. */
+	if (!name && op->actions[0].name && !op->actions[1].name) {
+		*out = &op->actions[0];
+		return 0;
+	}
 	dw_buf_init(&names);
 	for (const struct dw_action *a = op->actions; a->name; a++)
 		dw_buf_printf(&names, "%s%s", a == op->actions ? "" : ", ", a->name);

@@ -1,7 +1,8 @@
 /* dw/op.h - the operator protocol shared by every bin/dw-* tool.
  *
  * An operator is a table of actions.  dw_op_main() reads the request
- * (stdin or --request FILE), picks the action (argv[1] or "action"),
+ * (stdin or --request FILE), picks the action (argv[1] or "action"; an
+ * operator with a single action runs it when neither names one),
  * validates the fields, runs the action and prints one JSON result as the
  * last line of stdout; its return value is the exit code. */
 #ifndef DW_OP_H
