@@ -10,6 +10,13 @@
   into a shell step with a Groovy "${...}" string: secrets must reach the
   shell through the environment ('single-quoted' scripts reading "$VAR").
 
+* the pipelines share one Groovy file (jenkins/dwops.groovy: the owner
+  lookup, running an operator and reading its result), loaded with `load`:
+  it gets the same parse and secret checks, no Jenkinsfile keeps a copy of
+  what it holds, every shared function a pipeline calls is defined there, and
+  its functions are run (tests/tools/jenkins_shared_run.groovy stands in for
+  the pipeline steps) against a real operator.
+
 tests/data/jenkins/ holds samples that exercise the checks themselves (good
 ones must pass; tests/data/jenkins/bad/ ones must be caught).
 """
@@ -55,12 +62,21 @@ def _ids(paths, base):
     return [pytest.param(p, id=str(p.relative_to(base))) for p in paths]
 
 
+def _groovy_files(root: Path) -> List[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*.groovy") if p.is_file())
+
+
 REPO_YAML = _yaml_files(JENKINS_DIR)
 REPO_JENKINSFILES = _jenkinsfiles(JENKINS_DIR)
+SHARED_GROOVY = JENKINS_DIR / "dwops.groovy"
+REPO_GROOVY = _groovy_files(JENKINS_DIR)
 SAMPLE_YAML = _yaml_files(SAMPLES / "jjb")
 SAMPLE_JENKINSFILES = [p for p in _jenkinsfiles(SAMPLES) if "bad" not in p.parts]
 YAML_PARAMS = _ids(REPO_YAML, REPO) + _ids(SAMPLE_YAML, REPO)
-JENKINSFILE_PARAMS = _ids(REPO_JENKINSFILES, REPO) + _ids(SAMPLE_JENKINSFILES, REPO)
+JENKINSFILE_PARAMS = (_ids(REPO_JENKINSFILES, REPO) + _ids(REPO_GROOVY, REPO)
+                      + _ids(SAMPLE_JENKINSFILES, REPO))
 
 
 # --------------------------------------------------------------------------
@@ -200,7 +216,7 @@ def jjb_tree(tmp_path_factory):
 @pytest.fixture(scope="session")
 def lint_reports(jjb_tree, tmp_path_factory):
     """Groovy reports for every Jenkinsfile and every inline pipeline script."""
-    files = list(REPO_JENKINSFILES) + list(SAMPLE_JENKINSFILES)
+    files = list(REPO_JENKINSFILES) + list(REPO_GROOVY) + list(SAMPLE_JENKINSFILES)
     inline_dir = tmp_path_factory.mktemp("inline-pipelines")
     inline = {}
     for name, res in jjb_tree.items():
@@ -330,3 +346,95 @@ def test_lint_sees_secrets_in_good_sample(lint_reports):
     assert good["shell_interpolations"] and not secret_interpolations(good)
     assert "samples:dwops-sample-inline" in inline, sorted(inline)
     assert reports[str(inline["samples:dwops-sample-inline"])]["secrets"] == ["API_TOKEN"]
+
+
+# --------------------------------------------------------------------------
+# the shared pipeline file
+# --------------------------------------------------------------------------
+
+SHARED_RUN = TESTS_DIR / "tools" / "jenkins_shared_run.groovy"
+LOAD_RE = re.compile(r"""dwops\s*=\s*load\s+'jenkins/dwops\.groovy'""")
+
+
+def _strip_comments(text: str) -> str:
+    return re.sub(r"(?m)^\s*//.*$", "", text)
+
+
+def test_shared_file_is_in_the_checks():
+    assert SHARED_GROOVY in REPO_GROOVY
+    assert _strip_comments(SHARED_GROOVY.read_text()).rstrip().endswith("return this"), \
+        "a file loaded with `load` must end with `return this`"
+
+
+@pytest.mark.skipif(not REPO_JENKINSFILES, reason="no Jenkinsfiles")
+@pytest.mark.parametrize("path", _ids(REPO_JENKINSFILES, REPO))
+def test_pipelines_load_the_shared_steps_instead_of_copying_them(path):
+    text = _strip_comments(path.read_text())
+    assert LOAD_RE.search(text), f"{path} does not load jenkins/dwops.groovy"
+    # what the shared file holds is not copied here
+    for copy in ("getBuildCauses", "buildOwner()", "String buildOwner", "tail -n 1",
+                 "| jq . >", "| jq . |"):
+        assert copy not in text, f"{path} still holds its own {copy!r}"
+    assert re.search(r"(?m)^(?!.*\bmake\b).*\bbin/dw-", text) is None, \
+        f"{path} runs an operator itself instead of with dwops.runOperator"
+    shared = _strip_comments(SHARED_GROOVY.read_text())
+    defined = set(re.findall(r"(?m)^\w+(?:\s+\w+)?\s+(\w+)\s*\(", shared))
+    called = set(re.findall(r"\bdwops\.(\w+)\s*\(", text))
+    assert called, f"{path} calls no shared step"
+    assert called <= defined, f"{path} calls {sorted(called - defined)}, not in {SHARED_GROOVY}"
+    if "DW_OWNER" in text:
+        assert "buildOwner" in called, f"{path}: the owner is the user who started the build"
+
+
+def _run_shared(tmp_path, calls):
+    groovy = shutil.which("groovy")
+    if not groovy:
+        pytest.fail("groovy is missing (scripts/setup.sh installs it)", pytrace=False)
+    ws = tmp_path / "ws"
+    ws.mkdir(exist_ok=True)
+    (ws / "bin").symlink_to(REPO / "bin")
+    f = tmp_path / "calls.json"
+    f.write_text(json.dumps(calls))
+    env = dict(os.environ, JAVA_HOME=_java_home())
+    p = subprocess.run([groovy, str(SHARED_RUN), str(SHARED_GROOVY), str(ws), str(f)],
+                       capture_output=True, text=True, env=env, timeout=300,
+                       stdin=subprocess.DEVNULL)
+    out = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    assert len(out) == len(calls), f"exit {p.returncode}:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+    return ws, out
+
+
+def test_shared_steps_run_an_operator_and_keep_its_result(tmp_path):
+    """runOperator runs the real operator, keeps the last stdout line as
+    build/<name>-result.json, returns the exit code, and fails the build on a
+    code not allowed; buildOwner is the starting user or refuses."""
+    reqdir = tmp_path / "ws" / "build"
+    calls = [
+        {"fn": "runOperator", "args": ["dw-snapshot", "list", "build/bad.json", "bad"]},
+        {"fn": "runOperator", "args": ["dw-snapshot", "list", "build/bad.json", "bad2", [0, 2]]},
+        {"fn": "runOperator", "args": ["dw-fanout", "fanout", "build/help.json", "fan", [2]]},
+        {"fn": "buildOwner", "args": ["it destroys the copy of the user who starts it"],
+         "user": "jane.doe"},
+        {"fn": "buildOwner", "args": ["it destroys the copy of the user who starts it"]},
+    ]
+    reqdir.mkdir(parents=True)
+    (reqdir / "bad.json").write_text(json.dumps({"no_such_field": 1}))
+    (reqdir / "help.json").write_text(json.dumps({"bucket": "b", "hour": "2019-06-01T15",
+                                                  "queue_url": "not-a-url"}))
+    ws, out = _run_shared(tmp_path, calls)
+
+    bad, bad2, fan, owner, no_owner = out
+    assert not bad["ok"] and bad["error"] == "dw-snapshot list exited 2: see the result above", bad
+    res = json.loads((ws / "build" / "bad-result.json").read_text())
+    assert res["ok"] is False and res["error"]["field"] == "no_such_field"
+    # pretty-printed for people, and shown in the log
+    assert (ws / "build" / "bad-result.json").read_text().startswith("{\n")
+    assert '"no_such_field"' in bad["log"]
+    assert bad2["ok"] and bad2["value"] == 2, bad2
+    assert json.loads((ws / "build" / "bad2-result.json").read_text())["operator"] == "dw-snapshot"
+    assert fan["ok"] and fan["value"] == 2, fan
+    assert json.loads((ws / "build" / "fan-result.json").read_text())["error"]["field"] == "queue_url"
+    assert owner == {"fn": "buildOwner", "ok": True, "value": "jane.doe", "log": ""}, owner
+    assert not no_owner["ok"]
+    assert no_owner["error"] == ("Start this job by hand: it destroys the copy of the user "
+                                 "who starts it."), no_owner
