@@ -35,7 +35,7 @@ CORE_OBJ := $(CORE_SRC:%.c=$(OBJ)/%.o)
 OPS      := $(patsubst operators/%.c,bin/%,$(wildcard operators/dw-*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:%.c=build/%)
-TOOLS    := build/tests/tools/dw-probe build/tests/tools/dw-avro
+TOOLS    := build/tests/tools/dw-probe build/tests/tools/dw-avro build/tests/tools/dw-sigv4-sign
 LIB      := $(OBJ)/libdwcore.a
 
 .PHONY: all unit test demo bench lint setup clean install FORCE
@@ -92,7 +92,7 @@ bench: setup all
 lint: all
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Icore core operators tests/unit tests/tools
-	clang-tidy --quiet $(CORE_SRC) $(wildcard operators/*.c) tests/tools/dw-probe.c tests/tools/dw-avro.c -- \
+	clang-tidy --quiet $(CORE_SRC) $(wildcard operators/*.c) tests/tools/dw-probe.c tests/tools/dw-avro.c tests/tools/dw-sigv4-sign.c -- \
 		-std=c11 -D_GNU_SOURCE -Icore $(PKG_CFLAGS)
 	for op in $(OPS); do \
 		valgrind -q --error-exitcode=1 --leak-check=full $$op --help >/dev/null || exit 1; \

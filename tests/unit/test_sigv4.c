@@ -1,6 +1,10 @@
 /* test_sigv4.c - every case of the official AWS SigV4 test suite, read from
  * ../shared/testdata (or DW_SIGV4_SUITE): canonical request, string to
- * sign and Authorization header must match to the byte. */
+ * sign and Authorization header must match to the byte.  The suite lives
+ * outside the repository: without ../shared the suite is skipped (reported
+ * as such) and tests/test_sigv4.py checks the signer against botocore,
+ * signing the same requests at test time.  DW_SIGV4_SUITE set but empty of
+ * cases is a failure. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -265,32 +269,50 @@ static void test_path_normalize(void **state)
 	free(p);
 }
 
+static void suite_absent(void **state)
+{
+	fprintf(stderr, "the official SigV4 suite is not there (%s): skipped; "
+		"tests/test_sigv4.py checks the signer against botocore\n", (const char *)*state);
+	skip();
+}
+
+#define DEFAULT_SUITE "../shared/testdata/aws-sig-v4-test-suite/aws-sig-v4-test-suite"
+
 int main(void)
 {
 	const char *suite = getenv("DW_SIGV4_SUITE");
+	int explicit = suite && *suite;
 	struct suite_case *cases = NULL;
 	size_t n = 0;
+	struct stat st;
 	int failed;
 
-	if (!suite)
-		suite = "../shared/testdata/aws-sig-v4-test-suite/aws-sig-v4-test-suite";
+	if (!explicit)
+		suite = DEFAULT_SUITE;
 	find_cases(suite, &cases, &n);
-	if (n == 0) {
+	if (n == 0 && (explicit || stat(suite, &st) == 0)) {
 		fprintf(stderr, "no SigV4 suite cases found under %s\n", suite);
 		return 1;
 	}
-	qsort(cases, n, sizeof(*cases), by_name);
-	struct CMUnitTest *tests = dw_xcalloc(n + 2, sizeof(*tests));
-	for (size_t i = 0; i < n; i++) {
-		tests[i].name = cases[i].name;
-		tests[i].test_func = run_case;
-		tests[i].initial_state = &cases[i];
+	if (n)
+		qsort(cases, n, sizeof(*cases), by_name);
+	struct CMUnitTest *tests = dw_xcalloc(n + 3, sizeof(*tests));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++, k++) {
+		tests[k].name = cases[i].name;
+		tests[k].test_func = run_case;
+		tests[k].initial_state = &cases[i];
 	}
-	tests[n].name = "uri_encode";
-	tests[n].test_func = test_uri_encode;
-	tests[n + 1].name = "path_normalize";
-	tests[n + 1].test_func = test_path_normalize;
-	failed = _cmocka_run_group_tests("sigv4", tests, n + 2, NULL, NULL);
+	if (n == 0) {
+		tests[k].name = "official_suite";
+		tests[k].test_func = suite_absent;
+		tests[k++].initial_state = (void *)suite;
+	}
+	tests[k].name = "uri_encode";
+	tests[k++].test_func = test_uri_encode;
+	tests[k].name = "path_normalize";
+	tests[k++].test_func = test_path_normalize;
+	failed = _cmocka_run_group_tests("sigv4", tests, k, NULL, NULL);
 	for (size_t i = 0; i < n; i++) {
 		free(cases[i].dir);
 		free(cases[i].name);
