@@ -90,6 +90,7 @@ bench: setup all
 # Static analysis, and valgrind over each operator's --help and a rejected
 # request (the paths that need no services).
 lint: all
+	python3 scripts/check-errcodes.py
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Icore core operators tests/unit tests/tools
 	clang-tidy --quiet $(CORE_SRC) $(wildcard operators/*.c) tests/tools/dw-probe.c tests/tools/dw-avro.c tests/tools/dw-sigv4-sign.c -- \

@@ -579,7 +579,7 @@ def athena_held(moto):
 
 def test_athena_waiter_timeout_is_exit_75(run_op, athena_held):
     res = run_op("dw-ddl", "apply", dict(example("athena-apply.json"), wait_s=1))
-    assert res.code == 75 and res.error["code"] == "WaiterTimeout", res
+    assert res.code == 75 and res.error["code"] == "WaitTimeout", res
     assert "still QUEUED" in res.error["message"]
     assert "is QUEUED; checking again" in res.stderr
 

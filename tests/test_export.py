@@ -216,7 +216,7 @@ def test_wait_on_a_canceled_export_fails(moto, warehouse, run_op):
     moto.client("rds").cancel_export_task(ExportTaskIdentifier=warehouse["task_id"])
     r = run_op("dw-export", "wait", {"export_task_id": warehouse["task_id"], "poll_s": 1})
     assert r.code == 1, r
-    assert r.error["code"] == "ExportCanceled"
+    assert r.error["code"] == "Canceled"
     assert r.data["status"] == "CANCELED"
 
     again = run_op("dw-export", "start", base_request())

@@ -298,7 +298,7 @@ def test_aws_failure_after_restore_deletes_the_new_copy(
 # Slow and failed restores: moto's restores are available at once (and it
 # has no way to hold an RDS instance in another state), so the waiter's
 # decisions on each poll -- available, the failed states, the transitional
-# ones and the wait_timeout_s boundary (exit 75, WaiterTimeout) -- are tested
+# ones and the wait_timeout_s boundary (exit 75, WaitTimeout) -- are tested
 # in tests/unit/test_copy.c (dw_copy_wait_verdict).  Rolling back a new copy
 # when the wait ends in a transient error is tested above, with throttling
 # from the fault proxy (test_aws_failure_after_restore_deletes_the_new_copy).

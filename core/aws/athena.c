@@ -50,7 +50,7 @@ static int start(struct dw_aws *aws, const struct dw_athena_query *q, struct dw_
 		if (id)
 			snprintf(r->id, sizeof(r->id), "%s", id);
 		else
-			rc = dw_fail("BadResponse", "StartQueryExecution gave no QueryExecutionId");
+			rc = dw_fail("InvalidResponse", "StartQueryExecution gave no QueryExecutionId");
 	}
 	json_decref(out);
 	return rc;
@@ -94,7 +94,7 @@ int dw_athena_run(struct dw_aws *aws, const struct dw_athena_query *q,
 		if (strcmp(r->state, "FAILED") == 0 || strcmp(r->state, "CANCELLED") == 0)
 			return dw_fail("QueryFailed", "Athena query %s %s: %s", r->id, r->state, reason);
 		if (time(NULL) >= deadline)
-			return dw_raise(DW_TRANSIENT, "WaiterTimeout", NULL,
+			return dw_raise(DW_TRANSIENT, "WaitTimeout", NULL,
 					"Athena query %s still %s after %d s", r->id, r->state, wait_s);
 		dw_info("Athena query %s is %s; checking again in %ld ms", r->id, r->state, pause);
 		dw_sleep_ms(pause);

@@ -124,7 +124,7 @@ static int get_crawler(struct dw_aws *aws, const char *name, json_t **crawler)
 	if (rc)
 		return dw_error_context("looking at crawler %s", name);
 	if (!*crawler)
-		return dw_fail("BadAnswer", "GetCrawler %s answered without a crawler", name);
+		return dw_fail("InvalidResponse", "GetCrawler %s answered without a crawler", name);
 	return 0;
 }
 
@@ -194,7 +194,7 @@ static int crawl_ended(const char *name, const json_t *crawler, const json_t *be
 	else if (strcmp(status, "FAILED") == 0)
 		*rc = dw_fail("CrawlFailed", "crawler %s failed: %s", name, *message ? message : "no message");
 	else
-		*rc = dw_fail("CrawlCancelled", "the crawl of %s ended %s%s%s", name, status,
+		*rc = dw_fail("Canceled", "the crawl of %s ended %s%s%s", name, status,
 			      *message ? ": " : "", message);
 	return 1;
 }

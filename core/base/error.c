@@ -7,6 +7,28 @@
 
 static _Thread_local struct dw_error last;
 
+static const char *const code_names[] = {
+#define DW_ERRCODE_NAME(name, exits, meaning) #name,
+	DW_ERRCODES(DW_ERRCODE_NAME)
+#undef DW_ERRCODE_NAME
+};
+
+int dw_errcode_registered(const char *name)
+{
+	for (size_t i = 0; i < sizeof(code_names) / sizeof(code_names[0]); i++)
+		if (strcmp(code_names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* scripts/check-errcodes.py keeps unregistered codes out of the tree; this
+ * says so at run time too, should one slip through a macro. */
+static void check_registered(const char *code)
+{
+	if (code && !dw_errcode_registered(code))
+		dw_warn("error code %s is not registered in core/base/errcodes.h", code);
+}
+
 static void copy_str(char *dst, size_t cap, const char *src)
 {
 	snprintf(dst, cap, "%s", src ? src : "");
@@ -29,6 +51,17 @@ void dw_raise_(enum dw_kind kind, const char *code, const char *field,
 {
 	va_list ap;
 
+	check_registered(code);
+	va_start(ap, fmt);
+	dw_raisev(kind, code, field, fmt, ap);
+	va_end(ap);
+}
+
+void dw_raise_passthrough_(enum dw_kind kind, const char *code, const char *field,
+			   const char *fmt, ...)
+{
+	va_list ap;
+
 	va_start(ap, fmt);
 	dw_raisev(kind, code, field, fmt, ap);
 	va_end(ap);
@@ -47,6 +80,7 @@ void dw_fail_(const char *code, const char *fmt, ...)
 {
 	va_list ap;
 
+	check_registered(code);
 	va_start(ap, fmt);
 	dw_raisev(DW_FAILED, code, NULL, fmt, ap);
 	va_end(ap);

@@ -7,6 +7,7 @@
 #define DW_ERROR_H
 
 #include <stdarg.h>
+#include "base/errcodes.h"
 
 enum dw_kind {
 	DW_OK = 0,
@@ -18,7 +19,7 @@ enum dw_kind {
 
 struct dw_error {
 	enum dw_kind kind;
-	char code[96];     /* e.g. "InvalidRequest" or an AWS error code */
+	char code[96];     /* a registered code (base/errcodes.h) or an AWS one */
 	char field[160];   /* request field at fault, or "" */
 	char message[2048];/* already redacted */
 	long http_status;  /* for AWS errors, else 0 */
@@ -39,6 +40,14 @@ void dw_raise_(enum dw_kind kind, const char *code, const char *field,
 void dw_raisev(enum dw_kind kind, const char *code, const char *field,
 	       const char *fmt, va_list ap);
 #define dw_raise(...) ({ dw_raise_(__VA_ARGS__); -1; })
+/* The same with a code that is not dwops's own and so not in the registry
+ * (base/errcodes.h): an AWS error code passing through from a server, or
+ * the code of an error already raised, raised again with more said.  The
+ * only raise that takes its code from a variable; dw_raise and dw_fail
+ * name a registered code as a literal (scripts/check-errcodes.py). */
+void dw_raise_passthrough_(enum dw_kind kind, const char *code, const char *field,
+			   const char *fmt, ...) DW_PRINTF(4, 5);
+#define dw_raise_passthrough(...) ({ dw_raise_passthrough_(__VA_ARGS__); -1; })
 
 /* Shorthands for the common kinds. */
 void dw_invalid_(const char *field, const char *fmt, ...) DW_PRINTF(2, 3);

@@ -267,7 +267,7 @@ static int wait_gone(struct dw_aws *aws, const char *instance, long timeout_s,
 		}
 		dw_info("%s: %s (%lds elapsed)", instance, c.status, elapsed);
 		if (elapsed + poll_s > timeout_s)
-			return dw_raise(DW_TRANSIENT, "WaiterTimeout", NULL,
+			return dw_raise(DW_TRANSIENT, "WaitTimeout", NULL,
 					"%s is still %s after %lds; it is being deleted, "
 					"run destroy again to wait for it", instance, c.status, elapsed);
 		dw_sleep_ms(poll_s * 1000L);
@@ -350,7 +350,7 @@ int dw_copy_wait_verdict(const char *instance, const char *status, long elapsed,
 		return dw_fail("CopyFailed", "%s is %s: it will not become available",
 			       instance, status);
 	if (elapsed + poll_s > timeout_s)
-		return dw_raise(DW_TRANSIENT, "WaiterTimeout", NULL,
+		return dw_raise(DW_TRANSIENT, "WaitTimeout", NULL,
 				"%s is still %s after %lds (wait_timeout_s %ld)",
 				instance, status, elapsed, timeout_s);
 	return 0;
@@ -732,17 +732,17 @@ static int roll_back(struct dw_aws *aws, const struct dw_copy_launch *l, const c
 
 	dw_error_save(&e);
 	if (l->keep_on_failure)
-		return dw_raise(e.kind, e.code, e.field[0] ? e.field : NULL,
+		return dw_raise_passthrough(e.kind, e.code, e.field[0] ? e.field : NULL,
 				"%s; %s was kept (keep_on_failure): destroy it when done",
 				e.message, name);
 	/* Made by this launch a moment ago: no ownership check to make, and
 	 * one call less that could fail. */
 	dw_warn("launch failed; deleting %s", name);
 	if (delete_instance(aws, name) == 0)
-		return dw_raise(e.kind, e.code, e.field[0] ? e.field : NULL,
+		return dw_raise_passthrough(e.kind, e.code, e.field[0] ? e.field : NULL,
 				"%s; %s was deleted, nothing is left billing", e.message, name);
 	dw_error_save(&cleanup);
-	return dw_raise(e.kind, e.code, e.field[0] ? e.field : NULL,
+	return dw_raise_passthrough(e.kind, e.code, e.field[0] ? e.field : NULL,
 			"%s; deleting %s failed too (%s): delete it by hand", e.message, name,
 			cleanup.message);
 }

@@ -80,7 +80,7 @@ int dw_copy_status_failed(const char *status);
 /* The restore waiter's decision on one poll of instance: 1 when status is
  * "available" (done); -1 with DW_FAILED "CopyFailed" naming the state when
  * dw_copy_status_failed(status) (stop early); -1 with DW_TRANSIENT
- * "WaiterTimeout" when another poll_s would take the wait past timeout_s
+ * "WaitTimeout" when another poll_s would take the wait past timeout_s
  * (elapsed + poll_s > timeout_s); else 0 (keep waiting). */
 int dw_copy_wait_verdict(const char *instance, const char *status, long elapsed,
 			 long timeout_s, long poll_s);

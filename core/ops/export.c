@@ -249,7 +249,7 @@ int dw_export_finished(const struct dw_export_task *t, int *rc)
 		return 1;
 	}
 	if (strcmp(t->status, "CANCELED") == 0 || strcmp(t->status, "CANCELING") == 0) {
-		*rc = dw_fail("ExportCanceled", "export task %s was canceled%s%s", t->id,
+		*rc = dw_fail("Canceled", "export task %s was canceled%s%s", t->id,
 			      t->failure_cause[0] ? ": " : "", t->failure_cause);
 		return 1;
 	}

@@ -57,7 +57,7 @@ int dw_export_cancel(struct dw_aws *aws, const char *id,
 		     struct dw_export_task *out);
 
 /* Whether a task has finished: 1 with *rc 0 when COMPLETE, 1 with *rc -1
- * and ExportFailed / ExportCanceled raised (with RDS's cause), 0 while it
+ * and ExportFailed / Canceled raised (with RDS's cause), 0 while it
  * is still starting or in progress. */
 int dw_export_finished(const struct dw_export_task *t, int *rc);
 

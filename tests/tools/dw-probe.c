@@ -105,7 +105,7 @@ static int sqs_pool(struct dw_ctx *ctx)
 	json_object_set_new(ctx->result, "failed", json_integer(t.failed));
 	json_object_set_new(ctx->result, "requests", json_integer((json_int_t)dw_aws_stats(aws)->requests));
 	if (t.failed)
-		return dw_raise(dw_error_last()->kind == DW_TRANSIENT ? DW_TRANSIENT : DW_FAILED,
+		return dw_raise_passthrough(dw_error_last()->kind == DW_TRANSIENT ? DW_TRANSIENT : DW_FAILED,
 				t.last_error, NULL, "%d of %lld messages failed", t.failed, n);
 	return 0;
 }

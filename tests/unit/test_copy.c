@@ -180,18 +180,18 @@ static void test_wait_timeout_boundary(void **state)
 	/* 571 + 30 > 600: give up now, transient. */
 	assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", "creating", 571, 600, 30), -1);
 	assert_int_equal(dw_error_last()->kind, DW_TRANSIENT);
-	assert_string_equal(dw_error_last()->code, "WaiterTimeout");
+	assert_string_equal(dw_error_last()->code, "WaitTimeout");
 	assert_non_null(strstr(dw_error_last()->message, "dw-snapshot-uma is still creating after 571s"));
 	assert_non_null(strstr(dw_error_last()->message, "wait_timeout_s 600"));
 	dw_error_clear();
 	assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", "modifying", 3, 3, 1), -1);
 	assert_int_equal(dw_error_last()->kind, DW_TRANSIENT);
-	assert_string_equal(dw_error_last()->code, "WaiterTimeout");
+	assert_string_equal(dw_error_last()->code, "WaitTimeout");
 	assert_non_null(strstr(dw_error_last()->message, "modifying"));
 	dw_error_clear();
 	assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", "backing-up", 2, 3, 1), 0);
 	assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", "backing-up", 3, 3, 1), -1);
-	assert_string_equal(dw_error_last()->code, "WaiterTimeout");
+	assert_string_equal(dw_error_last()->code, "WaitTimeout");
 	/* A failed state past the deadline is still reported as failed. */
 	dw_error_clear();
 	assert_int_equal(dw_copy_wait_verdict("dw-snapshot-uma", "storage-full", 9999, 600, 30), -1);

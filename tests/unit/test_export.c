@@ -145,7 +145,7 @@ static void test_wait_verdicts(void **state)
 	assert_non_null(strstr(dw_error_last()->message, "does not have access to the bucket"));
 	task_in(&t, "CANCELING", "");
 	assert_int_equal(dw_export_finished(&t, &rc), 1);
-	assert_string_equal(dw_error_last()->code, "ExportCanceled");
+	assert_string_equal(dw_error_last()->code, "Canceled");
 }
 
 static void test_prefixes_overlap_by_path_segments(void **state)
