@@ -14,7 +14,8 @@ enum dw_kind {
 	DW_FAILED = 1,     /* failed while working */
 	DW_INVALID = 2,    /* rejected before anything changed */
 	DW_TRANSIENT = 75, /* temporary failure after retries were exhausted */
-	DW_NOTHING = 99,   /* nothing to do */
+	DW_NOTHING = 99,   /* the exit code of an action that had nothing to do
+			    * (dw_ctx.nothing_to_do); never an error's kind */
 };
 
 struct dw_error {

@@ -205,14 +205,12 @@ static void print_result(const struct dw_ctx *ctx, int status, int pretty,
 	json_decref(out);
 }
 
-static char nothing_reason[512];
-
 int dw_nothing_to_do(struct dw_ctx *ctx, const char *reason)
 {
-	(void)ctx;
-	snprintf(nothing_reason, sizeof(nothing_reason), "%s", reason);
+	free(ctx->nothing_to_do);
+	ctx->nothing_to_do = dw_xstrdup(reason);
 	dw_info("nothing to do: %s", reason);
-	return DW_NOTHING;
+	return 0;
 }
 
 struct dw_aws *dw_ctx_aws(struct dw_ctx *ctx)
@@ -232,12 +230,10 @@ struct dw_aws *dw_ctx_aws(struct dw_ctx *ctx)
 	return ctx->aws;
 }
 
-static int exit_code(int status)
+static int exit_code(const struct dw_ctx *ctx, int status)
 {
-	if (status == DW_NOTHING)
-		return DW_NOTHING;
 	if (status == 0)
-		return 0;
+		return ctx->nothing_to_do ? DW_NOTHING : 0;
 	enum dw_kind k = dw_error_last()->kind;
 	return k == DW_OK || k == DW_NOTHING ? DW_FAILED : (int)k;
 }
@@ -283,11 +279,11 @@ int dw_op_main(const struct dw_operator *op, int argc, char **argv)
 	dw_http_global_init();
 	if (status == 0)
 		status = run(op, &o, &ctx);
-	if (status != 0 && status != DW_NOTHING)
+	if (status != 0)
 		dw_err("%s: %s", dw_error_last()->code, dw_error_last()->message);
-	print_result(&ctx, status == DW_NOTHING ? 0 : status, o.pretty,
-		     status == DW_NOTHING ? nothing_reason : NULL);
-	status = exit_code(status);
+	print_result(&ctx, status, o.pretty, status == 0 ? ctx.nothing_to_do : NULL);
+	status = exit_code(&ctx, status);
+	free(ctx.nothing_to_do);
 	dw_aws_free(ctx.aws);
 	json_decref(ctx.req);
 	json_decref(ctx.result);

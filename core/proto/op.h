@@ -19,8 +19,8 @@ struct dw_action {
 	const char *name;
 	const char *summary;
 	const struct dw_field *fields;
-	/* Fill ctx->result; return 0, -1 with an error raised, or
-	 * dw_nothing_to_do(). */
+	/* Fill ctx->result; return 0 (after dw_nothing_to_do() when there
+	 * was nothing to do), or -1 with an error raised. */
 	int (*run)(struct dw_ctx *ctx);
 	const char *example; /* a request, shown by --help */
 };
@@ -37,6 +37,9 @@ struct dw_ctx {
 	json_t *req;    /* the validated request */
 	json_t *result; /* the action's result object */
 	struct dw_aws *aws;
+	/* Why the action had nothing to do (set by dw_nothing_to_do: the
+	 * result says it and the exit code is 99), else NULL. */
+	char *nothing_to_do;
 };
 
 int dw_op_main(const struct dw_operator *op, int argc, char **argv);
@@ -45,8 +48,9 @@ int dw_op_main(const struct dw_operator *op, int argc, char **argv);
  * on first use.  NULL with an error raised when it cannot be made. */
 struct dw_aws *dw_ctx_aws(struct dw_ctx *ctx);
 
-/* Finish with "nothing to do": the result is printed with ok:true and the
- * reason, and the exit code is 99. */
+/* Record that the action had nothing to do, and why: it still succeeds
+ * (returns 0), the result is printed with ok:true and the reason, and the
+ * exit code is 99.  Returns 0, for `return dw_nothing_to_do(ctx, ...)`. */
 int dw_nothing_to_do(struct dw_ctx *ctx, const char *reason);
 
 /* Fields every action accepts: action, region, endpoint_url, endpoints,
