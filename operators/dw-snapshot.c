@@ -239,8 +239,11 @@ static int destroy(struct dw_ctx *ctx)
 		json_object_set_new(ctx->result, "dry_run", json_true());
 		return 0;
 	}
-	if (dw_copy_destroy_ex(aws, name, owner, as_admin, wait,
-			       (long)dw_req_int(r, "poll_interval_s", DEFAULT_POLL_S)))
+	struct dw_copy_destroy_opts o = {
+		.owner = owner, .as_admin = as_admin, .wait_timeout_s = wait,
+		.poll_interval_s = (long)dw_req_int(r, "poll_interval_s", DEFAULT_POLL_S),
+	};
+	if (dw_copy_destroy(aws, name, &o))
 		return -1;
 	set_copy(ctx, &c);
 	json_object_set_new(ctx->result, "status", json_string(wait > 0 ? "deleted" : "deleting"));
@@ -274,9 +277,12 @@ static int extend(struct dw_ctx *ctx)
 
 	if (instance_of(r, name, sizeof(name)) || !aws)
 		return -1;
-	if (dw_copy_extend(aws, name, dw_req_str(r, "owner", NULL), dw_req_bool(r, "as_admin", 0),
-			   (int)dw_req_int(r, "ttl_days", DEFAULT_TTL_DAYS),
-			   (int)dw_req_int(r, "max_ttl_days", DEFAULT_MAX_TTL_DAYS), &c, &changed))
+	struct dw_copy_extend_opts o = {
+		.owner = dw_req_str(r, "owner", NULL), .as_admin = dw_req_bool(r, "as_admin", 0),
+		.ttl_days = (int)dw_req_int(r, "ttl_days", DEFAULT_TTL_DAYS),
+		.max_ttl_days = (int)dw_req_int(r, "max_ttl_days", DEFAULT_MAX_TTL_DAYS),
+	};
+	if (dw_copy_extend(aws, name, &o, &c, &changed))
 		return -1;
 	set_copy(ctx, &c);
 	if (!changed)

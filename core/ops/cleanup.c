@@ -676,7 +676,8 @@ static void delete_one(struct dw_aws *aws, struct dw_cleanup_item *it)
 	switch (it->kind) {
 	case DW_CLEANUP_COPY:
 		/* Refuses anything without the managed-by tag, whatever the plan says. */
-		rc = dw_copy_destroy(aws, it->name, NULL, 1, 0);
+		rc = dw_copy_destroy(aws, it->name,
+				     &(struct dw_copy_destroy_opts){ .as_admin = 1 });
 		break;
 	case DW_CLEANUP_TABLE:
 		rc = dw_glue_delete_table(aws, it->scope, it->name);

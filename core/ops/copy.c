@@ -290,32 +290,24 @@ static int delete_instance(struct dw_aws *aws, const char *instance)
 	return rc ? dw_error_context("deleting %s", instance) : 0;
 }
 
-int dw_copy_destroy_ex(struct dw_aws *aws, const char *instance,
-		       const char *owner, int as_admin, long wait_timeout_s,
-		       long poll_interval_s)
+int dw_copy_destroy(struct dw_aws *aws, const char *instance,
+		    const struct dw_copy_destroy_opts *o)
 {
 	struct dw_copy c;
 
 	if (dw_copy_describe(aws, instance, &c))
 		return -1;
-	if (dw_copy_check_owner(&c, owner, as_admin))
+	if (dw_copy_check_owner(&c, o->owner, o->as_admin))
 		return -1;
 	if (strcmp(c.status, "deleting") != 0) {
 		dw_info("deleting %s (owner %s)", instance, c.owner);
 		if (delete_instance(aws, instance))
 			return -1;
 	}
-	if (wait_timeout_s <= 0)
+	if (o->wait_timeout_s <= 0)
 		return 0;
-	return wait_gone(aws, instance, wait_timeout_s,
-			 poll_interval_s > 0 ? poll_interval_s : DEFAULT_POLL_S);
-}
-
-int dw_copy_destroy(struct dw_aws *aws, const char *instance,
-		    const char *owner, int as_admin, long wait_timeout_s)
-{
-	return dw_copy_destroy_ex(aws, instance, owner, as_admin, wait_timeout_s,
-				  DEFAULT_POLL_S);
+	return wait_gone(aws, instance, o->wait_timeout_s,
+			 o->poll_interval_s > 0 ? o->poll_interval_s : DEFAULT_POLL_S);
 }
 
 /* ---- waiting ----------------------------------------------------------- */
@@ -870,22 +862,21 @@ static int set_expiry(struct dw_aws *aws, const char *instance, const char *expi
 	return rc ? dw_error_context("tagging %s", instance) : 0;
 }
 
-int dw_copy_extend(struct dw_aws *aws, const char *instance, const char *owner,
-		   int as_admin, int ttl_days, int max_ttl_days,
-		   struct dw_copy *out, int *changed)
+int dw_copy_extend(struct dw_aws *aws, const char *instance,
+		   const struct dw_copy_extend_opts *o, struct dw_copy *out, int *changed)
 {
 	time_t now = time(NULL), base, target, cap;
 
 	*changed = 0;
-	if (ttl_days < 1)
+	if (o->ttl_days < 1)
 		return dw_invalid("ttl_days", "ttl_days must be at least 1");
-	if (max_ttl_days < 1)
+	if (o->max_ttl_days < 1)
 		return dw_invalid("max_ttl_days", "max_ttl_days must be at least 1");
-	if (dw_copy_describe(aws, instance, out) || dw_copy_check_owner(out, owner, as_admin))
+	if (dw_copy_describe(aws, instance, out) || dw_copy_check_owner(out, o->owner, o->as_admin))
 		return -1;
 	base = out->expires > now ? out->expires : now;
-	target = base + (time_t)ttl_days * 86400;
-	cap = now + (time_t)max_ttl_days * 86400;
+	target = base + (time_t)o->ttl_days * 86400;
+	cap = now + (time_t)o->max_ttl_days * 86400;
 	if (target > cap)
 		target = cap;
 	if (out->expires && target <= out->expires) {

@@ -52,19 +52,22 @@ int dw_copy_list(struct dw_aws *aws, const char *owner, struct dw_copy **out,
 int dw_copy_describe(struct dw_aws *aws, const char *instance,
 		     struct dw_copy *out);
 
+struct dw_copy_destroy_opts {
+	const char *owner;      /* the copy must be theirs ... */
+	int as_admin;           /* ... unless an admin asks */
+	long wait_timeout_s;    /* > 0: wait until it is gone; 0: do not wait */
+	long poll_interval_s;   /* while waiting; 0: 30 */
+};
+
 /* Delete a copy (no final snapshot, automated backups deleted) and, when
- * wait_timeout_s > 0, wait until it is gone, logging progress.  Refuses
+ * o->wait_timeout_s > 0, wait until it is gone, logging progress.  Refuses
  * with DW_INVALID, changing nothing, an instance without the managed-by
- * tag, or owned by someone other than owner unless as_admin. */
+ * tag, or owned by someone other than o->owner unless o->as_admin. */
 int dw_copy_destroy(struct dw_aws *aws, const char *instance,
-		    const char *owner, int as_admin, long wait_timeout_s);
+		    const struct dw_copy_destroy_opts *o);
 /* The check dw_copy_destroy and dw_copy_extend make: DW_INVALID unless c
  * is managed and owner's (or as_admin). */
 int dw_copy_check_owner(const struct dw_copy *c, const char *owner, int as_admin);
-/* The same, polling every poll_interval_s seconds (dw_copy_destroy: 30). */
-int dw_copy_destroy_ex(struct dw_aws *aws, const char *instance,
-		       const char *owner, int as_admin, long wait_timeout_s,
-		       long poll_interval_s);
 
 /* "dw-snapshot-<owner>" with the owner made to fit RDS identifier rules
  * (letters, digits and single hyphens, starting with a letter, at most 63
@@ -136,11 +139,17 @@ int dw_copy_launch_check(const struct dw_copy_launch *l, int master_pending);
  * database, and check that it can log in. */
 int dw_copy_make_login(const struct dw_copy *c, const struct dw_copy_login *login);
 
-/* Move the copy's expiry ttl_days forward (from now when it has passed),
- * at most max_ttl_days from now.  *changed is 0 when it is there already.
- * Same ownership rules as dw_copy_destroy. */
-int dw_copy_extend(struct dw_aws *aws, const char *instance, const char *owner,
-		   int as_admin, int ttl_days, int max_ttl_days,
-		   struct dw_copy *out, int *changed);
+struct dw_copy_extend_opts {
+	const char *owner;      /* same ownership rules as dw_copy_destroy */
+	int as_admin;
+	int ttl_days;           /* move the expiry this far forward ... */
+	int max_ttl_days;       /* ... but to at most this far from now */
+};
+
+/* Move the copy's expiry o->ttl_days forward (from now when it has
+ * passed), at most o->max_ttl_days from now.  *changed is 0 when it is
+ * there already. */
+int dw_copy_extend(struct dw_aws *aws, const char *instance,
+		   const struct dw_copy_extend_opts *o, struct dw_copy *out, int *changed);
 
 #endif
