@@ -68,8 +68,19 @@ int dw_s3_list_parse(struct dw_s3_list *l, const struct dw_http_response *resp,
 		stop = l->on_prefix(l->ud, dw_xml_textbuf(c, "Prefix", key, sizeof(key)));
 	char truncated[8];
 	dw_xml_textbuf(root, "IsTruncated", truncated, sizeof(truncated));
-	if (!stop && strcmp(truncated, "true") == 0)
+	if (!stop && strcmp(truncated, "true") == 0) {
 		*next_token = dw_xml_text(root, "NextContinuationToken");
+		/* More to come but no way to ask for it: taking the page as the
+		 * last would plan (and delete) on a partial listing (issue 12 #9). */
+		if (!*next_token || !**next_token) {
+			free(*next_token);
+			*next_token = NULL;
+			stop = dw_fail("InvalidResponse", "S3 listed s3://%s/%s as truncated "
+				       "(IsTruncated=true) without a NextContinuationToken: "
+				       "the listing cannot be completed", l->bucket,
+				       l->prefix ? l->prefix : "");
+		}
+	}
 	xmlFreeDoc(doc);
 	return stop < 0 ? -1 : 0;
 }

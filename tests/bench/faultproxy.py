@@ -24,7 +24,8 @@ RULE = {
      "header": {"name": "value"},             # exact header values
      "body_contains": "text"
   },
-  "fault": "throttle" | "503" | "500" | "drop" | "drop_response" | "slow" | "error",
+  "fault": "throttle" | "503" | "500" | "drop" | "drop_response" | "slow" | "error"
+           | "rewrite" | "respond",
   "times": N,          # fault at most N requests (absent/null: forever)
   "skip": K,           # let the first K matching requests through first
   "delay_ms": 2000,    # "slow": delay before forwarding (other faults: before answering)
@@ -37,6 +38,12 @@ RULE = {
   query (Action=...):                              400 <ErrorResponse>..Throttling..
   REST-XML (S3 and the rest):                      503 <Error><Code>SlowDown</Code>..
 "503"/"500" answer ServiceUnavailable / InternalError in the same shapes.
+"rewrite" forwards the request, then edits the answer's body: "replace" is a
+list of [regex, replacement] pairs (Python re.sub, applied in order).
+"respond" answers by itself: "status" (200), "headers" ({name: value}),
+"body" (text) repeated "repeat" times (1), gzip-compressed with
+Content-Encoding: gzip when "gzip" is true (a small answer that inflates to
+a huge one), or "body_b64" (raw bytes).
 "drop" closes the connection without a response (request not forwarded);
 "drop_response" forwards the request, then closes without relaying the answer.
 Counters: per rule "seen" (requests it matched) and "faulted".
@@ -48,8 +55,11 @@ CLI:     python tests/bench/faultproxy.py UPSTREAM_URL [--port N]   (prints its 
 
 from __future__ import annotations
 
+import base64
+import gzip
 import http.client
 import json
+import re
 import signal
 import socket
 import sys
@@ -63,7 +73,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, List, Optional, Tuple
 
 CONTROL = "/__fault__"
-FAULTS = {"throttle", "503", "500", "drop", "drop_response", "slow", "error"}
+FAULTS = {"throttle", "503", "500", "drop", "drop_response", "slow", "error", "rewrite",
+          "respond"}
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer",
               "upgrade", "expect", "proxy-authorization", "proxy-authenticate"}
 
@@ -252,6 +263,28 @@ def error_response(rule: Rule, req: ParsedRequest) -> Tuple[int, List[Tuple[str,
     return status, headers, body
 
 
+def rewrite_body(rule: Rule, body: bytes) -> bytes:
+    """The "rewrite" fault: [regex, replacement] pairs over the body (as text)."""
+    text = body.decode("utf-8", "surrogateescape")
+    for pattern, repl in rule.spec.get("replace") or []:
+        text = re.sub(pattern, repl, text, flags=re.S)
+    return text.encode("utf-8", "surrogateescape")
+
+
+def canned_response(rule: Rule) -> Tuple[int, List[Tuple[str, str]], bytes]:
+    """The "respond" fault: an answer made up by the proxy."""
+    spec = rule.spec
+    if "body_b64" in spec:
+        body = base64.b64decode(spec["body_b64"])
+    else:
+        body = str(spec.get("body", "")).encode() * int(spec.get("repeat") or 1)
+    headers = [(str(k), str(v)) for k, v in (spec.get("headers") or {}).items()]
+    if spec.get("gzip"):
+        body = gzip.compress(body, compresslevel=9)
+        headers.append(("Content-Encoding", "gzip"))
+    return int(spec.get("status", 200)), headers, body
+
+
 class ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -365,7 +398,13 @@ class Handler(BaseHTTPRequestHandler):
                 self.log_message("drop %s %s", self.command, raw_path)
                 self._drop()
                 return
-            elif rule.fault != "drop_response":
+            elif rule.fault == "respond":
+                status, headers, rbody = canned_response(rule)
+                self.log_message("respond %d (%d bytes) %s %s", status, len(rbody),
+                                 self.command, raw_path)
+                self._reply(status, headers, rbody)
+                return
+            elif rule.fault not in ("drop_response", "rewrite"):
                 status, headers, ebody = error_response(rule, req)
                 self.log_message("fault %s -> %d %s %s", rule.fault, status, self.command, raw_path)
                 self._reply(status, headers, ebody)
@@ -377,6 +416,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         with self.server.state.lock:
             self.server.state.forwarded += 1
+        if rule is not None and rule.fault == "rewrite":
+            rbody = rewrite_body(rule, rbody)
+            headers = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
+            self.log_message("rewrite %s %s", self.command, raw_path)
         if rule is not None and rule.fault == "drop_response":
             self.log_message("drop_response %s %s", self.command, raw_path)
             self._drop()

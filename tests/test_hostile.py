@@ -1,0 +1,70 @@
+"""Hostile servers (issue 12): answers rewritten or made up by the fault
+proxy in front of moto, and what the operators make of them."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from conftest import REPO
+
+PROBE = str(REPO / "build" / "tests" / "tools" / "dw-probe")
+
+# The first ListObjectsV2 page of a listing keeps IsTruncated=true but loses
+# its continuation token (and, for "empty", its objects too).
+NO_TOKEN = [r"<NextContinuationToken>.*?</NextContinuationToken>", ""]
+NO_CONTENTS = [r"<Contents>.*?</Contents>", ""]
+
+
+def put_objects(s3, bucket, keys):
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=bucket, Key=k, Body=b'{"e":1}'), keys))
+
+
+def first_page_rule(bucket, replace):
+    return {"match": {"method": "GET", "path_prefix": f"/{bucket}"}, "fault": "rewrite",
+            "times": 1, "replace": replace}
+
+
+# ---- issue 12 #9: IsTruncated=true without a continuation token -------------
+
+def test_truncated_page_without_token_is_an_invalid_answer(run_op, moto, fault_proxy):
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="hostile-list")
+    put_objects(s3, "hostile-list", [f"data/{i:03d}" for i in range(25)])
+    fault_proxy.set_rules([first_page_rule("hostile-list", [NO_TOKEN])])
+    r = run_op(PROBE, "s3-list", {"bucket": "hostile-list", "page_size": 10},
+               env=fault_proxy.env)
+    assert r.code == 1, r
+    assert r.error["code"] == "InvalidResponse", r
+    assert "NextContinuationToken" in r.error["message"]
+    assert fault_proxy.stats()["rules"][0]["faulted"] == 1
+    # the same listing, answered honestly, has every page
+    fault_proxy.clear()
+    r = run_op(PROBE, "s3-list", {"bucket": "hostile-list", "page_size": 10},
+               env=fault_proxy.env)
+    assert r.code == 0 and r.data["count"] == 25 and r.data["pages"] == 3, r
+
+
+def test_fanout_does_not_take_a_tokenless_page_for_the_end(run_op, moto, fault_proxy):
+    s3, sqs = moto.client("s3"), moto.client("sqs")
+    s3.create_bucket(Bucket="hostile-events")
+    url = sqs.create_queue(QueueName="hostile-fanout")["QueueUrl"]
+    put_objects(s3, "hostile-events", [f"2019-06-01-15-0-{s}-events.json" for s in range(30)])
+    fault_proxy.set_rules([first_page_rule("hostile-events", [NO_CONTENTS, NO_TOKEN])])
+    r = run_op("dw-fanout", "fanout", {"bucket": "hostile-events", "queue_url": url,
+                                       "hour": "2019-06-01T15", "page_size": 10},
+               env=fault_proxy.env)
+    assert r.code == 1, r  # not 99 ("nothing to do")
+    assert r.error["code"] == "InvalidResponse", r
+
+
+def test_cleanup_does_not_plan_on_a_partial_listing(run_op, moto, fault_proxy):
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="hostile-work")
+    put_objects(s3, "hostile-work", [f"tmp/run-{i:04d}.csv" for i in range(1500)])
+    fault_proxy.set_rules([first_page_rule("hostile-work", [NO_TOKEN])])
+    policy = {"s3": [{"bucket": "hostile-work", "prefix": "tmp/", "older_than_days": 30}],
+              "now": "2099-01-01T00:00:00Z", "max_deletions": 5000}
+    r = run_op("dw-cleanup", "plan", policy, env=fault_proxy.env)
+    assert r.code == 1, r
+    assert r.error["code"] == "InvalidResponse", r
