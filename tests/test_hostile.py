@@ -68,3 +68,62 @@ def test_cleanup_does_not_plan_on_a_partial_listing(run_op, moto, fault_proxy):
     r = run_op("dw-cleanup", "plan", policy, env=fault_proxy.env)
     assert r.code == 1, r
     assert r.error["code"] == "InvalidResponse", r
+
+
+# ---- issue 12 #8: answers capped after decompression ------------------------
+
+MIB = 1 << 20
+LIST_XML = ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult>'
+            '<Name>b</Name><IsTruncated>false</IsTruncated><Contents><Key>')
+
+
+def bomb_rule(bucket, size_mib, gzip=True):
+    """A ListObjectsV2 answer of size_mib MiB (gzip: a few hundred KiB on the
+    wire) in place of moto's."""
+    return {"match": {"method": "GET", "path_prefix": f"/{bucket}"}, "fault": "respond",
+            "status": 200, "headers": {"Content-Type": "application/xml"},
+            "body": LIST_XML + "k" * MIB, "repeat": size_mib, "gzip": gzip}
+
+
+def test_gzip_bomb_answer_is_refused_with_a_clear_error(run_op, moto, fault_proxy):
+    moto.client("s3").create_bucket(Bucket="hostile-bomb")
+    fault_proxy.set_rules([bomb_rule("hostile-bomb", 80)])
+    r = run_op(PROBE, "s3-list", {"bucket": "hostile-bomb"}, env=fault_proxy.env)
+    assert r.code == 1, r
+    assert r.error["code"] == "ResponseTooLarge", r
+    assert "64 MiB" in r.error["message"] and "decompression" in r.error["message"]
+    assert fault_proxy.stats()["rules"][0]["faulted"] == 1  # not retried
+
+
+def test_oversized_plain_answer_is_refused(run_op, moto, fault_proxy):
+    moto.client("s3").create_bucket(Bucket="hostile-big")
+    fault_proxy.set_rules([bomb_rule("hostile-big", 70, gzip=False)])
+    r = run_op(PROBE, "s3-list", {"bucket": "hostile-big"}, env=fault_proxy.env)
+    assert r.code == 1, r
+    assert r.error["code"] == "ResponseTooLarge", r
+
+
+def test_fanout_refuses_a_gzip_bomb_listing(run_op, moto, fault_proxy):
+    """dw-fanout lists through the many-in-flight path."""
+    s3, sqs = moto.client("s3"), moto.client("sqs")
+    s3.create_bucket(Bucket="hostile-fan-bomb")
+    url = sqs.create_queue(QueueName="hostile-fan-bomb")["QueueUrl"]
+    fault_proxy.set_rules([bomb_rule("hostile-fan-bomb", 80)])
+    r = run_op("dw-fanout", "fanout", {"bucket": "hostile-fan-bomb", "queue_url": url,
+                                       "hour": "2019-06-01T15"}, env=fault_proxy.env)
+    assert r.code == 1, r
+    assert r.error["code"] == "ResponseTooLarge", r
+
+
+def test_answers_under_the_cap_still_work(run_op, moto, fault_proxy):
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="hostile-fine")
+    s3.put_object(Bucket="hostile-fine", Key="k" * 1000, Body=b"x")
+    fault_proxy.set_rules([{"match": {"method": "GET", "path_prefix": "/hostile-fine"},
+                            "fault": "respond", "status": 200, "gzip": True,
+                            "headers": {"Content-Type": "application/xml"},
+                            "body": LIST_XML + "k" * (8 * MIB) + "</Key><Size>1</Size>"
+                                    "</Contents></ListBucketResult>"}])
+    r = run_op(PROBE, "s3-list", {"bucket": "hostile-fine"}, env=fault_proxy.env)
+    assert r.code == 0, r
+    assert r.data["keys"] == ["k" * (8 * MIB)]

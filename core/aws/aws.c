@@ -269,6 +269,7 @@ static void sign(struct dw_aws *aws, const struct dw_aws_request *req,
 	char date[17], hash[65];
 	int vhost = virtual_host(aws, req);
 
+	memset(out, 0, sizeof(*out));
 	dw_buf_init(&url);
 	dw_buf_init(&path);
 	if (req->bucket && !vhost)
@@ -456,6 +457,14 @@ static int classify(const struct dw_aws_request *req,
 	int retryable;
 
 	memset(err, 0, sizeof(*err));
+	if (resp->too_large) {
+		/* The same call would get the same answer: not retried. */
+		snprintf(err->code, sizeof(err->code), "ResponseTooLarge");
+		snprintf(err->message, sizeof(err->message), "%s %s: %s",
+			 req->service, operation_name(req), resp->error);
+		err->kind = DW_FAILED;
+		return -1;
+	}
 	if (resp->transport_error) {
 		snprintf(err->code, sizeof(err->code), "%s",
 			 resp->transport_error == 28 ? "RequestTimeout" : "NetworkError");

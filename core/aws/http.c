@@ -37,9 +37,17 @@ void dw_http_response_reset(struct dw_http_response *r)
 	dw_http_response_init(r);
 }
 
+/* Counts what libcurl hands over after decoding: returning short aborts
+ * the transfer (CURLE_WRITE_ERROR). */
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
-	dw_buf_append(&((struct dw_http_response *)ud)->body, data, size * n);
+	struct dw_http_response *r = ud;
+
+	if (size * n > r->max_body - r->body.len) {
+		r->too_large = 1;
+		return 0;
+	}
+	dw_buf_append(&r->body, data, size * n);
 	return size * n;
 }
 
@@ -90,6 +98,9 @@ static struct curl_slist *prepare(CURL *e, const struct dw_http_request *req,
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	resp->max_body = req->max_body ? req->max_body : DW_HTTP_MAX_BODY;
+	/* Refused early when the length is announced; on_body counts the rest. */
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)resp->max_body);
 	if (strcmp(req->method, "HEAD") == 0) {
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	} else if (req->body || strcmp(req->method, "POST") == 0 ||
@@ -117,6 +128,13 @@ static void finish(CURL *e, CURLcode rc, struct dw_http_response *resp,
 		   const char *errbuf)
 {
 	resp->transport_error = (int)rc;
+	if (rc == CURLE_FILESIZE_EXCEEDED || (rc == CURLE_WRITE_ERROR && resp->too_large)) {
+		resp->too_large = 1;
+		snprintf(resp->error, sizeof(resp->error), "the answer is larger than %zu MiB "
+			 "(after decompression), the most dwops reads", resp->max_body >> 20);
+		resp->status = 0;
+		return;
+	}
 	if (rc != CURLE_OK) {
 		snprintf(resp->error, sizeof(resp->error), "%s",
 			 errbuf[0] ? errbuf : curl_easy_strerror(rc));

@@ -14,13 +14,22 @@ struct dw_http_request {
 	const void *body;
 	size_t body_len;
 	long timeout_ms;              /* whole request; 0: no limit */
+	size_t max_body;              /* answers larger are refused; 0: DW_HTTP_MAX_BODY */
 };
+
+/* The most an answer's body may hold, counted after decompression (a 2 MB
+ * gzip answer can inflate to gigabytes; issue 12 #8).  Every answer dwops
+ * reads is far smaller: a ListObjectsV2 page of 1,000 long keys is under
+ * 2 MiB, the JSON files it reads a few KiB. */
+#define DW_HTTP_MAX_BODY ((size_t)64 << 20)
 
 struct dw_http_response {
 	long status;            /* 0 when no response arrived */
 	struct dw_buf body;
 	struct dw_kvlist headers; /* lower-case names */
 	int transport_error;    /* a libcurl error code, 0 when none */
+	int too_large;          /* the body went over max_body (transport_error set too) */
+	size_t max_body;        /* the request's cap, set when it is sent */
 	char error[256];        /* libcurl's words for it */
 };
 
