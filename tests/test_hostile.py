@@ -127,3 +127,29 @@ def test_answers_under_the_cap_still_work(run_op, moto, fault_proxy):
     r = run_op(PROBE, "s3-list", {"bucket": "hostile-fine"}, env=fault_proxy.env)
     assert r.code == 0, r
     assert r.data["keys"] == ["k" * (8 * MIB)]
+
+
+# ---- issue 12 #13: a secret cut at the boundary is still masked -------------
+
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEHostileEchoSessionToken0123456789abcdefghij"
+
+
+def _token_parts(text, token=SESSION_TOKEN, n=8):
+    return [token[i:i + n] for i in range(len(token) - n + 1) if token[i:i + n] in text]
+
+
+def test_server_echoing_the_session_token_at_the_cut(run_op, moto, fault_proxy):
+    """The message of an AWS error is cut to fit (about 1,000 characters);
+    the token echoed around the cut must not survive in part."""
+    moto.client("s3").create_bucket(Bucket="hostile-echo")
+    for at in range(975, 1030, 6):
+        fault_proxy.set_rules([{
+            "match": {"method": "GET", "path_prefix": "/hostile-echo"}, "fault": "respond",
+            "status": 400, "headers": {"Content-Type": "application/xml"},
+            "body": "<Error><Code>InvalidToken</Code><Message>" + "m" * at + SESSION_TOKEN +
+                    " was not accepted</Message></Error>"}])
+        r = run_op(PROBE, "s3-list", {"bucket": "hostile-echo"},
+                   env=dict(fault_proxy.env, AWS_SESSION_TOKEN=SESSION_TOKEN))
+        assert r.code == 1 and r.error["code"] == "InvalidToken", r
+        assert not _token_parts(r.stdout), (at, r.stdout[-300:])
+        assert not _token_parts(r.stderr), (at, r.stderr[-300:])

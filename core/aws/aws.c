@@ -389,7 +389,7 @@ static void json_error(const struct dw_http_response *resp, char *code,
 		copy_text(code, code_len, hash ? hash + 1 : type);
 	}
 	code[strcspn(code, ":;")] = '\0';
-	copy_text(msg, msg_len, m);
+	dw_redact_copy(msg, msg_len, m); /* masked in full, then cut */
 	json_decref(doc);
 }
 
@@ -405,7 +405,9 @@ static void xml_error(const struct dw_http_response *resp, char *code,
 	xmlNodePtr err = strcmp((const char *)root->name, "Error") == 0
 		? root : dw_xml_find(root, "Error");
 	dw_xml_textbuf(err, "Code", code, code_len);
-	dw_xml_textbuf(err, "Message", msg, msg_len);
+	char *m = dw_xml_text(err, "Message");
+	dw_redact_copy(msg, msg_len, m); /* masked in full, then cut */
+	free(m);
 	xmlFreeDoc(doc);
 }
 
@@ -478,9 +480,8 @@ static int classify(const struct dw_aws_request *req,
 	dw_aws_error_parse(req->protocol, resp, code, sizeof(code), msg, sizeof(msg));
 	retryable = resp->status >= 500 || resp->status == 429 || dw_aws_code_retryable(code);
 	snprintf(err->code, sizeof(err->code), "%s", code);
-	snprintf(err->message, sizeof(err->message), "%s %s: %s (HTTP %ld)",
-		 req->service, operation_name(req), msg, resp->status);
-	dw_redact(err->message);
+	dw_redact_format(err->message, sizeof(err->message), "%s %s: %s (HTTP %ld)",
+			 req->service, operation_name(req), msg, resp->status);
 	err->http_status = resp->status;
 	err->kind = DW_FAILED;
 	return retryable ? 1 : -1;

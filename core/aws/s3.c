@@ -205,11 +205,14 @@ int dw_s3_delete_objects(struct dw_aws *aws, const char *bucket,
 	if (rc == 0 && resp.body.len && dw_xml_parse(resp.body.data, resp.body.len, &doc) == 0) {
 		xmlNodePtr root = xmlDocGetRootElement(doc);
 		char key[2048], code[128], msg[512];
-		for (xmlNodePtr e = dw_xml_first(root, "Error"); e; e = dw_xml_next(e, "Error"))
-			if (on_failed)
-				on_failed(ud, dw_xml_textbuf(e, "Key", key, sizeof(key)),
-					  dw_xml_textbuf(e, "Code", code, sizeof(code)),
-					  dw_xml_textbuf(e, "Message", msg, sizeof(msg)));
+		for (xmlNodePtr e = dw_xml_first(root, "Error"); e && on_failed;
+		     e = dw_xml_next(e, "Error")) {
+			char *m = dw_xml_text(e, "Message");
+			dw_redact_copy(msg, sizeof(msg), m); /* masked in full, then cut */
+			free(m);
+			on_failed(ud, dw_xml_textbuf(e, "Key", key, sizeof(key)),
+				  dw_xml_textbuf(e, "Code", code, sizeof(code)), msg);
+		}
 	} else if (rc) {
 		dw_error_context("deleting %zu objects from s3://%s", n, bucket);
 	}

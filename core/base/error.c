@@ -41,8 +41,7 @@ void dw_raisev(enum dw_kind kind, const char *code, const char *field,
 
 	copy_str(e.code, sizeof(e.code), code);
 	copy_str(e.field, sizeof(e.field), field);
-	vsnprintf(e.message, sizeof(e.message), fmt, ap);
-	dw_redact(e.message);
+	dw_redact_vformat(e.message, sizeof(e.message), fmt, ap);
 	last = e;
 }
 
@@ -93,10 +92,9 @@ void dw_error_context_(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	dw_redact_vformat(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
-	snprintf(msg, sizeof(msg), "%s: %s", prefix, last.message);
-	dw_redact(msg);
+	dw_redact_format(msg, sizeof(msg), "%s: %s", prefix, last.message);
 	memcpy(last.message, msg, sizeof(msg));
 }
 

@@ -166,6 +166,64 @@ void dw_redact(char *text)
 	mask_json_values(text);
 }
 
+/* After a cut, the text's last k bytes may be the first k of a secret. */
+static void mask_cut_secret(char *text)
+{
+	size_t n = strlen(text);
+
+	for (size_t i = 0; i < n_secrets; i++) {
+		size_t len = strlen(secrets[i]);
+		for (size_t k = len - 1 < n ? len - 1 : n; k > 0; k--)
+			if (memcmp(text + n - k, secrets[i], k) == 0) {
+				memset(text + n - k, '*', k);
+				break;
+			}
+	}
+}
+
+void dw_redact_copy(char *dst, size_t cap, const char *src)
+{
+	char *full;
+	size_t n;
+
+	if (cap == 0)
+		return;
+	full = dw_xstrdup(src ? src : "");
+	dw_redact(full);
+	n = strlen(full);
+	if (n >= cap) {
+		n = cap - 1;
+		/* Do not leave half a UTF-8 sequence at the end. */
+		while (n > 0 && ((unsigned char)full[n] & 0xc0) == 0x80)
+			n--;
+		full[n] = '\0';
+		mask_cut_secret(full);
+	}
+	memcpy(dst, full, n + 1);
+	free(full);
+}
+
+void dw_redact_vformat(char *dst, size_t cap, const char *fmt, va_list ap)
+{
+	char *full = NULL;
+
+	if (vasprintf(&full, fmt, ap) < 0) {
+		dw_redact_copy(dst, cap, "(no memory to format a message)");
+		return;
+	}
+	dw_redact_copy(dst, cap, full);
+	free(full);
+}
+
+void dw_redact_format(char *dst, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	dw_redact_vformat(dst, cap, fmt, ap);
+	va_end(ap);
+}
+
 static enum dw_level threshold(void)
 {
 	static int level = -1;
@@ -195,9 +253,8 @@ void dw_log(enum dw_level level, const char *fmt, ...)
 	if (level < threshold())
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	dw_redact_vformat(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	dw_redact(line);
 	/* One line each: a multi-line text would break log parsers. */
 	for (char *c = line; *c; c++)
 		if (*c == '\n' || *c == '\r')

@@ -749,8 +749,8 @@ static void list_stop(struct fanout *f, struct hour *h, const struct dw_error *e
 		f->stop_err.kind = DW_INVALID;
 		snprintf(f->stop_err.field, sizeof(f->stop_err.field), "bucket");
 	}
-	snprintf(f->stop_err.message, sizeof(f->stop_err.message),
-		 "listing s3://%s/%s: %s", f->cfg->bucket, h->prefix, err->message);
+	dw_redact_format(f->stop_err.message, sizeof(f->stop_err.message),
+			 "listing s3://%s/%s: %s", f->cfg->bucket, h->prefix, err->message);
 }
 
 static void on_list_done(void *ud, const struct dw_http_response *resp,

@@ -486,7 +486,7 @@ static void on_delete_failed(void *ud, const char *key, const char *code,
 	struct delete_run *run = ud;
 
 	if (run->failed++ == 0)
-		snprintf(run->first, sizeof(run->first), "%s: %s %s", key, code, message);
+		dw_redact_format(run->first, sizeof(run->first), "%s: %s %s", key, code, message);
 }
 
 /* Delete prefix + rel for the entries keep() says no to, 1000 a call. */
