@@ -116,17 +116,20 @@ def test_fanout_refuses_a_gzip_bomb_listing(run_op, moto, fault_proxy):
 
 
 def test_answers_under_the_cap_still_work(run_op, moto, fault_proxy):
-    s3 = moto.client("s3")
-    s3.create_bucket(Bucket="hostile-fine")
-    s3.put_object(Bucket="hostile-fine", Key="k" * 1000, Body=b"x")
+    """A 10 MiB listing page (gzip on the wire) is read in full."""
+    moto.client("s3").create_bucket(Bucket="hostile-fine")
+    keys = [f"{i:05d}-" + "k" * 2000 for i in range(5500)]
+    body = ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>hostile-fine</Name>'
+            "<IsTruncated>false</IsTruncated>" +
+            "".join(f"<Contents><Key>{k}</Key><Size>1</Size></Contents>" for k in keys) +
+            "</ListBucketResult>")
+    assert 10 * MIB < len(body) < 64 * MIB
     fault_proxy.set_rules([{"match": {"method": "GET", "path_prefix": "/hostile-fine"},
                             "fault": "respond", "status": 200, "gzip": True,
-                            "headers": {"Content-Type": "application/xml"},
-                            "body": LIST_XML + "k" * (8 * MIB) + "</Key><Size>1</Size>"
-                                    "</Contents></ListBucketResult>"}])
+                            "headers": {"Content-Type": "application/xml"}, "body": body}])
     r = run_op(PROBE, "s3-list", {"bucket": "hostile-fine"}, env=fault_proxy.env)
     assert r.code == 0, r
-    assert r.data["keys"] == ["k" * (8 * MIB)]
+    assert r.data["keys"] == keys
 
 
 # ---- issue 12 #13: a secret cut at the boundary is still masked -------------
