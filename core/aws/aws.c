@@ -461,7 +461,7 @@ static int classify(const struct dw_aws_request *req,
 	memset(err, 0, sizeof(*err));
 	if (resp->too_large) {
 		/* The same call would get the same answer: not retried. */
-		snprintf(err->code, sizeof(err->code), "ResponseTooLarge");
+		snprintf(err->code, sizeof(err->code), "%s", "ResponseTooLarge");
 		snprintf(err->message, sizeof(err->message), "%s %s: %s",
 			 req->service, operation_name(req), resp->error);
 		err->kind = DW_FAILED;

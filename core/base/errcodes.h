@@ -28,7 +28,8 @@
 	/* talking to AWS */                                                    \
 	X(NetworkError, "75", "an AWS endpoint could not be reached, on every attempt") \
 	X(RequestTimeout, "75", "an AWS call took longer than timeout_s, on every attempt") \
-	X(InvalidResponse, "1", "an AWS answer lacks what its API promises (not XML or JSON, a field missing)") \
+	X(InvalidResponse, "1", "an AWS answer lacks what its API promises (not XML or JSON, a field missing, a listing page truncated without a continuation token)") \
+	X(ResponseTooLarge, "1", "an AWS answer's body is larger than 64 MiB after decompression; not read further, not retried") \
 	X(NoMemory, "1", "out of memory while building a request") \
 	X(RandomFailed, "1", "no random bytes for an idempotency token") \
 	X(InternalError, "1", "a state dwops believed impossible (the message says which); please report it") \
