@@ -20,7 +20,7 @@ static const struct dw_field infer_fields[] = {
 #define DDL_FIELDS \
 	DW_DDL_TABLE_FIELDS, \
 	{ "infer", DW_T_OBJECT, 0, infer_fields, "infer the columns from sample files (json lines, avro)" }, \
-	{ "bundle", DW_T_STRING, 0, NULL, "also write the statements as .sql files into this zip" }
+	{ "bundle", DW_T_STRING, 0, NULL, "also write the statements as .sql files into this zip (a relative path under DW_DDL_BUNDLE_DIR)" }
 
 #define APPLY_FIELDS \
 	{ "workgroup", DW_T_STRING, 0, NULL, "athena: workgroup (default primary)" }, \
@@ -101,6 +101,10 @@ static int prepare(struct dw_ctx *ctx, struct dw_ddl_table *t, int apply, int dr
 		return dw_invalid("dialect", "%s is generate-only: run the generated statements yourself",
 				  dw_req_str(ctx->req, "dialect", ""));
 	if (check_athena_fields(ctx->req))
+		return -1;
+	/* Checked before anything is read or applied; written by describe. */
+	if (dw_req_str(ctx->req, "bundle", NULL) &&
+	    dw_ddl_bundle_path(dw_req_str(ctx->req, "bundle", NULL), NULL))
 		return -1;
 	if (drop)
 		return dw_ddl_drop_statements(t, st);

@@ -499,21 +499,66 @@ def test_athena_apply_and_drop(run_op, moto):
     assert res.data["statements"][0]["sql"] == "DROP TABLE IF EXISTS `lake`.`clicks`"
 
 
+def bundle_op(run_op, req, out_dir, action="generate"):
+    req = dict(req, action=action)
+    return run_op("dw-ddl", action, req, env={"DW_DDL_BUNDLE_DIR": str(out_dir)})
+
+
 def test_bundle_zip(run_op, tmp_path):
-    out = tmp_path / "ddl.zip"
-    res = generate(run_op, dict(example("snowflake-json-stage.json"), bundle=str(out)))
+    res = bundle_op(run_op, dict(example("snowflake-json-stage.json"), bundle="ddl.zip"), tmp_path)
     assert res.code == 0, res
-    assert res.data["bundle"] == str(out)
-    with zipfile.ZipFile(out) as z:
+    assert res.data["bundle"] == "ddl.zip"
+    with zipfile.ZipFile(tmp_path / "ddl.zip") as z:
         assert z.namelist() == ["01-create_stage.sql", "02-create_file_format.sql",
                                 "03-create_table.sql"]
         assert z.read("03-create_table.sql").decode() == \
             res.data["statements"][2]["sql"] + ";\n"
-    out2 = tmp_path / "glue.zip"
-    res = generate(run_op, dict(example("glue-avro.json"), bundle=str(out2)))
+        assert z.comment == b"dwops dw-ddl bundle"
+    (tmp_path / "out").mkdir()
+    res = bundle_op(run_op, dict(example("glue-avro.json"), bundle="out/glue.zip"), tmp_path)
     assert res.code == 0, res
-    with zipfile.ZipFile(out2) as z:
+    with zipfile.ZipFile(tmp_path / "out" / "glue.zip") as z:
         assert json.loads(z.read("table_input.json")) == res.data["table_input"]
+    # a bundle dwops wrote is replaced by the next one
+    res = bundle_op(run_op, dict(example("glue-avro.json"), bundle="ddl.zip"), tmp_path)
+    assert res.code == 0, res
+    with zipfile.ZipFile(tmp_path / "ddl.zip") as z:
+        assert "table_input.json" in z.namelist()
+
+
+@pytest.mark.parametrize("name,why", [
+    ("victim.txt", "ending in .zip"), ("/tmp/abs.zip", "absolute"),
+    ("../escape.zip", "segment"), ("out/../../escape.zip", "segment"),
+    ("./ddl.zip", "segment"), ("out//ddl.zip", "segment"), ("missing/ddl.zip", "No such file"),
+    ("victim.zip", "not a dwops bundle"), ("link.zip", "symlink"), ("linkdir/ddl.zip", "symlink"),
+    ("victim.zip/x.zip", "not a folder"),
+])
+def test_bundle_path_safety(run_op, tmp_path, name, why):
+    """issue 12 #1: bundles stay under the output folder, never replace a file
+    dwops did not write, and never follow a symlink."""
+    out = tmp_path / "bundles"
+    (out / "out").mkdir(parents=True)
+    victim = out / "victim.zip"
+    victim.write_bytes(b"PK\x05\x06" + b"\0" * 18)  # an empty zip someone else made
+    outside = tmp_path / "outside.zip"
+    outside.write_bytes(b"precious")
+    (out / "link.zip").symlink_to(outside)
+    (out / "linkdir").symlink_to(tmp_path)
+    before = {p: p.read_bytes() for p in (victim, outside)}
+    res = bundle_op(run_op, dict(example("glue-avro.json"), bundle=name), out)
+    assert res.code == 2, res
+    assert res.error["field"] == "bundle", res
+    assert why in res.error["message"], res
+    assert {p: p.read_bytes() for p in (victim, outside)} == before
+    assert sorted(p.name for p in out.iterdir()) == ["link.zip", "linkdir", "out", "victim.zip"]
+    assert not (tmp_path / "escape.zip").exists() and not (tmp_path / "ddl.zip").exists()
+
+
+def test_bundle_refused_before_anything_is_applied(run_op, moto, tmp_path):
+    req = dict(example("glue-json-infer.json"), bundle="/etc/dwops.zip")
+    res = bundle_op(run_op, req, tmp_path, action="apply")
+    assert res.code == 2 and res.error["field"] == "bundle", res
+    assert "inferred" not in (res.result or {}).get("result", {})
 
 
 # ------------------------------------------------------------ Airflow ---

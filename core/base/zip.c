@@ -14,6 +14,25 @@ static int zip_failed(zip_t *za, const char *path, const char *what)
 
 int dw_zip_write(const char *path, const struct dw_kvlist *files)
 {
+	return dw_zip_write_marked(path, files, NULL);
+}
+
+int dw_zip_has_comment(const char *path, const char *comment)
+{
+	int err = 0, len = 0, ours;
+	zip_t *za = zip_open(path, ZIP_RDONLY, &err);
+	const char *c;
+
+	if (!za)
+		return 0;
+	c = zip_get_archive_comment(za, &len, ZIP_FL_ENC_RAW);
+	ours = c && (size_t)len == strlen(comment) && memcmp(c, comment, (size_t)len) == 0;
+	zip_discard(za);
+	return ours;
+}
+
+int dw_zip_write_marked(const char *path, const struct dw_kvlist *files, const char *comment)
+{
 	int err = 0;
 	zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
 
@@ -35,6 +54,10 @@ int dw_zip_write(const char *path, const struct dw_kvlist *files)
 			return zip_failed(za, path, "adding to");
 		}
 	}
+	if (comment && zip_set_archive_comment(za, comment, (zip_uint16_t)strlen(comment)) < 0)
+		return zip_failed(za, path, "marking");
+	/* libzip writes a temporary file beside path and renames it over path:
+	 * a symlink there is replaced, never followed. */
 	if (zip_close(za) < 0)
 		return zip_failed(za, path, "writing");
 	return 0;

@@ -151,6 +151,16 @@ json_t *dw_ddl_statements_json(const struct dw_kvlist *st);
 int dw_ddl_write_bundle(const char *path, const struct dw_kvlist *st,
 			const json_t *table_input, size_t *files);
 
+/* Bundles go under one output directory, a setting of the worker and never
+ * the request's (issue 12 #1): DW_DDL_BUNDLE_DIR, else the working
+ * directory.  The request's bundle is a relative path ending in .zip: no
+ * absolute path, no "." or ".." segment, no symlink on the way or at the
+ * end, its folder must exist, and a file already there is replaced only
+ * when it is a dwops bundle (a zip marked as one).  *out (may be NULL) is
+ * the path to write, a new string.  Raises DW_INVALID with field bundle. */
+#define DW_DDL_BUNDLE_DIR_ENV "DW_DDL_BUNDLE_DIR"
+int dw_ddl_bundle_path(const char *bundle, char **out);
+
 struct dw_aws;
 struct dw_ddl_athena_opts {
 	const char *workgroup;       /* NULL: primary */

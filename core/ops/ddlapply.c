@@ -6,8 +6,14 @@
 #include "base/log.h"
 #include "base/zip.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The archive comment that marks a zip as a dw-ddl bundle. */
+#define BUNDLE_MARK "dwops dw-ddl bundle"
 
 json_t *dw_ddl_columns_json(const struct dw_ddl_table *t)
 {
@@ -61,10 +67,87 @@ int dw_ddl_write_bundle(const char *path, const struct dw_kvlist *st,
 	}
 	*files = entries.n;
 	/* libzip would write no file for an empty archive: say so instead */
-	if (entries.n)
-		rc = dw_zip_write(path, &entries);
+	if (entries.n) {
+		char *where = NULL;
+		rc = dw_ddl_bundle_path(path, &where);
+		if (rc == 0)
+			rc = dw_zip_write_marked(where, &entries, BUNDLE_MARK);
+		free(where);
+	}
 	dw_kv_free(&entries);
 	return rc;
+}
+
+/* One segment of a bundle path under dir: refused when it is a symlink,
+ * or (not last) not a directory. */
+static int check_segment(const char *bundle, const char *path, int last, int *exists)
+{
+	struct stat st;
+
+	*exists = lstat(path, &st) == 0;
+	if (!*exists) {
+		if (errno == ENOENT && last)
+			return 0;
+		return dw_invalid("bundle", "bundle \"%s\": %s: %s", bundle, path, strerror(errno));
+	}
+	if (S_ISLNK(st.st_mode))
+		return dw_invalid("bundle", "bundle \"%s\": %s is a symlink: refused", bundle, path);
+	if (!last && !S_ISDIR(st.st_mode))
+		return dw_invalid("bundle", "bundle \"%s\": %s is not a folder", bundle, path);
+	if (last && !S_ISREG(st.st_mode))
+		return dw_invalid("bundle", "bundle \"%s\": %s is not a file", bundle, path);
+	return 0;
+}
+
+int dw_ddl_bundle_path(const char *bundle, char **out)
+{
+	const char *dir = getenv(DW_DDL_BUNDLE_DIR_ENV);
+	size_t n = bundle ? strlen(bundle) : 0;
+	struct dw_buf path;
+	int exists = 0;
+
+	if (out)
+		*out = NULL;
+	if (!dir || !*dir)
+		dir = ".";
+	if (n < 5 || n > 1024 || strcmp(bundle + n - 4, ".zip") != 0)
+		return dw_invalid("bundle", "bundle must be a relative path ending in .zip (at most "
+				  "1024 characters)");
+	if (bundle[0] == '/')
+		return dw_invalid("bundle", "bundle \"%s\" is absolute: bundles go under %s "
+				  "(%s, a setting of the worker)", bundle, dir, DW_DDL_BUNDLE_DIR_ENV);
+	for (const char *c = bundle; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == '\\')
+			return dw_invalid("bundle", "bundle holds a control character or a backslash");
+	dw_buf_init(&path);
+	dw_buf_puts(&path, dir);
+	for (const char *seg = bundle; *seg;) {
+		size_t len = strcspn(seg, "/");
+		int last = seg[len] == '\0';
+		if (len == 0 || (len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.')) {
+			dw_buf_free(&path);
+			return dw_invalid("bundle", "bundle \"%s\" has an empty, \".\" or \"..\" "
+					  "segment: refused", bundle);
+		}
+		dw_buf_putc(&path, '/');
+		dw_buf_append(&path, seg, len);
+		if (check_segment(bundle, path.data, last, &exists)) {
+			dw_buf_free(&path);
+			return -1;
+		}
+		seg += len + !last;
+	}
+	/* Never replace what dwops did not write (the worker's DAGs, say). */
+	if (exists && !dw_zip_has_comment(path.data, BUNDLE_MARK)) {
+		dw_buf_free(&path);
+		return dw_invalid("bundle", "bundle \"%s\": a file that is not a dwops bundle is "
+				  "there already: refused (remove it, or choose another name)", bundle);
+	}
+	if (out)
+		*out = dw_buf_detach(&path);
+	else
+		dw_buf_free(&path);
+	return 0;
 }
 
 static const char *database_of(const struct dw_ddl_table *t)
