@@ -74,7 +74,7 @@ struct dw_fanout_config {
 	enum dw_fanout_message message;
 	const char *message_group_id; /* FIFO; NULL: derived from bucket and key */
 	int concurrency;              /* SendMessageBatch calls in flight */
-	int list_ahead;               /* hours listed at once; 0: 2 */
+	int list_ahead;               /* hours listed at once; 0: 4 */
 	int page_size;                /* keys per ListObjectsV2 page; 0: 1000 */
 	enum dw_fanout_empty empty;
 	int dry_run;                  /* list and count only: nothing is sent */
