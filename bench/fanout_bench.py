@@ -1,18 +1,27 @@
 #!/usr/bin/env python3
 """dw-fanout benchmark (make bench; started by bench/run.sh).
 
-Starts its own moto (S3, and SQS for the moto section) and ElasticMQ (a fast
-SQS-compatible server), seeds a day of per-second event files (24 x 3,600)
-into moto's S3 with a thread pool, then fans out with each client in its own
-process, measuring from outside (wait4): wall time, user+system CPU, peak
-RSS; requests as each client counts them.
+Servers (tests/bench/services.py): gofakes3 (an in-memory S3 in Go) and
+ElasticMQ (SQS on the JVM) for throughput; moto for the correctness-bound
+second table.  A day of per-second event files (24 x 3,600 = 86,400) and a
+month-long range (720 hours x BENCH_MONTH_FILES) are seeded into gofakes3 by
+bench/floor (seed), then every client fans the day out in its own process,
+measured from outside (GNU time): wall, user+system CPU, peak RSS; the
+servers' CPU from /proc; requests as each client counts them; and the
+messages in the queue afterwards (every run must leave exactly the day).
 
-  ElasticMQ section: the whole day for dw-fanout and the batched boto3
-    pool; the one-thread-per-message script for one hour, extrapolated x24.
-  moto section: moto's own SQS is slow and slows down as a queue fills
-    (each send scans the queue), so one hour of BENCH_MOTO_FILES files.
-  Start-up: 200 runs of bin/dw-fanout with an unknown field (answered with
-    exit 2 before any network use).
+  Clients: dw-fanout (and any BENCH_COMPARE builds), the boto3 thread pool
+    with SendMessageBatch (bench/fanout_boto3.py), the sending floor
+    (bench/floor send: the same SendMessageBatch calls, no listing, same
+    concurrency), and boto3 one thread per message for one hour (x24).
+  ElasticMQ is warmed with two untimed day runs, then BENCH_ROUNDS
+    interleaved rounds (the order rotates each round); medians and the
+    per-round ratios are reported.  Then the same rounds with the servers
+    pinned to CPU 0 and the client to CPU 1 (taskset).
+  Memory: dw-fanout for one hour of 3,600 files and for the month.
+  moto: the day listed from moto's S3 (sent to ElasticMQ), and one hour of
+    BENCH_MOTO_FILES files against moto's own SQS.
+  Start-up: 200 runs of bin/dw-fanout with an unknown field (exit 2).
 
 Prints Markdown tables; the raw figures go to bench/.cache/fanout-results.json.
 """
@@ -29,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -42,48 +50,15 @@ import boto3  # noqa: E402
 BUCKET = "bench-events"
 PREFIX = "in/"
 DAY = "2019-06-01"
+MONTH = ("2019-07-01", "2019-07-31")   # 30 days, 720 hours
 MOTO_HOUR = "2019-06-02T00"
 PY = sys.executable
 DW_FANOUT = str(REPO / "bin" / "dw-fanout")
+FLOOR = ""
 
 
 def log(msg):
     print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
-class ElasticMQ:
-    def __init__(self, lib: Path, workdir: Path):
-        self.port = services.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        conf = workdir / "elasticmq.conf"
-        conf.write_text(
-            'include classpath("application.conf")\n'
-            f'node-address {{ protocol = http, host = "127.0.0.1", port = {self.port}, context-path = "" }}\n'
-            f'rest-sqs {{ enabled = true, bind-port = {self.port}, bind-hostname = "127.0.0.1", sqs-limits = strict }}\n'
-            'rest-stats { enabled = false }\n')
-        self.log = open(workdir / "elasticmq.log", "w")
-        self.proc = subprocess.Popen(
-            ["java", "-Xmx1g", f"-Dconfig.file={conf}", "-cp", f"{lib}/*",
-             "org.elasticmq.server.Main"], stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"ElasticMQ exited; see {workdir / 'elasticmq.log'}")
-            try:
-                urllib.request.urlopen(self.url + "/?Action=ListQueues", timeout=1).read()
-                return
-            except Exception:
-                time.sleep(0.3)
-        raise RuntimeError("ElasticMQ did not start within 60 s")
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
 
 
 def aws_env(endpoint):
@@ -95,15 +70,27 @@ def aws_env(endpoint):
     return env
 
 
-def seed(s3, keys):
+def client(service, url):
+    env = services.test_aws_env(url)
+    return boto3.client(service, endpoint_url=url, region_name=env["AWS_REGION"],
+                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+
+
+def day_keys(day, hours, seconds=3600):
+    t0 = dt.datetime.fromisoformat(day)
+    return [f"{PREFIX}{t0 + dt.timedelta(hours=h):%Y-%m-%d-%H}-{s // 60}-{s % 60}-events.json"
+            for h in range(hours) for s in range(0, 3600, 3600 // seconds)][:hours * seconds]
+
+
+def seed(url, keys):
+    """PUT the keys with bench/floor seed (32 at once)."""
     t0 = time.monotonic()
-    body = b'{"event": "click", "n": 1}'
-    with ThreadPoolExecutor(32) as pool:
-        for i, _ in enumerate(pool.map(lambda k: s3.put_object(Bucket=BUCKET, Key=k, Body=body),
-                                       keys), 1):
-            if i % 10000 == 0:
-                log(f"  seeded {i} of {len(keys)}")
-    log(f"seeded {len(keys)} objects in {time.monotonic() - t0:.0f} s")
+    p = subprocess.run([FLOOR, "seed", "-endpoint", url, "-bucket", BUCKET, "-concurrency", "32"],
+                       input="\n".join(keys).encode(), capture_output=True, env=aws_env(url))
+    if p.returncode != 0:
+        raise RuntimeError(f"seeding failed: {p.stdout.decode()} {p.stderr.decode()[-2000:]}")
+    log(f"seeded {len(keys):,} objects into {url} in {time.monotonic() - t0:.0f} s")
 
 
 # The servers' processes, whose CPU time is read around each client run: on
@@ -112,16 +99,18 @@ SERVERS: dict[str, int] = {}
 
 
 def cpu_seconds(pid):
-    """User + system CPU seconds a process has used so far."""
+    """User + system CPU seconds a process (all its threads) has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(argv, env, stdin=b""):
-    """Run argv under GNU time: wall, CPU and peak RSS of that process, and
-    its last stdout line; and the CPU each server spent meanwhile.  (wait4
-    from here would count this Python process's own size: a fork's peak RSS
-    survives the exec.)"""
+def measure(argv, env, stdin=b"", cpu=None):
+    """Run argv under GNU time (pinned to CPU cpu when given): wall, CPU and
+    peak RSS of that process, and its last stdout line; and the CPU each
+    server spent meanwhile.  (wait4 from here would count this Python
+    process's own size: a fork's peak RSS survives the exec.)"""
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu)] + argv
     with tempfile.NamedTemporaryFile() as tf:
         before = {name: cpu_seconds(pid) for name, pid in SERVERS.items()}
         t0 = time.monotonic()
@@ -131,25 +120,12 @@ def measure(argv, env, stdin=b""):
         server_cpu = {name: cpu_seconds(pid) - before[name] for name, pid in SERVERS.items()}
         user, system, rss_kib = Path(tf.name).read_text().split()[-3:]
     if p.returncode != 0:
-        raise RuntimeError(f"{argv[:3]} exited {p.returncode}: {p.stderr.decode()[-2000:]}")
+        raise RuntimeError(f"{argv[:3]} exited {p.returncode}: {p.stdout.decode()[-500:]} "
+                           f"{p.stderr.decode()[-2000:]}")
     last = [line for line in p.stdout.decode().splitlines() if line.strip()][-1]
     return {"wall_s": wall, "cpu_s": float(user) + float(system),
             "peak_rss_mib": int(rss_kib) / 1024, "server_cpu_s": server_cpu,
             "out": json.loads(last)}
-
-
-def warm_up(sqs, batches=3000):
-    """Send batches*10 messages to a scratch queue so that the JVM has
-    compiled ElasticMQ's hot paths before any client is measured: the first
-    client against a cold ElasticMQ costs it about twice the CPU."""
-    t0 = time.monotonic()
-    url = new_queue(sqs, "warm-up")
-    entries = [{"Id": str(i), "MessageBody": f"warm-up {i}"} for i in range(10)]
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda _: sqs.send_message_batch(QueueUrl=url, Entries=entries),
-                      range(batches)))
-    sqs.delete_queue(QueueUrl=url)
-    log(f"ElasticMQ warmed up with {batches * 10:,} messages in {time.monotonic() - t0:.0f} s")
 
 
 def new_queue(sqs, name):
@@ -157,32 +133,44 @@ def new_queue(sqs, name):
 
 
 def queue_count(sqs, url):
-    a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-    return int(a["Attributes"]["ApproximateNumberOfMessages"])
+    a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
 
 
-def run_dw_fanout(moto_url, sqs_url, queue_url, start, hours, concurrency, dry_run=False):
+def fanout_request(s3_url, sqs_url, queue_url, start, hours, concurrency, dry_run=False):
     req = {"action": "fanout", "bucket": BUCKET, "prefix": PREFIX, "queue_url": queue_url,
-           "endpoint_url": moto_url, "endpoints": {"sqs": sqs_url}, "concurrency": concurrency,
-           "dry_run": dry_run}
-    if hours == 1:
-        req["hour"] = start
-    else:
-        t = dt.datetime.fromisoformat(start)
-        req["start"], req["end"] = start, (t + dt.timedelta(hours=hours)).isoformat()
-    m = measure([DW_FANOUT], aws_env(moto_url), json.dumps(req).encode())
+           "endpoint_url": s3_url, "endpoints": {"sqs": sqs_url}, "concurrency": concurrency,
+           "dry_run": dry_run, "empty": "ok"}
+    t = dt.datetime.fromisoformat(start)
+    req["start"], req["end"] = start, (t + dt.timedelta(hours=hours)).isoformat()
+    return req
+
+
+def run_dw_fanout(exe, s3_url, sqs_url, queue_url, start, hours, concurrency, dry_run=False,
+                  cpu=None):
+    req = fanout_request(s3_url, sqs_url, queue_url, start, hours, concurrency, dry_run)
+    m = measure([exe], aws_env(s3_url), json.dumps(req).encode(), cpu=cpu)
     r = m.pop("out")["result"]
     m.update(sent=r["sent"], failed=r["failed"], requests=r["requests"],
              would_send=r.get("would_send", 0))
     return m
 
 
-def run_boto3(mode, moto_url, sqs_url, queue_url, start, hours, seconds=3600, threads=32):
+def run_boto3(mode, s3_url, sqs_url, queue_url, start, hours, seconds=3600, threads=32, cpu=None):
     argv = [PY, str(REPO / "bench" / "fanout_boto3.py"), mode, "--bucket", BUCKET,
             "--prefix", PREFIX, "--start", start, "--hours", str(hours), "--seconds", str(seconds),
-            "--queue-url", queue_url, "--s3-endpoint", moto_url, "--sqs-endpoint", sqs_url,
+            "--queue-url", queue_url, "--s3-endpoint", s3_url, "--sqs-endpoint", sqs_url,
             "--threads", str(threads)]
-    m = measure(argv, aws_env(moto_url))
+    m = measure(argv, aws_env(s3_url), cpu=cpu)
+    m.update(m.pop("out"))
+    return m
+
+
+def run_floor(sqs_url, queue_url, start, hours, concurrency, cpu=None):
+    argv = [FLOOR, "send", "-endpoint", sqs_url, "-queue-url", queue_url, "-prefix", PREFIX,
+            "-start", start, "-hours", str(hours), "-concurrency", str(concurrency)]
+    m = measure(argv, aws_env(sqs_url), cpu=cpu)
     m.update(m.pop("out"))
     return m
 
@@ -208,142 +196,332 @@ def startup(n=200):
             "min_ms": times[0], "max_ms": times[-1]}
 
 
-def row(name, m, note=""):
+def pin(pid, cpus):
+    """Every thread of pid onto cpus (threads started later inherit it)."""
+    subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True,
+                   capture_output=True)
+
+
+class Bench:
+    def __init__(self, a, s3, emq, esqs):
+        self.a, self.s3, self.emq, self.esqs = a, s3, emq, esqs
+        self.start = f"{DAY}T00:00"
+        self.expected = a.hours * 3600
+
+    def one(self, name, cpu=None, warm=False):
+        """One client's day into a fresh queue; the queue is counted, then
+        deleted (ElasticMQ keeps every message in its heap)."""
+        a, start = self.a, self.start
+        q = new_queue(self.esqs, name.split()[0].replace("/", "-").replace("=", "-"))
+        if name.startswith("dw-fanout"):
+            m = run_dw_fanout(a.builds[name], self.s3.url, self.emq.url, q, start, a.hours,
+                              a.concurrency, cpu=cpu)
+            expected = self.expected
+        elif name == "boto3 pool":
+            m = run_boto3("batched", self.s3.url, self.emq.url, q, start, a.hours,
+                          threads=a.concurrency, cpu=cpu)
+            expected = self.expected
+        elif name == "floor":
+            m = run_floor(self.emq.url, q, start, a.hours, a.concurrency, cpu=cpu)
+            expected = self.expected
+        elif name == "boto3 per message":
+            m = run_boto3("per-message", self.s3.url, self.emq.url, q, start, 1,
+                          seconds=a.tpm_files, cpu=cpu)
+            expected = a.tpm_files
+        else:
+            raise ValueError(name)
+        m = derive(m, scale=self.expected / expected)
+        m["in_queue"] = queue_count(self.esqs, q)
+        m["expected"] = expected
+        self.esqs.delete_queue(QueueUrl=q)
+        if m["in_queue"] != expected or m["sent"] != expected:
+            raise RuntimeError(f"{name}: sent {m['sent']}, {m['in_queue']} in the queue, "
+                               f"expected {expected}")
+        log(f"  {'(warm-up) ' if warm else ''}{name}: {m['sent']:,} sent, {m['in_queue']:,} in "
+            f"queue, {m['wall_s']:.2f} s, CPU {m['cpu_s']:.2f} s, RSS {m['peak_rss_mib']:.1f} MiB, "
+            f"servers {', '.join(f'{k} {v:.1f}' for k, v in m['server_cpu_s'].items())} CPU-s")
+        return m
+
+    def rounds(self, clients, n, cpu=None):
+        out = []
+        for r in range(n):
+            order = clients[r % len(clients):] + clients[:r % len(clients)]
+            log(f"round {r + 1} of {n}{' (pinned)' if cpu is not None else ''}: {', '.join(order)}")
+            out.append({c: self.one(c, cpu=cpu) for c in order})
+        return out
+
+
+def median_of(rounds, name):
+    runs = [r[name] for r in rounds]
+    keys = ("wall_s", "cpu_s", "peak_rss_mib", "msgs_per_s", "cpu_ms_per_1000", "day_wall_s")
+    m = {k: statistics.median(x[k] for x in runs) for k in keys}
+    m["server_cpu_s"] = {s: statistics.median(x["server_cpu_s"][s] for x in runs)
+                         for s in runs[0]["server_cpu_s"]}
+    for k in ("sent", "requests", "expected", "scale"):
+        m[k] = runs[0][k]
+    m["in_queue_all"] = [x["in_queue"] for x in runs]
+    m["rounds"] = len(runs)
+    return m
+
+
+def row(name, m, servers, note=""):
     sc = m["server_cpu_s"]
-    return (f"| {name} | {m['sent']:,} | {m['wall_s']:.1f} | {m['msgs_per_s']:,.0f} | "
-            f"{m['cpu_ms_per_1000']:.0f} | {m['peak_rss_mib']:.1f} | {m['requests']:,} | "
-            f"{sc['moto']:.1f} | {sc.get('elasticmq', 0):.1f} | {note} |")
+    ok = all(n == m["expected"] for n in m["in_queue_all"])
+    inq = f"{m['expected']:,} each" if ok else ", ".join(f"{n:,}" for n in m["in_queue_all"])
+    cols = " | ".join(f"{sc.get(s, 0):.1f}" for s in servers)
+    return (f"| {name} | {m['sent']:,} | {inq} | {m['wall_s']:.2f} | {m['msgs_per_s']:,.0f} | "
+            f"{m['cpu_ms_per_1000']:.1f} | {m['peak_rss_mib']:.1f} | {m['requests']:,} | {cols} | "
+            f"{note} |")
 
 
-HEADER = ("| client | messages | wall s | msgs/s | CPU ms per 1000 msgs | peak RSS MiB | "
-          "requests | moto CPU s | ElasticMQ CPU s | note |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+def header(servers):
+    return ("| client | messages | in queue | wall s | msgs/s | client CPU ms per 1000 msgs | "
+            "peak RSS MiB | requests | " + " | ".join(f"{s} CPU s" for s in servers) +
+            " | note |\n|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(servers) + "---|")
+
+
+def ratios_table(rounds, dw="dw-fanout"):
+    lines = ["| round | dw-fanout s | boto3 pool s | floor s | boto3 / dw-fanout | "
+             "dw-fanout / floor | boto3 CPU / dw-fanout CPU |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for i, r in enumerate(rounds, 1):
+        d, b, f = r[dw], r["boto3 pool"], r["floor"]
+        lines.append(f"| {i} | {d['wall_s']:.2f} | {b['wall_s']:.2f} | {f['wall_s']:.2f} | "
+                     f"{b['wall_s'] / d['wall_s']:.2f}x | {d['wall_s'] / f['wall_s']:.2f}x | "
+                     f"{b['cpu_s'] / d['cpu_s']:.1f}x |")
+    return "\n".join(lines)
+
+
+def ratio_medians(rounds, dw="dw-fanout"):
+    med = statistics.median
+    return {"boto3_over_dw": med(r["boto3 pool"]["wall_s"] / r[dw]["wall_s"] for r in rounds),
+            "dw_over_floor": med(r[dw]["wall_s"] / r["floor"]["wall_s"] for r in rounds),
+            "cpu_boto3_over_dw": med(r["boto3 pool"]["cpu_s"] / r[dw]["cpu_s"] for r in rounds)}
 
 
 def main():
-    global DW_FANOUT
+    global DW_FANOUT, FLOOR
     ap = argparse.ArgumentParser()
     ap.add_argument("--elasticmq-lib", required=True)
+    ap.add_argument("--gofakes3", required=True, help="the gofakes3 executable")
+    ap.add_argument("--floor", required=True, help="the bench/floor executable")
     ap.add_argument("--dw-fanout", default=DW_FANOUT, help="the dw-fanout binary (a release build)")
     a = ap.parse_args()
     DW_FANOUT = str(Path(a.dw_fanout).resolve())
-    hours = int(os.environ.get("BENCH_HOURS", "24"))
-    moto_files = int(os.environ.get("BENCH_MOTO_FILES", "1200"))
-    tpm_files = int(os.environ.get("BENCH_TPM_FILES", "3600"))
-    concurrency = int(os.environ.get("BENCH_CONCURRENCY", "32"))
+    FLOOR = str(Path(a.floor).resolve())
+    env = os.environ.get
+    a.hours = int(env("BENCH_HOURS", "24"))
+    a.rounds = int(env("BENCH_ROUNDS", "3"))
+    a.pinned = env("BENCH_PINNED", "1") == "1" and (os.cpu_count() or 1) >= 2
+    a.month_files = int(env("BENCH_MONTH_FILES", "120"))
+    a.moto_day = env("BENCH_MOTO_DAY", "1") == "1"
+    a.moto_files = int(env("BENCH_MOTO_FILES", "1200"))
+    a.tpm_files = int(env("BENCH_TPM_FILES", "3600"))
+    a.concurrency = int(env("BENCH_CONCURRENCY", "32"))
+    a.builds = {"dw-fanout": DW_FANOUT}
+    for spec in filter(None, env("BENCH_COMPARE", "").split(",")):
+        label, path = spec.split("=", 1)
+        a.builds[f"dw-fanout {label}"] = str(Path(path).resolve())
     work = Path(tempfile.mkdtemp(prefix="dwops-bench-"))
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
-               "hours": hours, "moto_files": moto_files, "tpm_files": tpm_files}
+               "hours": a.hours, "rounds": a.rounds, "month_files": a.month_files,
+               "moto_files": a.moto_files, "tpm_files": a.tpm_files,
+               "load_before": os.getloadavg(), "builds": a.builds}
     t_all = time.monotonic()
 
-    log("starting moto and ElasticMQ")
-    moto = services.start_moto(base_dir=work)
-    emq = ElasticMQ(Path(a.elasticmq_lib).resolve(), work)
-    SERVERS.update(moto=moto.pid, elasticmq=emq.proc.pid)
+    log("starting gofakes3 and ElasticMQ")
+    s3srv = services.start_service(services.GoFakeS3(work, a.gofakes3))
+    emq = services.start_service(services.ElasticMQ(work, Path(a.elasticmq_lib).resolve()))
+    SERVERS.update(gofakes3=s3srv.pid, elasticmq=emq.pid)
+    fast = ["gofakes3", "elasticmq"]
     try:
-        env = services.test_aws_env(moto.url)
-        s3 = boto3.client("s3", endpoint_url=moto.url, region_name=env["AWS_REGION"],
-                          aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
-        msqs = boto3.client("sqs", endpoint_url=moto.url, region_name=env["AWS_REGION"],
-                            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
-        esqs = boto3.client("sqs", endpoint_url=emq.url, region_name=env["AWS_REGION"],
-                            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+        s3, esqs = client("s3", s3srv.url), client("sqs", emq.url)
         s3.create_bucket(Bucket=BUCKET)
-        day0 = dt.datetime.fromisoformat(DAY)
-        keys = [f"{PREFIX}{day0 + dt.timedelta(hours=h):%Y-%m-%d-%H}-{s // 60}-{s % 60}-events.json"
-                for h in range(hours) for s in range(3600)]
-        mh = dt.datetime.fromisoformat(MOTO_HOUR)
-        keys += [f"{PREFIX}{mh:%Y-%m-%d-%H}-{s // 60}-{s % 60}-events.json" for s in range(moto_files)]
-        log(f"seeding {len(keys):,} objects into moto's S3")
-        seed(s3, keys)
-        start = f"{DAY}T00:00"
+        keys = day_keys(DAY, a.hours)
+        month_hours = (dt.date.fromisoformat(MONTH[1]) - dt.date.fromisoformat(MONTH[0])).days * 24
+        month_keys = day_keys(MONTH[0], month_hours, a.month_files)
+        seed(s3srv.url, keys + month_keys)
+        bench = Bench(a, s3srv, emq, esqs)
 
-        log(f"listing floor: ListObjectsV2 of the {hours} hours' prefixes, one after another")
-        t0, moto0 = time.monotonic(), cpu_seconds(moto.pid)
-        pages = s3.get_paginator("list_objects_v2")
-        listed = sum(len(p.get("Contents", [])) for h in range(hours)
-                     for p in pages.paginate(Bucket=BUCKET, Prefix=f"{PREFIX}{day0 + dt.timedelta(hours=h):%Y-%m-%d-%H}-"))
-        results["list_floor"] = {"listed": listed, "wall_s": time.monotonic() - t0,
-                                 "moto_cpu_s": cpu_seconds(moto.pid) - moto0}
-        log(f"  boto3: {listed} keys listed in {results['list_floor']['wall_s']:.1f} s")
+        log(f"listing floor: dw-fanout dry run of the {a.hours} hours")
         q = new_queue(esqs, "dry-run")
-        dry = run_dw_fanout(moto.url, emq.url, q, start, hours, concurrency, dry_run=True)
-        results["list_floor_dw"] = dry
-        log(f"  dw-fanout dry run: {dry['would_send']} keys listed in {dry['wall_s']:.1f} s")
-        warm_up(esqs)
-        log(f"ElasticMQ: dw-fanout, {hours} hours")
-        q = new_queue(esqs, "dw")
-        dw = derive(run_dw_fanout(moto.url, emq.url, q, start, hours, concurrency))
-        dw["in_queue"] = queue_count(esqs, q)
-        log(f"  {dw['sent']} sent in {dw['wall_s']:.1f} s")
-        log(f"ElasticMQ: boto3 thread pool + SendMessageBatch, {hours} hours")
-        q = new_queue(esqs, "batched")
-        bb = derive(run_boto3("batched", moto.url, emq.url, q, start, hours, threads=concurrency))
-        bb["in_queue"] = queue_count(esqs, q)
-        log(f"  {bb['sent']} sent in {bb['wall_s']:.1f} s")
-        log(f"ElasticMQ: boto3 one thread per message, {tpm_files} files of one hour")
-        q = new_queue(esqs, "tpm")
-        tp = derive(run_boto3("per-message", moto.url, emq.url, q, start, 1, seconds=tpm_files),
-                    scale=hours * 3600 / tpm_files)
-        tp["in_queue"] = queue_count(esqs, q)
-        results["elasticmq"] = {"dw-fanout": dw, "boto3-batched": bb, "boto3-thread-per-message": tp}
+        results["list_floor_dw"] = run_dw_fanout(DW_FANOUT, s3srv.url, emq.url, q, bench.start,
+                                                 a.hours, a.concurrency, dry_run=True)
+        esqs.delete_queue(QueueUrl=q)
+        log(f"  {results['list_floor_dw']['would_send']:,} keys in "
+            f"{results['list_floor_dw']['wall_s']:.2f} s")
 
-        log(f"moto SQS: {moto_files} files of hour {MOTO_HOUR}, each client")
-        q = new_queue(msqs, "dw")
-        mdw = derive(run_dw_fanout(moto.url, moto.url, q, MOTO_HOUR, 1, concurrency))
-        log(f"  dw-fanout {mdw['wall_s']:.1f} s")
-        q = new_queue(msqs, "batched")
-        mbb = derive(run_boto3("batched", moto.url, moto.url, q, MOTO_HOUR, 1, threads=concurrency))
-        log(f"  boto3 batched {mbb['wall_s']:.1f} s")
-        q = new_queue(msqs, "tpm")
-        mtp = derive(run_boto3("per-message", moto.url, moto.url, q, MOTO_HOUR, 1, seconds=moto_files))
-        log(f"  boto3 thread per message {mtp['wall_s']:.1f} s")
-        results["moto"] = {"dw-fanout": mdw, "boto3-batched": mbb, "boto3-thread-per-message": mtp}
+        log("warming ElasticMQ up: two untimed day runs")
+        results["warm_up"] = [bench.one("dw-fanout", warm=True), bench.one("floor", warm=True)]
+
+        clients = list(a.builds) + ["boto3 pool", "floor", "boto3 per message"]
+        results["rounds"] = bench.rounds(clients, a.rounds)
+        if a.pinned:
+            last = str((os.cpu_count() or 2) - 1)
+            for pid in SERVERS.values():
+                pin(pid, "0")
+            try:
+                pinned_clients = [c for c in clients if c != "boto3 per message"]
+                results["pinned_rounds"] = bench.rounds(pinned_clients, a.rounds, cpu=last)
+            finally:
+                for pid in SERVERS.values():
+                    pin(pid, f"0-{last}")
+
+        log("memory: one hour of 3,600 files, and the month-long range")
+        q = new_queue(esqs, "hour")
+        hour = run_dw_fanout(DW_FANOUT, s3srv.url, emq.url, q, bench.start, 1, a.concurrency)
+        hour["in_queue"] = queue_count(esqs, q)
+        esqs.delete_queue(QueueUrl=q)
+        q = new_queue(esqs, "month")
+        month = run_dw_fanout(DW_FANOUT, s3srv.url, emq.url, q, f"{MONTH[0]}T00:00", month_hours,
+                              a.concurrency)
+        month["in_queue"] = queue_count(esqs, q)
+        esqs.delete_queue(QueueUrl=q)
+        results["memory"] = {"hour": hour, "month": dict(month, hours=month_hours)}
+        for what, m in results["memory"].items():
+            log(f"  {what}: {m['sent']:,} sent, {m['in_queue']:,} in queue, "
+                f"RSS {m['peak_rss_mib']:.1f} MiB, {m['wall_s']:.1f} s")
+        if month["sent"] != len(month_keys) or month["in_queue"] != len(month_keys):
+            raise RuntimeError(f"month: sent {month['sent']}, {month['in_queue']} in queue, "
+                               f"expected {len(month_keys)}")
+
+        if a.moto_day or a.moto_files:
+            log("starting moto")
+            moto = services.start_moto(base_dir=work)
+            SERVERS["moto"] = moto.pid
+            results["moto"] = {}
+            try:
+                ms3, msqs = client("s3", moto.url), client("sqs", moto.url)
+                ms3.create_bucket(Bucket=BUCKET)
+                mkeys = ([f"{PREFIX}{dt.datetime.fromisoformat(MOTO_HOUR):%Y-%m-%d-%H}-"
+                          f"{s // 60}-{s % 60}-events.json" for s in range(a.moto_files)])
+                seed(moto.url, (keys if a.moto_day else []) + mkeys)
+                if a.moto_day:
+                    log(f"moto S3 + ElasticMQ: the day, dw-fanout dry run, dw-fanout, boto3 pool")
+                    q = new_queue(esqs, "moto-dry")
+                    results["moto"]["list_floor_dw"] = run_dw_fanout(
+                        DW_FANOUT, moto.url, emq.url, q, bench.start, a.hours, a.concurrency,
+                        dry_run=True)
+                    esqs.delete_queue(QueueUrl=q)
+                    day = {}
+                    for name in ("dw-fanout", "boto3 pool"):
+                        q = new_queue(esqs, "moto-day")
+                        if name == "dw-fanout":
+                            m = run_dw_fanout(DW_FANOUT, moto.url, emq.url, q, bench.start,
+                                              a.hours, a.concurrency)
+                        else:
+                            m = run_boto3("batched", moto.url, emq.url, q, bench.start, a.hours,
+                                          threads=a.concurrency)
+                        m = derive(m)
+                        m.update(in_queue=queue_count(esqs, q), expected=bench.expected)
+                        esqs.delete_queue(QueueUrl=q)
+                        log(f"  {name}: {m['sent']:,} sent, {m['in_queue']:,} in queue, "
+                            f"{m['wall_s']:.1f} s")
+                        day[name] = m
+                    results["moto"]["day"] = day
+                if a.moto_files:
+                    log(f"moto SQS: {a.moto_files} files of hour {MOTO_HOUR}, each client")
+                    hour_runs = {}
+                    for name, mode in (("dw-fanout", None), ("boto3 pool", "batched"),
+                                       ("boto3 per message", "per-message")):
+                        q = new_queue(msqs, "moto")
+                        if mode is None:
+                            m = run_dw_fanout(DW_FANOUT, moto.url, moto.url, q, MOTO_HOUR, 1,
+                                              a.concurrency)
+                        else:
+                            m = run_boto3(mode, moto.url, moto.url, q, MOTO_HOUR, 1,
+                                          seconds=a.moto_files, threads=a.concurrency)
+                        m = derive(m)
+                        m.update(in_queue=queue_count(msqs, q), expected=a.moto_files)
+                        log(f"  {name}: {m['sent']:,} sent, {m['in_queue']:,} in queue, "
+                            f"{m['wall_s']:.1f} s")
+                        hour_runs[name] = m
+                    results["moto"]["hour"] = hour_runs
+            finally:
+                SERVERS.pop("moto", None)
+                moto.stop()
     finally:
         emq.stop()
-        moto.stop()
+        s3srv.stop()
 
     log("start-up: 200 invalid requests")
     results["startup"] = startup()
+    results["load_after"] = os.getloadavg()
     results["total_s"] = time.monotonic() - t_all
     out = REPO / "bench" / ".cache" / "fanout-results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
+    report(results, a, out)
 
-    e = results["elasticmq"]
+
+def report(results, a, out):
+    fast = ["gofakes3", "elasticmq"]
+    la, lb = results["load_before"], results["load_after"]
     print(f"\n## dw-fanout benchmark ({results['machine']})\n")
-    print(f"S3 listing from moto; SQS = ElasticMQ; a day = {hours} x 3,600 = {hours * 3600:,} files.\n")
-    print(HEADER)
-    print(row("dw-fanout", e["dw-fanout"], f"{e['dw-fanout']['in_queue']:,} in queue"))
-    print(row("boto3 thread pool + SendMessageBatch", e["boto3-batched"],
-              f"{e['boto3-batched']['in_queue']:,} in queue"))
-    t = e["boto3-thread-per-message"]
-    print(row("boto3 one thread per message (original)", t,
-              f"{tpm_files:,} files measured; day ~{t['day_wall_s']:.0f} s extrapolated (x{t['scale']:.0f})"))
-    dwm, bbm = e["dw-fanout"], e["boto3-batched"]
-    lf, ld = results["list_floor"], results["list_floor_dw"]
-    print(f"\nListing alone, no sending: boto3 paginator (the {hours} hours one after another) "
-          f"{lf['listed']:,} keys in {lf['wall_s']:.1f} s, moto CPU {lf['moto_cpu_s']:.1f} s; "
-          f"dw-fanout dry run {ld['would_send']:,} keys in {ld['wall_s']:.1f} s, moto CPU "
-          f"{ld['server_cpu_s']['moto']:.1f} s.  moto serves each ListObjectsV2 page in one "
-          f"Python process (scanning the whole bucket and serialising 1,000 keys), so its CPU "
-          f"time for the listing is the floor of every client's wall time.")
-    print(f"\nvs the batched boto3 pool: CPU per message {bbm['cpu_ms_per_1000'] / dwm['cpu_ms_per_1000']:.1f}x lower, "
-          f"wall time {bbm['wall_s'] / dwm['wall_s']:.1f}x shorter (3x would be "
-          f"{bbm['wall_s'] / 3:.1f} s, under the listing floor); dw-fanout peak RSS "
-          f"{dwm['peak_rss_mib']:.1f} MiB.")
-    m = results["moto"]
-    print(f"\nmoto's own SQS (slow, slower as the queue fills): {moto_files:,} files of one hour.\n")
-    print(HEADER)
-    print(row("dw-fanout", m["dw-fanout"]))
-    print(row("boto3 thread pool + SendMessageBatch", m["boto3-batched"]))
-    print(row("boto3 one thread per message (original)", m["boto3-thread-per-message"]))
+    print(f"Load average before {la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f}, after "
+          f"{lb[0]:.1f} / {lb[1]:.1f} / {lb[2]:.1f}.  S3 = gofakes3, SQS = ElasticMQ; a day = "
+          f"{a.hours} x 3,600 = {a.hours * 3600:,} files; medians of {a.rounds} interleaved "
+          f"rounds after two untimed warm-up day runs.\n")
+    sections = [("rounds", "Servers and client on both CPUs")]
+    if "pinned_rounds" in results:
+        sections.append(("pinned_rounds", "Servers pinned to CPU 0, the client to CPU 1"))
+    for key, title in sections:
+        rounds = results[key]
+        print(f"**{title}**\n")
+        print(header(fast))
+        names = list(a.builds) + ["boto3 pool", "floor", "boto3 per message"]
+        labels = {"boto3 pool": "boto3, thread pool (32) + SendMessageBatch",
+                  "floor": "sending floor (bench/floor: SendMessageBatch only, no listing)",
+                  "boto3 per message": "boto3, one thread per message (the original)"}
+        for name in names:
+            if name not in rounds[0]:
+                continue
+            m = median_of(rounds, name)
+            note = ""
+            if m["scale"] != 1:
+                note = (f"{m['expected']:,} files measured; day ~{m['day_wall_s']:.0f} s "
+                        f"extrapolated (x{m['scale']:.0f})")
+            print(row(f"**{name}**" if name == "dw-fanout" else labels.get(name, name), m, fast,
+                      note))
+        print()
+        print(ratios_table(rounds))
+        r = ratio_medians(rounds)
+        d = median_of(rounds, "dw-fanout")
+        print(f"\nMedians of the per-round ratios: boto3 pool / dw-fanout wall "
+              f"{r['boto3_over_dw']:.2f}x, dw-fanout / floor {r['dw_over_floor']:.2f}x, client CPU "
+              f"boto3 / dw-fanout {r['cpu_boto3_over_dw']:.1f}x; dw-fanout peak RSS "
+              f"{d['peak_rss_mib']:.1f} MiB.\n")
+    lf = results["list_floor_dw"]
+    print(f"Listing alone (dw-fanout dry run of the day): {lf['would_send']:,} keys in "
+          f"{lf['wall_s']:.2f} s, gofakes3 CPU {lf['server_cpu_s']['gofakes3']:.1f} s.\n")
+    w = results["warm_up"]
+    print("Warm-up (untimed): " + "; ".join(
+        f"{m['wall_s']:.2f} s, ElasticMQ CPU {m['server_cpu_s']['elasticmq']:.1f} s" for m in w) + ".\n")
+    mem = results["memory"]
+    day_rss = median_of(results["rounds"], "dw-fanout")["peak_rss_mib"]
+    print(f"Memory of one dw-fanout: one hour (3,600 files) {mem['hour']['peak_rss_mib']:.1f} MiB; "
+          f"the day {day_rss:.1f} MiB; the month-long range ({mem['month']['hours']} hours x "
+          f"{a.month_files} files = {mem['month']['sent']:,} messages, {mem['month']['in_queue']:,} "
+          f"in queue, {mem['month']['wall_s']:.1f} s) {mem['month']['peak_rss_mib']:.1f} MiB.\n")
+    moto = results.get("moto", {})
+    if "day" in moto:
+        print("**moto's S3 (listing), ElasticMQ (SQS): the day, one run each**\n")
+        print(header(["moto", "elasticmq"]))
+        for name, m in moto["day"].items():
+            print(row(name, dict(m, in_queue_all=[m["in_queue"]]), ["moto", "elasticmq"]))
+        lf = moto["list_floor_dw"]
+        print(f"\nListing alone from moto (dw-fanout dry run): {lf['would_send']:,} keys in "
+              f"{lf['wall_s']:.1f} s, moto CPU {lf['server_cpu_s']['moto']:.1f} s.\n")
+    if "hour" in moto:
+        print(f"**moto's S3 and SQS: one hour of {a.moto_files:,} files**\n")
+        print(header(["moto"]))
+        for name, m in moto["hour"].items():
+            print(row(name, dict(m, in_queue_all=[m["in_queue"]]), ["moto"]))
+        print()
     s = results["startup"]
-    print(f"\nStart-up: {s['runs']} runs of bin/dw-fanout with an unknown field (exit 2): "
-          f"mean {s['mean_ms']:.2f} ms, p95 {s['p95_ms']:.2f} ms (min {s['min_ms']:.2f}, max {s['max_ms']:.2f}).")
+    print(f"Start-up: {s['runs']} runs of bin/dw-fanout with an unknown field (exit 2): "
+          f"mean {s['mean_ms']:.2f} ms, p95 {s['p95_ms']:.2f} ms (min {s['min_ms']:.2f}, "
+          f"max {s['max_ms']:.2f}).")
     print(f"\nbench total {results['total_s']:.0f} s; raw figures in {out.relative_to(REPO)}")
 
 

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# make bench: dw-fanout against the Python ways of doing the same job, and
-# the operators' start-up time.  Installs what it needs itself: the Python
-# venv (scripts/setup.sh), a JDK and Maven (Debian), and ElasticMQ with its
-# dependencies from Maven Central, cached under bench/.cache/.  Peak RSS and
-# CPU come from GNU time (/usr/bin/time, Debian package "time").
+# make bench: dw-fanout against the Python ways of doing the same job and the
+# sending floor, and the operators' start-up time.  Installs what it needs
+# itself, cached under bench/.cache/: the Python venv (scripts/setup.sh), a
+# JDK and Maven (Debian), ElasticMQ with its dependencies from Maven Central,
+# and, built with the Go toolchain (/usr/local/go/bin or PATH) from the Go
+# module proxy, gofakes3 (an in-memory S3 server) and bench/floor (the
+# sending floor and the seeder).  Peak RSS and CPU come from GNU time
+# (/usr/bin/time, Debian package "time").
 #
-#   BENCH_HOURS=24        hours fanned out against ElasticMQ (a day)
+#   BENCH_HOURS=24        hours of 3,600 files fanned out (a day)
+#   BENCH_ROUNDS=3        interleaved rounds of every client (medians)
+#   BENCH_PINNED=1        also rounds with the servers on CPU 0, the client on 1
+#   BENCH_MONTH_FILES=120 files per hour of the month-long range (memory)
+#   BENCH_COMPARE=        extra dw-fanout builds, "label=path,label=path"
+#   BENCH_MOTO_DAY=1      the day with listing from moto's S3 (0: skip)
 #   BENCH_MOTO_FILES=1200 files of one hour sent against moto's own SQS
 #                         (each moto send scans the queue: time grows with n^2)
 #   BENCH_TPM_FILES=3600  files sent one thread per message (one hour; the
@@ -14,6 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ELASTICMQ_VERSION=1.6.11
+GOFAKES3_VERSION=v1.2.0
 cache=bench/.cache
 lib="$cache/elasticmq-$ELASTICMQ_VERSION/lib"
 
@@ -46,4 +55,26 @@ if ! ls "$lib"/elasticmq-server_2.13-*.jar >/dev/null 2>&1; then
 		dependency:copy-dependencies -DoutputDirectory="$PWD/$lib" >&2
 fi
 
-exec .venv/bin/python bench/fanout_bench.py --elasticmq-lib "$lib" --dw-fanout "$cache/dw-fanout" "$@"
+# Go tools: GOPATH (the module cache) and GOCACHE under the cache too, the
+# module cache writable so that rm -rf bench/.cache works.
+export PATH="$PATH:/usr/local/go/bin"
+if ! command -v go >/dev/null 2>&1; then
+	echo "bench: the Go toolchain is needed (go in PATH or /usr/local/go/bin)" >&2
+	exit 1
+fi
+gocache="$PWD/$cache/go"
+export GOPATH="$gocache/path" GOCACHE="$gocache/build" GOFLAGS="-mod=mod -modcacherw"
+gofakes3="$cache/gofakes3-$GOFAKES3_VERSION"
+if [ ! -x "$gofakes3" ]; then
+	echo "bench: building gofakes3 $GOFAKES3_VERSION from the Go module proxy" >&2
+	GOBIN="$gocache/bin" go install "github.com/johannesboyne/gofakes3/cmd/gofakes3@$GOFAKES3_VERSION"
+	cp "$gocache/bin/gofakes3" "$gofakes3"
+fi
+floor="$cache/dw-bench-floor"
+if [ ! -x "$floor" ] || [ -n "$(find bench/floor -newer "$floor" -type f)" ]; then
+	echo "bench: building bench/floor" >&2
+	(cd bench/floor && go build -o "$OLDPWD/$floor" .)
+fi
+
+exec .venv/bin/python bench/fanout_bench.py --elasticmq-lib "$lib" --dw-fanout "$cache/dw-fanout" \
+	--gofakes3 "$gofakes3" --floor "$floor" "$@"

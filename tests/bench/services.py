@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Local test-bench services for dwops: moto (server mode), MariaDB, OpenSSH.
+"""Local test-bench services for dwops: moto (server mode), MariaDB, OpenSSH;
+for the benchmark also gofakes3 and ElasticMQ (GoFakeS3, ElasticMQ, started
+with start_service; their programs are fetched and built by bench/run.sh).
 
 Every service is a real program listening on a free 127.0.0.1 port, running
 in a throwaway directory under ``tests/.bench/`` and in its own process group.
@@ -338,6 +340,88 @@ class MotoServer(Service):
             r.read()
 
 
+class GoFakeS3(Service):
+    """gofakes3 (an in-memory S3 server in Go), for throughput: it lists a
+    day's 86,400 keys in about a second where moto needs ~19 s of CPU.  It
+    accepts any signature.  The executable is built by bench/run.sh."""
+
+    name = "gofakes3"
+
+    def __init__(self, run_dir: Path, exe: str, port: Optional[int] = None,
+                 die_with_parent: bool = True):
+        super().__init__(run_dir, die_with_parent)
+        self.exe = str(Path(exe).resolve())
+        self.port = port or free_port()
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def exe_hint(self) -> str:
+        return "gofakes3"
+
+    def launch(self) -> None:
+        self.proc = _spawn([self.exe, "-backend", "memory", "-host", f"{HOST}:{self.port}"],
+                           self.log, self.die_with_parent, self.run_dir)
+        self.pid = self.proc.pid
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            if _http_ok(self.url + "/"):
+                return
+            time.sleep(0.1)
+        raise BenchError(f"gofakes3 did not answer on {self.url} within {timeout}s; "
+                         f"log:\n{_tail(self.log)}")
+
+
+class ElasticMQ(Service):
+    """ElasticMQ (an SQS-compatible server on the JVM), for throughput; lib
+    is the folder of its jars (fetched from Maven Central by bench/run.sh).
+    SQS's limits are enforced (sqs-limits = strict)."""
+
+    name = "elasticmq"
+    stop_timeout = 10.0
+
+    def __init__(self, run_dir: Path, lib: str, port: Optional[int] = None,
+                 die_with_parent: bool = True, heap: str = "1g"):
+        super().__init__(run_dir, die_with_parent)
+        self.lib = str(Path(lib).resolve())
+        self.heap = heap
+        self.port = port or free_port()
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def exe_hint(self) -> str:
+        return "elasticmq"
+
+    def launch(self) -> None:
+        conf = self.run_dir / f"elasticmq-{self.port}.conf"
+        conf.write_text(
+            'include classpath("application.conf")\n'
+            f'node-address {{ protocol = http, host = "{HOST}", port = {self.port}, context-path = "" }}\n'
+            f'rest-sqs {{ enabled = true, bind-port = {self.port}, bind-hostname = "{HOST}", '
+            'sqs-limits = strict }\n'
+            'rest-stats { enabled = false }\n')
+        self.proc = _spawn(["java", f"-Xmx{self.heap}", f"-Dconfig.file={conf}", "-cp",
+                            f"{self.lib}/*", "org.elasticmq.server.Main"],
+                           self.log, self.die_with_parent, self.run_dir)
+        self.pid = self.proc.pid
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            if _http_ok(self.url + "/?Action=ListQueues"):
+                return
+            time.sleep(0.3)
+        raise BenchError(f"ElasticMQ did not answer on {self.url} within {timeout}s; "
+                         f"log:\n{_tail(self.log)}")
+
+
 class MariaDB(Service):
     name = "mariadb"
     stop_timeout = 10.0
@@ -670,6 +754,21 @@ def start_moto(base_dir: Optional[Path] = None, port: Optional[int] = None,
     if own:
         shutil.rmtree(run_dir, ignore_errors=True)
     raise last  # type: ignore[misc]
+
+
+def start_service(svc: Service, timeout: float = START_TIMEOUT) -> Service:
+    """Start an extra service (GoFakeS3, ElasticMQ) in its run_dir; stopped by
+    svc.stop() or stop_all().  Retried on a fresh port when the port was
+    taken between free_port() and bind."""
+    for attempt in range(3):
+        try:
+            _remember(svc)
+            return svc.start(timeout)
+        except BenchError:
+            if attempt == 2 or not hasattr(svc, "port"):
+                raise
+            svc._stopped = False
+            svc.port = free_port()
 
 
 def start_all(base_dir: Optional[Path] = None, die_with_parent: bool = True,

@@ -1,0 +1,3 @@
+module dwops/bench/floor
+
+go 1.21
