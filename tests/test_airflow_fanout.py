@@ -68,16 +68,22 @@ def test_hourly_dag_fans_out_the_hour(major, airflow_factory, bench, moto):
 
 
 @pytest.mark.parametrize("major", [3], ids=lambda m: f"airflow{m}")
-def test_unknown_config_field_fails_before_sending(major, airflow_factory, bench, moto):
+def test_unknown_config_field_fails_before_sending(major, airflow_factory, bench, moto,
+                                                   fault_proxy):
+    """A field the DAG does not take, and one pointing the worker's
+    credentials elsewhere (issue 12 #2), fail the task by name; nothing
+    reaches any endpoint (the proxy counts every request)."""
     s3, sqs = moto.client("s3"), moto.client("sqs")
     s3.create_bucket(Bucket="events")
     url = sqs.create_queue(QueueName="work")["QueueUrl"]
     s3.put_object(Bucket="events", Key=keys_of(15, 1)[0], Body=b"{}")
     af = airflow_factory(major, [DAG_FILE, DAG_FILE.parent / "dwops_common.py"])
     r = af.run_dag_test("dwops_fanout", "2019-06-01T18:00:00+00:00",
-                        conf={"hour": "2019-06-01T15", "hours": "typo"},
+                        conf={"hour": "2019-06-01T15", "hours": "typo",
+                              "endpoints": {"sqs": fault_proxy.url, "s3": fault_proxy.url}},
                         env=dict(ENV, DWOPS_FANOUT_BUCKET="events", DWOPS_FANOUT_QUEUE_URL=url,
                                  DWOPS_FANOUT_PREFIX="in", DWOPS_FANOUT_RETRIES="0"))
     assert r.states.get("fanout") == "failed", r
-    assert 'unknown field \\"hours\\"' in r.text or 'unknown field "hours"' in r.text
+    assert "field(s) 'endpoints', 'hours' not allowed" in r.text, r.text[-2000:]
+    assert fault_proxy.stats()["requests"] == 0
     assert drain(sqs, url) == []

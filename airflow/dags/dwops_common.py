@@ -100,8 +100,16 @@ REQUEST_ENV = "DWOPS_REQUEST"
 
 __all__ = [
     "AIRFLOW_MAJOR", "BashOperator", "DwopsOperator", "dwops_task",
-    "setting_template", "get_setting", "parse_result",
+    "setting_template", "get_setting", "parse_result", "check_run_config",
+    "CONNECTION_FIELDS",
 ]
+
+# Request fields that say where the worker's credentials are sent, or which
+# credentials: never taken from a run's config (whoever may trigger a DAG
+# could point them at a server of their own), only from Variables or the
+# environment.
+CONNECTION_FIELDS = ("endpoint_url", "endpoints", "profile", "region", "max_attempts",
+                     "timeout_s")
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -161,6 +169,33 @@ def get_setting(name: str, default: Any = None) -> Any:
     if value is not None:
         return value
     return os.environ.get(_env_key(name), default)
+
+
+# --------------------------------------------------------------------------
+# run config: an allow-list per DAG
+# --------------------------------------------------------------------------
+
+def check_run_config(conf: Any, allowed, what: str = "run config") -> Dict[str, Any]:
+    """`conf` as a dict, after checking that it holds only `allowed` fields.
+
+    Raises ValueError naming every other field (the task fails before the
+    operator runs, so nothing is sent or changed).  Connection and
+    credential settings (CONNECTION_FIELDS) are never allowed: they come
+    from Variables or the environment.
+    """
+    if conf is None:
+        return {}
+    if not isinstance(conf, dict):
+        raise ValueError(f"{what} must be a JSON object")
+    bad = sorted(k for k in conf if k not in allowed or k in CONNECTION_FIELDS)
+    if bad:
+        conn = [k for k in bad if k in CONNECTION_FIELDS]
+        raise ValueError(
+            f"{what}: field(s) {', '.join(repr(k) for k in bad)} not allowed; this DAG takes "
+            f"{', '.join(sorted(allowed))}" +
+            (f" ({', '.join(conn)}: connection and credential settings come only from "
+             "Airflow Variables or the environment)" if conn else ""))
+    return dict(conf)
 
 
 # --------------------------------------------------------------------------

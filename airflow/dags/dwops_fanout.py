@@ -8,10 +8,12 @@ Runs
     same on both.
   * Trigger DAG w/ config: {"hour": "2019-06-01T15"} sends that hour;
     {"start": "2019-06-01T00", "end": "2019-06-02T00"} a range of hours (end
-    exclusive), e.g. after an outage.  Any other dw-fanout field in the
-    config (message_format, empty, key_format, prefix, concurrency, ...)
-    overrides the setting; a field dw-fanout does not know fails the task
-    by name (exit 2) before anything is sent.
+    exclusive), e.g. after an outage.  The config may also set dry_run and
+    dw-fanout's own knobs (RUN_CONFIG_FIELDS: message_format, empty,
+    key_format, prefix, concurrency, page_size, message_group_id); any other
+    field -- the bucket, the queue, endpoints, region, profile -- fails the
+    task by name before anything is sent: where the worker's credentials go
+    is a setting, never a run's choice.
 
 Settings (Airflow Variable dwops_fanout_<name>, else environment variable
 DWOPS_FANOUT_<NAME>; read when the task runs): bucket, queue_url (required),
@@ -38,7 +40,7 @@ import os
 import pendulum
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from dwops_common import dwops_task, get_setting
+from dwops_common import check_run_config, dwops_task, get_setting
 
 try:  # Airflow 3
     from airflow.sdk import DAG
@@ -49,6 +51,10 @@ SETTINGS = ("bucket", "queue_url", "prefix", "region", "key_format", "message_fo
             "empty", "concurrency")
 INTEGER_SETTINGS = ("concurrency",)
 TIME_FIELDS = ("hour", "start", "end")
+# What a run's config may set (issue 12 #2): the times, dry_run and the
+# operator's own knobs.  bucket and queue_url are settings.
+RUN_CONFIG_FIELDS = TIME_FIELDS + ("dry_run", "prefix", "key_format", "message_format",
+                                   "message_group_id", "concurrency", "page_size", "empty")
 
 
 def _truthy(value: str) -> bool:
@@ -62,7 +68,7 @@ def fanout_request(conf, data_interval_start, logical_date) -> str:
         value = get_setting("fanout_" + name)
         if value not in (None, ""):
             req[name] = int(value) if name in INTEGER_SETTINGS else value
-    conf = dict(conf or {})
+    conf = check_run_config(conf, RUN_CONFIG_FIELDS, "dwops_fanout run config")
     if not any(conf.get(f) for f in TIME_FIELDS):
         hour = data_interval_start or logical_date
         req["hour"] = hour.isoformat() if hasattr(hour, "isoformat") else str(hour)
