@@ -24,13 +24,15 @@ SNIPPET = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import pendulum
-import dwops_fanout, dwops_ddl
+import dwops_fanout, dwops_ddl, dwops_fanout_backfill
 out = []
 hour = pendulum.datetime(2019, 6, 1, 15, tz="UTC")
 for kind, conf in json.loads(sys.argv[2]):
     try:
         if kind == "fanout":
             r = json.loads(dwops_fanout.fanout_request(conf, hour, hour))
+        elif kind == "backfill":
+            r = [json.loads(c) for c in dwops_fanout_backfill.chunk_requests(conf)]
         else:
             r = json.loads(dwops_ddl.ddl_request(conf))
         out.append({"ok": r})
@@ -47,6 +49,8 @@ HOSTILE = [
     ("fanout", {"queue_url": "https://sqs.us-east-1.amazonaws.com/666/theirs"}),
     ("fanout", {"bucket": "someone-elses"}),
     ("fanout", {"hours": "typo"}),
+    ("backfill", {"start": "2019-06-01", "end": "2019-06-02", "endpoint_url": "http://evil"}),
+    ("backfill", {"start": "2019-06-01", "end": "2019-06-02", "queue_url": "http://evil/q"}),
     ("ddl", {"endpoint_url": "http://evil.example"}),
     ("ddl", {"overrides": {"endpoint_url": "http://evil.example"}}),
     ("ddl", {"overrides": {"profile": "admin"}}),
@@ -61,6 +65,8 @@ FINE = [
     ("fanout", {"start": "2019-06-01T00", "end": "2019-06-01T03", "empty": "ok"}),
     ("ddl", {"overrides": {"location": "s3://lake/other/", "infer": {"max_files": 2}},
              "dry_run": True}),
+    ("backfill", {"start": "2019-06-01", "end": "2019-06-02", "chunk_hours": 12,
+                  "dry_run": True}),
 ]
 
 
@@ -81,10 +87,11 @@ def test_run_config_allow_lists(major, airflow_factory):
     for (kind, conf), res in zip(HOSTILE, got[:len(HOSTILE)]):
         assert "error" in res, (kind, conf, res)
         assert "not allowed" in res["error"], res
-        named = [k for k in conf if k not in ("hour", "overrides", "request")] or \
+        named = [k for k in conf if k not in ("hour", "start", "end", "overrides", "request")] or \
             list((conf.get("overrides") or conf.get("request") or {}).keys())
         assert any(repr(k) in res["error"] for k in named), (conf, res)
-    fan1, fan2, ddl = (r["ok"] for r in got[len(HOSTILE):])
+    fan1, fan2, ddl, chunks = (r["ok"] for r in got[len(HOSTILE):])
+    assert len(chunks) == 2 and all(c["queue_url"] == "http://q/1/work" for c in chunks)
     assert fan1["bucket"] == "events" and fan1["queue_url"] == "http://q/1/work"
     assert fan1["dry_run"] is True and fan1["concurrency"] == 4
     assert "endpoint_url" not in fan1 and "endpoints" not in fan1

@@ -14,10 +14,11 @@ Trigger DAG w/ config
   start/end take dw-fanout's forms (2019-06-01T15, ...T15:00:00+00:00,
   20190601T150000, a bare date); a start inside an hour means that hour, an
   end inside an hour is rounded up, as dw-fanout does.  chunk_hours (1-8760,
-  default DWOPS_FANOUT_BACKFILL_CHUNK_HOURS or 24).  Any other dw-fanout
-  field (message_format, key_format, prefix, concurrency, dry_run, ...)
-  overrides the setting in every chunk; a field dw-fanout does not know
-  fails the first chunk by name (exit 2).
+  default DWOPS_FANOUT_BACKFILL_CHUNK_HOURS or 24).  dwops_fanout's run
+  config knobs (message_format, key_format, prefix, concurrency, dry_run,
+  ...) override the setting in every chunk; any other field (the bucket,
+  the queue, endpoints, region, profile) fails the run by name before
+  anything is sent.
 
 Settings: those of dwops_fanout (Airflow Variable dwops_fanout_<name>, else
 DWOPS_FANOUT_<NAME>): bucket, queue_url (required), prefix, region,
@@ -45,7 +46,7 @@ import os
 
 import pendulum
 
-from dwops_common import DwopsOperator, get_setting
+from dwops_common import DwopsOperator, check_run_config, get_setting
 
 try:  # Airflow 3
     from airflow.sdk import DAG, task
@@ -57,6 +58,9 @@ except ImportError:  # Airflow 2
 SETTINGS = ("bucket", "queue_url", "prefix", "region", "key_format", "message_format",
             "empty", "concurrency")
 INTEGER_SETTINGS = ("concurrency",)
+# What a run's config may set, as for dwops_fanout (issue 12 #2).
+RUN_CONFIG_FIELDS = ("hour", "start", "end", "dry_run", "prefix", "key_format",
+                     "message_format", "message_group_id", "concurrency", "page_size", "empty")
 SUMMED = ("hours", "listed", "skipped", "sent", "failed", "empty_hours", "missing_seconds",
           "batches", "requests", "retries")
 MAX_HOURS = 24 * 366 * 10   # dw-fanout's own limit on a range
@@ -81,7 +85,9 @@ def _hour(text, field, round_up):
 
 def chunk_requests(conf, default_chunk_hours=24):
     """The dw-fanout request of every chunk of conf's start/end."""
-    conf = dict(conf or {})
+    # The same allow-list as dwops_fanout (issue 12 #2), plus chunk_hours.
+    conf = check_run_config(conf, RUN_CONFIG_FIELDS + ("chunk_hours",),
+                            "dwops_fanout_backfill run config")
     for f in ("start", "end"):
         if not conf.get(f):
             raise ValueError(f"the config needs start and end (e.g. {{\"start\": \"2019-01-01\", "
