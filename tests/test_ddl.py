@@ -499,6 +499,24 @@ def test_athena_apply_and_drop(run_op, moto):
     assert res.data["statements"][0]["sql"] == "DROP TABLE IF EXISTS `lake`.`clicks`"
 
 
+def test_column_cap(run_op):
+    """issue 12 #15: the cost grew with the square of the columns (40,000:
+    32 s); more than 10,000 (partitions included) are refused by name."""
+    base = {"dialect": "athena", "database": "lake", "table": "wide",
+            "location": "s3://lake/wide/"}
+    cols = [{"name": f"c{i:05d}", "type": "bigint"} for i in range(10001)]
+    res = generate(run_op, dict(base, columns=cols))
+    assert res.code == 2 and res.error["field"] == "columns", res
+    assert "more than 10000 columns" in res.error["message"]
+    res = generate(run_op, dict(base, columns=cols[:9999],
+                                partitions=[{"name": "dt", "type": "string"},
+                                            {"name": "hr", "type": "string"}]))
+    assert res.code == 2 and res.error["field"] == "columns", res
+    res = generate(run_op, dict(base, columns=cols[:2000]))
+    assert res.code == 0, res
+    assert len(res.data["columns"]) == 2000
+
+
 def bundle_op(run_op, req, out_dir, action="generate"):
     req = dict(req, action=action)
     return run_op("dw-ddl", action, req, env={"DW_DDL_BUNDLE_DIR": str(out_dir)})

@@ -56,6 +56,7 @@
 	X(QueryFailed, "1", "an Athena query ended FAILED or CANCELLED (Athena's reason follows)") \
 	X(NoFiles, "1", "no sample files under the location to infer the columns from") \
 	X(NothingInferred, "1", "the sample files hold no records to infer the columns from") \
+	X(TooManyColumns, "1", "the sample files hold more distinct keys than a table may have columns (20,000 paths): too wide to infer") \
 	X(NotAvro, "1", "a sample file is not an Avro container with a record schema") \
 	X(Compressed, "1", "a sample file is compressed; inference reads uncompressed files") \
 	X(ZipFailed, "1", "the zip bundle of statements could not be written") \

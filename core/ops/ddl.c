@@ -320,6 +320,9 @@ int dw_ddl_add_column(struct dw_ddl_table *t, const char *name,
 	struct dw_ddl_column *c;
 
 	snprintf(where, sizeof(where), "%s.name", field);
+	if (t->ncolumns + t->npartitions >= DW_DDL_MAX_COLUMNS)
+		return dw_invalid("columns", "more than %d columns (partitions included): a table "
+				  "that wide is refused", DW_DDL_MAX_COLUMNS);
 	if (check_text(name, where))
 		return -1;
 	if (name_taken(t, name))
@@ -671,6 +674,11 @@ int dw_ddl_table_parse(struct dw_ddl_table *t, const json_t *req)
 				  dialect_names[t->dialect]);
 	if (t->dialect == DW_DDL_REDSHIFT && !t->database && !t->schema)
 		return dw_invalid("schema", "redshift needs the external schema the table goes in");
+	/* Counted before any is read: the checks compare names pairwise. */
+	if (json_array_size(json_object_get(req, "columns")) +
+	    json_array_size(json_object_get(req, "partitions")) > DW_DDL_MAX_COLUMNS)
+		return dw_invalid("columns", "more than %d columns (partitions included): a table "
+				  "that wide is refused", DW_DDL_MAX_COLUMNS);
 	if (parse_partitions(t, json_object_get(req, "partitions")) ||
 	    parse_columns(t, json_object_get(req, "columns")))
 		return -1;

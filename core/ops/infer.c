@@ -50,6 +50,10 @@ static struct dw_infer_column *column_at(struct dw_infer *inf, const char *path)
 	for (size_t i = 0; i < inf->n; i++)
 		if (strcmp(inf->cols[i].path, path) == 0)
 			return &inf->cols[i];
+	if (inf->n >= DW_INFER_MAX_PATHS) {
+		inf->too_many = 1;
+		return &inf->spill;
+	}
 	inf->cols = dw_xrealloc(inf->cols, (inf->n + 1) * sizeof(*inf->cols));
 	memset(&inf->cols[inf->n], 0, sizeof(*inf->cols));
 	inf->cols[inf->n].path = dw_xstrdup(path);
@@ -519,7 +523,11 @@ int dw_infer_s3(struct dw_aws *aws, const struct dw_infer_source *src, struct dw
 	for (size_t i = 0; i < s.n; i++)
 		free(s.keys[i]);
 	free(s.keys);
-	if (rc == 0 && s.n == 0)
+	if (rc == 0 && inf->too_many)
+		rc = dw_fail("TooManyColumns", "the sample files under s3://%s/%s hold more than %d "
+			     "distinct keys: too wide to infer a table from", src->bucket,
+			     src->prefix ? src->prefix : "", DW_INFER_MAX_PATHS);
+	else if (rc == 0 && s.n == 0)
 		rc = dw_fail("NoFiles", "no files under s3://%s/%s to infer columns from",
 			     src->bucket, src->prefix ? src->prefix : "");
 	else if (rc == 0 && inf->n == 0)

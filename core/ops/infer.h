@@ -24,7 +24,14 @@ struct dw_infer {
 	long long records;  /* records looked at */
 	long long bad_lines;/* JSON lines that were not objects */
 	long long files;
+	int too_many;       /* more paths than DW_INFER_MAX_PATHS were seen */
+	struct dw_infer_column spill; /* where the paths beyond go */
 };
+
+/* Distinct paths inference keeps track of (objects' keys included); a
+ * sample holding more fails inference (TooManyColumns) rather than making
+ * its cost grow with their square (issue 12 #15). */
+#define DW_INFER_MAX_PATHS (2 * DW_DDL_MAX_COLUMNS)
 
 void dw_infer_init(struct dw_infer *inf);
 void dw_infer_free(struct dw_infer *inf);

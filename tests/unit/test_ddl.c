@@ -155,6 +155,27 @@ static void test_infer_avro_hostile_count(void **state)
 	dw_infer_free(&inf);
 }
 
+/* issue 12 #15: a sample with more distinct keys than a table may have
+ * columns stops being tracked (its cost grew with their square) and says so. */
+static void test_infer_too_many_paths(void **state)
+{
+	struct dw_buf line;
+	struct dw_infer inf;
+
+	(void)state;
+	dw_buf_init(&line);
+	dw_buf_putc(&line, '{');
+	for (int i = 0; i < DW_INFER_MAX_PATHS + 5; i++)
+		dw_buf_printf(&line, "%s\"k%d\":1", i ? "," : "", i);
+	dw_buf_puts(&line, "}\n");
+	dw_infer_init(&inf);
+	dw_infer_json_lines(&inf, line.data, line.len, 10, 0);
+	assert_int_equal(inf.n, DW_INFER_MAX_PATHS);
+	assert_true(inf.too_many);
+	dw_infer_free(&inf);
+	dw_buf_free(&line);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +185,7 @@ int main(void)
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_infer_rules),
 		cmocka_unit_test(test_infer_avro_hostile_count),
+		cmocka_unit_test(test_infer_too_many_paths),
 	};
 
 	return cmocka_run_group_tests_name("ddl", tests, NULL, NULL);
