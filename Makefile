@@ -4,7 +4,7 @@
 #   make test       install what is missing, build with ASan+UBSan, run all tests
 #   make demo       install what is missing, build, run the operators' main jobs
 #   make bench      benchmarks (figures for the README)
-#   make lint       cppcheck and clang-tidy over the C sources
+#   make lint       the layering check, cppcheck, clang-tidy and valgrind
 #   make install    bin/dw-* into $(DESTDIR)$(PREFIX)/bin (PREFIX /usr/local:
 #                   /usr/local/bin is where the Airflow DAGs look by default,
 #                   airflow/dags/dwops_common.py DEFAULT_BIN)
@@ -78,6 +78,7 @@ setup:
 
 test: setup
 	$(MAKE) SANITIZE=1 all unit
+	python3 scripts/check-layers.py --objects build/obj-san
 	DW_EXPECT_SANITIZERS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		bash tests/run
 
@@ -90,6 +91,7 @@ bench: setup all
 # Static analysis, and valgrind over each operator's --help and a rejected
 # request (the paths that need no services).
 lint: all
+	python3 scripts/check-layers.py --objects $(OBJ)
 	python3 scripts/check-errcodes.py
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Icore core operators tests/unit tests/tools

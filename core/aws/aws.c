@@ -3,6 +3,7 @@
 #include "aws/aws.h"
 #include "base/timefmt.h"
 #include "base/log.h"
+#include "base/redact.h"
 #include "aws/sigv4.h"
 #include "base/xml.h"
 
@@ -149,22 +150,15 @@ int dw_aws_new_with_creds(struct dw_aws **out, const struct dw_aws_config *cfg,
 {
 	if (make_client(out, cfg))
 		return -1;
-	dw_creds_copy(&(*out)->creds, creds);
+	if (creds)
+		dw_creds_copy(&(*out)->creds, creds);
 	return 0;
 }
 
-int dw_aws_new(struct dw_aws **out, const struct dw_aws_config *cfg)
+void dw_aws_set_creds(struct dw_aws *aws, const struct dw_creds *creds)
 {
-	if (make_client(out, cfg))
-		return -1;
-	if (dw_creds_resolve(&(*out)->creds, cfg)) {
-		dw_aws_free(*out);
-		*out = NULL;
-		return -1;
-	}
-	dw_debug("aws: region %s, credentials from %s", (*out)->region,
-		 (*out)->creds.source);
-	return 0;
+	dw_creds_free(&aws->creds);
+	dw_creds_copy(&aws->creds, creds);
 }
 
 void dw_aws_free(struct dw_aws *aws)

@@ -26,11 +26,13 @@ struct dw_aws_config {
 };
 
 struct dw_aws;
-/* Resolves region and credentials now, so a bad set-up fails early. */
-int dw_aws_new(struct dw_aws **out, const struct dw_aws_config *cfg);
-/* A client with explicit credentials (STS AssumeRole uses it). */
+/* A client with these credentials (copied; NULL: none yet).  The region is
+ * resolved and checked now.  Operators open theirs with the credential
+ * chain through dw_session_open (aws/session.h). */
 int dw_aws_new_with_creds(struct dw_aws **out, const struct dw_aws_config *cfg,
 			  const struct dw_creds *creds);
+/* Replace the client's credentials by a copy of creds. */
+void dw_aws_set_creds(struct dw_aws *aws, const struct dw_creds *creds);
 void dw_aws_free(struct dw_aws *aws);
 const char *dw_aws_region(const struct dw_aws *aws);
 /* Where the credentials came from: "env", "profile", "assume-role", ... */

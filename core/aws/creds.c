@@ -2,11 +2,12 @@
  * role_arn + source_profile through STS AssumeRole), container
  * credentials, EC2 instance metadata with IMDSv2 tokens. */
 #include "aws/creds.h"
-#include "aws/aws.h"
+#include "aws/http.h"
 #include "base/log.h"
-#include "base/xml.h"
+#include "base/redact.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,8 @@ void dw_creds_free(struct dw_creds *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static void set_creds(struct dw_creds *c, const char *id, const char *secret,
-		      const char *token, const char *source)
+void dw_creds_set(struct dw_creds *c, const char *id, const char *secret,
+		  const char *token, const char *source)
 {
 	c->access_key_id = dw_xstrdup(id);
 	c->secret_access_key = dw_xstrdup(secret);
@@ -34,7 +35,7 @@ static void set_creds(struct dw_creds *c, const char *id, const char *secret,
 
 void dw_creds_copy(struct dw_creds *dst, const struct dw_creds *src)
 {
-	set_creds(dst, src->access_key_id, src->secret_access_key,
+	dw_creds_set(dst, src->access_key_id, src->secret_access_key,
 		  src->session_token, src->source);
 	dst->expiration = src->expiration;
 }
@@ -125,58 +126,41 @@ static char *credentials_value(const char *profile, const char *key)
 	return v ? v : dw_profile_config_value(profile, key);
 }
 
-/* ---- STS AssumeRole ------------------------------------------------------ */
+/* ---- role profiles -------------------------------------------------------- */
 
-static int from_assume_role(struct dw_creds *out, const struct dw_aws_config *cfg,
+/* role_arn + source_profile: the role is assumed with the source profile's
+ * credentials by the chain's assume function (STS AssumeRole, passed in by
+ * aws/session.c: the chain itself never calls an AWS client). */
+static int from_assume_role(struct dw_creds *out, const struct dw_creds_chain *chain,
 			    const char *profile, const struct dw_creds *source)
 {
-	struct dw_aws_config sts_cfg = *cfg;
 	char *role = dw_profile_config_value(profile, "role_arn");
 	char *session = dw_profile_config_value(profile, "role_session_name");
 	char *external = dw_profile_config_value(profile, "external_id");
 	char *duration = dw_profile_config_value(profile, "duration_seconds");
 	char *region = NULL;
-	struct dw_aws *sts = NULL;
-	struct dw_kvlist params;
-	xmlDocPtr doc = NULL;
-	int rc = -1;
+	char default_session[48];
+	int rc;
 
-	if (!sts_cfg.region) {
+	snprintf(default_session, sizeof(default_session), "dwops-%ld", (long)time(NULL));
+	struct dw_creds_role r = {
+		.profile = profile, .role_arn = role,
+		.session_name = session ? session : default_session,
+		.external_id = external,
+		.duration_s = duration ? atoi(duration) : 3600,
+		.region = chain->region,
+	};
+	if (!r.region) {
 		region = dw_profile_config_value(profile, "region");
-		sts_cfg.region = region ? region : "us-east-1";
+		r.region = region ? region : "us-east-1";
 	}
-	dw_kv_init(&params);
-	dw_kv_add(&params, "RoleArn", role);
-	if (session)
-		dw_kv_add(&params, "RoleSessionName", session);
+	if (!chain->assume)
+		rc = dw_invalid("profile", "profile %s: role profiles need STS, which this "
+				"client was not given", profile);
+	else if ((rc = chain->assume(chain->ud, &r, source, out)) == 0)
+		dw_info("credentials: assumed role %s for profile %s", role, profile);
 	else
-		dw_kv_addf(&params, "RoleSessionName", "dwops-%ld", (long)time(NULL));
-	if (external)
-		dw_kv_add(&params, "ExternalId", external);
-	dw_kv_add(&params, "DurationSeconds", duration ? duration : "3600");
-	if (dw_aws_new_with_creds(&sts, &sts_cfg, source) == 0 &&
-	    dw_aws_query(sts, "sts", "2011-06-15", "AssumeRole", &params, &doc) == 0) {
-		xmlNodePtr c = dw_xml_find(xmlDocGetRootElement(doc),
-					   "AssumeRoleResult/Credentials");
-		char *id = dw_xml_text(c, "AccessKeyId");
-		char *secret = dw_xml_text(c, "SecretAccessKey");
-		char *token = dw_xml_text(c, "SessionToken");
-		if (id && secret && token) {
-			set_creds(out, id, secret, token, "assume-role");
-			dw_info("credentials: assumed role %s for profile %s", role, profile);
-			rc = 0;
-		} else {
-			rc = dw_fail("InvalidResponse", "STS AssumeRole answered without credentials");
-		}
-		free(id);
-		free(secret);
-		free(token);
-	} else {
 		dw_error_context("assuming role %s for profile %s", role, profile);
-	}
-	xmlFreeDoc(doc);
-	dw_aws_free(sts);
-	dw_kv_free(&params);
 	free(role);
 	free(session);
 	free(external);
@@ -186,7 +170,7 @@ static int from_assume_role(struct dw_creds *out, const struct dw_aws_config *cf
 }
 
 /* 1 found, 0 not configured, -1 error. */
-static int from_profile(struct dw_creds *out, const struct dw_aws_config *cfg,
+static int from_profile(struct dw_creds *out, const struct dw_creds_chain *chain,
 			const char *profile, int depth)
 {
 	char *id = credentials_value(profile, "aws_access_key_id");
@@ -201,16 +185,16 @@ static int from_profile(struct dw_creds *out, const struct dw_aws_config *cfg,
 		if (depth > 4)
 			rc = dw_invalid("profile", "profile %s: source_profile chain is too long",
 					profile);
-		else if ((rc = from_profile(&src, cfg, source, depth + 1)) == 0)
+		else if ((rc = from_profile(&src, chain, source, depth + 1)) == 0)
 			rc = dw_invalid("profile", "profile %s: source_profile %s has no credentials",
 					profile, source);
 		if (rc > 0)
-			rc = from_assume_role(out, cfg, profile, &src) ? -1 : 1;
+			rc = from_assume_role(out, chain, profile, &src) ? -1 : 1;
 		dw_creds_free(&src);
 	} else if (role) {
 		rc = dw_invalid("profile", "profile %s: role_arn needs a source_profile", profile);
 	} else if (id && secret) {
-		set_creds(out, id, secret, token, "profile");
+		dw_creds_set(out, id, secret, token, "profile");
 		rc = 1;
 	}
 	free(id);
@@ -233,7 +217,7 @@ static int json_creds(struct dw_creds *out, const char *body, const char *token_
 	int rc = 0;
 
 	if (id && secret) {
-		set_creds(out, id, secret, token, source);
+		dw_creds_set(out, id, secret, token, source);
 		rc = 1;
 	}
 	json_decref(doc);
@@ -351,20 +335,20 @@ static int from_imds(struct dw_creds *out)
 	return rc;
 }
 
-int dw_creds_resolve(struct dw_creds *out, const struct dw_aws_config *cfg)
+int dw_creds_resolve(struct dw_creds *out, const struct dw_creds_chain *chain)
 {
 	const char *id = getenv("AWS_ACCESS_KEY_ID");
 	const char *secret = getenv("AWS_SECRET_ACCESS_KEY");
-	const char *explicit_profile = cfg->profile;
+	const char *explicit_profile = chain->profile;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	/* A profile named in the request wins over the environment's keys. */
 	if (!(explicit_profile && *explicit_profile) && id && *id && secret && *secret) {
-		set_creds(out, id, secret, getenv("AWS_SESSION_TOKEN"), "env");
+		dw_creds_set(out, id, secret, getenv("AWS_SESSION_TOKEN"), "env");
 		return 0;
 	}
-	rc = from_profile(out, cfg, profile_name(explicit_profile), 0);
+	rc = from_profile(out, chain, profile_name(explicit_profile), 0);
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
 	if (explicit_profile && *explicit_profile)

@@ -1,6 +1,7 @@
 /* s3.c - Amazon S3 over REST-XML. */
 #include "aws/s3.h"
 #include "base/log.h"
+#include "base/redact.h"
 #include "aws/sigv4.h"
 #include "base/timefmt.h"
 #include "base/xml.h"

@@ -1,6 +1,6 @@
 /* secrets.c - AWS Secrets Manager over the JSON 1.1 protocol. */
 #include "aws/secrets.h"
-#include "base/log.h"
+#include "base/redact.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,12 +2,16 @@
 #include "aws/sts.h"
 #include "base/xml.h"
 
+#include <stdlib.h>
+
+#define STS_VERSION "2011-06-15"
+
 int dw_sts_caller_identity(struct dw_aws *aws, struct dw_sts_identity *out)
 {
 	xmlDocPtr doc = NULL;
 	xmlNodePtr r;
 
-	if (dw_aws_query(aws, "sts", "2011-06-15", "GetCallerIdentity", NULL, &doc))
+	if (dw_aws_query(aws, "sts", STS_VERSION, "GetCallerIdentity", NULL, &doc))
 		return -1;
 	r = dw_xml_find(xmlDocGetRootElement(doc), "GetCallerIdentityResult");
 	dw_xml_textbuf(r, "Account", out->account, sizeof(out->account));
@@ -15,4 +19,36 @@ int dw_sts_caller_identity(struct dw_aws *aws, struct dw_sts_identity *out)
 	dw_xml_textbuf(r, "UserId", out->user_id, sizeof(out->user_id));
 	xmlFreeDoc(doc);
 	return 0;
+}
+
+int dw_sts_assume_role(struct dw_aws *aws, const struct dw_sts_assume_role *in,
+		       struct dw_creds *out)
+{
+	struct dw_kvlist params;
+	xmlDocPtr doc = NULL;
+	int rc;
+
+	dw_kv_init(&params);
+	dw_kv_add(&params, "RoleArn", in->role_arn);
+	dw_kv_add(&params, "RoleSessionName", in->session_name);
+	if (in->external_id)
+		dw_kv_add(&params, "ExternalId", in->external_id);
+	dw_kv_addf(&params, "DurationSeconds", "%d", in->duration_s > 0 ? in->duration_s : 3600);
+	rc = dw_aws_query(aws, "sts", STS_VERSION, "AssumeRole", &params, &doc);
+	dw_kv_free(&params);
+	if (rc)
+		return -1;
+	xmlNodePtr c = dw_xml_find(xmlDocGetRootElement(doc), "AssumeRoleResult/Credentials");
+	char *id = dw_xml_text(c, "AccessKeyId");
+	char *secret = dw_xml_text(c, "SecretAccessKey");
+	char *token = dw_xml_text(c, "SessionToken");
+	if (id && secret && token)
+		dw_creds_set(out, id, secret, token, "assume-role");
+	else
+		rc = dw_fail("InvalidResponse", "STS AssumeRole answered without credentials");
+	free(id);
+	free(secret);
+	free(token);
+	xmlFreeDoc(doc);
+	return rc;
 }

@@ -12,4 +12,16 @@ struct dw_sts_identity {
 
 int dw_sts_caller_identity(struct dw_aws *aws, struct dw_sts_identity *out);
 
+struct dw_sts_assume_role {
+	const char *role_arn;
+	const char *session_name;
+	const char *external_id; /* or NULL */
+	int duration_s;          /* 0: 3600 */
+};
+
+/* AssumeRole: the role's temporary credentials into *out (source
+ * "assume-role", secrets registered for redaction). */
+int dw_sts_assume_role(struct dw_aws *aws, const struct dw_sts_assume_role *in,
+		       struct dw_creds *out);
+
 #endif

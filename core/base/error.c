@@ -1,6 +1,7 @@
 /* error.c - the thread's last error. */
 #include "base/error.h"
 #include "base/log.h"
+#include "base/redact.h"
 
 #include <stdio.h>
 #include <string.h>

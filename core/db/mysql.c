@@ -1,6 +1,7 @@
 /* mysql.c - libmariadb connections, and quoting for MySQL statements. */
 #include "db/mysql.h"
 #include "base/log.h"
+#include "base/redact.h"
 
 #include <mysql.h>
 #include <stdio.h>

@@ -14,6 +14,7 @@
  * backoff when SQS says the fault was its own, and reported otherwise. */
 #include "ops/fanout.h"
 #include "base/log.h"
+#include "base/redact.h"
 #include "proto/req.h"
 #include "aws/s3.h"
 #include "aws/sigv4.h"

@@ -2,6 +2,7 @@
  * order of steps and why it is crash-safe). */
 #include "ops/s3sync.h"
 #include "base/log.h"
+#include "base/redact.h"
 #include "aws/s3.h"
 #include "base/timefmt.h"
 #include "base/xml.h"

@@ -1,8 +1,9 @@
 /* op.c - the operator protocol: request in, one JSON result line out. */
 #include "proto/op.h"
-#include "aws/aws.h"
+#include "aws/session.h"
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/redact.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -225,7 +226,7 @@ struct dw_aws *dw_ctx_aws(struct dw_ctx *ctx)
 	cfg.endpoints = json_object_get(ctx->req, "endpoints");
 	cfg.max_attempts = (int)dw_req_int(ctx->req, "max_attempts", 0);
 	cfg.timeout_ms = dw_req_int(ctx->req, "timeout_s", 0) * 1000;
-	if (dw_aws_new(&ctx->aws, &cfg))
+	if (dw_session_open(&ctx->aws, &cfg))
 		return NULL;
 	return ctx->aws;
 }

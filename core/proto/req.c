@@ -1,7 +1,7 @@
 /* req.c - request validation and typed getters. */
 #include "proto/req.h"
 #include "base/buf.h"
-#include "base/log.h"
+#include "base/redact.h"
 
 #include <stdio.h>
 #include <stdlib.h>

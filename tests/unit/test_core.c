@@ -10,6 +10,7 @@
 
 #include "aws/aws.h"
 #include "base/log.h"
+#include "base/redact.h"
 #include "proto/req.h"
 #include "base/timefmt.h"
 

@@ -14,6 +14,7 @@
 #include "aws/aws.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "base/redact.h"
 
 static const char TOKEN[] = "FQoGZXIvYXdzEJr//////////wEaDFAKESESSIONTOKEN0123456789abcdef";
 
