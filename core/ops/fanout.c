@@ -28,6 +28,26 @@
 
 /* ---- hours --------------------------------------------------------------- */
 
+int dw_fanout_parse_hour(const char *text, const char *field, int round_up,
+			 time_t *out)
+{
+	int inexact = 0;
+	time_t t;
+
+	if (!text || dw_time_parse(text, &t, &inexact))
+		return dw_invalid(field, "%s \"%s\" is not an hour: write e.g. 2019-06-01T15, "
+				  "2019-06-01T15:00:00+00:00 or 2019-06-01", field,
+				  text ? text : "");
+	long rem = (long)(((t % 3600) + 3600) % 3600);
+	t -= rem;
+	if (round_up && (rem || inexact))
+		t += 3600;
+	*out = t;
+	return 0;
+}
+
+/* ---- key formats --------------------------------------------------------- */
+
 /* Exactly n digits at *p. */
 static int take_digits(const char **p, int n, int *out)
 {
@@ -42,113 +62,6 @@ static int take_digits(const char **p, int n, int *out)
 	*out = v;
 	return 0;
 }
-
-/* "Z", "+hh", "+hh:mm", "+hhmm" or nothing; seconds east of UTC. */
-static int take_offset(const char *p, long *offset)
-{
-	int sign, hh, mm = 0;
-
-	*offset = 0;
-	if (*p == '\0')
-		return 0;
-	if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
-		return 0;
-	if (*p != '+' && *p != '-')
-		return -1;
-	sign = *p++ == '-' ? -1 : 1;
-	if (take_digits(&p, 2, &hh))
-		return -1;
-	if (*p == ':')
-		p++;
-	if (*p && take_digits(&p, 2, &mm))
-		return -1;
-	if (*p || hh > 23 || mm > 59)
-		return -1;
-	*offset = sign * (hh * 3600L + mm * 60L);
-	return 0;
-}
-
-/* The time of day after the date: "HH", "HH:MM", "HH:MM:SS" (or the basic
- * "HHMMSS"), an optional fraction, then the offset.  *inexact is set when
- * a fraction of a second is not zero. */
-static int take_time(const char *p, int basic, struct tm *tm, long *offset,
-		     int *inexact)
-{
-	if (take_digits(&p, 2, &tm->tm_hour))
-		return -1;
-	if ((basic && isdigit((unsigned char)*p)) || (!basic && *p == ':')) {
-		p += !basic;
-		if (take_digits(&p, 2, &tm->tm_min))
-			return -1;
-		if ((basic && isdigit((unsigned char)*p)) || (!basic && *p == ':')) {
-			p += !basic;
-			if (take_digits(&p, 2, &tm->tm_sec))
-				return -1;
-			if (*p == '.' || *p == ',') {
-				p++;
-				if (!isdigit((unsigned char)*p))
-					return -1;
-				for (; isdigit((unsigned char)*p); p++)
-					*inexact |= *p != '0';
-			}
-		}
-	}
-	if (tm->tm_hour > 23 || tm->tm_min > 59 || tm->tm_sec > 59)
-		return -1;
-	return take_offset(p, offset);
-}
-
-static int parse_time(const char *text, time_t *out, int *inexact)
-{
-	struct tm tm = { 0 }, check;
-	const char *p = text;
-	int year, month, day, basic;
-	long offset = 0;
-
-	if (take_digits(&p, 4, &year))
-		return -1;
-	basic = *p != '-';
-	p += !basic;
-	if (take_digits(&p, 2, &month) || (!basic && *p++ != '-') || take_digits(&p, 2, &day))
-		return -1;
-	tm.tm_year = year - 1900;
-	tm.tm_mon = month - 1;
-	tm.tm_mday = day;
-	if (*p == 'T' || *p == 't' || *p == ' ') {
-		if (take_time(p + 1, basic, &tm, &offset, inexact))
-			return -1;
-	} else if (take_offset(p, &offset)) {
-		return -1;
-	}
-	check = tm;
-	time_t t = timegm(&check);
-	/* timegm normalises 2019-02-31 into March: refuse what moved. */
-	if (t == (time_t)-1 || month < 1 || month > 12 || check.tm_mday != day ||
-	    check.tm_mon != month - 1)
-		return -1;
-	*out = t - offset;
-	return 0;
-}
-
-int dw_fanout_parse_hour(const char *text, const char *field, int round_up,
-			 time_t *out)
-{
-	int inexact = 0;
-	time_t t;
-
-	if (!text || parse_time(text, &t, &inexact))
-		return dw_invalid(field, "%s \"%s\" is not an hour: write e.g. 2019-06-01T15, "
-				  "2019-06-01T15:00:00+00:00 or 2019-06-01", field,
-				  text ? text : "");
-	long rem = (long)(((t % 3600) + 3600) % 3600);
-	t -= rem;
-	if (round_up && (rem || inexact))
-		t += 3600;
-	*out = t;
-	return 0;
-}
-
-/* ---- key formats --------------------------------------------------------- */
 
 enum piece_kind {
 	P_TEXT, P_YEAR, P_MONTH, P_DAY, P_HOUR, P_HOUR1,

@@ -201,6 +201,60 @@ static void test_iso_times(void **state)
 	assert_int_equal(dw_time_parse_iso("yesterday"), -1);
 }
 
+/* The forms the one parser accepts, all the same instant or day. */
+static void test_iso_accepted_forms(void **state)
+{
+	time_t t;
+	int inexact = -1;
+
+	(void)state;
+	assert_int_equal(dw_time_parse_iso("2019-06-01T15"), 1559401200);
+	assert_int_equal(dw_time_parse_iso("2019-06-01T15:00"), 1559401200);
+	assert_int_equal(dw_time_parse_iso("2019-06-01 15:00:00"), 1559401200);
+	assert_int_equal(dw_time_parse_iso("20190601T150000Z"), 1559401200);
+	assert_int_equal(dw_time_parse_iso("2019-06-01T10:00:00-05"), 1559401200);
+	assert_int_equal(dw_time_parse_iso("2019-06-01T20:30:00+0530"), 1559401200);
+	assert_int_equal(dw_time_parse_iso("20190601"), 1559347200);
+	assert_int_equal(dw_time_parse_iso("2019-06-01T15:00:00.000Z"), 1559401200);
+	assert_int_equal(dw_time_parse("2019-06-01T15:00:00.000Z", &t, &inexact), 0);
+	assert_int_equal(inexact, 0);
+	assert_int_equal(dw_time_parse("2019-06-01T15:00:00.5Z", &t, &inexact), 0);
+	assert_int_equal(inexact, 1);
+	assert_int_equal(t, 1559401200);
+	assert_int_equal(dw_time_parse_iso("2019-12-31T23:59:59Z"), 1577836799);
+}
+
+/* Dates that do not exist are refused, never moved to another day. */
+static void test_iso_invalid_dates(void **state)
+{
+	time_t t = 12345;
+
+	(void)state;
+	assert_int_equal(dw_time_parse_iso("2019-02-31"), -1);
+	assert_int_equal(dw_time_parse("2019-02-31T00:00:00Z", &t, NULL), -1);
+	assert_int_equal(t, 12345); /* untouched */
+	assert_int_equal(dw_time_parse_iso("2019-13-01"), -1);
+	assert_int_equal(dw_time_parse_iso("2019-00-10"), -1);
+	assert_int_equal(dw_time_parse_iso("2019-04-31"), -1);
+	assert_int_equal(dw_time_parse_iso("2019-06-00"), -1);
+	assert_int_equal(dw_time_parse_iso("2019-06-01T24:00:00Z"), -1);
+	assert_int_equal(dw_time_parse_iso("2019-06-01T24:00"), -1);
+	assert_int_equal(dw_time_parse_iso("2019-06-01T23:60:00Z"), -1);
+	assert_int_equal(dw_time_parse_iso("2016-12-31T23:59:60Z"), -1);
+	assert_int_equal(dw_time_parse_iso("2019-06-01T15:00:00+24:00"), -1);
+	assert_int_equal(dw_time_parse_iso("2019-6-1"), -1);
+	assert_int_equal(dw_time_parse_iso("2019-06-01T15:00:00."), -1);
+	assert_int_equal(dw_time_parse_iso("2019-06-01T15:00:00Zjunk"), -1);
+	assert_int_equal(dw_time_parse_iso(""), -1);
+	assert_int_equal(dw_time_parse_iso(NULL), -1);
+	/* leap years: every 4th, not every 100th, but every 400th */
+	assert_int_equal(dw_time_parse_iso("2020-02-29"), 1582934400);
+	assert_int_equal(dw_time_parse_iso("2019-02-29"), -1);
+	assert_int_equal(dw_time_parse_iso("2000-02-29"), 951782400);
+	assert_int_equal(dw_time_parse_iso("1900-02-29"), -1);
+	assert_int_equal(dw_time_parse_iso("2100-02-29T00:00:00Z"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +268,8 @@ int main(void)
 		cmocka_unit_test(test_backoff_full_jitter),
 		cmocka_unit_test(test_error_parsing),
 		cmocka_unit_test(test_iso_times),
+		cmocka_unit_test(test_iso_accepted_forms),
+		cmocka_unit_test(test_iso_invalid_dates),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
