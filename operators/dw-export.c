@@ -170,7 +170,7 @@ static void put_str(json_t *o, const char *k, const char *v)
 		json_object_set_new(o, k, json_string(v));
 }
 
-static void put_task(json_t *r, const struct dw_export_task *task)
+static void put_task(json_t *r, const struct dw_rds_export_task *task)
 {
 	char *bucket, *prefix;
 
@@ -199,7 +199,7 @@ static int step_start(struct dw_aws *aws, const json_t *req, struct target *t, j
 	const json_t *only = json_object_get(req, "export_only");
 	size_t n = json_array_size(only);
 	const char **tables = dw_xcalloc(n ? n : 1, sizeof(*tables));
-	struct dw_export_task task;
+	struct dw_rds_export_task task;
 	int started = 0, rc;
 
 	for (size_t i = 0; i < n; i++)
@@ -223,7 +223,7 @@ static int step_start(struct dw_aws *aws, const json_t *req, struct target *t, j
 }
 
 static int step_wait(struct dw_aws *aws, const json_t *req, const struct target *t,
-		     struct dw_export_task *task, json_t *r)
+		     struct dw_rds_export_task *task, json_t *r)
 {
 	int rc = dw_export_wait(aws, t->id, (int)dw_req_int(req, "poll_s", 30),
 				(int)dw_req_int(req, "wait_timeout_s", 6 * 3600), task);
@@ -235,7 +235,7 @@ static int step_wait(struct dw_aws *aws, const json_t *req, const struct target 
 }
 
 /* Promotions of one main_prefix are ordered by the snapshot's time. */
-static void promotion_version(const struct target *t, const struct dw_export_task *task,
+static void promotion_version(const struct target *t, const struct dw_rds_export_task *task,
 			      char out[32])
 {
 	time_t when = dw_time_parse_iso(task->snapshot_time[0] ? task->snapshot_time : t->snap.created);
@@ -246,7 +246,7 @@ static void promotion_version(const struct target *t, const struct dw_export_tas
 }
 
 static int step_promote(struct dw_aws *aws, const json_t *req, const struct target *t,
-			const struct dw_export_task *task, json_t *r)
+			const struct dw_rds_export_task *task, json_t *r)
 {
 	struct dw_export_promotion p;
 	char version[32], *main_prefix;
@@ -320,7 +320,7 @@ static int act_start(struct dw_ctx *ctx)
 
 static int act_wait(struct dw_ctx *ctx)
 {
-	struct dw_export_task task;
+	struct dw_rds_export_task task;
 	struct dw_aws *aws;
 	struct target t;
 
@@ -331,7 +331,7 @@ static int act_wait(struct dw_ctx *ctx)
 }
 
 /* The task, which must exist. */
-static int described(struct dw_aws *aws, const char *id, struct dw_export_task *task)
+static int described(struct dw_aws *aws, const char *id, struct dw_rds_export_task *task)
 {
 	int found;
 
@@ -344,7 +344,7 @@ static int described(struct dw_aws *aws, const char *id, struct dw_export_task *
 
 static int act_promote(struct dw_ctx *ctx)
 {
-	struct dw_export_task task;
+	struct dw_rds_export_task task;
 	struct dw_aws *aws;
 	struct target t;
 
@@ -365,7 +365,7 @@ static int act_catalog(struct dw_ctx *ctx)
 
 static int act_cancel(struct dw_ctx *ctx)
 {
-	struct dw_export_task task;
+	struct dw_rds_export_task task;
 	struct dw_aws *aws;
 	struct target t;
 
@@ -379,7 +379,7 @@ static int act_cancel(struct dw_ctx *ctx)
 
 static int act_run(struct dw_ctx *ctx)
 {
-	struct dw_export_task task;
+	struct dw_rds_export_task task;
 	struct dw_aws *aws;
 	struct target t;
 

@@ -4,10 +4,12 @@
 #include "base/timefmt.h"
 #include "base/xml.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int dw_rds_call(struct dw_aws *aws, const char *action,
+static int call(struct dw_aws *aws, const char *action,
 		const struct dw_kvlist *params, xmlDocPtr *out)
 {
 	return dw_aws_query(aws, "rds", "2014-10-31", action, params, out);
@@ -73,7 +75,7 @@ static int scan_page(struct dw_aws *aws, const char *source,
 	dw_kv_add(&params, "MaxRecords", "100");
 	if (*marker)
 		dw_kv_add(&params, "Marker", *marker);
-	rc = dw_rds_call(aws, names->action, &params, &doc);
+	rc = call(aws, names->action, &params, &doc);
 	dw_kv_free(&params);
 	free(*marker);
 	*marker = NULL;
@@ -130,7 +132,7 @@ int dw_rds_describe_snapshot(struct dw_aws *aws, const char *id,
 	memset(out, 0, sizeof(*out));
 	dw_kv_init(&params);
 	dw_kv_add(&params, "DBSnapshotIdentifier", id);
-	int rc = dw_rds_call(aws, instance_names.action, &params, &doc);
+	int rc = call(aws, instance_names.action, &params, &doc);
 	dw_kv_free(&params);
 	if (rc)
 		return dw_error_context("looking for snapshot %s", id);
@@ -142,4 +144,328 @@ int dw_rds_describe_snapshot(struct dw_aws *aws, const char *id,
 	if (!n)
 		return dw_fail("DBSnapshotNotFound", "snapshot %s not found", id);
 	return 0;
+}
+
+/* ---- instances ---------------------------------------------------------- */
+
+/* A call whose answer only says it worked. */
+static int call_only(struct dw_aws *aws, const char *action, const struct dw_kvlist *params)
+{
+	xmlDocPtr doc = NULL;
+	int rc = call(aws, action, params, &doc);
+
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+struct tag_list {
+	struct dw_rds_tag *items;
+	size_t n, cap;
+};
+
+static void read_tags(xmlNodePtr list, struct tag_list *tags)
+{
+	tags->n = 0;
+	for (xmlNodePtr t = dw_xml_first(list, "Tag"); t; t = dw_xml_next(t, "Tag")) {
+		if (tags->n == tags->cap) {
+			tags->cap = tags->cap ? 2 * tags->cap : 8;
+			tags->items = dw_xrealloc(tags->items, tags->cap * sizeof(*tags->items));
+		}
+		struct dw_rds_tag *tag = &tags->items[tags->n++];
+		dw_xml_textbuf(t, "Key", tag->key, sizeof(tag->key));
+		dw_xml_textbuf(t, "Value", tag->value, sizeof(tag->value));
+	}
+}
+
+static int list_tags(struct dw_aws *aws, const char *arn, struct tag_list *tags)
+{
+	struct dw_kvlist params;
+	xmlDocPtr doc = NULL;
+
+	dw_kv_init(&params);
+	dw_kv_add(&params, "ResourceName", arn);
+	int rc = call(aws, "ListTagsForResource", &params, &doc);
+	dw_kv_free(&params);
+	if (rc)
+		return -1;
+	read_tags(dw_xml_find(xmlDocGetRootElement(doc), "ListTagsForResourceResult/TagList"), tags);
+	xmlFreeDoc(doc);
+	return 0;
+}
+
+static int read_instance(struct dw_aws *aws, xmlNodePtr n, struct dw_rds_instance *in,
+			 struct tag_list *tags)
+{
+	char port[16], retention[16];
+
+	memset(in, 0, sizeof(*in));
+	dw_xml_textbuf(n, "DBInstanceIdentifier", in->id, sizeof(in->id));
+	dw_xml_textbuf(n, "DBInstanceArn", in->arn, sizeof(in->arn));
+	dw_xml_textbuf(n, "DBInstanceStatus", in->status, sizeof(in->status));
+	dw_xml_textbuf(n, "Endpoint/Address", in->address, sizeof(in->address));
+	in->port = atoi(dw_xml_textbuf(n, "Endpoint/Port", port, sizeof(port)));
+	dw_xml_textbuf(n, "InstanceCreateTime", in->created, sizeof(in->created));
+	dw_xml_textbuf(n, "DBInstanceClass", in->instance_class, sizeof(in->instance_class));
+	in->backup_retention = atoi(dw_xml_textbuf(n, "BackupRetentionPeriod", retention,
+						   sizeof(retention)));
+	xmlNodePtr list = dw_xml_find(n, "TagList");
+	if (list)
+		read_tags(list, tags);
+	else if (list_tags(aws, in->arn, tags))
+		return dw_error_context("reading the tags of %s", in->id);
+	in->tags = tags->items;
+	in->n_tags = tags->n;
+	return 0;
+}
+
+/* One DescribeDBInstances page; *marker is replaced by the next one. */
+static int describe_page(struct dw_aws *aws, const char *id, char **marker,
+			 struct tag_list *tags, dw_rds_instance_fn on_instance, void *ud)
+{
+	struct dw_kvlist params;
+	xmlDocPtr doc = NULL;
+	int rc;
+
+	dw_kv_init(&params);
+	if (id)
+		dw_kv_add(&params, "DBInstanceIdentifier", id);
+	else
+		dw_kv_add(&params, "MaxRecords", "100");
+	if (*marker)
+		dw_kv_add(&params, "Marker", *marker);
+	rc = call(aws, "DescribeDBInstances", &params, &doc);
+	dw_kv_free(&params);
+	free(*marker);
+	*marker = NULL;
+	if (rc)
+		return -1;
+	xmlNodePtr result = dw_xml_find(xmlDocGetRootElement(doc), "DescribeDBInstancesResult");
+	xmlNodePtr list = dw_xml_find(result, "DBInstances");
+	for (xmlNodePtr n = dw_xml_first(list, "DBInstance"); n && rc == 0;
+	     n = dw_xml_next(n, "DBInstance")) {
+		struct dw_rds_instance in;
+		rc = read_instance(aws, n, &in, tags);
+		if (rc == 0)
+			rc = on_instance(ud, &in);
+	}
+	char *next = dw_xml_text(result, "Marker");
+	if (next && *next && rc == 0)
+		*marker = next;
+	else
+		free(next);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+int dw_rds_describe_instances(struct dw_aws *aws, const char *id,
+			      dw_rds_instance_fn on_instance, void *ud)
+{
+	struct tag_list tags = { 0 };
+	char *marker = NULL;
+	int rc;
+
+	do {
+		rc = describe_page(aws, id, &marker, &tags, on_instance, ud);
+	} while (rc == 0 && marker);
+	free(marker);
+	free(tags.items);
+	return rc;
+}
+
+static void add_tags(struct dw_kvlist *p, const struct dw_rds_tag *tags, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char name[48];
+		snprintf(name, sizeof(name), "Tags.Tag.%zu.Key", i + 1);
+		dw_kv_add(p, name, tags[i].key);
+		snprintf(name, sizeof(name), "Tags.Tag.%zu.Value", i + 1);
+		dw_kv_add(p, name, tags[i].value);
+	}
+}
+
+static const char *boolean(int v)
+{
+	return v ? "true" : "false";
+}
+
+int dw_rds_restore_instance(struct dw_aws *aws, const struct dw_rds_restore *in)
+{
+	struct dw_kvlist p;
+
+	dw_kv_init(&p);
+	dw_kv_add(&p, "DBInstanceIdentifier", in->instance);
+	dw_kv_add(&p, "DBSnapshotIdentifier", in->snapshot);
+	dw_kv_add(&p, "PubliclyAccessible", boolean(in->publicly_accessible));
+	dw_kv_add(&p, "MultiAZ", boolean(in->multi_az));
+	dw_kv_add(&p, "DeletionProtection", boolean(in->deletion_protection));
+	if (in->instance_class)
+		dw_kv_add(&p, "DBInstanceClass", in->instance_class);
+	if (in->subnet_group)
+		dw_kv_add(&p, "DBSubnetGroupName", in->subnet_group);
+	if (in->parameter_group)
+		dw_kv_add(&p, "DBParameterGroupName", in->parameter_group);
+	for (size_t i = 0; i < in->n_security_group_ids; i++) {
+		char key[64];
+		snprintf(key, sizeof(key), "VpcSecurityGroupIds.VpcSecurityGroupId.%zu", i + 1);
+		dw_kv_add(&p, key, in->security_group_ids[i]);
+	}
+	add_tags(&p, in->tags, in->n_tags);
+	int rc = call_only(aws, "RestoreDBInstanceFromDBSnapshot", &p);
+	dw_kv_free(&p);
+	return rc;
+}
+
+int dw_rds_modify_instance(struct dw_aws *aws, const struct dw_rds_modify *in)
+{
+	struct dw_kvlist p;
+
+	dw_kv_init(&p);
+	dw_kv_add(&p, "DBInstanceIdentifier", in->instance);
+	if (in->backup_retention >= 0)
+		dw_kv_addf(&p, "BackupRetentionPeriod", "%d", in->backup_retention);
+	dw_kv_add(&p, "ApplyImmediately", boolean(in->apply_immediately));
+	int rc = call_only(aws, "ModifyDBInstance", &p);
+	dw_kv_free(&p);
+	return rc;
+}
+
+int dw_rds_start_instance(struct dw_aws *aws, const char *instance)
+{
+	struct dw_kvlist p;
+
+	dw_kv_init(&p);
+	dw_kv_add(&p, "DBInstanceIdentifier", instance);
+	int rc = call_only(aws, "StartDBInstance", &p);
+	dw_kv_free(&p);
+	return rc;
+}
+
+int dw_rds_delete_instance(struct dw_aws *aws, const struct dw_rds_delete *in)
+{
+	struct dw_kvlist p;
+
+	dw_kv_init(&p);
+	dw_kv_add(&p, "DBInstanceIdentifier", in->instance);
+	dw_kv_add(&p, "SkipFinalSnapshot", boolean(in->skip_final_snapshot));
+	dw_kv_add(&p, "DeleteAutomatedBackups", boolean(in->delete_automated_backups));
+	int rc = call_only(aws, "DeleteDBInstance", &p);
+	dw_kv_free(&p);
+	return rc;
+}
+
+int dw_rds_add_tags(struct dw_aws *aws, const char *arn,
+		    const struct dw_rds_tag *tags, size_t n)
+{
+	struct dw_kvlist p;
+
+	dw_kv_init(&p);
+	dw_kv_add(&p, "ResourceName", arn);
+	add_tags(&p, tags, n);
+	int rc = call_only(aws, "AddTagsToResource", &p);
+	dw_kv_free(&p);
+	return rc;
+}
+
+/* ---- snapshot exports ---------------------------------------------------- */
+
+static void read_export_task(xmlNodePtr n, struct dw_rds_export_task *t)
+{
+	char num[32];
+	size_t len;
+
+	memset(t, 0, sizeof(*t));
+	dw_xml_textbuf(n, "ExportTaskIdentifier", t->id, sizeof(t->id));
+	dw_xml_textbuf(n, "SourceArn", t->source_arn, sizeof(t->source_arn));
+	dw_xml_textbuf(n, "Status", t->status, sizeof(t->status));
+	for (char *c = t->status; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	dw_xml_textbuf(n, "S3Bucket", t->s3_bucket, sizeof(t->s3_bucket));
+	dw_xml_textbuf(n, "S3Prefix", t->s3_prefix, sizeof(t->s3_prefix));
+	len = strlen(t->s3_prefix);
+	while (len && t->s3_prefix[len - 1] == '/')
+		t->s3_prefix[--len] = '\0';
+	dw_xml_textbuf(n, "FailureCause", t->failure_cause, sizeof(t->failure_cause));
+	dw_xml_textbuf(n, "TaskStartTime", t->started, sizeof(t->started));
+	dw_xml_textbuf(n, "SnapshotTime", t->snapshot_time, sizeof(t->snapshot_time));
+	t->percent = atoi(dw_xml_textbuf(n, "PercentProgress", num, sizeof(num)));
+	t->extracted_gb = atoll(dw_xml_textbuf(n, "TotalExtractedDataInGB", num, sizeof(num)));
+}
+
+int dw_rds_describe_export_task(struct dw_aws *aws, const char *id,
+				struct dw_rds_export_task *out, int *found)
+{
+	struct dw_kvlist params;
+	xmlDocPtr doc = NULL;
+	xmlNodePtr n;
+	int rc;
+
+	*found = 0;
+	memset(out, 0, sizeof(*out));
+	dw_kv_init(&params);
+	dw_kv_add(&params, "ExportTaskIdentifier", id);
+	rc = call(aws, "DescribeExportTasks", &params, &doc);
+	dw_kv_free(&params);
+	if (rc && (dw_error_is("ExportTaskNotFound") || dw_error_is("ExportTaskNotFoundFault"))) {
+		dw_error_clear();
+		return 0;
+	}
+	if (rc)
+		return -1;
+	n = dw_xml_find(xmlDocGetRootElement(doc), "DescribeExportTasksResult/ExportTasks");
+	for (n = dw_xml_first(n, "ExportTask"); n; n = dw_xml_next(n, "ExportTask")) {
+		read_export_task(n, out);
+		if (strcmp(out->id, id) == 0) {
+			*found = 1;
+			break;
+		}
+	}
+	if (!*found)
+		memset(out, 0, sizeof(*out));
+	xmlFreeDoc(doc);
+	return 0;
+}
+
+int dw_rds_start_export_task(struct dw_aws *aws, const struct dw_rds_start_export *in,
+			     struct dw_rds_export_task *out)
+{
+	struct dw_kvlist params;
+	xmlDocPtr doc = NULL;
+	int rc;
+
+	dw_kv_init(&params);
+	dw_kv_add(&params, "ExportTaskIdentifier", in->id);
+	dw_kv_add(&params, "SourceArn", in->source_arn);
+	dw_kv_add(&params, "S3BucketName", in->s3_bucket);
+	dw_kv_add(&params, "IamRoleArn", in->iam_role_arn);
+	dw_kv_add(&params, "KmsKeyId", in->kms_key_id);
+	if (in->s3_prefix && *in->s3_prefix)
+		dw_kv_add(&params, "S3Prefix", in->s3_prefix);
+	for (size_t i = 0; i < in->n_export_only; i++) {
+		char key[48];
+		snprintf(key, sizeof(key), "ExportOnly.member.%zu", i + 1);
+		dw_kv_add(&params, key, in->export_only[i]);
+	}
+	rc = call(aws, "StartExportTask", &params, &doc);
+	dw_kv_free(&params);
+	if (rc == 0)
+		read_export_task(dw_xml_find(xmlDocGetRootElement(doc), "StartExportTaskResult"), out);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+int dw_rds_cancel_export_task(struct dw_aws *aws, const char *id,
+			      struct dw_rds_export_task *out)
+{
+	struct dw_kvlist params;
+	xmlDocPtr doc = NULL;
+	int rc;
+
+	dw_kv_init(&params);
+	dw_kv_add(&params, "ExportTaskIdentifier", id);
+	rc = call(aws, "CancelExportTask", &params, &doc);
+	dw_kv_free(&params);
+	if (rc == 0)
+		read_export_task(dw_xml_find(xmlDocGetRootElement(doc), "CancelExportTaskResult"), out);
+	xmlFreeDoc(doc);
+	return rc;
 }

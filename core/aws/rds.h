@@ -4,9 +4,6 @@
 
 #include "aws/aws.h"
 
-int dw_rds_call(struct dw_aws *aws, const char *action,
-		const struct dw_kvlist *params, xmlDocPtr *out);
-
 struct dw_rds_snapshot {
 	char id[256];
 	char arn[512];
@@ -27,5 +24,118 @@ int dw_rds_latest_automated_snapshot(struct dw_aws *aws, const char *source,
  * (DBSnapshotNotFound) when there is none. */
 int dw_rds_describe_snapshot(struct dw_aws *aws, const char *id,
 			     struct dw_rds_snapshot *out);
+
+/* ---- instances ---------------------------------------------------------- */
+
+/* RDS tags: keys up to 128 characters, values up to 256 (UTF-8: 4 bytes
+ * each at most). */
+#define DW_RDS_TAG_KEY_MAX (128 * 4)
+#define DW_RDS_TAG_VALUE_MAX (256 * 4)
+
+struct dw_rds_tag {
+	char key[DW_RDS_TAG_KEY_MAX + 1];
+	char value[DW_RDS_TAG_VALUE_MAX + 1];
+};
+
+struct dw_rds_instance {
+	char id[64];
+	char arn[512];
+	char status[48];
+	char address[256];       /* Endpoint/Address, "" while there is none */
+	int port;
+	char created[40];        /* InstanceCreateTime, ISO 8601 */
+	char instance_class[64];
+	int backup_retention;    /* days */
+	const struct dw_rds_tag *tags;
+	size_t n_tags;
+};
+
+/* Called for each instance (borrowed for the call); returns 0 to go on or
+ * -1 to stop with its error raised. */
+typedef int (*dw_rds_instance_fn)(void *ud, const struct dw_rds_instance *in);
+
+/* DescribeDBInstances across every page (id NULL: every instance), each
+ * with its tags (read with ListTagsForResource where the answer leaves
+ * TagList out, as older API versions do).  The AWS error
+ * DBInstanceNotFound when id names none. */
+int dw_rds_describe_instances(struct dw_aws *aws, const char *id,
+			      dw_rds_instance_fn on_instance, void *ud);
+
+struct dw_rds_restore {
+	const char *instance;
+	const char *snapshot;
+	const char *instance_class;  /* NULL: the snapshot's */
+	const char *subnet_group;    /* NULL: the default */
+	const char *parameter_group; /* NULL: the default */
+	const char *const *security_group_ids;
+	size_t n_security_group_ids;
+	int publicly_accessible, multi_az, deletion_protection;
+	const struct dw_rds_tag *tags;
+	size_t n_tags;
+};
+/* RestoreDBInstanceFromDBSnapshot. */
+int dw_rds_restore_instance(struct dw_aws *aws, const struct dw_rds_restore *in);
+
+struct dw_rds_modify {
+	const char *instance;
+	int backup_retention;  /* days; -1 leaves it */
+	int apply_immediately;
+};
+/* ModifyDBInstance. */
+int dw_rds_modify_instance(struct dw_aws *aws, const struct dw_rds_modify *in);
+/* StartDBInstance. */
+int dw_rds_start_instance(struct dw_aws *aws, const char *instance);
+
+struct dw_rds_delete {
+	const char *instance;
+	int skip_final_snapshot;
+	int delete_automated_backups;
+};
+/* DeleteDBInstance. */
+int dw_rds_delete_instance(struct dw_aws *aws, const struct dw_rds_delete *in);
+/* AddTagsToResource (arn: an instance's, a snapshot's, ...). */
+int dw_rds_add_tags(struct dw_aws *aws, const char *arn,
+		    const struct dw_rds_tag *tags, size_t n);
+
+/* ---- snapshot exports ---------------------------------------------------- */
+
+#define DW_RDS_EXPORT_ID_MAX 60 /* RDS's limit on export task ids */
+
+struct dw_rds_export_task {
+	char id[DW_RDS_EXPORT_ID_MAX + 1];
+	char source_arn[512];
+	char status[32];         /* upper case: STARTING, IN_PROGRESS, COMPLETE,
+				    CANCELING, CANCELED, FAILED */
+	char s3_bucket[256];
+	char s3_prefix[1024];    /* without a trailing '/' */
+	char failure_cause[1024];
+	char started[64];        /* TaskStartTime, ISO 8601, may be "" */
+	char snapshot_time[64];  /* SnapshotTime, ISO 8601, may be "" */
+	int percent;
+	long long extracted_gb;
+};
+
+/* DescribeExportTasks for one id: *found = 0 (and 0 returned, nothing
+ * raised) when RDS knows no such task. */
+int dw_rds_describe_export_task(struct dw_aws *aws, const char *id,
+				struct dw_rds_export_task *out, int *found);
+
+struct dw_rds_start_export {
+	const char *id;
+	const char *source_arn;
+	const char *s3_bucket;
+	const char *s3_prefix;    /* may be NULL or "" */
+	const char *iam_role_arn;
+	const char *kms_key_id;
+	const char *const *export_only; /* may be NULL */
+	size_t n_export_only;
+};
+/* StartExportTask; *out as RDS answers.  The AWS error
+ * ExportTaskAlreadyExists(Fault) when the id is taken. */
+int dw_rds_start_export_task(struct dw_aws *aws, const struct dw_rds_start_export *in,
+			     struct dw_rds_export_task *out);
+/* CancelExportTask; *out as RDS answers. */
+int dw_rds_cancel_export_task(struct dw_aws *aws, const char *id,
+			      struct dw_rds_export_task *out);
 
 #endif

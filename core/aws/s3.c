@@ -241,6 +241,137 @@ struct dw_aws_request *dw_s3_copy_request(const char *src_bucket,
 	return req;
 }
 
+/* Copies and multipart completions may answer 200 with the error in the
+ * body; 1 (and *e filled) when this one did. */
+static int body_error(const struct dw_http_response *resp, struct dw_error *e)
+{
+	if (!resp->body.data || !strstr(resp->body.data, "<Error>"))
+		return 0;
+	memset(e, 0, sizeof(*e));
+	e->kind = DW_FAILED;
+	e->http_status = resp->status;
+	dw_aws_error_parse(DW_PROTO_REST_XML, resp, e->code, sizeof(e->code),
+			   e->message, sizeof(e->message));
+	if (dw_aws_code_retryable(e->code))
+		e->kind = DW_TRANSIENT;
+	return 1;
+}
+
+int dw_s3_copy_result(const struct dw_http_response *resp, struct dw_error *e)
+{
+	return body_error(resp, e) ? -1 : 0;
+}
+
+/* ---- multipart uploads -------------------------------------------------- */
+
+/* A request on key of an upload: ?uploads (upload_id NULL) or ?uploadId=. */
+static void upload_request(struct dw_aws_request *req, const char *method,
+			   const char *bucket, const char *key, const char *upload_id)
+{
+	dw_aws_request_init(req, "s3", DW_PROTO_REST_XML, method, key);
+	req->bucket = dw_xstrdup(bucket);
+	if (upload_id)
+		dw_kv_add(&req->query, "uploadId", upload_id);
+	else
+		dw_kv_add(&req->query, "uploads", "");
+}
+
+int dw_s3_create_multipart_upload(struct dw_aws *aws, const char *bucket,
+				  const char *key, char **upload_id)
+{
+	struct dw_aws_request req;
+	struct dw_http_response resp;
+	xmlDocPtr doc = NULL;
+	int rc;
+
+	*upload_id = NULL;
+	upload_request(&req, "POST", bucket, key, NULL);
+	dw_http_response_init(&resp);
+	rc = dw_aws_send(aws, &req, &resp);
+	if (rc == 0)
+		rc = dw_xml_parse(resp.body.data, resp.body.len, &doc);
+	if (rc == 0 && !(*upload_id = dw_xml_text(xmlDocGetRootElement(doc), "UploadId")))
+		rc = dw_fail("InvalidResponse", "CreateMultipartUpload answered without an UploadId");
+	xmlFreeDoc(doc);
+	dw_http_response_free(&resp);
+	dw_aws_request_free(&req);
+	return rc;
+}
+
+struct dw_aws_request *dw_s3_upload_part_copy_request(const struct dw_s3_part_copy *in)
+{
+	struct dw_aws_request *req = dw_s3_copy_request(in->src_bucket, in->src_key,
+							in->dst_bucket, in->dst_key);
+
+	dw_kv_addf(&req->query, "partNumber", "%d", in->part_number);
+	dw_kv_add(&req->query, "uploadId", in->upload_id);
+	dw_kv_addf(&req->headers, "x-amz-copy-source-range", "bytes=%lld-%lld", in->first,
+		   in->last);
+	return req;
+}
+
+int dw_s3_upload_part_copy_parse(const struct dw_http_response *resp,
+				 struct dw_s3_part *out, struct dw_error *e)
+{
+	xmlDocPtr doc = NULL;
+	int rc = 0;
+
+	if (body_error(resp, e))
+		return -1;
+	if (dw_xml_parse(resp->body.data, resp->body.len, &doc) != 0 ||
+	    !*dw_xml_textbuf(xmlDocGetRootElement(doc), "ETag", out->etag, sizeof(out->etag))) {
+		*e = (struct dw_error){ .kind = DW_FAILED, .code = "InvalidResponse",
+					.message = "UploadPartCopy answered without an ETag" };
+		rc = -1;
+	}
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+int dw_s3_complete_multipart_upload(struct dw_aws *aws, const char *bucket,
+				    const char *key, const char *upload_id,
+				    const struct dw_s3_part *parts, size_t n)
+{
+	struct dw_aws_request req;
+	struct dw_http_response resp;
+	struct dw_error e;
+	int rc;
+
+	upload_request(&req, "POST", bucket, key, upload_id);
+	dw_kv_add(&req.headers, "Content-Type", "application/xml");
+	dw_buf_puts(&req.body, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+	for (size_t i = 0; i < n; i++) {
+		dw_buf_printf(&req.body, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
+		dw_xml_escape(&req.body, parts[i].etag);
+		dw_buf_puts(&req.body, "</ETag></Part>");
+	}
+	dw_buf_puts(&req.body, "</CompleteMultipartUpload>");
+	dw_http_response_init(&resp);
+	rc = dw_aws_send(aws, &req, &resp);
+	if (rc == 0 && body_error(&resp, &e)) {
+		dw_error_restore(&e);
+		rc = -1;
+	}
+	dw_http_response_free(&resp);
+	dw_aws_request_free(&req);
+	return rc;
+}
+
+int dw_s3_abort_multipart_upload(struct dw_aws *aws, const char *bucket,
+				 const char *key, const char *upload_id)
+{
+	struct dw_aws_request req;
+	struct dw_http_response resp;
+	int rc;
+
+	upload_request(&req, "DELETE", bucket, key, upload_id);
+	dw_http_response_init(&resp);
+	rc = dw_aws_send(aws, &req, &resp);
+	dw_http_response_free(&resp);
+	dw_aws_request_free(&req);
+	return rc;
+}
+
 int dw_s3_parse_url(const char *url, const char *field, char **bucket,
 		    char **prefix)
 {

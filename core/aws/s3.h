@@ -63,6 +63,45 @@ struct dw_aws_request *dw_s3_copy_request(const char *src_bucket,
 					  const char *dst_bucket,
 					  const char *dst_key);
 
+/* A CopyObject or UploadPartCopy answer may be 200 with the error in its
+ * body: 0 when it is not, else -1 with *e filled (DW_TRANSIENT when the
+ * code is a retryable one). */
+int dw_s3_copy_result(const struct dw_http_response *resp, struct dw_error *e);
+
+/* ---- multipart uploads (server-side copies in parts) ------------------- */
+
+#define DW_S3_ETAG_MAX 128
+
+struct dw_s3_part {
+	char etag[DW_S3_ETAG_MAX];
+};
+
+/* CreateMultipartUpload: *upload_id is a new string. */
+int dw_s3_create_multipart_upload(struct dw_aws *aws, const char *bucket,
+				  const char *key, char **upload_id);
+
+struct dw_s3_part_copy {
+	const char *src_bucket, *src_key;
+	const char *dst_bucket, *dst_key;
+	const char *upload_id;
+	int part_number;        /* 1-based */
+	long long first, last;  /* the source's bytes, inclusive */
+};
+/* An UploadPartCopy request for a pool, and the parse of its answer: 0
+ * with out->etag, or -1 with *e filled. */
+struct dw_aws_request *dw_s3_upload_part_copy_request(const struct dw_s3_part_copy *in);
+int dw_s3_upload_part_copy_parse(const struct dw_http_response *resp,
+				 struct dw_s3_part *out, struct dw_error *e);
+
+/* CompleteMultipartUpload with parts 1..n (an error in a 200 answer is
+ * raised too). */
+int dw_s3_complete_multipart_upload(struct dw_aws *aws, const char *bucket,
+				    const char *key, const char *upload_id,
+				    const struct dw_s3_part *parts, size_t n);
+/* AbortMultipartUpload (the parts copied so far are dropped, not billed). */
+int dw_s3_abort_multipart_upload(struct dw_aws *aws, const char *bucket,
+				 const char *key, const char *upload_id);
+
 /* Split "s3://bucket/prefix" into new strings (prefix may be ""). */
 int dw_s3_parse_url(const char *url, const char *field, char **bucket,
 		    char **prefix);

@@ -4,7 +4,6 @@
 #include "base/log.h"
 #include "aws/rds.h"
 #include "base/timefmt.h"
-#include "base/xml.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -83,117 +82,61 @@ static void read_tag(struct dw_copy *c, const char *key, const char *value)
 	}
 }
 
-static void read_tags(struct dw_copy *c, xmlNodePtr list)
+static void read_copy(const struct dw_rds_instance *in, struct dw_copy *c)
 {
-	for (xmlNodePtr t = dw_xml_first(list, "Tag"); t; t = dw_xml_next(t, "Tag")) {
-		char key[DW_RDS_TAG_KEY_MAX + 1], value[DW_RDS_TAG_VALUE_MAX + 1];
-		read_tag(c, dw_xml_textbuf(t, "Key", key, sizeof(key)),
-			 dw_xml_textbuf(t, "Value", value, sizeof(value)));
-	}
-}
-
-/* Older API versions leave TagList out of DescribeDBInstances. */
-static int fetch_tags(struct dw_aws *aws, const char *arn, struct dw_copy *c)
-{
-	struct dw_kvlist params;
-	xmlDocPtr doc = NULL;
-
-	dw_kv_init(&params);
-	dw_kv_add(&params, "ResourceName", arn);
-	int rc = dw_rds_call(aws, "ListTagsForResource", &params, &doc);
-	dw_kv_free(&params);
-	if (rc)
-		return dw_error_context("reading the tags of %s", c->instance);
-	read_tags(c, dw_xml_find(xmlDocGetRootElement(doc), "ListTagsForResourceResult/TagList"));
-	xmlFreeDoc(doc);
-	return 0;
-}
-
-static int read_instance(struct dw_aws *aws, xmlNodePtr n, struct dw_copy *c)
-{
-	char port[16], retention[16], arn[512];
-
 	memset(c, 0, sizeof(*c));
-	dw_xml_textbuf(n, "DBInstanceIdentifier", c->instance, sizeof(c->instance));
-	dw_xml_textbuf(n, "DBInstanceStatus", c->status, sizeof(c->status));
-	dw_xml_textbuf(n, "Endpoint/Address", c->address, sizeof(c->address));
-	c->port = atoi(dw_xml_textbuf(n, "Endpoint/Port", port, sizeof(port)));
-	dw_xml_textbuf(n, "InstanceCreateTime", c->created, sizeof(c->created));
-	dw_xml_textbuf(n, "DBInstanceClass", c->instance_class, sizeof(c->instance_class));
-	c->backup_retention = atoi(dw_xml_textbuf(n, "BackupRetentionPeriod", retention,
-						  sizeof(retention)));
-	xmlNodePtr tags = dw_xml_find(n, "TagList");
-	if (tags) {
-		read_tags(c, tags);
-		return 0;
-	}
-	return fetch_tags(aws, dw_xml_textbuf(n, "DBInstanceArn", arn, sizeof(arn)), c);
+	snprintf(c->instance, sizeof(c->instance), "%s", in->id);
+	snprintf(c->status, sizeof(c->status), "%s", in->status);
+	snprintf(c->address, sizeof(c->address), "%s", in->address);
+	c->port = in->port;
+	snprintf(c->created, sizeof(c->created), "%s", in->created);
+	snprintf(c->instance_class, sizeof(c->instance_class), "%s", in->instance_class);
+	c->backup_retention = in->backup_retention;
+	for (size_t i = 0; i < in->n_tags; i++)
+		read_tag(c, in->tags[i].key, in->tags[i].value);
 }
 
-struct instance_page {
+/* The copies DescribeDBInstances finds, managed or not (filter != 0: only
+ * dwops's, and only owner's when owner is set). */
+struct copy_list {
 	struct dw_copy *items;
 	size_t n, cap;
+	int filter;
+	const char *owner;
 };
 
-/* One DescribeDBInstances page; *marker is replaced by the next one. */
-static int describe_page(struct dw_aws *aws, const char *instance, char **marker,
-			 struct instance_page *page)
+static int take_copy(void *ud, const struct dw_rds_instance *in)
 {
-	struct dw_kvlist params;
-	xmlDocPtr doc = NULL;
-	int rc = 0;
+	struct copy_list *l = ud;
+	struct dw_copy c;
 
-	dw_kv_init(&params);
-	if (instance)
-		dw_kv_add(&params, "DBInstanceIdentifier", instance);
-	else
-		dw_kv_add(&params, "MaxRecords", "100");
-	if (*marker)
-		dw_kv_add(&params, "Marker", *marker);
-	rc = dw_rds_call(aws, "DescribeDBInstances", &params, &doc);
-	dw_kv_free(&params);
-	free(*marker);
-	*marker = NULL;
-	if (rc)
-		return -1;
-	xmlNodePtr result = dw_xml_find(xmlDocGetRootElement(doc), "DescribeDBInstancesResult");
-	xmlNodePtr list = dw_xml_find(result, "DBInstances");
-	for (xmlNodePtr n = dw_xml_first(list, "DBInstance"); n && rc == 0;
-	     n = dw_xml_next(n, "DBInstance")) {
-		if (page->n == page->cap) {
-			page->cap = page->cap ? 2 * page->cap : 16;
-			page->items = dw_xrealloc(page->items, page->cap * sizeof(*page->items));
-		}
-		rc = read_instance(aws, n, &page->items[page->n]);
-		if (rc == 0)
-			page->n++;
+	read_copy(in, &c);
+	if (l->filter && (!c.managed ||
+			  (l->owner && (!c.owner[0] || strcmp(c.owner, l->owner) != 0))))
+		return 0;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->items = dw_xrealloc(l->items, l->cap * sizeof(*l->items));
 	}
-	char *next = dw_xml_text(result, "Marker");
-	if (next && *next && rc == 0)
-		*marker = next;
-	else
-		free(next);
-	xmlFreeDoc(doc);
-	return rc;
+	l->items[l->n++] = c;
+	return 0;
 }
 
 int dw_copy_describe(struct dw_aws *aws, const char *instance,
 		     struct dw_copy *out)
 {
-	struct instance_page page = { 0 };
-	char *marker = NULL;
+	struct copy_list l = { 0 };
 
-	if (describe_page(aws, instance, &marker, &page)) {
-		free(page.items);
+	if (dw_rds_describe_instances(aws, instance, take_copy, &l)) {
+		free(l.items);
 		return -1;
 	}
-	free(marker);
-	if (page.n == 0) {
-		free(page.items);
+	if (l.n == 0) {
+		free(l.items);
 		return dw_fail("DBInstanceNotFound", "DB instance %s not found", instance);
 	}
-	*out = page.items[0];
-	free(page.items);
+	*out = l.items[0];
+	free(l.items);
 	return 0;
 }
 
@@ -210,25 +153,16 @@ static int newest_first(const void *a, const void *b)
 int dw_copy_list(struct dw_aws *aws, const char *owner, struct dw_copy **out,
 		 size_t *n)
 {
-	struct instance_page page = { 0 };
-	char *marker = NULL;
-	size_t kept = 0;
+	struct copy_list l = { .filter = 1, .owner = owner };
 
-	do {
-		if (describe_page(aws, NULL, &marker, &page)) {
-			free(page.items);
-			return dw_error_context("listing DB instances");
-		}
-	} while (marker);
-	for (size_t i = 0; i < page.n; i++) {
-		const struct dw_copy *c = &page.items[i];
-		if (c->managed && (!owner || (c->owner[0] && strcmp(c->owner, owner) == 0)))
-			page.items[kept++] = *c;
+	if (dw_rds_describe_instances(aws, NULL, take_copy, &l)) {
+		free(l.items);
+		return dw_error_context("listing DB instances");
 	}
-	if (kept)
-		qsort(page.items, kept, sizeof(*page.items), newest_first);
-	*out = page.items;
-	*n = kept;
+	if (l.n)
+		qsort(l.items, l.n, sizeof(*l.items), newest_first);
+	*out = l.items;
+	*n = l.n;
 	return 0;
 }
 
@@ -277,17 +211,11 @@ static int wait_gone(struct dw_aws *aws, const char *instance, long timeout_s,
 /* No final snapshot and no backups left behind: nothing keeps billing. */
 static int delete_instance(struct dw_aws *aws, const char *instance)
 {
-	struct dw_kvlist params;
-	xmlDocPtr doc = NULL;
+	struct dw_rds_delete d = {
+		.instance = instance, .skip_final_snapshot = 1, .delete_automated_backups = 1,
+	};
 
-	dw_kv_init(&params);
-	dw_kv_add(&params, "DBInstanceIdentifier", instance);
-	dw_kv_add(&params, "SkipFinalSnapshot", "true");
-	dw_kv_add(&params, "DeleteAutomatedBackups", "true");
-	int rc = dw_rds_call(aws, "DeleteDBInstance", &params, &doc);
-	dw_kv_free(&params);
-	xmlFreeDoc(doc);
-	return rc ? dw_error_context("deleting %s", instance) : 0;
+	return dw_rds_delete_instance(aws, &d) ? dw_error_context("deleting %s", instance) : 0;
 }
 
 int dw_copy_destroy(struct dw_aws *aws, const char *instance,
@@ -634,53 +562,35 @@ static int pick_snapshot(struct dw_aws *aws, const struct dw_copy_launch *l,
 	return 0;
 }
 
-static void add_tag(struct dw_kvlist *p, int *n, const char *key, const char *value)
+static void set_tag(struct dw_rds_tag *t, const char *key, const char *value)
 {
-	char name[48];
-
-	++*n;
-	snprintf(name, sizeof(name), "Tags.Tag.%d.Key", *n);
-	dw_kv_add(p, name, key);
-	snprintf(name, sizeof(name), "Tags.Tag.%d.Value", *n);
-	dw_kv_add(p, name, value);
+	snprintf(t->key, sizeof(t->key), "%s", key);
+	snprintf(t->value, sizeof(t->value), "%s", value);
 }
 
 static int restore(struct dw_aws *aws, const struct dw_copy_launch *l, const char *name,
 		   const struct dw_rds_snapshot *snap)
 {
-	struct dw_kvlist p;
-	xmlDocPtr doc = NULL;
+	struct dw_rds_tag tags[5];
 	char expires[32];
-	int tags = 0;
 
 	dw_time_format_iso(time(NULL) + (time_t)l->ttl_days * 86400, expires);
-	dw_kv_init(&p);
-	dw_kv_add(&p, "DBInstanceIdentifier", name);
-	dw_kv_add(&p, "DBSnapshotIdentifier", snap->id);
-	dw_kv_add(&p, "PubliclyAccessible", "false");
-	dw_kv_add(&p, "MultiAZ", "false");
-	dw_kv_add(&p, "DeletionProtection", "false");
-	if (l->instance_class)
-		dw_kv_add(&p, "DBInstanceClass", l->instance_class);
-	if (l->subnet_group)
-		dw_kv_add(&p, "DBSubnetGroupName", l->subnet_group);
-	if (l->parameter_group)
-		dw_kv_add(&p, "DBParameterGroupName", l->parameter_group);
-	for (size_t i = 0; i < l->n_security_group_ids; i++) {
-		char key[64];
-		snprintf(key, sizeof(key), "VpcSecurityGroupIds.VpcSecurityGroupId.%zu", i + 1);
-		dw_kv_add(&p, key, l->security_group_ids[i]);
-	}
-	add_tag(&p, &tags, DW_TAG_MANAGED_BY, DW_MANAGED_BY);
-	add_tag(&p, &tags, DW_TAG_OWNER, l->owner);
-	add_tag(&p, &tags, DW_TAG_SOURCE, snap->source);
-	add_tag(&p, &tags, DW_TAG_SNAPSHOT, snap->id);
-	add_tag(&p, &tags, DW_TAG_EXPIRES_AT, expires);
+	set_tag(&tags[0], DW_TAG_MANAGED_BY, DW_MANAGED_BY);
+	set_tag(&tags[1], DW_TAG_OWNER, l->owner);
+	set_tag(&tags[2], DW_TAG_SOURCE, snap->source);
+	set_tag(&tags[3], DW_TAG_SNAPSHOT, snap->id);
+	set_tag(&tags[4], DW_TAG_EXPIRES_AT, expires);
+	struct dw_rds_restore in = {
+		.instance = name, .snapshot = snap->id,
+		.instance_class = l->instance_class, .subnet_group = l->subnet_group,
+		.parameter_group = l->parameter_group,
+		.security_group_ids = l->security_group_ids,
+		.n_security_group_ids = l->n_security_group_ids,
+		.publicly_accessible = 0, .multi_az = 0, .deletion_protection = 0,
+		.tags = tags, .n_tags = sizeof(tags) / sizeof(tags[0]),
+	};
 	dw_info("restoring %s from %s for %s (expires %s)", name, snap->id, l->owner, expires);
-	int rc = dw_rds_call(aws, "RestoreDBInstanceFromDBSnapshot", &p, &doc);
-	dw_kv_free(&p);
-	xmlFreeDoc(doc);
-	if (rc)
+	if (dw_rds_restore_instance(aws, &in))
 		return dw_error_context("restoring %s from %s", name, snap->id);
 	return 0;
 }
@@ -690,20 +600,14 @@ static int restore(struct dw_aws *aws, const struct dw_copy_launch *l, const cha
  * cannot set it, so it is changed once the copy is available. */
 static int stop_backups(struct dw_aws *aws, const struct waiter *w, struct dw_copy *c)
 {
-	struct dw_kvlist p;
-	xmlDocPtr doc = NULL;
+	struct dw_rds_modify m = {
+		.instance = c->instance, .backup_retention = 0, .apply_immediately = 1,
+	};
 
 	if (c->backup_retention == 0)
 		return 0;
 	dw_info("%s: turning automated backups off", c->instance);
-	dw_kv_init(&p);
-	dw_kv_add(&p, "DBInstanceIdentifier", c->instance);
-	dw_kv_add(&p, "BackupRetentionPeriod", "0");
-	dw_kv_add(&p, "ApplyImmediately", "true");
-	int rc = dw_rds_call(aws, "ModifyDBInstance", &p, &doc);
-	dw_kv_free(&p);
-	xmlFreeDoc(doc);
-	if (rc)
+	if (dw_rds_modify_instance(aws, &m))
 		return dw_error_context("turning backups off on %s", c->instance);
 	return wait_available(aws, c->instance, w, c);
 }
@@ -759,16 +663,8 @@ static int plan(const struct dw_copy_launch *l, const char *name,
  * started again by a relaunch. */
 static int start_instance(struct dw_aws *aws, const char *instance)
 {
-	struct dw_kvlist p;
-	xmlDocPtr doc = NULL;
-
 	dw_info("%s is stopped: starting it", instance);
-	dw_kv_init(&p);
-	dw_kv_add(&p, "DBInstanceIdentifier", instance);
-	int rc = dw_rds_call(aws, "StartDBInstance", &p, &doc);
-	dw_kv_free(&p);
-	xmlFreeDoc(doc);
-	return rc ? dw_error_context("starting %s", instance) : 0;
+	return dw_rds_start_instance(aws, instance) ? dw_error_context("starting %s", instance) : 0;
 }
 
 static int check_reusable(const struct dw_copy_launch *l, const struct dw_copy *c)
@@ -834,32 +730,22 @@ int dw_copy_launch(struct dw_aws *aws, const struct dw_copy_launch *l,
 
 /* ---- extending --------------------------------------------------------- */
 
+static int take_arn(void *ud, const struct dw_rds_instance *in)
+{
+	snprintf(ud, sizeof(((struct dw_rds_instance *)NULL)->arn), "%s", in->arn);
+	return 0;
+}
+
 static int set_expiry(struct dw_aws *aws, const char *instance, const char *expires)
 {
-	struct dw_kvlist p;
-	xmlDocPtr doc = NULL;
-	char arn[512];
+	char arn[sizeof(((struct dw_rds_instance *)NULL)->arn)] = "";
+	struct dw_rds_tag tag;
 
 	/* AddTagsToResource wants the ARN; DescribeDBInstances has it. */
-	dw_kv_init(&p);
-	dw_kv_add(&p, "DBInstanceIdentifier", instance);
-	int rc = dw_rds_call(aws, "DescribeDBInstances", &p, &doc);
-	dw_kv_free(&p);
-	if (rc)
+	if (dw_rds_describe_instances(aws, instance, take_arn, arn))
 		return -1;
-	dw_xml_textbuf(dw_xml_find(xmlDocGetRootElement(doc),
-				   "DescribeDBInstancesResult/DBInstances/DBInstance"),
-		       "DBInstanceArn", arn, sizeof(arn));
-	xmlFreeDoc(doc);
-	doc = NULL;
-	dw_kv_init(&p);
-	dw_kv_add(&p, "ResourceName", arn);
-	dw_kv_add(&p, "Tags.Tag.1.Key", DW_TAG_EXPIRES_AT);
-	dw_kv_add(&p, "Tags.Tag.1.Value", expires);
-	rc = dw_rds_call(aws, "AddTagsToResource", &p, &doc);
-	dw_kv_free(&p);
-	xmlFreeDoc(doc);
-	return rc ? dw_error_context("tagging %s", instance) : 0;
+	set_tag(&tag, DW_TAG_EXPIRES_AT, expires);
+	return dw_rds_add_tags(aws, arn, &tag, 1) ? dw_error_context("tagging %s", instance) : 0;
 }
 
 int dw_copy_extend(struct dw_aws *aws, const char *instance,

@@ -7,6 +7,7 @@
 
 #include <time.h>
 #include "aws/aws.h"
+#include "aws/rds.h"
 #include "db/mysql.h"
 #include "db/ssh.h"
 
@@ -20,12 +21,9 @@
 #define DW_TAG_EXPIRES_AT "expires-at"
 
 /* Limits validated at launch; the buffers that read them back are sized from
- * them (+1 for the NUL), so what launch accepts, destroy and extend match.
- * RDS tags: keys up to 128 characters, values up to 256 (UTF-8: 4 bytes
- * each at most). */
+ * them (+1 for the NUL), so what launch accepts, destroy and extend match
+ * (the tags' own limits are in aws/rds.h). */
 #define DW_OWNER_MAX 128
-#define DW_RDS_TAG_KEY_MAX (128 * 4)
-#define DW_RDS_TAG_VALUE_MAX (256 * 4)
 
 struct dw_copy {
 	char instance[64];

@@ -6,7 +6,6 @@
 #include "aws/s3.h"
 #include "ops/s3sync.h"
 #include "base/timefmt.h"
-#include "base/xml.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -72,97 +71,28 @@ int dw_export_task_id(const char *source, time_t snapshot_time,
 
 /* ---- RDS calls ------------------------------------------------------- */
 
-static void read_task(xmlNodePtr n, struct dw_export_task *t)
-{
-	char num[32];
-	size_t len;
-
-	memset(t, 0, sizeof(*t));
-	dw_xml_textbuf(n, "ExportTaskIdentifier", t->id, sizeof(t->id));
-	dw_xml_textbuf(n, "SourceArn", t->source_arn, sizeof(t->source_arn));
-	dw_xml_textbuf(n, "Status", t->status, sizeof(t->status));
-	for (char *p = t->status; *p; p++)
-		*p = (char)toupper((unsigned char)*p);
-	dw_xml_textbuf(n, "S3Bucket", t->s3_bucket, sizeof(t->s3_bucket));
-	dw_xml_textbuf(n, "S3Prefix", t->s3_prefix, sizeof(t->s3_prefix));
-	len = strlen(t->s3_prefix);
-	while (len && t->s3_prefix[len - 1] == '/')
-		t->s3_prefix[--len] = '\0';
-	dw_xml_textbuf(n, "FailureCause", t->failure_cause, sizeof(t->failure_cause));
-	dw_xml_textbuf(n, "TaskStartTime", t->started, sizeof(t->started));
-	dw_xml_textbuf(n, "SnapshotTime", t->snapshot_time, sizeof(t->snapshot_time));
-	t->percent = atoi(dw_xml_textbuf(n, "PercentProgress", num, sizeof(num)));
-	t->extracted_gb = atoll(dw_xml_textbuf(n, "TotalExtractedDataInGB", num, sizeof(num)));
-}
-
-static int not_found(void)
-{
-	return dw_error_is("ExportTaskNotFound") || dw_error_is("ExportTaskNotFoundFault");
-}
-
 int dw_export_describe(struct dw_aws *aws, const char *id,
-		       struct dw_export_task *out, int *found)
+		       struct dw_rds_export_task *out, int *found)
 {
-	struct dw_kvlist params;
-	xmlDocPtr doc = NULL;
-	xmlNodePtr n;
-	int rc;
-
-	*found = 0;
-	memset(out, 0, sizeof(*out));
-	dw_kv_init(&params);
-	dw_kv_add(&params, "ExportTaskIdentifier", id);
-	rc = dw_rds_call(aws, "DescribeExportTasks", &params, &doc);
-	dw_kv_free(&params);
-	if (rc && not_found()) {
-		dw_error_clear();
-		return 0;
-	}
-	if (rc)
+	if (dw_rds_describe_export_task(aws, id, out, found))
 		return dw_error_context("describing export task %s", id);
-	n = dw_xml_find(xmlDocGetRootElement(doc), "DescribeExportTasksResult/ExportTasks");
-	for (n = dw_xml_first(n, "ExportTask"); n; n = dw_xml_next(n, "ExportTask")) {
-		read_task(n, out);
-		if (strcmp(out->id, id) == 0) {
-			*found = 1;
-			break;
-		}
-	}
-	if (!*found)
-		memset(out, 0, sizeof(*out));
-	xmlFreeDoc(doc);
 	return 0;
 }
 
 static int call_start(struct dw_aws *aws, const char *id,
-		      const struct dw_export_spec *spec, struct dw_export_task *out)
+		      const struct dw_export_spec *spec, struct dw_rds_export_task *out)
 {
-	struct dw_kvlist params;
-	xmlDocPtr doc = NULL;
-	int rc;
+	struct dw_rds_start_export in = {
+		.id = id, .source_arn = spec->source_arn, .s3_bucket = spec->s3_bucket,
+		.s3_prefix = spec->s3_prefix, .iam_role_arn = spec->iam_role_arn,
+		.kms_key_id = spec->kms_key_id, .export_only = spec->export_only,
+		.n_export_only = spec->n_export_only,
+	};
 
-	dw_kv_init(&params);
-	dw_kv_add(&params, "ExportTaskIdentifier", id);
-	dw_kv_add(&params, "SourceArn", spec->source_arn);
-	dw_kv_add(&params, "S3BucketName", spec->s3_bucket);
-	dw_kv_add(&params, "IamRoleArn", spec->iam_role_arn);
-	dw_kv_add(&params, "KmsKeyId", spec->kms_key_id);
-	if (spec->s3_prefix && *spec->s3_prefix)
-		dw_kv_add(&params, "S3Prefix", spec->s3_prefix);
-	for (size_t i = 0; i < spec->n_export_only; i++) {
-		char key[48];
-		snprintf(key, sizeof(key), "ExportOnly.member.%zu", i + 1);
-		dw_kv_add(&params, key, spec->export_only[i]);
-	}
-	rc = dw_rds_call(aws, "StartExportTask", &params, &doc);
-	dw_kv_free(&params);
-	if (rc == 0)
-		read_task(dw_xml_find(xmlDocGetRootElement(doc), "StartExportTaskResult"), out);
-	xmlFreeDoc(doc);
-	return rc;
+	return dw_rds_start_export_task(aws, &in, out);
 }
 
-static int check_same_source(const struct dw_export_task *t,
+static int check_same_source(const struct dw_rds_export_task *t,
 			     const struct dw_export_spec *spec)
 {
 	if (t->source_arn[0] && strcmp(t->source_arn, spec->source_arn) != 0)
@@ -174,7 +104,7 @@ static int check_same_source(const struct dw_export_task *t,
 
 int dw_export_start(struct dw_aws *aws, const char *id,
 		    const struct dw_export_spec *spec,
-		    struct dw_export_task *out, int *started)
+		    struct dw_rds_export_task *out, int *started)
 {
 	int found;
 
@@ -206,27 +136,16 @@ int dw_export_start(struct dw_aws *aws, const char *id,
 }
 
 int dw_export_cancel(struct dw_aws *aws, const char *id,
-		     struct dw_export_task *out)
+		     struct dw_rds_export_task *out)
 {
-	struct dw_kvlist params;
-	xmlDocPtr doc = NULL;
-	int rc;
-
-	dw_kv_init(&params);
-	dw_kv_add(&params, "ExportTaskIdentifier", id);
-	rc = dw_rds_call(aws, "CancelExportTask", &params, &doc);
-	dw_kv_free(&params);
-	if (rc == 0)
-		read_task(dw_xml_find(xmlDocGetRootElement(doc), "CancelExportTaskResult"), out);
-	else
-		dw_error_context("canceling export task %s", id);
-	xmlFreeDoc(doc);
-	return rc;
+	if (dw_rds_cancel_export_task(aws, id, out))
+		return dw_error_context("canceling export task %s", id);
+	return 0;
 }
 
 /* ---- waiting --------------------------------------------------------- */
 
-static void log_progress(const struct dw_export_task *t, time_t waited_since)
+static void log_progress(const struct dw_rds_export_task *t, time_t waited_since)
 {
 	time_t from = dw_time_parse_iso(t->started);
 	long elapsed = (long)(time(NULL) - (from != (time_t)-1 ? from : waited_since));
@@ -237,7 +156,7 @@ static void log_progress(const struct dw_export_task *t, time_t waited_since)
 		t->status, t->percent, t->extracted_gb, elapsed / 60, elapsed % 60);
 }
 
-int dw_export_finished(const struct dw_export_task *t, int *rc)
+int dw_export_finished(const struct dw_rds_export_task *t, int *rc)
 {
 	if (strcmp(t->status, "COMPLETE") == 0) {
 		*rc = 0;
@@ -257,7 +176,7 @@ int dw_export_finished(const struct dw_export_task *t, int *rc)
 }
 
 int dw_export_wait(struct dw_aws *aws, const char *id, int poll_s,
-		   int timeout_s, struct dw_export_task *out)
+		   int timeout_s, struct dw_rds_export_task *out)
 {
 	time_t begin = time(NULL);
 	int found, rc = 0;
@@ -281,7 +200,7 @@ int dw_export_wait(struct dw_aws *aws, const char *id, int poll_s,
 
 /* ---- promotion ------------------------------------------------------- */
 
-void dw_export_folder(const struct dw_export_task *t, char **bucket,
+void dw_export_folder(const struct dw_rds_export_task *t, char **bucket,
 		      char **prefix)
 {
 	*bucket = dw_xstrdup(t->s3_bucket);
@@ -337,7 +256,7 @@ int dw_export_main_prefix(const char *main_prefix, const char *field,
 	return 0;
 }
 
-int dw_export_promote(struct dw_aws *aws, const struct dw_export_task *t,
+int dw_export_promote(struct dw_aws *aws, const struct dw_rds_export_task *t,
 		      const char *main_prefix, const char *version,
 		      const struct dw_export_copying *copying,
 		      struct dw_export_promotion *out)

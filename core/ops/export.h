@@ -14,30 +14,16 @@
 #include "aws/aws.h"
 #include "aws/rds.h"
 
-#define DW_EXPORT_ID_MAX 60 /* RDS's limit on export task ids */
+#define DW_EXPORT_ID_MAX DW_RDS_EXPORT_ID_MAX
 
 /* The id for source's snapshot taken at t, into out. */
 int dw_export_task_id(const char *source, time_t snapshot_time,
 		      char out[DW_EXPORT_ID_MAX + 1]);
 
-struct dw_export_task {
-	char id[DW_EXPORT_ID_MAX + 1];
-	char source_arn[512];
-	char status[32];         /* upper case: STARTING, IN_PROGRESS, COMPLETE,
-				    CANCELING, CANCELED, FAILED */
-	char s3_bucket[256];
-	char s3_prefix[1024];    /* without a trailing '/' */
-	char failure_cause[1024];
-	char started[64];        /* TaskStartTime, ISO 8601, may be "" */
-	char snapshot_time[64];  /* SnapshotTime, ISO 8601, may be "" */
-	int percent;
-	long long extracted_gb;
-};
-
 /* DescribeExportTasks for one id; *found = 0 (and 0 returned) when RDS
  * knows no such task. */
 int dw_export_describe(struct dw_aws *aws, const char *id,
-		       struct dw_export_task *out, int *found);
+		       struct dw_rds_export_task *out, int *found);
 
 struct dw_export_spec {
 	const char *source_arn;  /* the snapshot's ARN */
@@ -52,23 +38,23 @@ struct dw_export_spec {
 /* Start the export task id unless it exists; *started says which. */
 int dw_export_start(struct dw_aws *aws, const char *id,
 		    const struct dw_export_spec *spec,
-		    struct dw_export_task *out, int *started);
+		    struct dw_rds_export_task *out, int *started);
 int dw_export_cancel(struct dw_aws *aws, const char *id,
-		     struct dw_export_task *out);
+		     struct dw_rds_export_task *out);
 
 /* Whether a task has finished: 1 with *rc 0 when COMPLETE, 1 with *rc -1
  * and ExportFailed / Canceled raised (with RDS's cause), 0 while it
  * is still starting or in progress. */
-int dw_export_finished(const struct dw_export_task *t, int *rc);
+int dw_export_finished(const struct dw_rds_export_task *t, int *rc);
 
 /* Poll every poll_s seconds, logging progress, until COMPLETE (0);
  * FAILED or CANCELED raise DW_FAILED with the cause; no end within
  * timeout_s raises DW_TRANSIENT "WaitTimeout". */
 int dw_export_wait(struct dw_aws *aws, const char *id, int poll_s,
-		   int timeout_s, struct dw_export_task *out);
+		   int timeout_s, struct dw_rds_export_task *out);
 
 /* s3://<bucket>/<prefix>/<id>/ as bucket and key prefix (new strings). */
-void dw_export_folder(const struct dw_export_task *t, char **bucket,
+void dw_export_folder(const struct dw_rds_export_task *t, char **bucket,
 		      char **prefix);
 
 /* The name of the marker promote leaves under main_prefix. */
@@ -88,7 +74,7 @@ struct dw_export_copying {
 
 /* Move the COMPLETE export's folder onto s3://<its bucket>/<main_prefix>/
  * (see dw/s3sync.h); version orders promotions (the snapshot's time). */
-int dw_export_promote(struct dw_aws *aws, const struct dw_export_task *t,
+int dw_export_promote(struct dw_aws *aws, const struct dw_rds_export_task *t,
 		      const char *main_prefix, const char *version,
 		      const struct dw_export_copying *copying,
 		      struct dw_export_promotion *out);

@@ -5,7 +5,6 @@
 #include "base/redact.h"
 #include "aws/s3.h"
 #include "base/timefmt.h"
-#include "base/xml.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -191,22 +190,6 @@ static void copy_failed(struct copy_run *run, const struct dw_error *err)
 		run->first = *err;
 }
 
-/* Copies and multipart completions may answer 200 with the error in the
- * body; 1 (and *e filled) when this one did. */
-static int body_error(const struct dw_http_response *resp, struct dw_error *e)
-{
-	if (!resp->body.data || !strstr(resp->body.data, "<Error>"))
-		return 0;
-	memset(e, 0, sizeof(*e));
-	e->kind = DW_FAILED;
-	e->http_status = resp->status;
-	dw_aws_error_parse(DW_PROTO_REST_XML, resp, e->code, sizeof(e->code),
-			   e->message, sizeof(e->message));
-	if (dw_aws_code_retryable(e->code))
-		e->kind = DW_TRANSIENT;
-	return 1;
-}
-
 static void on_copied(void *ud, const struct dw_http_response *resp,
 		      const struct dw_error *err)
 {
@@ -214,7 +197,7 @@ static void on_copied(void *ud, const struct dw_http_response *resp,
 	struct dw_error e;
 
 	run->done++;
-	if (!err && body_error(resp, &e))
+	if (!err && dw_s3_copy_result(resp, &e))
 		err = &e;
 	if (err) {
 		copy_failed(run, err);
@@ -227,7 +210,7 @@ static void on_copied(void *ud, const struct dw_http_response *resp,
 /* ---- copies in parts ------------------------------------------------- */
 
 struct part_run {
-	char (*etags)[128];
+	struct dw_s3_part *parts;
 	size_t failed;
 	struct dw_error first;
 };
@@ -242,82 +225,11 @@ static void on_part(void *ud, const struct dw_http_response *resp,
 {
 	struct part_job *job = ud;
 	struct dw_error e;
-	xmlDocPtr doc = NULL;
 
-	if (!err && body_error(resp, &e))
+	if (!err && dw_s3_upload_part_copy_parse(resp, &job->run->parts[job->index], &e))
 		err = &e;
-	if (!err && (dw_xml_parse(resp->body.data, resp->body.len, &doc) != 0 ||
-		     !*dw_xml_textbuf(xmlDocGetRootElement(doc), "ETag", job->run->etags[job->index],
-				      sizeof(job->run->etags[job->index])))) {
-		e = (struct dw_error){ .kind = DW_FAILED, .code = "InvalidResponse",
-				       .message = "UploadPartCopy answered without an ETag" };
-		err = &e;
-	}
-	xmlFreeDoc(doc);
 	if (err && job->run->failed++ == 0)
 		job->run->first = *err;
-}
-
-/* A request on key of an upload: ?uploads (upload_id NULL) or ?uploadId=. */
-static void upload_request(struct dw_aws_request *req, const char *method,
-			   const char *bucket, const char *key, const char *upload_id)
-{
-	dw_aws_request_init(req, "s3", DW_PROTO_REST_XML, method, key);
-	req->bucket = dw_xstrdup(bucket);
-	if (upload_id)
-		dw_kv_add(&req->query, "uploadId", upload_id);
-	else
-		dw_kv_add(&req->query, "uploads", "");
-}
-
-static int start_upload(struct dw_aws *aws, const char *bucket, const char *key,
-			char **upload_id)
-{
-	struct dw_aws_request req;
-	struct dw_http_response resp;
-	xmlDocPtr doc = NULL;
-	int rc;
-
-	*upload_id = NULL;
-	upload_request(&req, "POST", bucket, key, NULL);
-	dw_http_response_init(&resp);
-	rc = dw_aws_send(aws, &req, &resp);
-	if (rc == 0)
-		rc = dw_xml_parse(resp.body.data, resp.body.len, &doc);
-	if (rc == 0 && !(*upload_id = dw_xml_text(xmlDocGetRootElement(doc), "UploadId")))
-		rc = dw_fail("InvalidResponse", "CreateMultipartUpload answered without an UploadId");
-	xmlFreeDoc(doc);
-	dw_http_response_free(&resp);
-	dw_aws_request_free(&req);
-	return rc;
-}
-
-static int complete_upload(struct dw_aws *aws, const char *bucket, const char *key,
-			   const char *upload_id, char (*etags)[128], size_t n)
-{
-	struct dw_aws_request req;
-	struct dw_http_response resp;
-	struct dw_error e;
-	int rc;
-
-	upload_request(&req, "POST", bucket, key, upload_id);
-	dw_kv_add(&req.headers, "Content-Type", "application/xml");
-	dw_buf_puts(&req.body, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
-	for (size_t i = 0; i < n; i++) {
-		dw_buf_printf(&req.body, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
-		dw_xml_escape(&req.body, etags[i]);
-		dw_buf_puts(&req.body, "</ETag></Part>");
-	}
-	dw_buf_puts(&req.body, "</CompleteMultipartUpload>");
-	dw_http_response_init(&resp);
-	rc = dw_aws_send(aws, &req, &resp);
-	if (rc == 0 && body_error(&resp, &e)) {
-		dw_error_restore(&e);
-		rc = -1;
-	}
-	dw_http_response_free(&resp);
-	dw_aws_request_free(&req);
-	return rc;
 }
 
 /* Abort, so the parts copied so far are not kept (and billed); the error
@@ -325,18 +237,12 @@ static int complete_upload(struct dw_aws *aws, const char *bucket, const char *k
 static void abort_upload(struct dw_aws *aws, const char *bucket, const char *key,
 			 const char *upload_id)
 {
-	struct dw_aws_request req;
-	struct dw_http_response resp;
 	struct dw_error saved;
 
 	dw_error_save(&saved);
-	upload_request(&req, "DELETE", bucket, key, upload_id);
-	dw_http_response_init(&resp);
-	if (dw_aws_send(aws, &req, &resp))
+	if (dw_s3_abort_multipart_upload(aws, bucket, key, upload_id))
 		dw_warn("could not abort the multipart upload of s3://%s/%s: %s", bucket, key,
 			dw_error_last()->message);
-	dw_http_response_free(&resp);
-	dw_aws_request_free(&req);
 	dw_error_restore(&saved);
 }
 
@@ -358,21 +264,23 @@ static int copy_in_parts(struct dw_aws *aws, const struct dw_s3sync *s, const ch
 	long long part = part_size_for(s, size);
 	size_t n = (size_t)((size + part - 1) / part);
 	int concurrency = s->concurrency > 0 ? s->concurrency : 32;
-	struct part_run run = { .etags = dw_xcalloc(n, sizeof(*run.etags)) };
+	struct part_run run = { .parts = dw_xcalloc(n, sizeof(*run.parts)) };
 	struct part_job *jobs = dw_xcalloc(n, sizeof(*jobs));
 	char *upload_id = NULL;
-	int rc = start_upload(aws, s->dst_bucket, to, &upload_id);
+	int rc = dw_s3_create_multipart_upload(aws, s->dst_bucket, to, &upload_id);
 
 	if (rc == 0) {
 		dw_info("copying s3://%s/%s (%lld bytes) in %zu parts", s->src_bucket, from, size, n);
 		struct dw_aws_pool *pool = dw_aws_pool_new(aws, concurrency);
 		for (size_t i = 0; i < n; i++) {
-			struct dw_aws_request *req = dw_s3_copy_request(s->src_bucket, from, s->dst_bucket, to);
 			long long first = (long long)i * part;
-			long long last = first + part > size ? size - 1 : first + part - 1;
-			dw_kv_addf(&req->query, "partNumber", "%zu", i + 1);
-			dw_kv_add(&req->query, "uploadId", upload_id);
-			dw_kv_addf(&req->headers, "x-amz-copy-source-range", "bytes=%lld-%lld", first, last);
+			struct dw_s3_part_copy pc = {
+				.src_bucket = s->src_bucket, .src_key = from,
+				.dst_bucket = s->dst_bucket, .dst_key = to,
+				.upload_id = upload_id, .part_number = (int)i + 1, .first = first,
+				.last = first + part > size ? size - 1 : first + part - 1,
+			};
+			struct dw_aws_request *req = dw_s3_upload_part_copy_request(&pc);
 			jobs[i] = (struct part_job){ &run, i };
 			dw_aws_pool_submit(pool, req, on_part, &jobs[i]);
 			dw_aws_pool_wait(pool, concurrency * 2);
@@ -384,7 +292,8 @@ static int copy_in_parts(struct dw_aws *aws, const struct dw_s3sync *s, const ch
 			rc = -1;
 		}
 		if (rc == 0)
-			rc = complete_upload(aws, s->dst_bucket, to, upload_id, run.etags, n);
+			rc = dw_s3_complete_multipart_upload(aws, s->dst_bucket, to, upload_id,
+							     run.parts, n);
 		if (rc)
 			abort_upload(aws, s->dst_bucket, to, upload_id);
 	}
@@ -393,7 +302,7 @@ static int copy_in_parts(struct dw_aws *aws, const struct dw_s3sync *s, const ch
 				 s->dst_bucket, to);
 	free(upload_id);
 	free(jobs);
-	free(run.etags);
+	free(run.parts);
 	return rc;
 }
 

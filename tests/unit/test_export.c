@@ -114,7 +114,7 @@ static void test_move_checks_prefixes(void **state)
 	assert_int_equal(dw_s3sync_check(&s), -1);
 }
 
-static void task_in(struct dw_export_task *t, const char *status, const char *cause)
+static void task_in(struct dw_rds_export_task *t, const char *status, const char *cause)
 {
 	memset(t, 0, sizeof(*t));
 	snprintf(t->id, sizeof(t->id), "warehouse-2024-06-01-031512");
@@ -126,7 +126,7 @@ static void task_in(struct dw_export_task *t, const char *status, const char *ca
  * COMPLETE and CANCELED). */
 static void test_wait_verdicts(void **state)
 {
-	struct dw_export_task t;
+	struct dw_rds_export_task t;
 	int rc = 99;
 
 	(void)state;
