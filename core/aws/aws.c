@@ -21,7 +21,7 @@ struct dw_aws {
 	int max_attempts;
 	long timeout_ms;
 	struct dw_creds creds;
-	struct dw_http *http;
+	struct dw_aws_pool *sync;          /* dw_aws_send's: one request at a time */
 	struct dw_kvlist endpoint_cache;   /* service -> base URL */
 	struct dw_kvlist custom_endpoints; /* service -> "1" when configured */
 	struct dw_aws_stats stats;
@@ -138,7 +138,6 @@ static int make_client(struct dw_aws **out, const struct dw_aws_config *cfg)
 	if (aws->max_attempts <= 0)
 		aws->max_attempts = 3;
 	aws->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 60000;
-	aws->http = dw_http_new();
 	dw_kv_init(&aws->endpoint_cache);
 	dw_kv_init(&aws->custom_endpoints);
 	*out = aws;
@@ -169,7 +168,7 @@ void dw_aws_free(struct dw_aws *aws)
 	free(aws->endpoint_url);
 	json_decref(aws->endpoints);
 	dw_creds_free(&aws->creds);
-	dw_http_free(aws->http);
+	dw_aws_pool_free(aws->sync);
 	dw_kv_free(&aws->endpoint_cache);
 	dw_kv_free(&aws->custom_endpoints);
 	free(aws);
@@ -449,25 +448,18 @@ static const char *operation_name(const struct dw_aws_request *req)
 static int classify(const struct dw_aws_request *req,
 		    const struct dw_http_response *resp, struct dw_error *err)
 {
+	const char *fault = dw_http_fault_code(resp);
 	char code[sizeof(err->code)], msg[1024];
 	int retryable;
 
 	memset(err, 0, sizeof(*err));
-	if (resp->too_large) {
-		/* The same call would get the same answer: not retried. */
-		snprintf(err->code, sizeof(err->code), "%s", "ResponseTooLarge");
+	if (fault) {
+		snprintf(err->code, sizeof(err->code), "%s", fault);
 		snprintf(err->message, sizeof(err->message), "%s %s: %s",
 			 req->service, operation_name(req), resp->error);
 		err->kind = DW_FAILED;
-		return -1;
-	}
-	if (resp->transport_error) {
-		snprintf(err->code, sizeof(err->code), "%s",
-			 resp->transport_error == 28 ? "RequestTimeout" : "NetworkError");
-		snprintf(err->message, sizeof(err->message), "%s %s: %s",
-			 req->service, operation_name(req), resp->error);
-		err->kind = DW_FAILED;
-		return 1;
+		/* Too large an answer would come again the same: not retried. */
+		return resp->too_large ? -1 : 1;
 	}
 	if (resp->status >= 200 && resp->status < 300)
 		return 0;
@@ -481,44 +473,13 @@ static int classify(const struct dw_aws_request *req,
 	return retryable ? 1 : -1;
 }
 
-int dw_aws_send(struct dw_aws *aws, const struct dw_aws_request *req,
-		struct dw_http_response *resp)
-{
-	struct dw_error err;
-
-	for (int attempt = 1;; attempt++) {
-		struct signed_req s;
-
-		dw_http_response_reset(resp);
-		sign(aws, req, &s);
-		aws->stats.requests++;
-		dw_http_perform(aws->http, &s.http, resp);
-		signed_req_free(&s);
-		int verdict = classify(req, resp, &err);
-		if (verdict == 0)
-			return 0;
-		if (verdict < 0) {
-			dw_error_restore(&err);
-			return -1;
-		}
-		if (attempt >= aws->max_attempts) {
-			err.kind = DW_TRANSIENT;
-			dw_error_restore(&err);
-			return dw_error_context("gave up after %d attempts", attempt);
-		}
-		long wait = dw_aws_backoff_ms(attempt);
-		dw_warn("%s (%s); retrying in %ld ms (attempt %d of %d)", err.message,
-			err.code, wait, attempt + 1, aws->max_attempts);
-		aws->stats.retries++;
-		dw_sleep_ms(wait);
-	}
-}
-
 /* ---- many in flight ---------------------------------------------------- */
 
 struct pool_item {
 	struct dw_aws_pool *pool;
 	struct dw_aws_request *req;
+	int owned;                      /* the pool frees req */
+	struct dw_http_response *keep;  /* gets the final answer (dw_aws_send) */
 	dw_aws_done_fn done;
 	void *ud;
 	int attempt;
@@ -544,20 +505,29 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct dw_aws_pool *dw_aws_pool_new(struct dw_aws *aws, int concurrency)
+/* connections: how many the multi handle keeps open (per host and in all). */
+static struct dw_aws_pool *pool_create(struct dw_aws *aws, int concurrency, int connections)
 {
 	struct dw_aws_pool *p = dw_xcalloc(1, sizeof(*p));
 
 	p->aws = aws;
-	p->concurrency = concurrency > 0 ? concurrency : 16;
-	p->multi = dw_http_multi_new(p->concurrency);
+	p->concurrency = concurrency;
+	p->multi = dw_http_multi_new(connections);
 	return p;
+}
+
+struct dw_aws_pool *dw_aws_pool_new(struct dw_aws *aws, int concurrency)
+{
+	concurrency = concurrency > 0 ? concurrency : 16;
+	return pool_create(aws, concurrency, concurrency);
 }
 
 static void item_free(struct pool_item *it)
 {
-	dw_aws_request_free(it->req);
-	free(it->req);
+	if (it->owned) {
+		dw_aws_request_free(it->req);
+		free(it->req);
+	}
 	free(it);
 }
 
@@ -580,18 +550,27 @@ static void enqueue(struct dw_aws_pool *p, struct pool_item *it)
 	p->tail = it;
 }
 
-void dw_aws_pool_submit_after(struct dw_aws_pool *p, struct dw_aws_request *req,
-			      long delay_ms, dw_aws_done_fn done, void *ud)
+static void submit(struct dw_aws_pool *p, struct dw_aws_request *req, int owned,
+		   struct dw_http_response *keep, long delay_ms, dw_aws_done_fn done,
+		   void *ud)
 {
 	struct pool_item *it = dw_xcalloc(1, sizeof(*it));
 
 	it->pool = p;
 	it->req = req;
+	it->owned = owned;
+	it->keep = keep;
 	it->done = done;
 	it->ud = ud;
 	it->ready_at = delay_ms > 0 ? now_ms() + delay_ms : 0;
 	enqueue(p, it);
 	p->pending++;
+}
+
+void dw_aws_pool_submit_after(struct dw_aws_pool *p, struct dw_aws_request *req,
+			      long delay_ms, dw_aws_done_fn done, void *ud)
+{
+	submit(p, req, 1, NULL, delay_ms, done, ud);
 }
 
 void dw_aws_pool_submit(struct dw_aws_pool *p, struct dw_aws_request *req,
@@ -624,7 +603,13 @@ static void on_http_done(void *ud, struct dw_http_response *resp)
 			 sizeof(err.message) - strlen(err.message),
 			 " (gave up after %d attempts)", it->attempt);
 	}
-	it->done(it->ud, resp, verdict == 0 ? NULL : &err);
+	if (it->keep) {
+		/* The answer moves to dw_aws_send's caller; an empty one is freed. */
+		struct dw_http_response moved = *it->keep;
+		*it->keep = *resp;
+		*resp = moved;
+	}
+	it->done(it->ud, it->keep ? it->keep : resp, verdict == 0 ? NULL : &err);
 	p->pending--;
 	item_free(it);
 }
@@ -679,6 +664,44 @@ void dw_aws_pool_wait(struct dw_aws_pool *p, int max_pending)
 int dw_aws_pool_pending(const struct dw_aws_pool *p)
 {
 	return p->pending;
+}
+
+/* ---- one at a time: the pool's single-request case ---------------------- */
+
+struct sync_call {
+	int failed;
+	struct dw_error err;
+};
+
+static void on_sync_done(void *ud, const struct dw_http_response *resp,
+			 const struct dw_error *err)
+{
+	struct sync_call *c = ud;
+
+	(void)resp;
+	if (err) {
+		c->failed = 1;
+		c->err = *err;
+	}
+}
+
+int dw_aws_send(struct dw_aws *aws, const struct dw_aws_request *req,
+		struct dw_http_response *resp)
+{
+	struct sync_call c = { 0 };
+
+	/* One request in flight; a few connections kept for the services a
+	 * run talks to in turn (what libcurl's easy handle would keep). */
+	if (!aws->sync)
+		aws->sync = pool_create(aws, 1, 5);
+	dw_http_response_reset(resp);
+	submit(aws->sync, (struct dw_aws_request *)req, 0, resp, 0, on_sync_done, &c);
+	dw_aws_pool_wait(aws->sync, 0);
+	if (c.failed) {
+		dw_error_restore(&c.err);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- protocols ---------------------------------------------------------- */

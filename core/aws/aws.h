@@ -66,7 +66,9 @@ void dw_aws_request_init(struct dw_aws_request *r, const char *service,
 			 const char *path);
 void dw_aws_request_free(struct dw_aws_request *r);
 
-/* Send with signing and retries.  On a 2xx answer returns 0 with resp
+/* Send with signing and retries: the pool's single-request case (the
+ * client's own pool of one), so there is one way of signing, sending,
+ * classifying and backing off.  On a 2xx answer returns 0 with resp
  * filled; otherwise -1 with the AWS error code and message raised (and
  * resp still holding the last answer, e.g. to look at a 404). */
 int dw_aws_send(struct dw_aws *aws, const struct dw_aws_request *req,

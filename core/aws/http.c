@@ -124,6 +124,20 @@ static struct curl_slist *prepare(CURL *e, const struct dw_http_request *req,
 	return hdrs;
 }
 
+const char *dw_http_fault_code(const struct dw_http_response *resp)
+{
+	if (resp->too_large)
+		return "ResponseTooLarge";
+	switch ((CURLcode)resp->transport_error) {
+	case CURLE_OK:
+		return NULL;
+	case CURLE_OPERATION_TIMEDOUT:
+		return "RequestTimeout";
+	default:
+		return "NetworkError";
+	}
+}
+
 static void finish(CURL *e, CURLcode rc, struct dw_http_response *resp,
 		   const char *errbuf)
 {
@@ -269,10 +283,5 @@ int dw_http_multi_poll(struct dw_http_multi *m, int timeout_ms)
 	while ((msg = curl_multi_info_read(m->multi, &left)) != NULL)
 		if (msg->msg == CURLMSG_DONE)
 			complete(m, msg->easy_handle, msg->data.result);
-	return m->in_flight;
-}
-
-int dw_http_multi_in_flight(const struct dw_http_multi *m)
-{
 	return m->in_flight;
 }

@@ -27,11 +27,18 @@ struct dw_http_response {
 	long status;            /* 0 when no response arrived */
 	struct dw_buf body;
 	struct dw_kvlist headers; /* lower-case names */
-	int transport_error;    /* a libcurl error code, 0 when none */
+	int transport_error;    /* libcurl's code, 0 when none: read it
+				   through dw_http_fault_code */
 	int too_large;          /* the body went over max_body (transport_error set too) */
 	size_t max_body;        /* the request's cap, set when it is sent */
 	char error[256];        /* libcurl's words for it */
 };
+
+/* What a request that got no answer failed with, as a dwops error code:
+ * "ResponseTooLarge" (the body went over max_body), "RequestTimeout" (the
+ * time limit ran out) or "NetworkError" (no connection, reset, TLS, ...);
+ * NULL when an answer arrived.  The one place libcurl's codes are read. */
+const char *dw_http_fault_code(const struct dw_http_response *r);
 
 void dw_http_response_init(struct dw_http_response *r);
 void dw_http_response_free(struct dw_http_response *r);
@@ -57,7 +64,6 @@ void dw_http_multi_add(struct dw_http_multi *m,
 		       dw_http_done_fn done, void *ud);
 /* Drive transfers for at most timeout_ms; returns the number in flight. */
 int dw_http_multi_poll(struct dw_http_multi *m, int timeout_ms);
-int dw_http_multi_in_flight(const struct dw_http_multi *m);
 
 /* One-time global set-up and tear-down (curl_global_*). */
 void dw_http_global_init(void);
