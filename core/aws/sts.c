@@ -6,21 +6,6 @@
 
 #define STS_VERSION "2011-06-15"
 
-int dw_sts_caller_identity(struct dw_aws *aws, struct dw_sts_identity *out)
-{
-	xmlDocPtr doc = NULL;
-	xmlNodePtr r;
-
-	if (dw_aws_query(aws, "sts", STS_VERSION, "GetCallerIdentity", NULL, &doc))
-		return -1;
-	r = dw_xml_find(xmlDocGetRootElement(doc), "GetCallerIdentityResult");
-	dw_xml_textbuf(r, "Account", out->account, sizeof(out->account));
-	dw_xml_textbuf(r, "Arn", out->arn, sizeof(out->arn));
-	dw_xml_textbuf(r, "UserId", out->user_id, sizeof(out->user_id));
-	xmlFreeDoc(doc);
-	return 0;
-}
-
 int dw_sts_assume_role(struct dw_aws *aws, const struct dw_sts_assume_role *in,
 		       struct dw_creds *out)
 {

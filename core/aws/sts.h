@@ -4,14 +4,6 @@
 
 #include "aws/aws.h"
 
-struct dw_sts_identity {
-	char account[32];
-	char arn[512];
-	char user_id[256];
-};
-
-int dw_sts_caller_identity(struct dw_aws *aws, struct dw_sts_identity *out);
-
 struct dw_sts_assume_role {
 	const char *role_arn;
 	const char *session_name;
