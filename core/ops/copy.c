@@ -4,6 +4,7 @@
 #include "base/log.h"
 #include "aws/rds.h"
 #include "base/timefmt.h"
+#include "base/wait.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -183,29 +184,37 @@ int dw_copy_check_owner(const struct dw_copy *c, const char *owner, int as_admin
 	return 0;
 }
 
+struct gone_poll {
+	struct dw_aws *aws;
+	const char *instance;
+};
+
+static enum dw_wait_state poll_gone(void *ud, struct dw_wait_poll *p)
+{
+	struct gone_poll *g = ud;
+	struct dw_copy c;
+
+	if (dw_copy_describe(g->aws, g->instance, &c)) {
+		if (!dw_error_is("DBInstanceNotFound"))
+			return DW_WAIT_FAILED;
+		dw_error_clear();
+		snprintf(p->status, sizeof(p->status), "gone");
+		return DW_WAIT_DONE;
+	}
+	snprintf(p->status, sizeof(p->status), "%s", c.status);
+	return DW_WAIT_PENDING;
+}
+
 static int wait_gone(struct dw_aws *aws, const char *instance, long timeout_s,
 		     long poll_s)
 {
-	time_t start = time(NULL);
+	struct gone_poll g = { aws, instance };
+	struct dw_wait w = {
+		.what = instance, .interval_ms = poll_s * 1000L, .timeout_s = timeout_s,
+		.timeout_hint = "; it is being deleted, run destroy again to wait for it",
+	};
 
-	for (;;) {
-		struct dw_copy c;
-		long elapsed = (long)(time(NULL) - start);
-
-		if (dw_copy_describe(aws, instance, &c)) {
-			if (!dw_error_is("DBInstanceNotFound"))
-				return -1;
-			dw_error_clear();
-			dw_info("%s: gone (%lds)", instance, elapsed);
-			return 0;
-		}
-		dw_info("%s: %s (%lds elapsed)", instance, c.status, elapsed);
-		if (elapsed + poll_s > timeout_s)
-			return dw_raise(DW_TRANSIENT, "WaitTimeout", NULL,
-					"%s is still %s after %lds; it is being deleted, "
-					"run destroy again to wait for it", instance, c.status, elapsed);
-		dw_sleep_ms(poll_s * 1000L);
-	}
+	return dw_wait_until(&w, poll_gone, &g);
 }
 
 /* No final snapshot and no backups left behind: nothing keeps billing. */
@@ -276,22 +285,43 @@ int dw_copy_wait_verdict(const char *instance, const char *status, long elapsed,
 	return 0;
 }
 
+struct available_poll {
+	struct dw_aws *aws;
+	const char *instance;
+	const struct waiter *w;
+	struct dw_copy *out;
+};
+
+static enum dw_wait_state poll_available(void *ud, struct dw_wait_poll *p)
+{
+	struct available_poll *a = ud;
+
+	if (dw_copy_describe(a->aws, a->instance, a->out))
+		return DW_WAIT_FAILED;
+	snprintf(p->status, sizeof(p->status), "%s", a->out->status);
+	switch (dw_copy_wait_verdict(a->instance, a->out->status, p->elapsed_s,
+				     a->w->timeout_s, a->w->poll_s)) {
+	case 0:
+		return DW_WAIT_PENDING;
+	case 1:
+		return DW_WAIT_DONE;
+	default:
+		return DW_WAIT_FAILED;
+	}
+}
+
+/* The verdict gives up before the waiter's own limit would (it does not
+ * start a poll that would end past wait_timeout_s). */
 static int wait_available(struct dw_aws *aws, const char *instance,
 			  const struct waiter *w, struct dw_copy *out)
 {
-	for (;;) {
-		long elapsed = (long)(time(NULL) - w->start);
-		int verdict;
+	struct available_poll a = { aws, instance, w, out };
+	struct dw_wait wait = {
+		.what = instance, .interval_ms = w->poll_s * 1000L,
+		.timeout_s = w->timeout_s, .start = w->start,
+	};
 
-		if (dw_copy_describe(aws, instance, out))
-			return -1;
-		dw_info("%s: %s (%lds elapsed)", instance, out->status, elapsed);
-		verdict = dw_copy_wait_verdict(instance, out->status, elapsed,
-					       w->timeout_s, w->poll_s);
-		if (verdict)
-			return verdict > 0 ? 0 : -1;
-		dw_sleep_ms(w->poll_s * 1000L);
-	}
+	return dw_wait_until(&wait, poll_available, &a);
 }
 
 /* ---- the engineer's login ---------------------------------------------- */

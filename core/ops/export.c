@@ -6,6 +6,7 @@
 #include "aws/s3.h"
 #include "ops/s3sync.h"
 #include "base/timefmt.h"
+#include "base/wait.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -145,17 +146,6 @@ int dw_export_cancel(struct dw_aws *aws, const char *id,
 
 /* ---- waiting --------------------------------------------------------- */
 
-static void log_progress(const struct dw_rds_export_task *t, time_t waited_since)
-{
-	time_t from = dw_time_parse_iso(t->started);
-	long elapsed = (long)(time(NULL) - (from != (time_t)-1 ? from : waited_since));
-
-	if (elapsed < 0)
-		elapsed = 0;
-	dw_info("export %s: %s, %d%%, %lld GB extracted, %ldm%02lds elapsed", t->id,
-		t->status, t->percent, t->extracted_gb, elapsed / 60, elapsed % 60);
-}
-
 int dw_export_finished(const struct dw_rds_export_task *t, int *rc)
 {
 	if (strcmp(t->status, "COMPLETE") == 0) {
@@ -175,27 +165,42 @@ int dw_export_finished(const struct dw_rds_export_task *t, int *rc)
 	return 0;
 }
 
+struct export_poll {
+	struct dw_aws *aws;
+	const char *id;
+	struct dw_rds_export_task *out;
+};
+
+static enum dw_wait_state poll_export(void *ud, struct dw_wait_poll *p)
+{
+	struct export_poll *e = ud;
+	int found, rc = 0;
+
+	if (dw_export_describe(e->aws, e->id, e->out, &found))
+		return DW_WAIT_FAILED;
+	if (!found) {
+		dw_fail("ExportTaskNotFound", "there is no export task %s (run start first)", e->id);
+		return DW_WAIT_FAILED;
+	}
+	snprintf(p->status, sizeof(p->status), "%s, %d%%, %lld GB extracted", e->out->status,
+		 e->out->percent, e->out->extracted_gb);
+	if (!dw_export_finished(e->out, &rc))
+		return DW_WAIT_PENDING;
+	return rc == 0 ? DW_WAIT_DONE : DW_WAIT_FAILED;
+}
+
 int dw_export_wait(struct dw_aws *aws, const char *id, int poll_s,
 		   int timeout_s, struct dw_rds_export_task *out)
 {
-	time_t begin = time(NULL);
-	int found, rc = 0;
+	char what[DW_EXPORT_ID_MAX + 16];
+	struct export_poll e = { aws, id, out };
+	struct dw_wait w = {
+		.what = what, .interval_ms = poll_s * 1000L, .timeout_s = timeout_s,
+		.timeout_hint = "; wait again later",
+	};
 
-	for (;;) {
-		if (dw_export_describe(aws, id, out, &found))
-			return -1;
-		if (!found)
-			return dw_fail("ExportTaskNotFound", "there is no export task %s (run start first)", id);
-		log_progress(out, begin);
-		if (dw_export_finished(out, &rc))
-			return rc;
-		long left = (long)(begin + timeout_s - time(NULL));
-		if (left <= 0)
-			return dw_raise(DW_TRANSIENT, "WaitTimeout", NULL,
-					"export task %s is still %s (%d%%) after %d s; wait again later",
-					id, out->status, out->percent, timeout_s);
-		dw_sleep_ms((left < poll_s ? left : poll_s) * 1000L);
-	}
+	snprintf(what, sizeof(what), "export %s", id);
+	return dw_wait_until(&w, poll_export, &e);
 }
 
 /* ---- promotion ------------------------------------------------------- */

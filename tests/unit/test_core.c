@@ -13,6 +13,7 @@
 #include "base/redact.h"
 #include "proto/req.h"
 #include "base/timefmt.h"
+#include "base/wait.h"
 
 static const struct dw_field user_fields[] = {
 	{ "name", DW_T_STRING, DW_REQUIRED, NULL, NULL },
@@ -255,6 +256,95 @@ static void test_iso_invalid_dates(void **state)
 	assert_int_equal(dw_time_parse_iso("2100-02-29T00:00:00Z"), -1);
 }
 
+/* A scripted poll: PENDING until `done_at`, then DONE; FAILED (with an
+ * error raised) at `fail_at`. */
+struct script {
+	int polls, done_at, fail_at;
+	long last_interval;
+};
+
+static enum dw_wait_state scripted(void *ud, struct dw_wait_poll *p)
+{
+	struct script *s = ud;
+
+	s->polls++;
+	s->last_interval = p->interval_ms;
+	snprintf(p->status, sizeof(p->status), "step %d", s->polls);
+	if (s->fail_at && s->polls == s->fail_at)
+		return dw_fail("ThingBroke", "the thing broke"), DW_WAIT_FAILED;
+	return s->polls == s->done_at ? DW_WAIT_DONE : DW_WAIT_PENDING;
+}
+
+static void test_wait_done(void **state)
+{
+	struct script s = { .done_at = 3 };
+	struct dw_wait w = { .what = "thing", .interval_ms = 1, .timeout_s = 60 };
+
+	(void)state;
+	dw_error_clear();
+	assert_int_equal(dw_wait_until(&w, scripted, &s), 0);
+	assert_int_equal(s.polls, 3);
+	assert_int_equal(dw_error_last()->kind, DW_OK);
+	/* done at once: one poll, no sleep */
+	s = (struct script){ .done_at = 1 };
+	assert_int_equal(dw_wait_until(&w, scripted, &s), 0);
+	assert_int_equal(s.polls, 1);
+}
+
+static void test_wait_failure(void **state)
+{
+	struct script s = { .done_at = 5, .fail_at = 2 };
+	struct dw_wait w = { .what = "thing", .interval_ms = 1, .timeout_s = 60 };
+
+	(void)state;
+	dw_error_clear();
+	assert_int_equal(dw_wait_until(&w, scripted, &s), -1);
+	assert_int_equal(s.polls, 2);
+	/* the poll's own error, untouched */
+	assert_string_equal(dw_error_last()->code, "ThingBroke");
+	assert_int_equal(dw_error_last()->kind, DW_FAILED);
+}
+
+static void test_wait_timeout(void **state)
+{
+	struct script s = { .done_at = 1000 };
+	struct dw_wait w = { .what = "crawler c", .interval_ms = 1, .timeout_s = 0,
+			     .timeout_hint = "; wait again later" };
+
+	(void)state;
+	dw_error_clear();
+	assert_int_equal(dw_wait_until(&w, scripted, &s), -1);
+	assert_int_equal(s.polls, 1); /* looked once, then the time was up */
+	assert_int_equal(dw_error_last()->kind, DW_TRANSIENT);
+	assert_string_equal(dw_error_last()->code, "WaitTimeout");
+	assert_non_null(strstr(dw_error_last()->message, "crawler c is still step 1 after 0s; wait again later"));
+	/* a limit that began long ago (a launch's earlier waits) is spent */
+	s = (struct script){ .done_at = 1000 };
+	w.timeout_s = 600;
+	w.start = time(NULL) - 700;
+	assert_int_equal(dw_wait_until(&w, scripted, &s), -1);
+	assert_int_equal(s.polls, 1);
+	assert_string_equal(dw_error_last()->code, "WaitTimeout");
+	/* done on the last poll counts as done */
+	s = (struct script){ .done_at = 1 };
+	assert_int_equal(dw_wait_until(&w, scripted, &s), 0);
+}
+
+static void test_wait_backoff(void **state)
+{
+	struct script s = { .done_at = 5 };
+	struct dw_wait w = { .what = "q", .interval_ms = 1, .max_interval_ms = 4,
+			     .timeout_s = 60 };
+
+	(void)state;
+	assert_int_equal(dw_wait_until(&w, scripted, &s), 0);
+	/* 1, 2, 4, 4, 4: doubling up to the cap */
+	assert_int_equal(s.last_interval, 4);
+	s = (struct script){ .done_at = 2 };
+	assert_int_equal(dw_wait_until(&w, scripted, &s), 0);
+	assert_int_equal(s.last_interval, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +360,10 @@ int main(void)
 		cmocka_unit_test(test_iso_times),
 		cmocka_unit_test(test_iso_accepted_forms),
 		cmocka_unit_test(test_iso_invalid_dates),
+		cmocka_unit_test(test_wait_done),
+		cmocka_unit_test(test_wait_failure),
+		cmocka_unit_test(test_wait_timeout),
+		cmocka_unit_test(test_wait_backoff),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
