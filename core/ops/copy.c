@@ -769,7 +769,7 @@ static int take_arn(void *ud, const struct dw_rds_instance *in)
 static int set_expiry(struct dw_aws *aws, const char *instance, const char *expires)
 {
 	char arn[sizeof(((struct dw_rds_instance *)NULL)->arn)] = "";
-	struct dw_rds_tag tag;
+	struct dw_rds_tag tag = { "", "" };
 
 	/* AddTagsToResource wants the ARN; DescribeDBInstances has it. */
 	if (dw_rds_describe_instances(aws, instance, take_arn, arn))

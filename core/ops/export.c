@@ -193,12 +193,14 @@ int dw_export_wait(struct dw_aws *aws, const char *id, int poll_s,
 		   int timeout_s, struct dw_rds_export_task *out)
 {
 	char what[DW_EXPORT_ID_MAX + 16];
-	struct export_poll e = { aws, id, out };
+	struct export_poll e;
 	struct dw_wait w = {
 		.what = what, .interval_ms = poll_s * 1000L, .timeout_s = timeout_s,
 		.timeout_hint = "; wait again later",
 	};
 
+	memset(out, 0, sizeof(*out));
+	e = (struct export_poll){ aws, id, out };
 	snprintf(what, sizeof(what), "export %s", id);
 	return dw_wait_until(&w, poll_export, &e);
 }
