@@ -464,25 +464,18 @@ void dw_etl_keyfmt_render(const struct dw_etl_keyfmt *k, const char *prefix,
 	}
 }
 
-/* A valid YYYY-MM-DD at p: midnight UTC, or -1. */
+/* A valid YYYY-MM-DD at p: midnight UTC, or -1 (the one ISO 8601 parser
+ * decides what is valid). */
 static time_t date_at(const char *p)
 {
 	char d[11];
-	struct tm tm = { 0 };
 
 	for (int i = 0; i < 10; i++)
 		if (i == 4 || i == 7 ? p[i] != '-' : !isdigit((unsigned char)p[i]))
 			return -1;
 	memcpy(d, p, 10);
 	d[10] = '\0';
-	tm.tm_year = atoi(d) - 1900;
-	tm.tm_mon = atoi(d + 5) - 1;
-	tm.tm_mday = atoi(d + 8);
-	struct tm check = tm;
-	time_t t = timegm(&check);
-	if (tm.tm_mon < 0 || tm.tm_mon > 11 || check.tm_mday != tm.tm_mday || check.tm_mon != tm.tm_mon)
-		return -1;
-	return t;
+	return dw_time_parse_iso(d);
 }
 
 static int find_date(const char *s, time_t *day)
