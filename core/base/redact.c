@@ -136,15 +136,14 @@ static void mask_json_values(char *text)
 		if (!kend)
 			return;
 		char *q = kend + 1;
-		while (*q == ' ')
-			q++;
+		/* Any JSON white space: --pretty output has tabs and newlines. */
+		q += strspn(q, " \t\r\n");
 		if (*q != ':' || !key_is_secret(key, (size_t)(kend - key))) {
 			p = kend + 1;
 			continue;
 		}
 		q++;
-		while (*q == ' ')
-			q++;
+		q += strspn(q, " \t\r\n");
 		if (*q != '"') {
 			p = q;
 			continue;
