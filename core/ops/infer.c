@@ -1,5 +1,6 @@
 /* infer.c - columns from sample records: JSON lines and Avro schemas. */
 #include "ops/infer.h"
+#include "base/timefmt.h"
 #include "base/log.h"
 #include "aws/s3.h"
 
@@ -68,11 +69,26 @@ static int digits(const char *s, int n)
 	return 1;
 }
 
+/* The shape 2019-06-01 at s. */
+static int date_shape(const char *s)
+{
+	return digits(s, 4) && s[4] == '-' && digits(s + 5, 2) && s[7] == '-' &&
+	       digits(s + 8, 2);
+}
+
+/* A time that exists, as the one ISO 8601 parser decides (2019-02-31 and
+ * 24:00 are strings, not dates). */
+static int valid_time(const char *s)
+{
+	time_t t;
+
+	return dw_time_parse(s, &t, NULL) == 0;
+}
+
 /* 2019-06-01 */
 static int is_date(const char *s)
 {
-	return digits(s, 4) && s[4] == '-' && digits(s + 5, 2) && s[7] == '-' &&
-	       digits(s + 8, 2) && s[5] <= '1' && s[8] <= '3';
+	return date_shape(s) && s[10] == '\0' && valid_time(s);
 }
 
 /* 2019-06-01T15:04[:05[.123]][Z|+hh[:]mm], or with a space for the T */
@@ -80,7 +96,7 @@ static int is_timestamp(const char *s)
 {
 	const char *p = s + 16;
 
-	if (!is_date(s) || (s[10] != 'T' && s[10] != ' ') || !digits(s + 11, 2) ||
+	if (!date_shape(s) || (s[10] != 'T' && s[10] != ' ') || !digits(s + 11, 2) ||
 	    s[13] != ':' || !digits(s + 14, 2))
 		return 0;
 	if (*p == ':') {
@@ -95,7 +111,7 @@ static int is_timestamp(const char *s)
 		p++;
 	else if ((*p == '+' || *p == '-') && digits(p + 1, 2))
 		p += (p[3] == ':' && digits(p + 4, 2)) ? 6 : digits(p + 3, 2) ? 5 : 3;
-	return *p == '\0';
+	return *p == '\0' && valid_time(s);
 }
 
 static unsigned string_kind(const char *s)

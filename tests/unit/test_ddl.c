@@ -105,6 +105,28 @@ static enum dw_ddl_kind kind_of(const struct dw_infer *inf, const char *path)
 	return DW_TY_STRING;
 }
 
+/* Dates that do not exist are strings: the one strict parser decides. */
+static void test_infer_invalid_dates(void **state)
+{
+	static const char lines[] =
+		"{\"leap\": \"2020-02-29\", \"feb31\": \"2019-02-31\", \"m13\": \"2019-13-01\", "
+		"\"h24\": \"2019-06-01T24:00:00Z\", \"ok\": \"2019-06-01T23:59:59Z\", "
+		"\"noleap\": \"2019-02-29T00:00\"}\n";
+	struct dw_infer inf;
+
+	(void)state;
+	dw_infer_init(&inf);
+	dw_infer_json_lines(&inf, lines, strlen(lines), 100, 1);
+	assert_int_equal(inf.records, 1);
+	assert_int_equal(kind_of(&inf, "leap"), DW_TY_DATE);
+	assert_int_equal(kind_of(&inf, "feb31"), DW_TY_STRING);
+	assert_int_equal(kind_of(&inf, "m13"), DW_TY_STRING);
+	assert_int_equal(kind_of(&inf, "h24"), DW_TY_STRING);
+	assert_int_equal(kind_of(&inf, "ok"), DW_TY_TIMESTAMP);
+	assert_int_equal(kind_of(&inf, "noleap"), DW_TY_STRING);
+	dw_infer_free(&inf);
+}
+
 static void test_infer_rules(void **state)
 {
 	static const char lines[] =
@@ -184,6 +206,7 @@ int main(void)
 		cmocka_unit_test(test_literals),
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_infer_rules),
+		cmocka_unit_test(test_infer_invalid_dates),
 		cmocka_unit_test(test_infer_avro_hostile_count),
 		cmocka_unit_test(test_infer_too_many_paths),
 	};
