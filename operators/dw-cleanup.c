@@ -52,6 +52,7 @@ static const struct dw_field plan_fields[] = {
 static const struct dw_field apply_fields[] = {
 	POLICY_FIELDS,
 	{ "dry_run", DW_T_BOOL, 0, NULL, "only plan (default false)" },
+	{ "expect_plan", DW_T_STRING, 0, NULL, "the reviewed plan's plan_hash: refuse (PlanChanged, exit 2) unless the plan is that one" },
 	DW_FIELDS_END
 };
 
@@ -59,6 +60,7 @@ struct options {
 	struct dw_cleanup_policy policy;
 	time_t now;
 	size_t max_deletions;
+	const char *expect_plan;
 };
 
 static int read_options(const json_t *req, struct options *o)
@@ -72,14 +74,22 @@ static int read_options(const json_t *req, struct options *o)
 	if (max < 1)
 		return dw_invalid("max_deletions", "max_deletions must be at least 1, not %lld", max);
 	o->max_deletions = (size_t)max;
+	o->expect_plan = dw_req_str(req, "expect_plan", NULL);
+	if (o->expect_plan && (strlen(o->expect_plan) != 64 ||
+			       strspn(o->expect_plan, "0123456789abcdef") != 64))
+		return dw_invalid("expect_plan", "expect_plan must be a plan's plan_hash (64 "
+				  "lower-case hex digits)");
 	return dw_cleanup_policy_read(&o->policy, req);
 }
 
 static void report(struct dw_ctx *ctx, const struct dw_cleanup_plan *plan,
 		   const struct options *o, int dry_run)
 {
-	char iso[32];
+	char iso[32], hash[65];
 	json_t *counts = json_object();
+
+	dw_cleanup_plan_hash(plan, hash);
+	json_object_set_new(ctx->result, "plan_hash", json_string(hash));
 
 	dw_time_format_iso(plan->now, iso);
 	for (size_t i = 0; i < plan->n; i++) {
@@ -107,6 +117,9 @@ static int plan_and_maybe_apply(struct dw_ctx *ctx, struct options *o, int dry_r
 		return -1;
 	dw_cleanup_plan_init(&plan, o->now);
 	rc = dw_cleanup_plan_make(aws, &o->policy, &plan);
+	/* Exactly the reviewed plan, or nothing (issue 12 #16). */
+	if (rc == 0 && !dry_run && o->expect_plan)
+		rc = dw_cleanup_expect(&plan, o->expect_plan);
 	if (rc == 0 && plan.n == 0) {
 		report(ctx, &plan, o, dry_run);
 		dw_cleanup_plan_free(&plan);

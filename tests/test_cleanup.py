@@ -226,6 +226,50 @@ def test_dry_run_apply_and_plan_change_nothing(moto, run_op):
 
 # ----------------------------------------------------------------- tables ---
 
+def test_apply_holds_to_the_reviewed_plan(moto, run_op):
+    """issue 12 #16: apply with expect_plan (the plan's plan_hash) deletes
+    exactly that plan, or refuses and deletes nothing."""
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="dw-reviewed")
+    put_objects(s3, "dw-reviewed", [f"tmp/a-{i}.csv" for i in range(5)] + ["keep/x.csv"])
+    policy = {"s3": [{"bucket": "dw-reviewed", "prefix": "tmp/", "older_than_days": 1}],
+              "now": days_from_now(2)}
+    plan = run_op("dw-cleanup", "plan", policy)
+    assert plan.code == 0, plan
+    reviewed = plan.data["plan_hash"]
+    assert len(reviewed) == 64
+    # the same plan again has the same hash (reasons and order left out)
+    assert run_op("dw-cleanup", "plan", policy).data["plan_hash"] == reviewed
+
+    # something new to delete since the review: refused, nothing deleted
+    put_objects(s3, "dw-reviewed", ["tmp/late.csv"])
+    r = run_op("dw-cleanup", "apply", dict(policy, expect_plan=reviewed))
+    assert r.code == 2, r
+    assert r.error["code"] == "PlanChanged" and r.error["field"] == "expect_plan", r
+    assert r.data is None or r.data.get("deleted", 0) == 0
+    assert len(all_keys(s3, "dw-reviewed")) == 7
+    # something reviewed is gone since: refused too
+    s3.delete_object(Bucket="dw-reviewed", Key="tmp/late.csv")
+    s3.delete_object(Bucket="dw-reviewed", Key="tmp/a-0.csv")
+    r = run_op("dw-cleanup", "apply", dict(policy, expect_plan=reviewed))
+    assert r.code == 2 and r.error["code"] == "PlanChanged", r
+    assert len(all_keys(s3, "dw-reviewed")) == 5
+
+    # the plan as reviewed: applied, exactly
+    s3.put_object(Bucket="dw-reviewed", Key="tmp/a-0.csv", Body=b"x")
+    r = run_op("dw-cleanup", "apply", dict(policy, expect_plan=reviewed))
+    assert r.code == 0, r
+    assert r.data["plan_hash"] == reviewed and r.data["deleted"] == 5
+    assert all_keys(s3, "dw-reviewed") == ["keep/x.csv"]
+
+    # a reviewed plan that is empty now: refused, not "nothing to do"
+    r = run_op("dw-cleanup", "apply", dict(policy, expect_plan=reviewed))
+    assert r.code == 2 and r.error["code"] == "PlanChanged", r
+    for bad in ("abc", "G" * 64, reviewed.upper()):
+        r = run_op("dw-cleanup", "apply", dict(policy, expect_plan=bad))
+        assert r.code == 2 and r.error["field"] == "expect_plan", r
+
+
 def test_table_rule_by_age_and_empty_location(moto, run_op):
     s3, glue = moto.client("s3"), moto.client("glue")
     s3.create_bucket(Bucket="dw-lake")

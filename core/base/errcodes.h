@@ -24,6 +24,7 @@
 	X(NoCredentials, "2", "no AWS credentials in the environment, the profile, the container or the instance metadata") \
 	X(NotManaged, "2", "the instance lacks the managed-by=dwops tag: dwops never touches it") \
 	X(NotOwner, "2", "the copy belongs to another owner; only its owner, or an admin with as_admin, may change it") \
+	X(PlanChanged, "2", "the clean-up plan differs from the reviewed one (expect_plan, its plan_hash); nothing was deleted") \
 	X(TooManyDeletions, "2", "the clean-up plan holds more deletions than max_deletions; nothing was deleted") \
 	/* talking to AWS */                                                    \
 	X(NetworkError, "75", "an AWS endpoint could not be reached, on every attempt") \

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "proto/req.h"
 #include "aws/s3.h"
+#include "aws/sigv4.h"
 #include "aws/sqs.h"
 #include "base/timefmt.h"
 
@@ -639,6 +640,51 @@ char *dw_cleanup_item_target(const struct dw_cleanup_item *it)
 		break;
 	}
 	return dw_xstrdup(it->name);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void dw_cleanup_plan_hash(const struct dw_cleanup_plan *plan, char out[65])
+{
+	char **lines = dw_xcalloc(plan->n ? plan->n : 1, sizeof(*lines));
+	struct dw_buf all;
+
+	/* Length-prefixed: an S3 key may hold any character, a newline too. */
+	for (size_t i = 0; i < plan->n; i++) {
+		const char *kind = dw_cleanup_kind_name(plan->items[i].kind);
+		char *target = dw_cleanup_item_target(&plan->items[i]);
+		lines[i] = dw_xasprintf("%zu:%s %zu:%s\n", strlen(kind), kind, strlen(target), target);
+		free(target);
+	}
+	qsort(lines, plan->n, sizeof(*lines), cmp_str);
+	dw_buf_init(&all);
+	dw_buf_puts(&all, "dwops-cleanup-plan/1\n");
+	for (size_t i = 0; i < plan->n; i++) {
+		dw_buf_puts(&all, lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	dw_sha256_hex(all.data, all.len, out);
+	dw_buf_free(&all);
+}
+
+int dw_cleanup_expect(const struct dw_cleanup_plan *plan, const char *expect)
+{
+	char hash[65];
+
+	if (strlen(expect) != 64 || strspn(expect, "0123456789abcdef") != 64)
+		return dw_invalid("expect_plan", "expect_plan must be a plan's plan_hash (64 "
+				  "lower-case hex digits)");
+	dw_cleanup_plan_hash(plan, hash);
+	if (strcmp(hash, expect) != 0)
+		return dw_raise(DW_INVALID, "PlanChanged", "expect_plan",
+				"the plan is not the one reviewed: its hash is %s, not %s "
+				"(%zu items now); nothing was deleted: review the new plan",
+				hash, expect, plan->n);
+	return 0;
 }
 
 static void log_deletion(const struct dw_cleanup_item *it)

@@ -98,6 +98,14 @@ int dw_cleanup_plan_make(struct dw_aws *aws, const struct dw_cleanup_policy *pol
  * holds more than max_deletions items. */
 int dw_cleanup_guard(const struct dw_cleanup_plan *plan, size_t max_deletions);
 
+/* The plan's fingerprint (issue 12 #16): SHA-256, in hex, of what it
+ * deletes -- each item's kind and target, sorted, reasons left out -- so
+ * that an apply can be held to the plan a reviewer saw. */
+void dw_cleanup_plan_hash(const struct dw_cleanup_plan *plan, char out[65]);
+/* Raises DW_INVALID "PlanChanged" (field expect_plan) unless the plan's
+ * hash is expect (64 hex digits; a malformed one is InvalidRequest). */
+int dw_cleanup_expect(const struct dw_cleanup_plan *plan, const char *expect);
+
 /* Delete every planned item, logging each with its reason, and record
  * each outcome.  S3 objects go in DeleteObjects calls of at most 1000
  * keys.  Returns 0 when all were done, else -1 with DW_FAILED
