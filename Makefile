@@ -38,11 +38,11 @@ UNIT_BIN := $(UNIT_SRC:%.c=build/%)
 TOOLS    := build/tests/tools/dw-probe build/tests/tools/dw-avro build/tests/tools/dw-sigv4-sign
 LIB      := $(OBJ)/libdwcore.a
 
-.PHONY: all unit test demo bench lint setup clean install FORCE
+.PHONY: all unit test demo bench lint setup clean install fuzz fuzz-build FORCE
 # Objects are intermediate files of chained rules: keep them.  (Not a bare
 # .SECONDARY:, which would make every target secondary, FORCE included, and
 # so stop build/flags from being checked.)
-.PRECIOUS: $(OBJ)/%.o
+.PRECIOUS: $(OBJ)/%.o $(FUZZ_OBJ)/%.o
 all: $(OPS)
 
 # Relink when the flags change (release <-> sanitizers).
@@ -107,6 +107,46 @@ lint: all
 install: all
 	install -d '$(DESTDIR)$(BINDIR)'
 	install -m 755 $(OPS) '$(DESTDIR)$(BINDIR)/'
+
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c) over the parsers of untrusted
+# input, the core built again by clang with coverage for them.  Each runs
+# FUZZ_SECONDS from its seeds (tests/fuzz/<name>/corpus); what it learns
+# goes to build/fuzz/<name>.corpus, crashes to build/fuzz/crash-*.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+		-fno-sanitize-recover=undefined
+FUZZ_OBJ     := build/obj-fuzz
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_LIB     := $(FUZZ_OBJ)/libdwcore.a
+
+$(FUZZ_OBJ)/%.o: %.c $(wildcard core/*/*.h) tests/fuzz/fuzz.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link \
+		-Icore $(PKG_CFLAGS) -c $< -o $@
+
+$(FUZZ_LIB): $(CORE_SRC:%.c=$(FUZZ_OBJ)/%.o)
+	rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/%: $(FUZZ_OBJ)/tests/fuzz/%.o $(FUZZ_LIB)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@for f in $(FUZZ_BIN); do \
+		n=$${f#build/fuzz/fuzz_}; mkdir -p build/fuzz/$$n.corpus; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+		ASAN_OPTIONS=detect_leaks=1 $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/crash-$$n- \
+			build/fuzz/$$n.corpus tests/fuzz/$$n/corpus 2>build/fuzz/$$n.log || \
+			{ tail -40 build/fuzz/$$n.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units' build/fuzz/$$n.log; \
+	done
 
 clean:
 	rm -rf build bin

@@ -31,6 +31,7 @@ PKGS=(
     openssh-server openssh-client libssh2-1-dev
     libzip-dev libcmocka-dev libsnappy-dev zlib1g-dev
     groovy cppcheck clang-tidy valgrind
+    clang libclang-rt-14-dev
     jq zip unzip
     python3 python3-venv
 )

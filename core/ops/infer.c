@@ -170,6 +170,16 @@ void dw_infer_record(struct dw_infer *inf, const json_t *record)
 	observe_object(inf, NULL, record, 0);
 }
 
+/* Only white space in p[0, n): looked at within n, the data has no
+ * terminator (found by fuzz_json_infer: strspn read past the end). */
+static int blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return 0;
+	return 1;
+}
+
 void dw_infer_json_lines(struct dw_infer *inf, const char *data, size_t len,
 			 long long max_records, int truncated)
 {
@@ -183,7 +193,7 @@ void dw_infer_json_lines(struct dw_infer *inf, const char *data, size_t len,
 
 		if (!nl && truncated)
 			break;
-		if (n && strspn(p, " \t\r") < n) {
+		if (!blank(p, n)) {
 			rec = json_loadb(p, n, JSON_DECODE_ANY, &jerr);
 			if (json_is_object(rec))
 				dw_infer_record(inf, rec);

@@ -198,6 +198,24 @@ static void test_infer_too_many_paths(void **state)
 	dw_buf_free(&line);
 }
 
+/* fuzz_json_infer's finding: a sample of white space only, in a buffer
+ * without a terminator, was scanned past its end (ASan reports it). */
+static void test_infer_blank_lines_unterminated(void **state)
+{
+	static const char text[] = " \n \t\r";
+	char *data = malloc(sizeof(text) - 1);
+	struct dw_infer inf;
+
+	(void)state;
+	memcpy(data, text, sizeof(text) - 1);
+	dw_infer_init(&inf);
+	dw_infer_json_lines(&inf, data, sizeof(text) - 1, 10, 0);
+	assert_int_equal(inf.records, 0);
+	assert_int_equal(inf.bad_lines, 0);
+	dw_infer_free(&inf);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_infer_invalid_dates),
 		cmocka_unit_test(test_infer_avro_hostile_count),
 		cmocka_unit_test(test_infer_too_many_paths),
+		cmocka_unit_test(test_infer_blank_lines_unterminated),
 	};
 
 	return cmocka_run_group_tests_name("ddl", tests, NULL, NULL);
