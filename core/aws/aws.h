@@ -8,7 +8,7 @@
 #ifndef DW_AWS_H
 #define DW_AWS_H
 
-#include <jansson.h>
+#include "base/json.h"
 #include <libxml/tree.h>
 #include "base/buf.h"
 #include "aws/creds.h"
@@ -20,7 +20,7 @@ struct dw_aws_config {
 	const char *region;        /* NULL: AWS_REGION, AWS_DEFAULT_REGION, profile */
 	const char *profile;       /* NULL: AWS_PROFILE or "default" */
 	const char *endpoint_url;  /* for every service; NULL: environment */
-	const json_t *endpoints;   /* {"sqs": "http://..."}; may be NULL */
+	const cJSON *endpoints;   /* {"sqs": "http://..."}; may be NULL */
 	int max_attempts;          /* 0: AWS_MAX_ATTEMPTS or 3 */
 	long timeout_ms;           /* per request; 0: 60 s */
 };
@@ -101,17 +101,17 @@ int dw_aws_query(struct dw_aws *aws, const char *service, const char *version,
 		 xmlDocPtr *out);
 
 /* JSON protocol: target like "AmazonSQS.SendMessageBatch", json_version
- * "1.0" or "1.1".  in is borrowed; *out is a new reference (an empty
- * object for an empty answer). */
+ * "1.0" or "1.1".  in is borrowed; *out is a new tree the caller deletes
+ * (an empty object for an empty answer). */
 int dw_aws_json(struct dw_aws *aws, const char *service,
-		const char *json_version, const char *target, const json_t *in,
-		json_t **out);
+		const char *json_version, const char *target, const cJSON *in,
+		cJSON **out);
 /* The same, split for pools: build the request, and parse an answer. */
 struct dw_aws_request *dw_aws_json_request(const char *service,
 					   const char *json_version,
 					   const char *target,
-					   const json_t *in);
-int dw_aws_json_parse(const struct dw_http_response *resp, json_t **out);
+					   const cJSON *in);
+int dw_aws_json_parse(const struct dw_http_response *resp, cJSON **out);
 /* The same from JSON text the caller built (len bytes of json). */
 struct dw_aws_request *dw_aws_json_request_text(const char *service,
 						const char *json_version,

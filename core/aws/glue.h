@@ -5,13 +5,13 @@
 #include "aws/aws.h"
 
 /* Any Glue operation: "GetTable", "CreateTable", ... */
-int dw_glue_call(struct dw_aws *aws, const char *operation, const json_t *in,
-		 json_t **out);
+int dw_glue_call(struct dw_aws *aws, const char *operation, const cJSON *in,
+		 cJSON **out);
 
 /* GetTables of a database across every page: on_table gets each table
  * object as Glue describes it (borrowed); it returns 0 to go on or -1 to
  * stop with its error raised. */
-typedef int (*dw_glue_table_fn)(void *ud, const json_t *table);
+typedef int (*dw_glue_table_fn)(void *ud, const cJSON *table);
 int dw_glue_get_tables(struct dw_aws *aws, const char *database,
 		       dw_glue_table_fn on_table, void *ud);
 int dw_glue_delete_table(struct dw_aws *aws, const char *database,
@@ -22,7 +22,7 @@ int dw_glue_ensure_database(struct dw_aws *aws, const char *database);
 /* CreateTable, or UpdateTable when the table exists; *created says which.
  * table_input is Glue's TableInput (borrowed). */
 int dw_glue_put_table(struct dw_aws *aws, const char *database,
-		      const json_t *table_input, int *created);
+		      const cJSON *table_input, int *created);
 
 /* One crawler run, started and waited for: a crawl already running is
  * waited out first (its data may predate ours).  Progress is logged every

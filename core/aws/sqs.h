@@ -5,18 +5,17 @@
 #include "aws/aws.h"
 
 /* Any SQS operation: "SendMessage", "GetQueueAttributes", ... */
-int dw_sqs_call(struct dw_aws *aws, const char *operation, const json_t *in,
-		json_t **out);
+int dw_sqs_call(struct dw_aws *aws, const char *operation, const cJSON *in,
+		cJSON **out);
 /* The same as a request for a pool. */
-struct dw_aws_request *dw_sqs_request(const char *operation, const json_t *in);
+struct dw_aws_request *dw_sqs_request(const char *operation, const cJSON *in);
 /* The same from JSON text (for callers that build large bodies directly). */
 struct dw_aws_request *dw_sqs_request_text(const char *operation,
 					  const char *json, size_t len);
 
-int dw_sqs_queue_url(struct dw_aws *aws, const char *name, char **url);
 /* GetQueueAttributes All: a new object of attribute names to strings. */
 int dw_sqs_queue_attributes(struct dw_aws *aws, const char *queue_url,
-			    json_t **attrs);
+			    cJSON **attrs);
 
 /* ListQueues with QueueNamePrefix across every page: on_queue gets each
  * queue URL; it returns 0 to go on or -1 to stop with its error raised. */

@@ -8,7 +8,7 @@
 #ifndef DW_OP_H
 #define DW_OP_H
 
-#include <jansson.h>
+#include "base/json.h"
 #include "base/error.h"
 #include "proto/req.h"
 
@@ -34,8 +34,8 @@ struct dw_operator {
 struct dw_ctx {
 	const struct dw_operator *op;
 	const struct dw_action *action;
-	json_t *req;    /* the validated request */
-	json_t *result; /* the action's result object */
+	cJSON *req;    /* the validated request */
+	cJSON *result; /* the action's result object */
 	struct dw_aws *aws;
 	/* Why the action had nothing to do (set by dw_nothing_to_do: the
 	 * result says it and the exit code is 99), else NULL. */

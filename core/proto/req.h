@@ -3,7 +3,7 @@
 #ifndef DW_REQ_H
 #define DW_REQ_H
 
-#include <jansson.h>
+#include "base/json.h"
 #include "base/error.h"
 
 enum dw_ftype {
@@ -34,24 +34,26 @@ struct dw_field {
 /* Check obj against fields (and, if extra is not NULL, those too):
  * unknown fields, wrong types and missing required fields raise DW_INVALID
  * naming the field by its path ("user.password", "columns[2].type"). */
-int dw_req_validate(const json_t *obj, const struct dw_field *fields,
+int dw_req_validate(const cJSON *obj, const struct dw_field *fields,
 		    const struct dw_field *extra, const char *path);
 
-/* Getters for validated requests.  Absent or null gives the default. */
-const char *dw_req_str(const json_t *obj, const char *name, const char *def);
-long long dw_req_int(const json_t *obj, const char *name, long long def);
-int dw_req_bool(const json_t *obj, const char *name, int def);
-double dw_req_num(const json_t *obj, const char *name, double def);
+/* Getters for validated requests.  Absent or null gives the default.
+ * dw_req_int is exact in 64 bits (validation has refused non-integers and
+ * |v| > 2^53); narrowing to a smaller type is the caller's, after a bounds
+ * check. */
+const char *dw_req_str(const cJSON *obj, const char *name, const char *def);
+long long dw_req_int(const cJSON *obj, const char *name, long long def);
+int dw_req_bool(const cJSON *obj, const char *name, int def);
 
 /* A secret given as "<name>" or "<name>_env".  *out is NULL when neither is
  * present; otherwise a copy the caller frees, registered for redaction.
  * An _env naming an unset variable raises DW_INVALID for that field. */
-int dw_req_secret(const json_t *obj, const char *name, const char *path,
+int dw_req_secret(const cJSON *obj, const char *name, const char *path,
 		  char **out);
 
 /* Require that a string field, when present, is one of the NULL-terminated
  * choices. */
-int dw_req_choice(const json_t *obj, const char *name, const char *path,
+int dw_req_choice(const cJSON *obj, const char *name, const char *path,
 		  const char *const *choices);
 
 #endif
