@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-static int athena_call(struct dw_aws *aws, const char *op, const json_t *in, json_t **out)
+static int athena_call(struct dw_aws *aws, const char *op, const cJSON *in, cJSON **out)
 {
 	char target[96];
 
@@ -30,48 +30,52 @@ static int request_token(char out[65])
 static int start(struct dw_aws *aws, const struct dw_athena_query *q, struct dw_athena_result *r)
 {
 	char token[65];
-	json_t *in, *out = NULL;
+	cJSON *in, *out = NULL;
 	int rc;
 
 	if (request_token(token))
 		return -1;
-	in = json_pack("{s:s, s:s, s:s}", "QueryString", q->sql, "ClientRequestToken", token,
-		       "WorkGroup", q->workgroup ? q->workgroup : "primary");
+	in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "QueryString", q->sql);
+	cJSON_AddStringToObject(in, "ClientRequestToken", token);
+	cJSON_AddStringToObject(in, "WorkGroup", q->workgroup ? q->workgroup : "primary");
 	if (q->database)
-		json_object_set_new(in, "QueryExecutionContext",
-				    json_pack("{s:s}", "Database", q->database));
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(in, "QueryExecutionContext"),
+					"Database", q->database);
 	if (q->output_location)
-		json_object_set_new(in, "ResultConfiguration",
-				    json_pack("{s:s}", "OutputLocation", q->output_location));
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(in, "ResultConfiguration"),
+					"OutputLocation", q->output_location);
 	rc = athena_call(aws, "StartQueryExecution", in, &out);
-	json_decref(in);
+	cJSON_Delete(in);
 	if (rc == 0) {
-		const char *id = json_string_value(json_object_get(out, "QueryExecutionId"));
+		const char *id = dw_json_str(out, "QueryExecutionId");
 		if (id)
 			snprintf(r->id, sizeof(r->id), "%s", id);
 		else
 			rc = dw_fail("InvalidResponse", "StartQueryExecution gave no QueryExecutionId");
 	}
-	json_decref(out);
+	cJSON_Delete(out);
 	return rc;
 }
 
 /* The state, and Athena's reason when it failed. */
 static int poll_state(struct dw_aws *aws, struct dw_athena_result *r, char *reason, size_t len)
 {
-	json_t *in = json_pack("{s:s}", "QueryExecutionId", r->id), *out = NULL;
-	int rc = athena_call(aws, "GetQueryExecution", in, &out);
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	int rc;
 
-	json_decref(in);
+	cJSON_AddStringToObject(in, "QueryExecutionId", r->id);
+	rc = athena_call(aws, "GetQueryExecution", in, &out);
+	cJSON_Delete(in);
 	if (rc == 0) {
-		json_t *st = json_object_get(json_object_get(out, "QueryExecution"), "Status");
-		snprintf(r->state, sizeof(r->state), "%s",
-			 json_string_value(json_object_get(st, "State")) ?
-			 json_string_value(json_object_get(st, "State")) : "UNKNOWN");
-		snprintf(reason, len, "%s", json_string_value(json_object_get(st, "StateChangeReason")) ?
-			 json_string_value(json_object_get(st, "StateChangeReason")) : "no reason given");
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(out, "QueryExecution"), "Status");
+		const char *state = dw_json_str(st, "State");
+		const char *why = dw_json_str(st, "StateChangeReason");
+		snprintf(r->state, sizeof(r->state), "%s", state ? state : "UNKNOWN");
+		snprintf(reason, len, "%s", why ? why : "no reason given");
 	}
-	json_decref(out);
+	cJSON_Delete(out);
 	return rc;
 }
 

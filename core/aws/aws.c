@@ -17,7 +17,7 @@
 struct dw_aws {
 	char *region;
 	char *endpoint_url;
-	json_t *endpoints;
+	cJSON *endpoints; /* a copy of the request's */
 	int max_attempts;
 	long timeout_ms;
 	struct dw_creds creds;
@@ -46,8 +46,8 @@ static char *configured_endpoint(struct dw_aws *aws, const char *service)
 	const char *v = NULL;
 	char env[96];
 
-	if (aws->endpoints && json_is_string(json_object_get(aws->endpoints, service)))
-		v = json_string_value(json_object_get(aws->endpoints, service));
+	if (aws->endpoints)
+		v = dw_json_str(aws->endpoints, service);
 	if (!v)
 		v = aws->endpoint_url;
 	if (!v) {
@@ -131,7 +131,7 @@ static int make_client(struct dw_aws **out, const struct dw_aws_config *cfg)
 		return dw_invalid("region", "no valid AWS region: set \"region\" in the request, AWS_REGION, or region in the profile");
 	}
 	aws->endpoint_url = cfg->endpoint_url ? dw_xstrdup(cfg->endpoint_url) : NULL;
-	aws->endpoints = cfg->endpoints ? json_incref((json_t *)cfg->endpoints) : NULL;
+	aws->endpoints = cfg->endpoints ? cJSON_Duplicate(cfg->endpoints, 1) : NULL;
 	aws->max_attempts = cfg->max_attempts;
 	if (aws->max_attempts <= 0 && env_attempts)
 		aws->max_attempts = atoi(env_attempts);
@@ -166,7 +166,7 @@ void dw_aws_free(struct dw_aws *aws)
 		return;
 	free(aws->region);
 	free(aws->endpoint_url);
-	json_decref(aws->endpoints);
+	cJSON_Delete(aws->endpoints);
 	dw_creds_free(&aws->creds);
 	dw_aws_pool_free(aws->sync);
 	dw_kv_free(&aws->endpoint_cache);
@@ -367,12 +367,14 @@ static void json_error(const struct dw_http_response *resp, char *code,
 {
 	const char *query_err = dw_kv_get(&resp->headers, "x-amzn-query-error", 0);
 	const char *type_hdr = dw_kv_get(&resp->headers, "x-amzn-errortype", 0);
-	json_t *doc = resp->body.len ? json_loadb(resp->body.data, resp->body.len, 0, NULL) : NULL;
-	const char *type = json_string_value(json_object_get(doc, "__type"));
-	const char *m = json_string_value(json_object_get(doc, "message"));
+	/* Lenient on purpose: this runs while an error is being built, and an
+	 * error body is only read for its code and message. */
+	cJSON *doc = resp->body.len ? cJSON_ParseWithLength(resp->body.data, resp->body.len) : NULL;
+	const char *type = dw_json_str(doc, "__type");
+	const char *m = dw_json_str(doc, "message");
 
 	if (!m)
-		m = json_string_value(json_object_get(doc, "Message"));
+		m = dw_json_str(doc, "Message");
 	if (query_err) {
 		copy_text(code, code_len, query_err);
 	} else {
@@ -383,7 +385,7 @@ static void json_error(const struct dw_http_response *resp, char *code,
 	}
 	code[strcspn(code, ":;")] = '\0';
 	dw_redact_copy(msg, msg_len, m); /* masked in full, then cut */
-	json_decref(doc);
+	cJSON_Delete(doc);
 }
 
 static void xml_error(const struct dw_http_response *resp, char *code,
@@ -751,34 +753,41 @@ struct dw_aws_request *dw_aws_json_request_text(const char *service,
 
 struct dw_aws_request *dw_aws_json_request(const char *service,
 					   const char *json_version,
-					   const char *target, const json_t *in)
+					   const char *target, const cJSON *in)
 {
-	char *body = json_dumps(in, JSON_COMPACT);
+	char *body = dw_json_print(in);
 	struct dw_aws_request *req = dw_aws_json_request_text(service, json_version, target,
 							      body ? body : "{}",
 							      body ? strlen(body) : 2);
 
-	free(body);
+	cJSON_free(body);
 	return req;
 }
 
-int dw_aws_json_parse(const struct dw_http_response *resp, json_t **out)
+int dw_aws_json_parse(const struct dw_http_response *resp, cJSON **out)
 {
-	json_error_t jerr;
+	char why[sizeof(dw_error_last()->message)];
 
 	if (resp->body.len == 0) {
-		*out = json_object();
+		*out = cJSON_CreateObject();
 		return 0;
 	}
-	*out = json_loadb(resp->body.data, resp->body.len, 0, &jerr);
-	if (!*out)
-		return dw_fail("InvalidResponse", "the answer is not JSON: %s", jerr.text);
+	if (dw_json_parse(resp->body.data, resp->body.len, "answer", out)) {
+		/* A bad answer is the server's failure, not a rejected request. */
+		snprintf(why, sizeof(why), "%s", dw_error_last()->message);
+		return dw_fail("InvalidResponse", "%s", why);
+	}
+	if (!cJSON_IsObject(*out)) {
+		cJSON_Delete(*out);
+		*out = NULL;
+		return dw_fail("InvalidResponse", "the answer is not a JSON object");
+	}
 	return 0;
 }
 
 int dw_aws_json(struct dw_aws *aws, const char *service,
-		const char *json_version, const char *target, const json_t *in,
-		json_t **out)
+		const char *json_version, const char *target, const cJSON *in,
+		cJSON **out)
 {
 	struct dw_aws_request *req = dw_aws_json_request(service, json_version, target, in);
 	struct dw_http_response resp;

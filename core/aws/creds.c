@@ -3,11 +3,11 @@
  * credentials, EC2 instance metadata with IMDSv2 tokens. */
 #include "aws/creds.h"
 #include "aws/http.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/redact.h"
 
 #include <ctype.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,17 +210,17 @@ static int from_profile(struct dw_creds *out, const struct dw_creds_chain *chain
 static int json_creds(struct dw_creds *out, const char *body, const char *token_key,
 		      const char *source)
 {
-	json_t *doc = json_loads(body, 0, NULL);
-	const char *id = json_string_value(json_object_get(doc, "AccessKeyId"));
-	const char *secret = json_string_value(json_object_get(doc, "SecretAccessKey"));
-	const char *token = json_string_value(json_object_get(doc, token_key));
+	cJSON *doc = cJSON_Parse(body);
+	const char *id = dw_json_str(doc, "AccessKeyId");
+	const char *secret = dw_json_str(doc, "SecretAccessKey");
+	const char *token = dw_json_str(doc, token_key);
 	int rc = 0;
 
 	if (id && secret) {
 		dw_creds_set(out, id, secret, token, source);
 		rc = 1;
 	}
-	json_decref(doc);
+	cJSON_Delete(doc);
 	return rc;
 }
 

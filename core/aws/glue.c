@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-int dw_glue_call(struct dw_aws *aws, const char *operation, const json_t *in,
-		 json_t **out)
+int dw_glue_call(struct dw_aws *aws, const char *operation, const cJSON *in,
+		 cJSON **out)
 {
 	char target[128];
 
@@ -21,25 +21,25 @@ int dw_glue_call(struct dw_aws *aws, const char *operation, const json_t *in,
 static int tables_page(struct dw_aws *aws, const char *database, char **token,
 		       dw_glue_table_fn on_table, void *ud)
 {
-	json_t *in = json_pack("{s:s, s:i}", "DatabaseName", database, "MaxResults", 100);
-	json_t *out = NULL, *table;
-	size_t i;
+	cJSON *in = cJSON_CreateObject(), *out = NULL, *table;
 	int rc;
 
+	cJSON_AddStringToObject(in, "DatabaseName", database);
+	cJSON_AddNumberToObject(in, "MaxResults", 100);
 	if (*token)
-		json_object_set_new(in, "NextToken", json_string(*token));
+		cJSON_AddStringToObject(in, "NextToken", *token);
 	rc = dw_glue_call(aws, "GetTables", in, &out);
-	json_decref(in);
+	cJSON_Delete(in);
 	free(*token);
 	*token = NULL;
-	json_array_foreach(json_object_get(out, "TableList"), i, table) {
+	cJSON_ArrayForEach(table, cJSON_GetObjectItemCaseSensitive(out, "TableList")) {
 		if (rc == 0)
 			rc = on_table(ud, table);
 	}
-	const char *next = json_string_value(json_object_get(out, "NextToken"));
+	const char *next = dw_json_str(out, "NextToken");
 	if (rc == 0 && next && *next)
 		*token = dw_xstrdup(next);
-	json_decref(out);
+	cJSON_Delete(out);
 	return rc;
 }
 
@@ -58,12 +58,14 @@ int dw_glue_get_tables(struct dw_aws *aws, const char *database,
 int dw_glue_delete_table(struct dw_aws *aws, const char *database,
 			 const char *table)
 {
-	json_t *in = json_pack("{s:s, s:s}", "DatabaseName", database, "Name", table);
-	json_t *out = NULL;
-	int rc = dw_glue_call(aws, "DeleteTable", in, &out);
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	int rc;
 
-	json_decref(in);
-	json_decref(out);
+	cJSON_AddStringToObject(in, "DatabaseName", database);
+	cJSON_AddStringToObject(in, "Name", table);
+	rc = dw_glue_call(aws, "DeleteTable", in, &out);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
 	if (rc)
 		return dw_error_context("dropping table %s.%s", database, table);
 	return 0;
@@ -71,12 +73,13 @@ int dw_glue_delete_table(struct dw_aws *aws, const char *database,
 
 int dw_glue_ensure_database(struct dw_aws *aws, const char *database)
 {
-	json_t *in = json_pack("{s:{s:s}}", "DatabaseInput", "Name", database);
-	json_t *out = NULL;
-	int rc = dw_glue_call(aws, "CreateDatabase", in, &out);
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	int rc;
 
-	json_decref(in);
-	json_decref(out);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(in, "DatabaseInput"), "Name", database);
+	rc = dw_glue_call(aws, "CreateDatabase", in, &out);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
 	if (rc && dw_error_is("AlreadyExistsException")) {
 		dw_error_clear();
 		return 0;
@@ -88,22 +91,25 @@ int dw_glue_ensure_database(struct dw_aws *aws, const char *database)
 }
 
 int dw_glue_put_table(struct dw_aws *aws, const char *database,
-		      const json_t *table_input, int *created)
+		      const cJSON *table_input, int *created)
 {
-	const char *name = json_string_value(json_object_get(table_input, "Name"));
-	json_t *in = json_pack("{s:s, s:O}", "DatabaseName", database, "TableInput", table_input);
-	json_t *out = NULL;
-	int rc = dw_glue_call(aws, "CreateTable", in, &out);
+	const char *name = dw_json_str(table_input, "Name");
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	int rc;
 
+	cJSON_AddStringToObject(in, "DatabaseName", database);
+	/* Borrowed, not copied: deleting in leaves table_input alone. */
+	cJSON_AddItemReferenceToObject(in, "TableInput", (cJSON *)table_input);
+	rc = dw_glue_call(aws, "CreateTable", in, &out);
 	*created = rc == 0;
 	if (rc && dw_error_is("AlreadyExistsException")) {
 		dw_error_clear();
-		json_decref(out);
+		cJSON_Delete(out);
 		out = NULL;
 		rc = dw_glue_call(aws, "UpdateTable", in, &out);
 	}
-	json_decref(in);
-	json_decref(out);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
 	if (rc)
 		return dw_error_context("writing Glue table %s.%s", database, name ? name : "?");
 	return 0;
@@ -111,16 +117,17 @@ int dw_glue_put_table(struct dw_aws *aws, const char *database,
 
 /* ---- crawlers ---------------------------------------------------------- */
 
-/* GetCrawler's Crawler object (a new reference). */
-static int get_crawler(struct dw_aws *aws, const char *name, json_t **crawler)
+/* GetCrawler's Crawler object (the caller deletes it). */
+static int get_crawler(struct dw_aws *aws, const char *name, cJSON **crawler)
 {
-	json_t *in = json_pack("{s:s}", "Name", name);
-	json_t *out = NULL;
-	int rc = dw_glue_call(aws, "GetCrawler", in, &out);
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	int rc;
 
-	json_decref(in);
-	*crawler = rc == 0 ? json_incref(json_object_get(out, "Crawler")) : NULL;
-	json_decref(out);
+	cJSON_AddStringToObject(in, "Name", name);
+	rc = dw_glue_call(aws, "GetCrawler", in, &out);
+	cJSON_Delete(in);
+	*crawler = rc == 0 ? cJSON_DetachItemFromObjectCaseSensitive(out, "Crawler") : NULL;
+	cJSON_Delete(out);
 	if (rc)
 		return dw_error_context("looking at crawler %s", name);
 	if (!*crawler)
@@ -128,48 +135,58 @@ static int get_crawler(struct dw_aws *aws, const char *name, json_t **crawler)
 	return 0;
 }
 
-static const char *crawler_state(const json_t *crawler)
+static const char *crawler_state(const cJSON *crawler)
 {
-	return json_string_value(json_object_get(crawler, "State")) ?: "";
+	return dw_json_str(crawler, "State") ?: "";
 }
 
-static json_t *last_crawl(const json_t *crawler, const char *member)
+static cJSON *last_crawl(const cJSON *crawler, const char *member)
 {
-	return json_object_get(json_object_get(crawler, "LastCrawl"), member);
+	return cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(crawler, "LastCrawl"), member);
+}
+
+static const char *last_crawl_str(const cJSON *crawler, const char *member)
+{
+	const cJSON *v = last_crawl(crawler, member);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
 /* Start a crawl once the crawler is READY; *before is the last crawl's
- * start time (a new reference, or NULL) to tell ours apart from it. */
+ * start time (a copy the caller deletes, or NULL) to tell ours apart. */
 static int start_crawl(struct dw_aws *aws, const char *name, time_t deadline,
-		       int poll_s, json_t **before)
+		       int poll_s, cJSON **before)
 {
 	for (;;) {
-		json_t *crawler, *in, *out = NULL;
+		cJSON *crawler, *in, *out = NULL;
 		if (get_crawler(aws, name, &crawler))
 			return -1;
 		int ready = strcmp(crawler_state(crawler), "READY") == 0;
 		if (ready) {
-			*before = json_incref(last_crawl(crawler, "StartTime"));
-			in = json_pack("{s:s}", "Name", name);
+			const cJSON *last = last_crawl(crawler, "StartTime");
+			*before = last ? cJSON_Duplicate(last, 1) : NULL;
+			in = cJSON_CreateObject();
+			cJSON_AddStringToObject(in, "Name", name);
 			int rc = dw_glue_call(aws, "StartCrawler", in, &out);
-			json_decref(in);
-			json_decref(out);
+			cJSON_Delete(in);
+			cJSON_Delete(out);
 			if (rc == 0) {
 				dw_info("started crawler %s", name);
-				json_decref(crawler);
+				cJSON_Delete(crawler);
 				return 0;
 			}
-			json_decref(*before);
+			cJSON_Delete(*before);
 			*before = NULL;
 			if (!dw_error_is("CrawlerRunningException")) {
-				json_decref(crawler);
+				cJSON_Delete(crawler);
 				return dw_error_context("starting crawler %s", name);
 			}
 			dw_error_clear();
 		}
 		dw_info("crawler %s is %s with another crawl; waiting for it to end", name,
 			ready ? "busy" : crawler_state(crawler));
-		json_decref(crawler);
+		cJSON_Delete(crawler);
 		if (time(NULL) >= deadline)
 			return dw_raise(DW_TRANSIENT, "WaitTimeout", NULL,
 					"crawler %s stayed busy with another crawl", name);
@@ -178,15 +195,15 @@ static int start_crawl(struct dw_aws *aws, const char *name, time_t deadline,
 }
 
 /* 1 when the crawl ended (0 or -1 in *rc), 0 while it runs. */
-static int crawl_ended(const char *name, const json_t *crawler, const json_t *before,
+static int crawl_ended(const char *name, const cJSON *crawler, const cJSON *before,
 		       int *rc, struct dw_glue_crawl *out)
 {
-	const json_t *started = last_crawl(crawler, "StartTime");
-	const char *status = json_string_value(last_crawl(crawler, "Status")) ?: "";
-	const char *message = json_string_value(last_crawl(crawler, "ErrorMessage")) ?: "";
+	const cJSON *started = last_crawl(crawler, "StartTime");
+	const char *status = last_crawl_str(crawler, "Status");
+	const char *message = last_crawl_str(crawler, "ErrorMessage");
 
 	if (strcmp(crawler_state(crawler), "READY") != 0 || !started ||
-	    (before && json_equal(started, before)))
+	    (before && cJSON_Compare(started, before, 1)))
 		return 0;
 	snprintf(out->status, sizeof(out->status), "%s", status);
 	if (strcmp(status, "SUCCEEDED") == 0 || strcmp(status, "COMPLETED") == 0)
@@ -203,14 +220,14 @@ int dw_glue_crawl(struct dw_aws *aws, const char *crawler, int poll_s,
 		  int timeout_s, struct dw_glue_crawl *out)
 {
 	time_t begin = time(NULL), deadline = begin + timeout_s;
-	json_t *before = NULL;
+	cJSON *before = NULL;
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (start_crawl(aws, crawler, deadline, poll_s, &before))
 		return -1;
 	for (;;) {
-		json_t *c;
+		cJSON *c;
 		if (get_crawler(aws, crawler, &c)) {
 			rc = -1;
 			break;
@@ -220,7 +237,7 @@ int dw_glue_crawl(struct dw_aws *aws, const char *crawler, int poll_s,
 		if (!ended)
 			dw_info("crawler %s: %s, %ldm%02lds elapsed", crawler, crawler_state(c),
 				out->elapsed_s / 60, out->elapsed_s % 60);
-		json_decref(c);
+		cJSON_Delete(c);
 		if (ended)
 			break;
 		if (time(NULL) >= deadline) {
@@ -231,7 +248,7 @@ int dw_glue_crawl(struct dw_aws *aws, const char *crawler, int poll_s,
 		}
 		dw_sleep_ms(poll_s * 1000L);
 	}
-	json_decref(before);
+	cJSON_Delete(before);
 	if (rc == 0)
 		dw_info("crawler %s finished (%s) in %lds", crawler, out->status, out->elapsed_s);
 	return rc;

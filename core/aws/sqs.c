@@ -10,8 +10,8 @@ static void target(char *out, size_t len, const char *operation)
 	snprintf(out, len, "AmazonSQS.%s", operation);
 }
 
-int dw_sqs_call(struct dw_aws *aws, const char *operation, const json_t *in,
-		json_t **out)
+int dw_sqs_call(struct dw_aws *aws, const char *operation, const cJSON *in,
+		cJSON **out)
 {
 	char t[128];
 
@@ -19,7 +19,7 @@ int dw_sqs_call(struct dw_aws *aws, const char *operation, const json_t *in,
 	return dw_aws_json(aws, "sqs", "1.0", t, in, out);
 }
 
-struct dw_aws_request *dw_sqs_request(const char *operation, const json_t *in)
+struct dw_aws_request *dw_sqs_request(const char *operation, const cJSON *in)
 {
 	char t[128];
 
@@ -36,36 +36,24 @@ struct dw_aws_request *dw_sqs_request_text(const char *operation,
 	return dw_aws_json_request_text("sqs", "1.0", t, json, len);
 }
 
-int dw_sqs_queue_url(struct dw_aws *aws, const char *name, char **url)
-{
-	json_t *in = json_pack("{s:s}", "QueueName", name), *out = NULL;
-	int rc = dw_sqs_call(aws, "GetQueueUrl", in, &out);
-
-	json_decref(in);
-	if (rc == 0) {
-		const char *u = json_string_value(json_object_get(out, "QueueUrl"));
-		*url = u ? dw_xstrdup(u) : NULL;
-		if (!u)
-			rc = dw_fail("InvalidResponse", "GetQueueUrl answered without a QueueUrl");
-	}
-	json_decref(out);
-	return rc;
-}
-
 int dw_sqs_queue_attributes(struct dw_aws *aws, const char *queue_url,
-			    json_t **attrs)
+			    cJSON **attrs)
 {
-	json_t *in = json_pack("{s:s, s:[s]}", "QueueUrl", queue_url,
-			       "AttributeNames", "All");
-	json_t *out = NULL;
-	int rc = dw_sqs_call(aws, "GetQueueAttributes", in, &out);
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	const char *all[] = { "All" };
+	int rc;
 
-	json_decref(in);
+	cJSON_AddStringToObject(in, "QueueUrl", queue_url);
+	cJSON_AddItemToObject(in, "AttributeNames", cJSON_CreateStringArray(all, 1));
+	rc = dw_sqs_call(aws, "GetQueueAttributes", in, &out);
+	cJSON_Delete(in);
 	if (rc == 0) {
-		json_t *a = json_object_get(out, "Attributes");
-		*attrs = a ? json_incref(a) : json_object();
+		cJSON *a = cJSON_DetachItemFromObjectCaseSensitive(out, "Attributes");
+		*attrs = cJSON_IsObject(a) ? a : cJSON_CreateObject();
+		if (*attrs != a)
+			cJSON_Delete(a);
 	}
-	json_decref(out);
+	cJSON_Delete(out);
 	return rc;
 }
 
@@ -73,26 +61,26 @@ int dw_sqs_queue_attributes(struct dw_aws *aws, const char *queue_url,
 static int list_page(struct dw_aws *aws, const char *prefix, char **token,
 		     dw_sqs_queue_fn on_queue, void *ud)
 {
-	json_t *in = json_pack("{s:i}", "MaxResults", 1000), *out = NULL, *url;
-	size_t i;
+	cJSON *in = cJSON_CreateObject(), *out = NULL, *url;
 	int rc;
 
+	cJSON_AddNumberToObject(in, "MaxResults", 1000);
 	if (prefix && *prefix)
-		json_object_set_new(in, "QueueNamePrefix", json_string(prefix));
+		cJSON_AddStringToObject(in, "QueueNamePrefix", prefix);
 	if (*token)
-		json_object_set_new(in, "NextToken", json_string(*token));
+		cJSON_AddStringToObject(in, "NextToken", *token);
 	rc = dw_sqs_call(aws, "ListQueues", in, &out);
-	json_decref(in);
+	cJSON_Delete(in);
 	free(*token);
 	*token = NULL;
-	json_array_foreach(json_object_get(out, "QueueUrls"), i, url) {
-		if (rc == 0 && json_is_string(url))
-			rc = on_queue(ud, json_string_value(url));
+	cJSON_ArrayForEach(url, cJSON_GetObjectItemCaseSensitive(out, "QueueUrls")) {
+		if (rc == 0 && cJSON_IsString(url))
+			rc = on_queue(ud, url->valuestring);
 	}
-	const char *next = json_string_value(json_object_get(out, "NextToken"));
+	const char *next = dw_json_str(out, "NextToken");
 	if (rc == 0 && next && *next)
 		*token = dw_xstrdup(next);
-	json_decref(out);
+	cJSON_Delete(out);
 	return rc;
 }
 
@@ -110,11 +98,13 @@ int dw_sqs_list_queues(struct dw_aws *aws, const char *prefix,
 
 int dw_sqs_delete_queue(struct dw_aws *aws, const char *queue_url)
 {
-	json_t *in = json_pack("{s:s}", "QueueUrl", queue_url), *out = NULL;
-	int rc = dw_sqs_call(aws, "DeleteQueue", in, &out);
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	int rc;
 
-	json_decref(in);
-	json_decref(out);
+	cJSON_AddStringToObject(in, "QueueUrl", queue_url);
+	rc = dw_sqs_call(aws, "DeleteQueue", in, &out);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
 	if (rc)
 		return dw_error_context("deleting queue %s", queue_url);
 	return 0;

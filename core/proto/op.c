@@ -17,8 +17,8 @@ const struct dw_field dw_common_fields[] = {
 	{ "profile", DW_T_STRING, 0, NULL, "shared-config profile (else AWS_PROFILE)" },
 	{ "endpoint_url", DW_T_STRING, 0, NULL, "endpoint for every AWS service (else AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL)" },
 	{ "endpoints", DW_T_MAP, 0, NULL, "per-service endpoints, e.g. {\"sqs\": \"http://127.0.0.1:9324\"}" },
-	{ "max_attempts", DW_T_INT, 0, NULL, "tries per AWS call (else AWS_MAX_ATTEMPTS, 3)" },
-	{ "timeout_s", DW_T_INT, 0, NULL, "time limit per AWS call in seconds (default 60)" },
+	{ "max_attempts", DW_T_INT, 0, NULL, "tries per AWS call, 1 to 20 (else AWS_MAX_ATTEMPTS, 3)" },
+	{ "timeout_s", DW_T_INT, 0, NULL, "time limit per AWS call in seconds, 1 to 86400 (default 60)" },
 	DW_FIELDS_END
 };
 
@@ -96,40 +96,49 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-static int read_request(const struct options *o, json_t **out)
+/* At most DW_JSON_MAX_REQUEST + 1 bytes are read, so --request /dev/zero
+ * or an endless pipe is refused instead of growing without bound. */
+static int read_request(const struct options *o, cJSON **out)
 {
-	json_error_t jerr;
 	FILE *in = stdin;
 	struct dw_buf text;
 	char chunk[8192];
-	size_t n;
+	size_t n, want;
+	int rc;
 
 	if (o->request_file) {
 		in = fopen(o->request_file, "r");
 		if (!in)
 			return dw_invalid(NULL, "cannot open request file %s", o->request_file);
 	} else if (isatty(STDIN_FILENO)) {
-		*out = json_object();
+		*out = cJSON_CreateObject();
 		return 0;
 	}
 	dw_buf_init(&text);
-	while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+	do {
+		want = DW_JSON_MAX_REQUEST + 1 - text.len;
+		n = fread(chunk, 1, want < sizeof(chunk) ? want : sizeof(chunk), in);
 		dw_buf_append(&text, chunk, n);
+	} while (n > 0 && text.len <= DW_JSON_MAX_REQUEST);
 	if (in != stdin)
 		fclose(in);
+	if (text.len > DW_JSON_MAX_REQUEST) {
+		dw_buf_free(&text);
+		return dw_raise(DW_INVALID, "RequestTooLarge", NULL,
+				"the request is larger than %u bytes (4 MiB)",
+				DW_JSON_MAX_REQUEST);
+	}
 	if (text.len == 0 || strspn(text.data, " \t\r\n") == text.len) {
 		dw_buf_free(&text);
-		*out = json_object();
+		*out = cJSON_CreateObject();
 		return 0;
 	}
-	*out = json_loadb(text.data, text.len, 0, &jerr);
+	rc = dw_json_parse(text.data, text.len, "request", out);
 	dw_buf_free(&text);
-	if (!*out)
-		return dw_raise(DW_INVALID, "InvalidJSON", NULL,
-				"the request is not valid JSON: %s (line %d, column %d)",
-				jerr.text, jerr.line, jerr.column);
-	if (!json_is_object(*out)) {
-		json_decref(*out);
+	if (rc)
+		return -1;
+	if (!cJSON_IsObject(*out)) {
+		cJSON_Delete(*out);
 		*out = NULL;
 		return dw_invalid(NULL, "the request must be a JSON object");
 	}
@@ -146,13 +155,13 @@ static const struct dw_action *find_action(const struct dw_operator *op,
 }
 
 static int pick_action(const struct dw_operator *op, const char *arg,
-		       const json_t *req, const struct dw_action **out)
+		       const cJSON *req, const struct dw_action **out)
 {
 	const char *in_req = dw_req_str(req, "action", NULL);
 	const char *name = arg ? arg : in_req;
 	struct dw_buf names;
 
-	if (json_object_get(req, "action") && !in_req)
+	if (cJSON_GetObjectItemCaseSensitive(req, "action") && !in_req)
 		return dw_invalid("action", "action must be a string");
 	if (arg && in_req && strcmp(arg, in_req) != 0)
 		return dw_invalid("action", "the argument says \"%s\" but the request's action is \"%s\"",
@@ -178,32 +187,36 @@ static int pick_action(const struct dw_operator *op, const char *arg,
 static void print_result(const struct dw_ctx *ctx, int status, int pretty,
 			 const char *nothing)
 {
-	json_t *out = json_object();
+	cJSON *out = cJSON_CreateObject();
 	char *line;
 
-	json_object_set_new(out, "ok", json_boolean(status == 0));
-	json_object_set_new(out, "operator", json_string(ctx->op->name));
+	cJSON_AddBoolToObject(out, "ok", status == 0);
+	cJSON_AddStringToObject(out, "operator", ctx->op->name);
 	if (ctx->action)
-		json_object_set_new(out, "action", json_string(ctx->action->name));
+		cJSON_AddStringToObject(out, "action", ctx->action->name);
 	if (nothing)
-		json_object_set_new(out, "nothing_to_do", json_string(nothing));
+		cJSON_AddStringToObject(out, "nothing_to_do", nothing);
 	if (status != 0) {
 		const struct dw_error *e = dw_error_last();
-		json_t *err = json_pack("{s:s, s:s}", "code",
-					e->code[0] ? e->code : "InternalError",
-					"message", e->message[0] ? e->message : "unknown error");
-		json_object_set_new(err, "field", e->field[0] ? json_string(e->field) : json_null());
-		json_object_set_new(out, "error", err);
+		cJSON *err = cJSON_AddObjectToObject(out, "error");
+		cJSON_AddStringToObject(err, "code", e->code[0] ? e->code : "InternalError");
+		cJSON_AddStringToObject(err, "message",
+					e->message[0] ? e->message : "unknown error");
+		if (e->field[0])
+			cJSON_AddStringToObject(err, "field", e->field);
+		else
+			cJSON_AddNullToObject(err, "field");
 	}
-	if (status == 0 || json_object_size(ctx->result) > 0)
-		json_object_set(out, "result", ctx->result);
-	line = json_dumps(out, pretty ? JSON_INDENT(2) : JSON_COMPACT);
+	/* The result is borrowed into out for printing, and taken back. */
+	if (ctx->result && (status == 0 || ctx->result->child))
+		cJSON_AddItemReferenceToObject(out, "result", ctx->result);
+	line = pretty ? cJSON_Print(out) : cJSON_PrintUnformatted(out);
 	dw_redact(line);
 	fflush(stdout);
-	printf("%s\n", line);
+	printf("%s\n", line ? line : "{\"ok\":false,\"error\":{\"code\":\"OutOfMemory\"}}");
 	fflush(stdout);
-	free(line);
-	json_decref(out);
+	cJSON_free(line);
+	cJSON_Delete(out);
 }
 
 int dw_nothing_to_do(struct dw_ctx *ctx, const char *reason)
@@ -223,9 +236,11 @@ struct dw_aws *dw_ctx_aws(struct dw_ctx *ctx)
 	cfg.region = dw_req_str(ctx->req, "region", NULL);
 	cfg.profile = dw_req_str(ctx->req, "profile", NULL);
 	cfg.endpoint_url = dw_req_str(ctx->req, "endpoint_url", NULL);
-	cfg.endpoints = json_object_get(ctx->req, "endpoints");
+	cfg.endpoints = cJSON_GetObjectItemCaseSensitive(ctx->req, "endpoints");
+	/* Both bounded by check_common(), so neither narrowing nor the
+	 * multiplication can overflow. */
 	cfg.max_attempts = (int)dw_req_int(ctx->req, "max_attempts", 0);
-	cfg.timeout_ms = dw_req_int(ctx->req, "timeout_s", 0) * 1000;
+	cfg.timeout_ms = (long)dw_req_int(ctx->req, "timeout_s", 0) * 1000;
 	if (dw_session_open(&ctx->aws, &cfg))
 		return NULL;
 	return ctx->aws;
@@ -239,6 +254,28 @@ static int exit_code(const struct dw_ctx *ctx, int status)
 	return k == DW_OK || k == DW_NOTHING ? DW_FAILED : (int)k;
 }
 
+/* A day at most per AWS call: 9223372036854775807 s would overflow the
+ * milliseconds (issue 12). */
+#define MAX_TIMEOUT_S 86400
+#define MAX_ATTEMPTS 20
+
+static int check_common(const cJSON *req)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "max_attempts");
+	long long n;
+
+	if (v && !cJSON_IsNull(v) &&
+	    (dw_json_int(v, &n) || n < 1 || n > MAX_ATTEMPTS))
+		return dw_invalid("max_attempts", "max_attempts must be between 1 and %d",
+				  MAX_ATTEMPTS);
+	v = cJSON_GetObjectItemCaseSensitive(req, "timeout_s");
+	if (v && !cJSON_IsNull(v) &&
+	    (dw_json_int(v, &n) || n < 1 || n > MAX_TIMEOUT_S))
+		return dw_invalid("timeout_s", "timeout_s must be between 1 and %d",
+				  MAX_TIMEOUT_S);
+	return 0;
+}
+
 static int run(const struct dw_operator *op, const struct options *o,
 	       struct dw_ctx *ctx)
 {
@@ -248,12 +285,8 @@ static int run(const struct dw_operator *op, const struct options *o,
 		return -1;
 	if (dw_req_validate(ctx->req, ctx->action->fields, dw_common_fields, ""))
 		return -1;
-	if (json_object_get(ctx->req, "max_attempts") &&
-	    (dw_req_int(ctx->req, "max_attempts", 0) < 1 ||
-	     dw_req_int(ctx->req, "max_attempts", 0) > 20))
-		return dw_invalid("max_attempts", "max_attempts must be between 1 and 20");
-	if (json_object_get(ctx->req, "timeout_s") && dw_req_int(ctx->req, "timeout_s", 0) < 1)
-		return dw_invalid("timeout_s", "timeout_s must be at least 1");
+	if (check_common(ctx->req))
+		return -1;
 	dw_debug("%s %s: starting", op->name, ctx->action->name);
 	return ctx->action->run(ctx);
 }
@@ -265,16 +298,16 @@ int dw_op_main(const struct dw_operator *op, int argc, char **argv)
 	int status;
 
 	signal(SIGPIPE, SIG_IGN);
-	ctx.result = json_object();
+	ctx.result = cJSON_CreateObject();
 	status = parse_args(argc, argv, &o);
 	if (status == 0 && o.help) {
 		print_help(op);
-		json_decref(ctx.result);
+		cJSON_Delete(ctx.result);
 		return 0;
 	}
 	if (status == 0 && o.version) {
 		printf("%s %s\n", op->name, DW_VERSION);
-		json_decref(ctx.result);
+		cJSON_Delete(ctx.result);
 		return 0;
 	}
 	dw_http_global_init();
@@ -286,8 +319,8 @@ int dw_op_main(const struct dw_operator *op, int argc, char **argv)
 	status = exit_code(&ctx, status);
 	free(ctx.nothing_to_do);
 	dw_aws_free(ctx.aws);
-	json_decref(ctx.req);
-	json_decref(ctx.result);
+	cJSON_Delete(ctx.req);
+	cJSON_Delete(ctx.result);
 	dw_http_global_cleanup();
 	dw_redact_reset();
 	return status;

@@ -75,22 +75,22 @@ static const struct dw_field *field_for_key(const struct dw_field *fields,
 	return NULL;
 }
 
-static int check_value(const json_t *v, const struct dw_field *f,
+static int check_value(const cJSON *v, const struct dw_field *f,
 		       const char *where);
 
-static int check_items(const json_t *arr, const struct dw_field *f,
+static int check_items(const cJSON *arr, const struct dw_field *f,
 		       const char *where)
 {
 	char item[256];
-	size_t i;
-	json_t *v;
+	size_t i = 0;
+	const cJSON *v;
 
-	json_array_foreach(arr, i, v) {
+	for (v = arr->child; v; v = v->next, i++) {
 		snprintf(item, sizeof(item), "%s[%zu]", where, i);
-		if (f->type == DW_T_STRINGS && !json_is_string(v))
+		if (f->type == DW_T_STRINGS && !cJSON_IsString(v))
 			return dw_invalid(item, "%s must be a string", item);
 		if (f->type == DW_T_OBJECTS) {
-			if (!json_is_object(v))
+			if (!cJSON_IsObject(v))
 				return dw_invalid(item, "%s must be an object", item);
 			if (f->sub && dw_req_validate(v, f->sub, NULL, item))
 				return -1;
@@ -99,15 +99,13 @@ static int check_items(const json_t *arr, const struct dw_field *f,
 	return 0;
 }
 
-static int check_map(const json_t *obj, const char *where)
+static int check_map(const cJSON *obj, const char *where)
 {
 	char item[256];
-	const char *k;
-	json_t *v;
 
-	json_object_foreach((json_t *)obj, k, v) {
-		if (json_is_object(v) || json_is_array(v)) {
-			join_path(item, sizeof(item), where, k);
+	for (const cJSON *v = obj->child; v; v = v->next) {
+		if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
+			join_path(item, sizeof(item), where, v->string);
 			return dw_invalid(item, "%s must be a string, number or boolean",
 					  item);
 		}
@@ -115,25 +113,30 @@ static int check_map(const json_t *obj, const char *where)
 	return 0;
 }
 
-static int check_value(const json_t *v, const struct dw_field *f,
+static int check_value(const cJSON *v, const struct dw_field *f,
 		       const char *where)
 {
+	long long n;
 	int ok = 1;
 
 	switch (f->type) {
 	case DW_T_STRING:
-	case DW_T_SECRET: ok = json_is_string(v); break;
-	case DW_T_INT: ok = json_is_integer(v); break;
-	case DW_T_NUMBER: ok = json_is_number(v); break;
-	case DW_T_BOOL: ok = json_is_boolean(v); break;
+	case DW_T_SECRET: ok = cJSON_IsString(v); break;
+	case DW_T_INT: ok = cJSON_IsNumber(v); break;
+	case DW_T_NUMBER: ok = cJSON_IsNumber(v); break;
+	case DW_T_BOOL: ok = cJSON_IsBool(v); break;
 	case DW_T_OBJECT:
-	case DW_T_MAP: ok = json_is_object(v); break;
+	case DW_T_MAP: ok = cJSON_IsObject(v); break;
 	case DW_T_STRINGS:
-	case DW_T_OBJECTS: ok = json_is_array(v); break;
+	case DW_T_OBJECTS: ok = cJSON_IsArray(v); break;
 	case DW_T_ANY: break;
 	}
 	if (!ok)
 		return dw_invalid(where, "%s must be %s", where, type_name(f->type));
+	/* Exact in 64 bits or refused: 2^53+1 would silently read as 2^53. */
+	if (f->type == DW_T_INT && dw_json_int(v, &n))
+		return dw_invalid(where, "%s must be a whole number between -2^53 and 2^53",
+				  where);
 	if (f->type == DW_T_OBJECT && f->sub)
 		return dw_req_validate(v, f->sub, NULL, where);
 	if (f->type == DW_T_MAP)
@@ -143,7 +146,7 @@ static int check_value(const json_t *v, const struct dw_field *f,
 	return 0;
 }
 
-static int check_required(const json_t *obj, const struct dw_field *fields,
+static int check_required(const cJSON *obj, const struct dw_field *fields,
 			  const char *path)
 {
 	char where[256], env[160];
@@ -151,11 +154,11 @@ static int check_required(const json_t *obj, const struct dw_field *fields,
 	for (const struct dw_field *f = fields; f && f->name; f++) {
 		if (!(f->flags & DW_REQUIRED))
 			continue;
-		const json_t *v = json_object_get(obj, f->name);
-		if (v && !json_is_null(v))
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, f->name);
+		if (v && !cJSON_IsNull(v))
 			continue;
 		snprintf(env, sizeof(env), "%s_env", f->name);
-		if (f->type == DW_T_SECRET && json_object_get(obj, env))
+		if (f->type == DW_T_SECRET && cJSON_GetObjectItemCaseSensitive(obj, env))
 			continue;
 		join_path(where, sizeof(where), path, f->name);
 		if (f->type == DW_T_SECRET)
@@ -166,27 +169,26 @@ static int check_required(const json_t *obj, const struct dw_field *fields,
 	return 0;
 }
 
-int dw_req_validate(const json_t *obj, const struct dw_field *fields,
+int dw_req_validate(const cJSON *obj, const struct dw_field *fields,
 		    const struct dw_field *extra, const char *path)
 {
 	char where[256];
-	const char *key;
-	json_t *v;
 
-	if (!json_is_object(obj))
+	if (!cJSON_IsObject(obj))
 		return dw_invalid(path, "%s must be a JSON object",
 				  path && *path ? path : "the request");
-	json_object_foreach((json_t *)obj, key, v) {
+	for (const cJSON *v = obj->child; v; v = v->next) {
+		const char *key = v->string;
 		int is_env;
 		const struct dw_field *f = field_for_key(fields, extra, key, &is_env);
 
 		join_path(where, sizeof(where), path, key);
 		if (!f)
 			return dw_invalid(where, "unknown field \"%s\"", where);
-		if (json_is_null(v))
+		if (cJSON_IsNull(v))
 			continue;
 		if (is_env) {
-			if (!json_is_string(v))
+			if (!cJSON_IsString(v))
 				return dw_invalid(where, "%s must be the name of an environment variable", where);
 			continue;
 		}
@@ -198,35 +200,28 @@ int dw_req_validate(const json_t *obj, const struct dw_field *fields,
 	return check_required(obj, extra, path);
 }
 
-const char *dw_req_str(const json_t *obj, const char *name, const char *def)
+const char *dw_req_str(const cJSON *obj, const char *name, const char *def)
 {
-	const json_t *v = json_object_get(obj, name);
+	const char *v = dw_json_str(obj, name);
 
-	return json_is_string(v) ? json_string_value(v) : def;
+	return v ? v : def;
 }
 
-long long dw_req_int(const json_t *obj, const char *name, long long def)
+long long dw_req_int(const cJSON *obj, const char *name, long long def)
 {
-	const json_t *v = json_object_get(obj, name);
+	long long v;
 
-	return json_is_integer(v) ? json_integer_value(v) : def;
+	return dw_json_int(cJSON_GetObjectItemCaseSensitive(obj, name), &v) ? def : v;
 }
 
-int dw_req_bool(const json_t *obj, const char *name, int def)
+int dw_req_bool(const cJSON *obj, const char *name, int def)
 {
-	const json_t *v = json_object_get(obj, name);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
 
-	return json_is_boolean(v) ? json_is_true(v) : def;
+	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
 }
 
-double dw_req_num(const json_t *obj, const char *name, double def)
-{
-	const json_t *v = json_object_get(obj, name);
-
-	return json_is_number(v) ? json_number_value(v) : def;
-}
-
-int dw_req_secret(const json_t *obj, const char *name, const char *path,
+int dw_req_secret(const cJSON *obj, const char *name, const char *path,
 		  char **out)
 {
 	char env_key[160], where[256];
@@ -256,7 +251,7 @@ int dw_req_secret(const json_t *obj, const char *name, const char *path,
 	return 0;
 }
 
-int dw_req_choice(const json_t *obj, const char *name, const char *path,
+int dw_req_choice(const cJSON *obj, const char *name, const char *path,
 		  const char *const *choices)
 {
 	const char *v = dw_req_str(obj, name, NULL);

@@ -10,21 +10,22 @@
 #include "aws/sqs.h"
 #include "base/xml.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int count_object(void *ud, const struct dw_s3_object *o)
 {
-	json_t *keys = ud;
+	cJSON *keys = ud;
 
-	json_array_append_new(keys, json_string(o->key));
+	cJSON_AddItemToArray(keys, cJSON_CreateString(o->key));
 	return 0;
 }
 
 static int s3_list(struct dw_ctx *ctx)
 {
 	struct dw_aws *aws = dw_ctx_aws(ctx);
-	json_t *keys = json_array();
+	cJSON *keys = cJSON_CreateArray();
 	struct dw_s3_list l = {
 		.bucket = dw_req_str(ctx->req, "bucket", NULL),
 		.prefix = dw_req_str(ctx->req, "prefix", NULL),
@@ -33,19 +34,19 @@ static int s3_list(struct dw_ctx *ctx)
 	};
 
 	if (!aws || dw_s3_list_objects(aws, &l)) {
-		json_decref(keys);
+		cJSON_Delete(keys);
 		return -1;
 	}
-	json_object_set_new(ctx->result, "count", json_integer((json_int_t)json_array_size(keys)));
-	json_object_set_new(ctx->result, "pages", json_integer((json_int_t)l.pages));
-	json_object_set_new(ctx->result, "keys", keys);
+	dw_json_add_int(ctx->result, "count", cJSON_GetArraySize(keys));
+	dw_json_add_int(ctx->result, "pages", (long long)l.pages);
+	cJSON_AddItemToObject(ctx->result, "keys", keys);
 	return 0;
 }
 
 static int sqs_send(struct dw_ctx *ctx)
 {
 	struct dw_aws *aws = dw_ctx_aws(ctx);
-	json_t *in, *out = NULL;
+	cJSON *in, *out = NULL;
 	char *secret = NULL;
 
 	if (dw_req_secret(ctx->req, "password", "", &secret))
@@ -53,13 +54,14 @@ static int sqs_send(struct dw_ctx *ctx)
 	free(secret);
 	if (!aws)
 		return -1;
-	in = json_pack("{s:s, s:s}", "QueueUrl", dw_req_str(ctx->req, "queue_url", ""),
-		       "MessageBody", dw_req_str(ctx->req, "body", ""));
+	in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "QueueUrl", dw_req_str(ctx->req, "queue_url", ""));
+	cJSON_AddStringToObject(in, "MessageBody", dw_req_str(ctx->req, "body", ""));
 	int rc = dw_sqs_call(aws, "SendMessage", in, &out);
-	json_decref(in);
-	if (rc == 0)
-		json_object_set(ctx->result, "message_id", json_object_get(out, "MessageId"));
-	json_decref(out);
+	cJSON_Delete(in);
+	if (rc == 0 && dw_json_str(out, "MessageId"))
+		cJSON_AddStringToObject(ctx->result, "message_id", dw_json_str(out, "MessageId"));
+	cJSON_Delete(out);
 	return rc;
 }
 
@@ -87,23 +89,30 @@ static int sqs_pool(struct dw_ctx *ctx)
 	struct dw_aws *aws = dw_ctx_aws(ctx);
 	struct pool_tally t = { 0 };
 	long long n = dw_req_int(ctx->req, "count", 10);
+	long long conc = dw_req_int(ctx->req, "concurrency", 8);
+	char body[32];
 
+	if (n < 0 || n > 1000000)
+		return dw_invalid("count", "count must be between 0 and 1000000");
+	if (conc < 1 || conc > 256)
+		return dw_invalid("concurrency", "concurrency must be between 1 and 256");
 	if (!aws)
 		return -1;
-	struct dw_aws_pool *pool = dw_aws_pool_new(aws, (int)dw_req_int(ctx->req, "concurrency", 8));
+	struct dw_aws_pool *pool = dw_aws_pool_new(aws, (int)conc);
 	for (long long i = 0; i < n; i++) {
-		json_t *in = json_pack("{s:s}", "QueueUrl",
-				       dw_req_str(ctx->req, "queue_url", ""));
-		json_object_set_new(in, "MessageBody", json_sprintf("message-%lld", i));
+		cJSON *in = cJSON_CreateObject();
+		cJSON_AddStringToObject(in, "QueueUrl", dw_req_str(ctx->req, "queue_url", ""));
+		snprintf(body, sizeof(body), "message-%lld", i);
+		cJSON_AddStringToObject(in, "MessageBody", body);
 		dw_aws_pool_submit(pool, dw_sqs_request("SendMessage", in), on_sent, &t);
-		json_decref(in);
+		cJSON_Delete(in);
 		dw_aws_pool_wait(pool, 32);
 	}
 	dw_aws_pool_wait(pool, 0);
 	dw_aws_pool_free(pool);
-	json_object_set_new(ctx->result, "sent", json_integer(t.ok));
-	json_object_set_new(ctx->result, "failed", json_integer(t.failed));
-	json_object_set_new(ctx->result, "requests", json_integer((json_int_t)dw_aws_stats(aws)->requests));
+	dw_json_add_int(ctx->result, "sent", t.ok);
+	dw_json_add_int(ctx->result, "failed", t.failed);
+	dw_json_add_int(ctx->result, "requests", (long long)dw_aws_stats(aws)->requests);
 	if (t.failed)
 		return dw_raise_passthrough(dw_error_last()->kind == DW_TRANSIENT ? DW_TRANSIENT : DW_FAILED,
 				t.last_error, NULL, "%d of %lld messages failed", t.failed, n);
@@ -118,15 +127,15 @@ static int rds_snapshot(struct dw_ctx *ctx)
 	if (!aws || dw_rds_latest_automated_snapshot(aws, dw_req_str(ctx->req, "source", ""),
 						     dw_req_bool(ctx->req, "cluster", 0), &s))
 		return -1;
-	json_object_set_new(ctx->result, "snapshot", json_string(s.id));
-	json_object_set_new(ctx->result, "created", json_string(s.created));
+	cJSON_AddStringToObject(ctx->result, "snapshot", s.id);
+	cJSON_AddStringToObject(ctx->result, "created", s.created);
 	return 0;
 }
 
 static int glue_database(struct dw_ctx *ctx)
 {
 	struct dw_aws *aws = dw_ctx_aws(ctx);
-	json_t *in, *out = NULL;
+	cJSON *in, *out = NULL;
 
 	if (!aws)
 		return -1;
@@ -134,12 +143,16 @@ static int glue_database(struct dw_ctx *ctx)
 	if (dw_req_secret(ctx->req, "password", "", &secret))
 		return -1;
 	free(secret);
-	in = json_pack("{s:s}", "Name", dw_req_str(ctx->req, "name", ""));
+	in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "Name", dw_req_str(ctx->req, "name", ""));
 	int rc = dw_glue_call(aws, "GetDatabase", in, &out);
-	json_decref(in);
-	if (rc == 0)
-		json_object_set(ctx->result, "database", json_object_get(out, "Database"));
-	json_decref(out);
+	cJSON_Delete(in);
+	if (rc == 0) {
+		cJSON *db = cJSON_DetachItemFromObjectCaseSensitive(out, "Database");
+		if (db)
+			cJSON_AddItemToObject(ctx->result, "database", db);
+	}
+	cJSON_Delete(out);
 	return rc;
 }
 
@@ -170,10 +183,10 @@ static int whoami(struct dw_ctx *ctx)
 
 	if (!aws || caller_identity(aws, &id))
 		return -1;
-	json_object_set_new(ctx->result, "account", json_string(id.account));
-	json_object_set_new(ctx->result, "arn", json_string(id.arn));
-	json_object_set_new(ctx->result, "region", json_string(dw_aws_region(aws)));
-	json_object_set_new(ctx->result, "credentials", json_string(dw_aws_credentials_source(aws)));
+	cJSON_AddStringToObject(ctx->result, "account", id.account);
+	cJSON_AddStringToObject(ctx->result, "arn", id.arn);
+	cJSON_AddStringToObject(ctx->result, "region", dw_aws_region(aws));
+	cJSON_AddStringToObject(ctx->result, "credentials", dw_aws_credentials_source(aws));
 	return 0;
 }
 
