@@ -63,7 +63,7 @@ struct options {
 	const char *expect_plan;
 };
 
-static int read_options(const json_t *req, struct options *o)
+static int read_options(const cJSON *req, struct options *o)
 {
 	const char *now = dw_req_str(req, "now", NULL);
 	long long max = dw_req_int(req, "max_deletions", DEFAULT_MAX_DELETIONS);
@@ -86,25 +86,29 @@ static void report(struct dw_ctx *ctx, const struct dw_cleanup_plan *plan,
 		   const struct options *o, int dry_run)
 {
 	char iso[32], hash[65];
-	json_t *counts = json_object();
+	cJSON *counts = cJSON_CreateObject(), *r = ctx->result;
 
 	dw_cleanup_plan_hash(plan, hash);
-	json_object_set_new(ctx->result, "plan_hash", json_string(hash));
+	cJSON_AddStringToObject(ctx->result, "plan_hash", hash);
 
 	dw_time_format_iso(plan->now, iso);
 	for (size_t i = 0; i < plan->n; i++) {
 		const char *kind = dw_cleanup_kind_name(plan->items[i].kind);
-		json_object_set_new(counts, kind, json_integer(json_integer_value(json_object_get(counts, kind)) + 1));
+		cJSON *n = cJSON_GetObjectItemCaseSensitive(counts, kind);
+		if (n)
+			cJSON_SetNumberValue(n, n->valuedouble + 1);
+		else
+			dw_json_add_int(counts, kind, 1);
 	}
-	json_object_set_new(ctx->result, "dry_run", json_boolean(dry_run));
-	json_object_set_new(ctx->result, "now", json_string(iso));
-	json_object_set_new(ctx->result, "max_deletions", json_integer((json_int_t)o->max_deletions));
-	json_object_set_new(ctx->result, "over_limit", json_boolean(plan->n > o->max_deletions));
-	json_object_set_new(ctx->result, "planned", json_integer((json_int_t)plan->n));
-	json_object_set_new(ctx->result, "deleted", json_integer((json_int_t)dw_cleanup_count(plan, DW_CLEANUP_DONE)));
-	json_object_set_new(ctx->result, "failed", json_integer((json_int_t)dw_cleanup_count(plan, DW_CLEANUP_FAILED)));
-	json_object_set_new(ctx->result, "counts", counts);
-	json_object_set_new(ctx->result, "items", dw_cleanup_items_json(plan));
+	cJSON_AddBoolToObject(r, "dry_run", dry_run);
+	cJSON_AddStringToObject(r, "now", iso);
+	dw_json_add_int(r, "max_deletions", (long long)o->max_deletions);
+	cJSON_AddBoolToObject(r, "over_limit", plan->n > o->max_deletions);
+	dw_json_add_int(r, "planned", (long long)plan->n);
+	dw_json_add_int(r, "deleted", (long long)dw_cleanup_count(plan, DW_CLEANUP_DONE));
+	dw_json_add_int(r, "failed", (long long)dw_cleanup_count(plan, DW_CLEANUP_FAILED));
+	cJSON_AddItemToObject(r, "counts", counts);
+	cJSON_AddItemToObject(r, "items", dw_cleanup_items_json(plan));
 }
 
 static int plan_and_maybe_apply(struct dw_ctx *ctx, struct options *o, int dry_run)

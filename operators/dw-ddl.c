@@ -33,7 +33,7 @@ static const struct dw_field apply_fields[] = { DDL_FIELDS, APPLY_FIELDS, DW_FIE
 
 static int infer_columns(struct dw_ctx *ctx, struct dw_ddl_table *t)
 {
-	const json_t *in = json_object_get(ctx->req, "infer");
+	const cJSON *in = cJSON_GetObjectItemCaseSensitive(ctx->req, "infer");
 	const char *url = dw_req_str(in, "location", t->location);
 	long long max_files = dw_req_int(in, "max_files", 10);
 	struct dw_infer_source src = {
@@ -65,11 +65,11 @@ static int infer_columns(struct dw_ctx *ctx, struct dw_ddl_table *t)
 	rc = dw_infer_s3(aws, &src, &inf);
 	if (rc == 0) {
 		dw_infer_add_columns(&inf, t);
-		json_object_set_new(ctx->result, "inferred",
-				    json_pack("{s:s, s:I, s:I, s:I}", "from", url,
-					      "files", (json_int_t)inf.files,
-					      "records", (json_int_t)inf.records,
-					      "bad_lines", (json_int_t)inf.bad_lines));
+		cJSON *o = cJSON_AddObjectToObject(ctx->result, "inferred");
+		cJSON_AddStringToObject(o, "from", url);
+		dw_json_add_int(o, "files", (long long)inf.files);
+		dw_json_add_int(o, "records", (long long)inf.records);
+		dw_json_add_int(o, "bad_lines", (long long)inf.bad_lines);
 	}
 	dw_infer_free(&inf);
 	free(bucket);
@@ -77,7 +77,7 @@ static int infer_columns(struct dw_ctx *ctx, struct dw_ddl_table *t)
 	return rc;
 }
 
-static int check_athena_fields(const json_t *req)
+static int check_athena_fields(const cJSON *req)
 {
 	const char *out = dw_req_str(req, "output_location", NULL);
 	long long wait = dw_req_int(req, "wait_s", 300);
@@ -92,7 +92,7 @@ static int check_athena_fields(const json_t *req)
 /* Read the request into t and the statements (or TableInput) for what,
  * refusing to apply what cannot be before any sample file is read. */
 static int prepare(struct dw_ctx *ctx, struct dw_ddl_table *t, int apply, int drop,
-		   struct dw_kvlist *st, json_t **table_input)
+		   struct dw_kvlist *st, cJSON **table_input)
 {
 	*table_input = NULL;
 	if (dw_ddl_table_parse(t, ctx->req))
@@ -108,27 +108,27 @@ static int prepare(struct dw_ctx *ctx, struct dw_ddl_table *t, int apply, int dr
 		return -1;
 	if (drop)
 		return dw_ddl_drop_statements(t, st);
-	if (json_object_get(ctx->req, "infer") && infer_columns(ctx, t))
+	if (cJSON_GetObjectItemCaseSensitive(ctx->req, "infer") && infer_columns(ctx, t))
 		return -1;
 	if (dw_ddl_create_statements(t, st) ||
 	    (t->dialect == DW_DDL_GLUE && dw_ddl_glue_table_input(t, table_input)))
 		return -1;
-	json_object_set_new(ctx->result, "columns", dw_ddl_columns_json(t));
+	cJSON_AddItemToObject(ctx->result, "columns", dw_ddl_columns_json(t));
 	return 0;
 }
 
 /* The result's description of the table, and the bundle when asked. */
 static int describe(struct dw_ctx *ctx, const struct dw_ddl_table *t,
-		    const struct dw_kvlist *st, json_t *table_input)
+		    const struct dw_kvlist *st, const cJSON *table_input)
 {
 	const char *bundle = dw_req_str(ctx->req, "bundle", NULL);
 	size_t files;
 
-	json_object_set_new(ctx->result, "dialect", json_string(dw_req_str(ctx->req, "dialect", "")));
-	json_object_set_new(ctx->result, "table", json_string(t->name));
-	json_object_set_new(ctx->result, "statements", dw_ddl_statements_json(st));
-	if (table_input)
-		json_object_set(ctx->result, "table_input", table_input);
+	cJSON_AddStringToObject(ctx->result, "dialect", dw_req_str(ctx->req, "dialect", ""));
+	cJSON_AddStringToObject(ctx->result, "table", t->name);
+	cJSON_AddItemToObject(ctx->result, "statements", dw_ddl_statements_json(st));
+	if (table_input) /* a copy: applying still needs the original */
+		cJSON_AddItemToObject(ctx->result, "table_input", cJSON_Duplicate(table_input, 1));
 	if (!bundle)
 		return 0;
 	if (dw_ddl_write_bundle(bundle, st, table_input, &files))
@@ -138,12 +138,12 @@ static int describe(struct dw_ctx *ctx, const struct dw_ddl_table *t,
 		return 0;
 	}
 	dw_info("wrote %zu files to %s", files, bundle);
-	json_object_set_new(ctx->result, "bundle", json_string(bundle));
+	cJSON_AddStringToObject(ctx->result, "bundle", bundle);
 	return 0;
 }
 
 static int run(struct dw_ctx *ctx, const struct dw_ddl_table *t, int drop,
-	       const struct dw_kvlist *st, const json_t *table_input, json_t *applied)
+	       const struct dw_kvlist *st, const cJSON *table_input, cJSON *applied)
 {
 	struct dw_aws *aws = dw_ctx_aws(ctx);
 	struct dw_ddl_athena_opts o = {
@@ -164,7 +164,7 @@ static int act(struct dw_ctx *ctx, int apply, int drop)
 {
 	struct dw_ddl_table t;
 	struct dw_kvlist st;
-	json_t *table_input = NULL, *applied = json_array();
+	cJSON *table_input = NULL, *applied = cJSON_CreateArray();
 	int rc;
 
 	dw_ddl_table_init(&t);
@@ -174,14 +174,13 @@ static int act(struct dw_ctx *ctx, int apply, int drop)
 		rc = describe(ctx, &t, &st, table_input);
 	if (rc == 0 && apply && dw_req_bool(ctx->req, "dry_run", 0)) {
 		dw_info("dry run: nothing applied");
-		json_object_set_new(ctx->result, "dry_run", json_true());
+		cJSON_AddTrueToObject(ctx->result, "dry_run");
 	} else if (rc == 0 && apply) {
 		rc = run(ctx, &t, drop, &st, table_input, applied);
 	}
-	if (apply)
-		json_object_set(ctx->result, "applied", applied);
-	json_decref(applied);
-	json_decref(table_input);
+	if (!apply || !cJSON_AddItemToObject(ctx->result, "applied", applied))
+		cJSON_Delete(applied); /* else the result owns it */
+	cJSON_Delete(table_input);
 	dw_kv_free(&st);
 	dw_ddl_table_free(&t);
 	return rc;

@@ -27,21 +27,21 @@ enum need {
 
 /* An optional string field; "" counts as absent, as templated requests
  * (Airflow Variables left empty) give it. */
-static const char *opt(const json_t *req, const char *name)
+static const char *opt(const cJSON *req, const char *name)
 {
 	const char *v = dw_req_str(req, name, NULL);
 
 	return v && *v ? v : NULL;
 }
 
-static int need_str(const json_t *req, const char *name, const char *why)
+static int need_str(const cJSON *req, const char *name, const char *why)
 {
 	if (!opt(req, name))
 		return dw_invalid(name, "%s is required %s", name, why);
 	return 0;
 }
 
-static int check_range(const json_t *req, const char *name, long long lo, long long hi)
+static int check_range(const cJSON *req, const char *name, long long lo, long long hi)
 {
 	long long v = dw_req_int(req, name, lo);
 
@@ -65,7 +65,7 @@ static int check_task_id(const char *id)
 	return 0;
 }
 
-static int check_source(const json_t *req, int required)
+static int check_source(const cJSON *req, int required)
 {
 	const char *inst = opt(req, "source_instance");
 	const char *clus = opt(req, "source_cluster");
@@ -80,7 +80,7 @@ static int check_source(const json_t *req, int required)
 
 /* Refuse the layouts where promote could delete an export (see
  * dw_export_prefixes_overlap). */
-static int check_prefixes(const json_t *req)
+static int check_prefixes(const cJSON *req)
 {
 	char *main_prefix = NULL;
 	const char *s3_prefix = dw_req_str(req, "s3_prefix", "");
@@ -96,7 +96,7 @@ static int check_prefixes(const json_t *req)
 	return rc;
 }
 
-static int check_catalog(const json_t *req, unsigned needs)
+static int check_catalog(const cJSON *req, unsigned needs)
 {
 	const char *crawler = opt(req, "crawler");
 	const char *database = opt(req, "glue_database");
@@ -113,7 +113,7 @@ static int check_catalog(const json_t *req, unsigned needs)
 }
 
 /* Everything an action relies on, checked before its first change. */
-static int check_request(const json_t *req, unsigned needs)
+static int check_request(const cJSON *req, unsigned needs)
 {
 	const char *id = opt(req, "export_task_id");
 
@@ -146,7 +146,7 @@ struct target {
 
 /* The export task to act on: export_task_id, or the id derived from the
  * newest snapshot (which start always needs, to name its ARN). */
-static int resolve(struct dw_aws *aws, const json_t *req, int need_snapshot, struct target *t)
+static int resolve(struct dw_aws *aws, const cJSON *req, int need_snapshot, struct target *t)
 {
 	const char *given = opt(req, "export_task_id");
 	const char *clus = opt(req, "source_cluster");
@@ -164,13 +164,36 @@ static int resolve(struct dw_aws *aws, const json_t *req, int need_snapshot, str
 	return dw_export_task_id(source, dw_time_parse_iso(t->snap.created), t->id);
 }
 
-static void put_str(json_t *o, const char *k, const char *v)
+/* o[k] = v: the run action's steps report the task more than once, and
+ * a later step's value replaces an earlier one. */
+static void put(cJSON *o, const char *k, cJSON *v)
 {
-	if (v && *v)
-		json_object_set_new(o, k, json_string(v));
+	if (cJSON_GetObjectItemCaseSensitive(o, k))
+		cJSON_ReplaceItemInObjectCaseSensitive(o, k, v);
+	else
+		cJSON_AddItemToObject(o, k, v);
 }
 
-static void put_task(json_t *r, const struct dw_rds_export_task *task)
+static void put_str(cJSON *o, const char *k, const char *v)
+{
+	if (v && *v)
+		put(o, k, cJSON_CreateString(v));
+}
+
+static void put_int(cJSON *o, const char *k, long long v)
+{
+	put(o, k, dw_json_int_new(v));
+}
+
+static void put_url(cJSON *o, const char *k, const char *bucket, const char *prefix)
+{
+	char *url = dw_xasprintf("s3://%s/%s", bucket, prefix);
+
+	put(o, k, cJSON_CreateString(url));
+	free(url);
+}
+
+static void put_task(cJSON *r, const struct dw_rds_export_task *task)
 {
 	char *bucket, *prefix;
 
@@ -178,13 +201,13 @@ static void put_task(json_t *r, const struct dw_rds_export_task *task)
 	put_str(r, "export_task_id", task->id);
 	put_str(r, "status", task->status);
 	put_str(r, "snapshot_arn", task->source_arn);
-	json_object_set_new(r, "percent", json_integer(task->percent));
-	json_object_set_new(r, "export_folder", json_sprintf("s3://%s/%s", bucket, prefix));
+	put_int(r, "percent", task->percent);
+	put_url(r, "export_folder", bucket, prefix);
 	free(bucket);
 	free(prefix);
 }
 
-static void put_target(json_t *r, const struct target *t)
+static void put_target(cJSON *r, const struct target *t)
 {
 	put_str(r, "export_task_id", t->id);
 	put_str(r, "snapshot", t->snap.id);
@@ -194,16 +217,17 @@ static void put_target(json_t *r, const struct target *t)
 
 /* ---- the steps --------------------------------------------------- */
 
-static int step_start(struct dw_aws *aws, const json_t *req, struct target *t, json_t *r)
+static int step_start(struct dw_aws *aws, const cJSON *req, struct target *t, cJSON *r)
 {
-	const json_t *only = json_object_get(req, "export_only");
-	size_t n = json_array_size(only);
+	const cJSON *only = cJSON_GetObjectItemCaseSensitive(req, "export_only"), *item;
+	size_t n = cJSON_IsArray(only) ? (size_t)cJSON_GetArraySize(only) : 0, i = 0;
 	const char **tables = dw_xcalloc(n ? n : 1, sizeof(*tables));
 	struct dw_rds_export_task task;
 	int started = 0, rc;
 
-	for (size_t i = 0; i < n; i++)
-		tables[i] = json_string_value(json_array_get(only, i));
+	if (n)
+		cJSON_ArrayForEach(item, only)
+			tables[i++] = cJSON_GetStringValue(item);
 	struct dw_export_spec spec = {
 		.source_arn = t->snap.arn,
 		.s3_bucket = dw_req_str(req, "s3_bucket", NULL),
@@ -218,12 +242,12 @@ static int step_start(struct dw_aws *aws, const json_t *req, struct target *t, j
 		return -1;
 	put_target(r, t);
 	put_task(r, &task);
-	json_object_set_new(r, "started", json_boolean(started));
+	put(r, "started", cJSON_CreateBool(started));
 	return 0;
 }
 
-static int step_wait(struct dw_aws *aws, const json_t *req, const struct target *t,
-		     struct dw_rds_export_task *task, json_t *r)
+static int step_wait(struct dw_aws *aws, const cJSON *req, const struct target *t,
+		     struct dw_rds_export_task *task, cJSON *r)
 {
 	int rc = dw_export_wait(aws, t->id, (int)dw_req_int(req, "poll_s", 30),
 				(int)dw_req_int(req, "wait_timeout_s", 6 * 3600), task);
@@ -245,8 +269,8 @@ static void promotion_version(const struct target *t, const struct dw_rds_export
 		dw_time_format_iso(when, out);
 }
 
-static int step_promote(struct dw_aws *aws, const json_t *req, const struct target *t,
-			const struct dw_rds_export_task *task, json_t *r)
+static int step_promote(struct dw_aws *aws, const cJSON *req, const struct target *t,
+			const struct dw_rds_export_task *task, cJSON *r)
 {
 	struct dw_export_promotion p;
 	char version[32], *main_prefix;
@@ -263,18 +287,19 @@ static int step_promote(struct dw_aws *aws, const json_t *req, const struct targ
 	rc = dw_export_promote(aws, task, main_prefix, version[0] ? version : NULL, &copying, &p);
 	put_target(r, t);
 	put_task(r, task);
-	json_object_set_new(r, "main", json_sprintf("s3://%s/%s", task->s3_bucket, main_prefix));
-	json_object_set_new(r, "copied", json_integer((json_int_t)p.copied));
-	json_object_set_new(r, "unchanged", json_integer((json_int_t)p.unchanged));
-	json_object_set_new(r, "stale_deleted", json_integer((json_int_t)p.stale_deleted));
-	json_object_set_new(r, "export_deleted", json_integer((json_int_t)p.source_deleted));
-	json_object_set_new(r, "bytes_copied", json_integer(p.bytes_copied));
-	json_object_set_new(r, "already_promoted", json_boolean(p.already_done));
+	put_url(r, "main", task->s3_bucket, main_prefix);
+	put_int(r, "copied", (long long)p.copied);
+	put_int(r, "unchanged", (long long)p.unchanged);
+	put_int(r, "stale_deleted", (long long)p.stale_deleted);
+	put_int(r, "export_deleted", (long long)p.source_deleted);
+	/* exact: a 6 GiB object is 6442450944, not INT_MAX */
+	put_int(r, "bytes_copied", (long long)p.bytes_copied);
+	put(r, "already_promoted", cJSON_CreateBool(p.already_done));
 	free(main_prefix);
 	return rc;
 }
 
-static int step_catalog(struct dw_aws *aws, const json_t *req, json_t *r)
+static int step_catalog(struct dw_aws *aws, const cJSON *req, cJSON *r)
 {
 	const char *crawler = opt(req, "crawler");
 	const char *database = opt(req, "glue_database");
@@ -285,22 +310,22 @@ static int step_catalog(struct dw_aws *aws, const json_t *req, json_t *r)
 		struct dw_glue_crawl c;
 		rc = dw_glue_crawl(aws, crawler, (int)dw_req_int(req, "poll_s", 30),
 				   (int)dw_req_int(req, "wait_timeout_s", 6 * 3600), &c);
-		json_object_set_new(r, "crawler", json_string(crawler));
+		put_str(r, "crawler", crawler);
 		put_str(r, "crawl_status", c.status);
-		json_object_set_new(r, "crawl_seconds", json_integer(c.elapsed_s));
+		put_int(r, "crawl_seconds", c.elapsed_s);
 		return rc;
 	}
 	if (!database) {
 		dw_info("neither crawler nor glue_database given: not cataloguing");
 		return 0;
 	}
-	json_t *tables = json_array();
+	cJSON *tables = cJSON_CreateArray();
 	rc = dw_export_main_prefix(dw_req_str(req, "main_prefix", NULL), "main_prefix", &main_prefix);
 	if (rc == 0)
 		rc = dw_export_catalog(aws, dw_req_str(req, "s3_bucket", NULL), main_prefix, database,
 				       opt(req, "table_prefix"), tables);
-	json_object_set_new(r, "glue_database", json_string(database));
-	json_object_set_new(r, "tables", tables);
+	put_str(r, "glue_database", database);
+	put(r, "tables", tables);
 	free(main_prefix);
 	return rc;
 }

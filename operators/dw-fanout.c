@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* hour, or start and end: which hours to send, as whole hours. */
-static int pick_hours(const json_t *req, time_t *start, time_t *end)
+static int pick_hours(const cJSON *req, time_t *start, time_t *end)
 {
 	const char *hour = dw_req_str(req, "hour", NULL);
 	const char *from = dw_req_str(req, "start", NULL), *to = dw_req_str(req, "end", NULL);
@@ -41,7 +41,7 @@ static int group_id_ok(const char *id)
 	return n >= 1 && n <= 128;
 }
 
-static int pick_options(const json_t *req, struct dw_fanout_config *c)
+static int pick_options(const cJSON *req, struct dw_fanout_config *c)
 {
 	static const char *const formats[] = { "key", "s3_event", NULL };
 	static const char *const empties[] = { "skip", "fail", "ok", NULL };
@@ -55,13 +55,17 @@ static int pick_options(const json_t *req, struct dw_fanout_config *c)
 	c->message = fmt[0] == 's' ? DW_FANOUT_MSG_S3_EVENT : DW_FANOUT_MSG_KEY;
 	c->empty = empty[0] == 'f' ? DW_FANOUT_EMPTY_FAIL
 		 : empty[0] == 'o' ? DW_FANOUT_EMPTY_OK : DW_FANOUT_EMPTY_SKIP;
-	c->concurrency = (int)dw_req_int(req, "concurrency", 32);
-	if (c->concurrency < 1 || c->concurrency > DW_FANOUT_MAX_CONCURRENCY)
-		return dw_invalid("concurrency", "concurrency must be between 1 and %d",
-				  DW_FANOUT_MAX_CONCURRENCY);
-	c->page_size = (int)dw_req_int(req, "page_size", 1000);
-	if (c->page_size < 1 || c->page_size > 1000)
-		return dw_invalid("page_size", "page_size must be between 1 and 1000");
+	/* checked in 64 bits, then narrowed: 4294967297 is not 1 */
+	long long concurrency = dw_req_int(req, "concurrency", 32);
+	if (concurrency < 1 || concurrency > DW_FANOUT_MAX_CONCURRENCY)
+		return dw_invalid("concurrency", "concurrency must be between 1 and %d, not %lld",
+				  DW_FANOUT_MAX_CONCURRENCY, concurrency);
+	c->concurrency = (int)concurrency;
+	long long page_size = dw_req_int(req, "page_size", 1000);
+	if (page_size < 1 || page_size > 1000)
+		return dw_invalid("page_size", "page_size must be between 1 and 1000, not %lld",
+				  page_size);
+	c->page_size = (int)page_size;
 	if (c->message_group_id && !group_id_ok(c->message_group_id))
 		return dw_invalid("message_group_id", "message_group_id must be 1 to 128 printable "
 				  "ASCII characters without spaces");

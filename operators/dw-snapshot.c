@@ -13,34 +13,71 @@
 #define DEFAULT_MAX_TTL_DAYS 30
 #define DEFAULT_WAIT_S 3600
 #define DEFAULT_POLL_S 30
+/* Bounds of the integer fields, checked on the 64-bit value before it is
+ * narrowed (4294967297 must not become 1). */
+#define MAX_DAYS 2147483647LL
+#define MAX_WAIT_S (7LL * 24 * 3600)
+#define MAX_POLL_S 3600LL
 
-static json_t *copy_json(const struct dw_copy *c)
+/* obj[name] (def when absent) as an integer within [lo, hi]. */
+static int bounded(const cJSON *obj, const char *name, const char *path, long long def,
+		   long long lo, long long hi, long long *out)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "instance", c->instance,
-			      "owner", c->owner, "status", c->status, "source", c->source,
-			      "snapshot", c->snapshot);
+	long long v = dw_req_int(obj, name, def);
 
-	json_object_set_new(o, "address", c->address[0] ? json_string(c->address) : json_null());
-	json_object_set_new(o, "port", c->port ? json_integer(c->port) : json_null());
-	json_object_set_new(o, "created", c->created[0] ? json_string(c->created) : json_null());
-	json_object_set_new(o, "expires_at",
-			    c->expires_at[0] ? json_string(c->expires_at) : json_null());
-	json_object_set_new(o, "expired", json_boolean(c->expires && c->expires <= time(NULL)));
+	if (v < lo || v > hi)
+		return dw_invalid(path, "%s must be between %lld and %lld, not %lld", path, lo, hi, v);
+	*out = v;
+	return 0;
+}
+
+static cJSON *text_or_null(const char *s)
+{
+	return s[0] ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+static cJSON *copy_json(const struct dw_copy *c)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "instance", c->instance);
+	cJSON_AddStringToObject(o, "owner", c->owner);
+	cJSON_AddStringToObject(o, "status", c->status);
+	cJSON_AddStringToObject(o, "source", c->source);
+	cJSON_AddStringToObject(o, "snapshot", c->snapshot);
+	cJSON_AddItemToObject(o, "address", text_or_null(c->address));
+	cJSON_AddItemToObject(o, "port", c->port ? dw_json_int_new(c->port) : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "created", text_or_null(c->created));
+	cJSON_AddItemToObject(o, "expires_at", text_or_null(c->expires_at));
+	cJSON_AddBoolToObject(o, "expired", c->expires && c->expires <= time(NULL));
 	if (c->instance_class[0])
-		json_object_set_new(o, "instance_class", json_string(c->instance_class));
+		cJSON_AddStringToObject(o, "instance_class", c->instance_class);
 	return o;
 }
 
+/* obj[k] = v, replacing an earlier value of k. */
+static void put(cJSON *obj, const char *k, cJSON *v)
+{
+	if (cJSON_GetObjectItemCaseSensitive(obj, k))
+		cJSON_ReplaceItemInObjectCaseSensitive(obj, k, v);
+	else
+		cJSON_AddItemToObject(obj, k, v);
+}
+
+/* The copy's fields into the result (each replacing what was there). */
 static void set_copy(struct dw_ctx *ctx, const struct dw_copy *c)
 {
-	json_t *o = copy_json(c);
+	cJSON *o = copy_json(c);
 
-	json_object_update(ctx->result, o);
-	json_decref(o);
+	while (o->child) {
+		cJSON *v = cJSON_DetachItemViaPointer(o, o->child);
+		put(ctx->result, v->string, v);
+	}
+	cJSON_Delete(o);
 }
 
 /* The copy's name: instance_name, or the one derived from the owner. */
-static int instance_of(const json_t *req, char *out, size_t len)
+static int instance_of(const cJSON *req, char *out, size_t len)
 {
 	const char *name = dw_req_str(req, "instance_name", NULL);
 
@@ -71,11 +108,12 @@ static void launch_owned_free(struct launch_owned *s)
 	free(s->security_groups);
 }
 
-static int read_master(const json_t *master, struct launch_owned *s)
+static int read_master(const cJSON *master, struct launch_owned *s)
 {
 	const char *secret_id = dw_req_str(master, "secret_id", NULL);
-	int has_login = json_object_get(master, "user") || json_object_get(master, "password") ||
-			json_object_get(master, "password_env");
+	int has_login = cJSON_GetObjectItemCaseSensitive(master, "user") ||
+			cJSON_GetObjectItemCaseSensitive(master, "password") ||
+			cJSON_GetObjectItemCaseSensitive(master, "password_env");
 
 	if (secret_id && has_login)
 		return dw_invalid("master", "give master.secret_id, or master.user and password, "
@@ -103,7 +141,7 @@ static int fetch_master(struct dw_ctx *ctx, const char *secret_id, struct launch
 	return dw_secrets_get_login(aws, secret_id, &s->master_user, &s->master_password);
 }
 
-static int read_tls(const json_t *tls, struct dw_copy_login *login)
+static int read_tls(const cJSON *tls, struct dw_copy_login *login)
 {
 	login->tls = DW_MYSQL_TLS_VERIFY;
 	login->ca_file = dw_req_str(tls, "ca_file", NULL);
@@ -115,31 +153,39 @@ static int read_tls(const json_t *tls, struct dw_copy_login *login)
 	return 0;
 }
 
-static void read_tunnel(const json_t *t, struct dw_ssh_tunnel_config *cfg)
+static int read_tunnel(const cJSON *t, struct dw_ssh_tunnel_config *cfg)
 {
+	long long port;
+
+	if (bounded(t, "port", "ssh_tunnel.port", 22, 1, 65535, &port))
+		return -1;
 	cfg->host = dw_req_str(t, "host", NULL);
-	cfg->port = (int)dw_req_int(t, "port", 22);
+	cfg->port = (int)port;
 	cfg->user = dw_req_str(t, "user", NULL);
 	cfg->private_key_file = dw_req_str(t, "private_key_file", NULL);
 	cfg->known_hosts_file = dw_req_str(t, "known_hosts_file", NULL);
+	return 0;
 }
 
-static const char **string_array(const json_t *a, size_t *n)
+static const char **string_array(const cJSON *a, size_t *n)
 {
 	const char **out;
+	const cJSON *v;
+	size_t i = 0;
 
-	*n = json_array_size(a);
+	*n = cJSON_IsArray(a) ? (size_t)cJSON_GetArraySize(a) : 0;
 	if (*n == 0)
 		return NULL;
 	out = dw_xcalloc(*n, sizeof(*out));
-	for (size_t i = 0; i < *n; i++)
-		out[i] = json_string_value(json_array_get(a, i));
+	cJSON_ArrayForEach(v, a)
+		out[i++] = cJSON_GetStringValue(v);
 	return out;
 }
 
 static int launch(struct dw_ctx *ctx)
 {
-	const json_t *r = ctx->req, *user = json_object_get(r, "user");
+	const cJSON *r = ctx->req, *user = cJSON_GetObjectItemCaseSensitive(r, "user");
+	long long ttl_days, max_ttl_days, wait_s, poll_s;
 	struct launch_owned s = { 0 };
 	struct dw_ssh_tunnel_config tunnel = { 0 };
 	struct dw_copy c;
@@ -152,10 +198,6 @@ static int launch(struct dw_ctx *ctx)
 		.instance_class = dw_req_str(r, "instance_class", NULL),
 		.subnet_group = dw_req_str(r, "subnet_group", NULL),
 		.parameter_group = dw_req_str(r, "parameter_group", NULL),
-		.ttl_days = (int)dw_req_int(r, "ttl_days", DEFAULT_TTL_DAYS),
-		.max_ttl_days = (int)dw_req_int(r, "max_ttl_days", DEFAULT_MAX_TTL_DAYS),
-		.wait_timeout_s = (long)dw_req_int(r, "wait_timeout_s", DEFAULT_WAIT_S),
-		.poll_interval_s = (long)dw_req_int(r, "poll_interval_s", DEFAULT_POLL_S),
 		.keep_on_failure = dw_req_bool(r, "keep_on_failure", 0),
 		.dry_run = dw_req_bool(r, "dry_run", 0),
 		.login = {
@@ -165,13 +207,22 @@ static int launch(struct dw_ctx *ctx)
 		},
 	};
 
-	if (l.poll_interval_s < 1)
-		return dw_invalid("poll_interval_s", "poll_interval_s must be at least 1");
-	if (json_object_get(r, "ssh_tunnel")) {
-		read_tunnel(json_object_get(r, "ssh_tunnel"), &tunnel);
+	if (bounded(r, "ttl_days", "ttl_days", DEFAULT_TTL_DAYS, 1, MAX_DAYS, &ttl_days) ||
+	    bounded(r, "max_ttl_days", "max_ttl_days", DEFAULT_MAX_TTL_DAYS, 1, MAX_DAYS,
+		    &max_ttl_days) ||
+	    bounded(r, "wait_timeout_s", "wait_timeout_s", DEFAULT_WAIT_S, 1, MAX_WAIT_S, &wait_s) ||
+	    bounded(r, "poll_interval_s", "poll_interval_s", DEFAULT_POLL_S, 1, MAX_POLL_S, &poll_s))
+		return -1;
+	l.ttl_days = (int)ttl_days;
+	l.max_ttl_days = (int)max_ttl_days;
+	l.wait_timeout_s = (long)wait_s;
+	l.poll_interval_s = (long)poll_s;
+	if (cJSON_GetObjectItemCaseSensitive(r, "ssh_tunnel")) {
+		if (read_tunnel(cJSON_GetObjectItemCaseSensitive(r, "ssh_tunnel"), &tunnel))
+			return -1;
 		l.login.tunnel = &tunnel;
 	}
-	if (read_tls(json_object_get(r, "tls"), &l.login) ||
+	if (read_tls(cJSON_GetObjectItemCaseSensitive(r, "tls"), &l.login) ||
 	    dw_req_secret(user, "password", "user", &s.password))
 		goto out;
 	if (!s.password) {
@@ -180,12 +231,14 @@ static int launch(struct dw_ctx *ctx)
 	}
 	l.login.password = s.password;
 	l.security_group_ids = s.security_groups =
-		string_array(json_object_get(r, "security_group_ids"), &l.n_security_group_ids);
-	if (read_master(json_object_get(r, "master"), &s))
+		string_array(cJSON_GetObjectItemCaseSensitive(r, "security_group_ids"),
+			     &l.n_security_group_ids);
+	if (read_master(cJSON_GetObjectItemCaseSensitive(r, "master"), &s))
 		goto out;
 	/* Everything is checked before Secrets Manager is asked: a bad request
 	 * is rejected (2) even when AWS is down (issue 12 #14). */
-	const char *secret_id = dw_req_str(json_object_get(r, "master"), "secret_id", NULL);
+	const char *secret_id = dw_req_str(cJSON_GetObjectItemCaseSensitive(r, "master"),
+					   "secret_id", NULL);
 	l.login.master_user = s.master_user;
 	l.login.master_password = s.master_password;
 	if (dw_copy_launch_check(&l, secret_id != NULL))
@@ -197,13 +250,14 @@ static int launch(struct dw_ctx *ctx)
 	if (!dw_ctx_aws(ctx) || dw_copy_launch(ctx->aws, &l, &c, &created))
 		goto out;
 	set_copy(ctx, &c);
-	json_object_set_new(ctx->result, "user", json_string(l.login.user));
-	json_object_set_new(ctx->result, "database", json_string(l.login.database));
+	put(ctx->result, "user", cJSON_CreateString(l.login.user));
+	put(ctx->result, "database", cJSON_CreateString(l.login.database));
 	/* "created" says whether this launch made the copy; its time moves. */
-	json_object_set(ctx->result, "created_at", json_object_get(ctx->result, "created"));
-	json_object_set_new(ctx->result, "created", json_boolean(created));
+	put(ctx->result, "created_at",
+	    cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ctx->result, "created"), 1));
+	put(ctx->result, "created", cJSON_CreateBool(created));
 	if (l.dry_run)
-		json_object_set_new(ctx->result, "dry_run", json_true());
+		put(ctx->result, "dry_run", cJSON_CreateTrue());
 	rc = 0;
 out:
 	launch_owned_free(&s);
@@ -214,39 +268,40 @@ out:
 
 static int destroy(struct dw_ctx *ctx)
 {
-	const json_t *r = ctx->req;
+	const cJSON *r = ctx->req;
 	struct dw_aws *aws = dw_ctx_aws(ctx);
 	struct dw_copy c;
 	char name[64];
-	long wait = (long)dw_req_int(r, "wait_timeout_s", DEFAULT_WAIT_S);
+	long long wait, poll_s;
 	int as_admin = dw_req_bool(r, "as_admin", 0);
 	const char *owner = dw_req_str(r, "owner", NULL);
 
 	if (instance_of(r, name, sizeof(name)) || !aws)
 		return -1;
-	if (dw_req_int(r, "poll_interval_s", DEFAULT_POLL_S) < 1)
-		return dw_invalid("poll_interval_s", "poll_interval_s must be at least 1");
+	if (bounded(r, "wait_timeout_s", "wait_timeout_s", DEFAULT_WAIT_S, 0, MAX_WAIT_S, &wait) ||
+	    bounded(r, "poll_interval_s", "poll_interval_s", DEFAULT_POLL_S, 1, MAX_POLL_S, &poll_s))
+		return -1;
 	if (dw_copy_describe(aws, name, &c)) {
 		if (!dw_error_is("DBInstanceNotFound"))
 			return -1;
-		json_object_set_new(ctx->result, "instance", json_string(name));
+		put(ctx->result, "instance", cJSON_CreateString(name));
 		return dw_nothing_to_do(ctx, "there is no such copy");
 	}
 	if (dw_req_bool(r, "dry_run", 0)) {
 		if (dw_copy_check_owner(&c, owner, as_admin))
 			return -1;
 		set_copy(ctx, &c);
-		json_object_set_new(ctx->result, "dry_run", json_true());
+		put(ctx->result, "dry_run", cJSON_CreateTrue());
 		return 0;
 	}
 	struct dw_copy_destroy_opts o = {
-		.owner = owner, .as_admin = as_admin, .wait_timeout_s = wait,
-		.poll_interval_s = (long)dw_req_int(r, "poll_interval_s", DEFAULT_POLL_S),
+		.owner = owner, .as_admin = as_admin, .wait_timeout_s = (long)wait,
+		.poll_interval_s = (long)poll_s,
 	};
 	if (dw_copy_destroy(aws, name, &o))
 		return -1;
 	set_copy(ctx, &c);
-	json_object_set_new(ctx->result, "status", json_string(wait > 0 ? "deleted" : "deleting"));
+	put(ctx->result, "status", cJSON_CreateString(wait > 0 ? "deleted" : "deleting"));
 	return 0;
 }
 
@@ -258,29 +313,32 @@ static int list(struct dw_ctx *ctx)
 
 	if (!aws || dw_copy_list(aws, dw_req_str(ctx->req, "owner", NULL), &copies, &n))
 		return -1;
-	json_t *items = json_array();
+	cJSON *items = cJSON_CreateArray();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(items, copy_json(&copies[i]));
+		cJSON_AddItemToArray(items, copy_json(&copies[i]));
 	free(copies);
-	json_object_set_new(ctx->result, "count", json_integer((json_int_t)n));
-	json_object_set_new(ctx->result, "copies", items);
+	dw_json_add_int(ctx->result, "count", (long long)n);
+	cJSON_AddItemToObject(ctx->result, "copies", items);
 	return 0;
 }
 
 static int extend(struct dw_ctx *ctx)
 {
-	const json_t *r = ctx->req;
+	const cJSON *r = ctx->req;
 	struct dw_aws *aws = dw_ctx_aws(ctx);
 	struct dw_copy c;
 	char name[64];
 	int changed = 0;
+	long long ttl_days, max_ttl_days;
 
-	if (instance_of(r, name, sizeof(name)) || !aws)
+	if (bounded(r, "ttl_days", "ttl_days", DEFAULT_TTL_DAYS, 1, MAX_DAYS, &ttl_days) ||
+	    bounded(r, "max_ttl_days", "max_ttl_days", DEFAULT_MAX_TTL_DAYS, 1, MAX_DAYS,
+		    &max_ttl_days) ||
+	    instance_of(r, name, sizeof(name)) || !aws)
 		return -1;
 	struct dw_copy_extend_opts o = {
 		.owner = dw_req_str(r, "owner", NULL), .as_admin = dw_req_bool(r, "as_admin", 0),
-		.ttl_days = (int)dw_req_int(r, "ttl_days", DEFAULT_TTL_DAYS),
-		.max_ttl_days = (int)dw_req_int(r, "max_ttl_days", DEFAULT_MAX_TTL_DAYS),
+		.ttl_days = (int)ttl_days, .max_ttl_days = (int)max_ttl_days,
 	};
 	if (dw_copy_extend(aws, name, &o, &c, &changed))
 		return -1;

@@ -22,7 +22,7 @@
 /* ---- the policy -------------------------------------------------------- */
 
 /* A whole number of days or hours, checked to be within [min, max]. */
-static int read_count(const json_t *obj, const char *name, const char *path,
+static int read_count(const cJSON *obj, const char *name, const char *path,
 		      long min, long max, long def, long *out)
 {
 	long long v = dw_req_int(obj, name, def);
@@ -33,7 +33,7 @@ static int read_count(const json_t *obj, const char *name, const char *path,
 	return 0;
 }
 
-static int read_nonempty(const json_t *obj, const char *name, const char *path,
+static int read_nonempty(const cJSON *obj, const char *name, const char *path,
 			 const char **out)
 {
 	*out = dw_req_str(obj, name, NULL);
@@ -42,9 +42,9 @@ static int read_nonempty(const json_t *obj, const char *name, const char *path,
 	return 0;
 }
 
-static int read_copies(struct dw_cleanup_copies *c, const json_t *sec)
+static int read_copies(struct dw_cleanup_copies *c, const cJSON *sec)
 {
-	if (!sec || json_is_null(sec))
+	if (!sec || cJSON_IsNull(sec))
 		return 0;
 	c->enabled = 1;
 	c->owner = dw_req_str(sec, "owner", NULL);
@@ -52,7 +52,7 @@ static int read_copies(struct dw_cleanup_copies *c, const json_t *sec)
 			  &c->idle_hours);
 }
 
-static int read_s3_rule(struct dw_cleanup_s3_rule *r, const json_t *o, size_t i)
+static int read_s3_rule(struct dw_cleanup_s3_rule *r, const cJSON *o, size_t i)
 {
 	char path[64];
 
@@ -63,7 +63,7 @@ static int read_s3_rule(struct dw_cleanup_s3_rule *r, const json_t *o, size_t i)
 	if (read_nonempty(o, "prefix", path, &r->prefix))
 		return -1;
 	snprintf(path, sizeof(path), "s3[%zu].older_than_days", i);
-	if (!json_object_get(o, "older_than_days"))
+	if (!cJSON_GetObjectItemCaseSensitive(o, "older_than_days"))
 		return dw_invalid(path, "%s is required", path);
 	if (read_count(o, "older_than_days", path, 1, 100000, 0, &r->older_than_days))
 		return -1;
@@ -71,7 +71,7 @@ static int read_s3_rule(struct dw_cleanup_s3_rule *r, const json_t *o, size_t i)
 	return read_count(o, "keep_latest", path, 0, 1000000, 0, &r->keep_latest);
 }
 
-static int read_table_rule(struct dw_cleanup_table_rule *r, const json_t *o, size_t i)
+static int read_table_rule(struct dw_cleanup_table_rule *r, const cJSON *o, size_t i)
 {
 	char path[64];
 
@@ -83,7 +83,7 @@ static int read_table_rule(struct dw_cleanup_table_rule *r, const json_t *o, siz
 		return -1;
 	snprintf(path, sizeof(path), "tables[%zu].older_than_days", i);
 	r->older_than_days = -1;
-	if (json_object_get(o, "older_than_days") &&
+	if (cJSON_GetObjectItemCaseSensitive(o, "older_than_days") &&
 	    read_count(o, "older_than_days", path, 1, 100000, 0, &r->older_than_days))
 		return -1;
 	r->location_empty = dw_req_bool(o, "location_empty", 0);
@@ -94,7 +94,7 @@ static int read_table_rule(struct dw_cleanup_table_rule *r, const json_t *o, siz
 	return 0;
 }
 
-static int read_queue_rule(struct dw_cleanup_queue_rule *r, const json_t *o, size_t i)
+static int read_queue_rule(struct dw_cleanup_queue_rule *r, const cJSON *o, size_t i)
 {
 	char path[64];
 
@@ -102,31 +102,37 @@ static int read_queue_rule(struct dw_cleanup_queue_rule *r, const json_t *o, siz
 	if (read_nonempty(o, "prefix", path, &r->prefix))
 		return -1;
 	snprintf(path, sizeof(path), "queues[%zu].unused_days", i);
-	if (!json_object_get(o, "unused_days"))
+	if (!cJSON_GetObjectItemCaseSensitive(o, "unused_days"))
 		return dw_invalid(path, "%s is required", path);
 	return read_count(o, "unused_days", path, 1, 455, 0, &r->unused_days);
 }
 
-int dw_cleanup_policy_read(struct dw_cleanup_policy *p, const json_t *req)
+/* The items of an array (none for anything else), and how many. */
+static const cJSON *items_of(const cJSON *arr, size_t *n)
 {
-	const json_t *s3 = json_object_get(req, "s3"), *tables = json_object_get(req, "tables");
-	const json_t *queues = json_object_get(req, "queues");
+	*n = cJSON_IsArray(arr) ? (size_t)cJSON_GetArraySize(arr) : 0;
+	return *n ? arr->child : NULL;
+}
+
+int dw_cleanup_policy_read(struct dw_cleanup_policy *p, const cJSON *req)
+{
+	const cJSON *s3, *tables, *queues;
 	int rc = 0;
 
 	memset(p, 0, sizeof(*p));
-	p->ns3 = json_array_size(s3);
-	p->ntables = json_array_size(tables);
-	p->nqueues = json_array_size(queues);
+	s3 = items_of(cJSON_GetObjectItemCaseSensitive(req, "s3"), &p->ns3);
+	tables = items_of(cJSON_GetObjectItemCaseSensitive(req, "tables"), &p->ntables);
+	queues = items_of(cJSON_GetObjectItemCaseSensitive(req, "queues"), &p->nqueues);
 	p->s3 = dw_xcalloc(p->ns3 + 1, sizeof(*p->s3));
 	p->tables = dw_xcalloc(p->ntables + 1, sizeof(*p->tables));
 	p->queues = dw_xcalloc(p->nqueues + 1, sizeof(*p->queues));
-	rc = read_copies(&p->copies, json_object_get(req, "snapshots"));
-	for (size_t i = 0; rc == 0 && i < p->ns3; i++)
-		rc = read_s3_rule(&p->s3[i], json_array_get(s3, i), i);
-	for (size_t i = 0; rc == 0 && i < p->ntables; i++)
-		rc = read_table_rule(&p->tables[i], json_array_get(tables, i), i);
-	for (size_t i = 0; rc == 0 && i < p->nqueues; i++)
-		rc = read_queue_rule(&p->queues[i], json_array_get(queues, i), i);
+	rc = read_copies(&p->copies, cJSON_GetObjectItemCaseSensitive(req, "snapshots"));
+	for (size_t i = 0; rc == 0 && i < p->ns3; i++, s3 = s3->next)
+		rc = read_s3_rule(&p->s3[i], s3, i);
+	for (size_t i = 0; rc == 0 && i < p->ntables; i++, tables = tables->next)
+		rc = read_table_rule(&p->tables[i], tables, i);
+	for (size_t i = 0; rc == 0 && i < p->nqueues; i++, queues = queues->next)
+		rc = read_queue_rule(&p->queues[i], queues, i);
 	if (rc == 0 && !p->copies.enabled && !p->ns3 && !p->ntables && !p->nqueues)
 		rc = dw_invalid(NULL, "nothing to look at: give at least one of snapshots, s3, "
 				"tables, queues");
@@ -372,12 +378,12 @@ struct table_scan {
 };
 
 /* Glue gives times as epoch seconds; ISO text is taken too. */
-static time_t glue_time(const json_t *v)
+static time_t glue_time(const cJSON *v)
 {
-	if (json_is_number(v))
-		return (time_t)json_number_value(v);
-	if (json_is_string(v))
-		return dw_time_parse_iso(json_string_value(v));
+	if (cJSON_IsNumber(v))  /* bounded: a cast out of range is undefined */
+		return v->valuedouble >= 0 && v->valuedouble < 1e12 ? (time_t)v->valuedouble : (time_t)-1;
+	if (cJSON_IsString(v))
+		return dw_time_parse_iso(v->valuestring);
 	return (time_t)-1;
 }
 
@@ -426,11 +432,11 @@ static int location_empty(struct dw_aws *aws, const char *location, int *empty, 
 }
 
 /* Why the table goes, or NULL when it stays. */
-static int table_reason(struct table_scan *s, const json_t *t, char **reason)
+static int table_reason(struct table_scan *s, const cJSON *t, char **reason)
 {
 	const struct dw_cleanup_table_rule *r = s->r;
-	time_t created = glue_time(json_object_get(t, "CreateTime"));
-	time_t updated = glue_time(json_object_get(t, "UpdateTime"));
+	time_t created = glue_time(cJSON_GetObjectItemCaseSensitive(t, "CreateTime"));
+	time_t updated = glue_time(cJSON_GetObjectItemCaseSensitive(t, "UpdateTime"));
 	time_t changed = updated > created ? updated : created;
 	int empty = 0;
 
@@ -445,15 +451,15 @@ static int table_reason(struct table_scan *s, const json_t *t, char **reason)
 	}
 	if (!r->location_empty)
 		return 0;
-	const char *location = json_string_value(json_object_get(
-		json_object_get(t, "StorageDescriptor"), "Location"));
+	const char *location = dw_json_str(
+		cJSON_GetObjectItemCaseSensitive(t, "StorageDescriptor"), "Location");
 	return location_empty(s->aws, location, &empty, reason);
 }
 
-static int on_table(void *ud, const json_t *t)
+static int on_table(void *ud, const cJSON *t)
 {
 	struct table_scan *s = ud;
-	const char *name = json_string_value(json_object_get(t, "Name"));
+	const char *name = dw_json_str(t, "Name");
 	char *reason = NULL;
 
 	s->seen++;
@@ -489,9 +495,9 @@ struct queue_scan {
 	size_t seen;
 };
 
-static double attr_num(const json_t *attrs, const char *name)
+static double attr_num(const cJSON *attrs, const char *name)
 {
-	const char *v = json_string_value(json_object_get(attrs, name));
+	const char *v = dw_json_str(attrs, name);
 
 	return v ? strtod(v, NULL) : 0;
 }
@@ -526,7 +532,7 @@ static int queue_activity(struct dw_aws *aws, const char *name, time_t start, ti
 static int queue_reason(struct queue_scan *s, const char *url, const char *name,
 			char **reason)
 {
-	json_t *attrs = NULL;
+	cJSON *attrs = NULL;
 	time_t cutoff = s->plan->now - s->r->unused_days * DAY_S;
 	double activity = 0;
 	int rc;
@@ -539,7 +545,7 @@ static int queue_reason(struct queue_scan *s, const char *url, const char *name,
 	double messages = attr_num(attrs, "ApproximateNumberOfMessages") +
 			  attr_num(attrs, "ApproximateNumberOfMessagesNotVisible") +
 			  attr_num(attrs, "ApproximateNumberOfMessagesDelayed");
-	json_decref(attrs);
+	cJSON_Delete(attrs);
 	if (messages > 0 || created <= 0 || created >= cutoff || modified >= cutoff)
 		return 0;
 	rc = queue_activity(s->aws, name, cutoff, s->plan->now, &activity);
@@ -843,19 +849,22 @@ static const char *status_name(enum dw_cleanup_status status)
 	return "unknown";
 }
 
-json_t *dw_cleanup_items_json(const struct dw_cleanup_plan *plan)
+cJSON *dw_cleanup_items_json(const struct dw_cleanup_plan *plan)
 {
-	json_t *items = json_array();
+	cJSON *items = cJSON_CreateArray();
 
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct dw_cleanup_item *it = &plan->items[i];
 		char *target = dw_cleanup_item_target(it);
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", dw_cleanup_kind_name(it->kind),
-				      "target", target, "reason", it->reason, "rule", it->rule,
-				      "status", status_name(it->status));
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "kind", dw_cleanup_kind_name(it->kind));
+		cJSON_AddStringToObject(o, "target", target);
+		cJSON_AddStringToObject(o, "reason", it->reason);
+		cJSON_AddStringToObject(o, "rule", it->rule);
+		cJSON_AddStringToObject(o, "status", status_name(it->status));
 		if (it->error)
-			json_object_set_new(o, "error", json_string(it->error));
-		json_array_append_new(items, o);
+			cJSON_AddStringToObject(o, "error", it->error);
+		cJSON_AddItemToArray(items, o);
 		free(target);
 	}
 	return items;

@@ -9,7 +9,7 @@
 #ifndef DW_CLEANUP_H
 #define DW_CLEANUP_H
 
-#include <jansson.h>
+#include "base/json.h"
 #include <stddef.h>
 #include <time.h>
 #include "aws/aws.h"
@@ -54,7 +54,7 @@ struct dw_cleanup_policy {
  * ("snapshots", "s3", "tables", "queues"), checking the values: raises
  * DW_INVALID naming the field ("s3[1].prefix") when one is unusable or
  * when no section is given.  Free with dw_cleanup_policy_free. */
-int dw_cleanup_policy_read(struct dw_cleanup_policy *p, const json_t *req);
+int dw_cleanup_policy_read(struct dw_cleanup_policy *p, const cJSON *req);
 void dw_cleanup_policy_free(struct dw_cleanup_policy *p);
 
 enum dw_cleanup_kind {
@@ -120,6 +120,6 @@ const char *dw_cleanup_kind_name(enum dw_cleanup_kind kind);
  * new string. */
 char *dw_cleanup_item_target(const struct dw_cleanup_item *item);
 /* [{kind, target, reason, rule, status[, error]}] as a new reference. */
-json_t *dw_cleanup_items_json(const struct dw_cleanup_plan *plan);
+cJSON *dw_cleanup_items_json(const struct dw_cleanup_plan *plan);
 
 #endif

@@ -271,7 +271,7 @@ static int check_text(const char *s, const char *field)
 	return 0;
 }
 
-static int take_text(const json_t *obj, const char *name, const char *field, char **out)
+static int take_text(const cJSON *obj, const char *name, const char *field, char **out)
 {
 	const char *s = dw_req_str(obj, name, NULL);
 
@@ -351,14 +351,14 @@ int dw_ddl_add_column(struct dw_ddl_table *t, const char *name,
 	return 0;
 }
 
-static int parse_columns(struct dw_ddl_table *t, const json_t *arr)
+static int parse_columns(struct dw_ddl_table *t, const cJSON *arr)
 {
 	char field[64], tfield[80];
 	struct dw_ddl_type ty;
-	size_t i;
-	json_t *c;
+	size_t i = 0;
+	const cJSON *c;
 
-	json_array_foreach(arr, i, c) {
+	for (c = arr ? arr->child : NULL; c; c = c->next, i++) {
 		snprintf(field, sizeof(field), "columns[%zu]", i);
 		snprintf(tfield, sizeof(tfield), "%s.type", field);
 		if (dw_ddl_parse_type(dw_req_str(c, "type", ""), tfield, &ty) ||
@@ -382,10 +382,10 @@ static int check_date_format(const char *f, const char *field)
 	return 0;
 }
 
-static int parse_partition(struct dw_ddl_table *t, const json_t *p, size_t i)
+static int parse_partition(struct dw_ddl_table *t, const cJSON *p, size_t i)
 {
 	struct dw_ddl_partition *part = &t->partitions[i];
-	const json_t *sub = json_object_get(p, "substring");
+	const cJSON *sub = cJSON_GetObjectItemCaseSensitive(p, "substring");
 	char f[64], w[96];
 
 	snprintf(f, sizeof(f), "partitions[%zu]", i);
@@ -434,33 +434,32 @@ static int parse_partition(struct dw_ddl_table *t, const json_t *p, size_t i)
 	snprintf(w, sizeof(w), "%s.unit", f);
 	if (take_text(p, "unit", w, &part->unit))
 		return -1;
-	const json_t *vals = json_object_get(p, "values");
-	size_t k;
-	json_t *v;
-	json_array_foreach(vals, k, v) {
+	const cJSON *vals = cJSON_GetObjectItemCaseSensitive(p, "values");
+	size_t k = 0;
+	for (const cJSON *v = vals ? vals->child : NULL; v; v = v->next, k++) {
 		snprintf(w, sizeof(w), "%s.values[%zu]", f, k);
-		if (check_text(json_string_value(v), w))
+		if (check_text(cJSON_GetStringValue(v), w))
 			return -1;
 		part->values = dw_xrealloc(part->values, (part->nvalues + 1) * sizeof(char *));
-		part->values[part->nvalues++] = dw_xstrdup(json_string_value(v));
+		part->values[part->nvalues++] = dw_xstrdup(cJSON_GetStringValue(v));
 	}
 	return 0;
 }
 
-static int parse_partitions(struct dw_ddl_table *t, const json_t *arr)
+static int parse_partitions(struct dw_ddl_table *t, const cJSON *arr)
 {
-	size_t n = json_array_size(arr);
+	size_t n = cJSON_IsArray(arr) ? (size_t)cJSON_GetArraySize(arr) : 0, i = 0;
 
 	if (n == 0)
 		return 0;
 	t->partitions = dw_xcalloc(n, sizeof(*t->partitions));
-	for (size_t i = 0; i < n; i++)
-		if (parse_partition(t, json_array_get(arr, i), i))
+	for (const cJSON *p = arr->child; p; p = p->next, i++)
+		if (parse_partition(t, p, i))
 			return -1;
 	return 0;
 }
 
-static int parse_location(struct dw_ddl_table *t, const json_t *req)
+static int parse_location(struct dw_ddl_table *t, const cJSON *req)
 {
 	const char *loc = dw_req_str(req, "location", NULL);
 	size_t n;
@@ -477,7 +476,7 @@ static int parse_location(struct dw_ddl_table *t, const json_t *req)
 }
 
 /* "name" or "db.schema.name", then an optional "/sub/path/". */
-static int parse_stage(struct dw_ddl_table *t, const json_t *req)
+static int parse_stage(struct dw_ddl_table *t, const cJSON *req)
 {
 	const char *s = dw_req_str(req, "stage", NULL);
 	const char *slash;
@@ -503,10 +502,10 @@ static int parse_stage(struct dw_ddl_table *t, const json_t *req)
 	return 0;
 }
 
-static int parse_snowflake(struct dw_ddl_table *t, const json_t *req)
+static int parse_snowflake(struct dw_ddl_table *t, const cJSON *req)
 {
-	const json_t *cs = json_object_get(req, "create_stage");
-	const json_t *ff = json_object_get(req, "file_format");
+	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(req, "create_stage");
+	const cJSON *ff = cJSON_GetObjectItemCaseSensitive(req, "file_format");
 
 	if (parse_stage(t, req))
 		return -1;
@@ -530,21 +529,23 @@ static int parse_snowflake(struct dw_ddl_table *t, const json_t *req)
 	return 0;
 }
 
-static void take_map(const json_t *opts, const char *name, struct dw_kvlist *out)
+static void take_map(const cJSON *opts, const char *name, struct dw_kvlist *out)
 {
-	const json_t *m = json_object_get(opts, name);
-	const char *k;
-	json_t *v;
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(opts, name), *v;
+	long long n;
 
-	json_object_foreach((json_t *)m, k, v) {
-		if (json_is_string(v))
-			dw_kv_add(out, k, json_string_value(v));
-		else if (json_is_boolean(v))
-			dw_kv_add(out, k, json_is_true(v) ? "true" : "false");
-		else if (json_is_integer(v))
-			dw_kv_addf(out, k, "%lld", (long long)json_integer_value(v));
-		else if (json_is_number(v))
-			dw_kv_addf(out, k, "%.17g", json_number_value(v));
+	if (!cJSON_IsObject(m))
+		return;
+	cJSON_ArrayForEach(v, m) {
+		const char *k = v->string;
+		if (cJSON_IsString(v))
+			dw_kv_add(out, k, v->valuestring);
+		else if (cJSON_IsBool(v))
+			dw_kv_add(out, k, cJSON_IsTrue(v) ? "true" : "false");
+		else if (dw_json_int(v, &n) == 0)
+			dw_kv_addf(out, k, "%lld", n);
+		else if (cJSON_IsNumber(v))
+			dw_kv_addf(out, k, "%.17g", v->valuedouble);
 	}
 }
 
@@ -561,9 +562,9 @@ static int check_map(const struct dw_kvlist *l, const char *field)
 	return 0;
 }
 
-static int parse_options(struct dw_ddl_table *t, const json_t *req)
+static int parse_options(struct dw_ddl_table *t, const cJSON *req)
 {
-	const json_t *o = json_object_get(req, "options");
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(req, "options");
 
 	t->auto_refresh = dw_req_bool(o, "auto_refresh", 1);
 	t->projection = dw_req_bool(o, "projection", 1);
@@ -583,12 +584,12 @@ static int parse_options(struct dw_ddl_table *t, const json_t *req)
 	if (t->dialect == DW_DDL_REDSHIFT && t->serde_properties.n)
 		return dw_invalid("options.serde_properties", "serde_properties are not supported for redshift");
 	if (t->dialect != DW_DDL_SNOWFLAKE &&
-	    (t->pattern || t->sns_topic || json_object_get(o, "auto_refresh")))
+	    (t->pattern || t->sns_topic || cJSON_GetObjectItemCaseSensitive(o, "auto_refresh")))
 		return dw_invalid("options", "auto_refresh, pattern and aws_sns_topic are snowflake options");
 	return 0;
 }
 
-static int parse_format(struct dw_ddl_table *t, const json_t *req)
+static int parse_format(struct dw_ddl_table *t, const cJSON *req)
 {
 	const char *f = dw_req_str(req, "format", "json");
 	const char *d = dw_req_str(req, "delimiter", NULL);
@@ -601,7 +602,7 @@ static int parse_format(struct dw_ddl_table *t, const json_t *req)
 		return dw_invalid("format", "unknown format \"%s\" (json, avro, parquet or csv)", f);
 	t->format = (enum dw_ddl_format)i;
 	t->header = dw_req_bool(req, "header", 0);
-	if (t->format != DW_FMT_CSV && (d || json_object_get(req, "header")))
+	if (t->format != DW_FMT_CSV && (d || cJSON_GetObjectItemCaseSensitive(req, "header")))
 		return dw_invalid(d ? "delimiter" : "header", "delimiter and header are for csv");
 	if (d && (strlen(d) != 1 || ((unsigned char)*d < 0x20 && *d != '\t') ||
 		  strchr("'\"\\", *d)))
@@ -615,32 +616,35 @@ static int parse_format(struct dw_ddl_table *t, const json_t *req)
 static int check_add_partitions(const struct dw_ddl_table *t)
 {
 	char w[200];
-	size_t i;
-	json_t *row;
+	size_t i = 0;
+	const cJSON *row;
+	long long n;
 
 	if (!t->add_partitions)
 		return 0;
 	if (t->dialect == DW_DDL_SNOWFLAKE || t->dialect == DW_DDL_GLUE ||
 	    (t->dialect == DW_DDL_ATHENA && t->projection))
 		return dw_invalid("add_partitions", "add_partitions is for redshift, and athena with options.projection false");
-	json_array_foreach(t->add_partitions, i, row) {
-		const char *k;
-		json_t *v;
-		json_object_foreach(row, k, v) {
+	for (row = t->add_partitions->child; row; row = row->next, i++) {
+		const cJSON *v;
+		size_t nkeys = 0;
+		cJSON_ArrayForEach(v, row) {
+			const char *k = v->string;
 			size_t j;
+			nkeys++;
 			snprintf(w, sizeof(w), "add_partitions[%zu].%s", i, k);
 			for (j = 0; j < t->npartitions; j++)
 				if (strcmp(t->partitions[j].name, k) == 0)
 					break;
 			if (j == t->npartitions)
 				return dw_invalid(w, "%s: no partition is named \"%s\"", w, k);
-			if (!json_is_string(v) && !json_is_integer(v))
+			if (!cJSON_IsString(v) && dw_json_int(v, &n) != 0)
 				return dw_invalid(w, "%s must be a string or an integer", w);
-			if (json_is_string(v) && (check_text(json_string_value(v), w) ||
-						  strchr(json_string_value(v), '/')))
+			if (cJSON_IsString(v) && (check_text(v->valuestring, w) ||
+						  strchr(v->valuestring, '/')))
 				return dw_invalid(w, "%s must be one path segment", w);
 		}
-		if (json_object_size(row) != t->npartitions) {
+		if (nkeys != t->npartitions) {
 			snprintf(w, sizeof(w), "add_partitions[%zu]", i);
 			return dw_invalid(w, "%s must give a value for each of the %zu partitions", w,
 					  t->npartitions);
@@ -656,7 +660,7 @@ void dw_ddl_table_init(struct dw_ddl_table *t)
 	dw_kv_init(&t->serde_properties);
 }
 
-int dw_ddl_table_parse(struct dw_ddl_table *t, const json_t *req)
+int dw_ddl_table_parse(struct dw_ddl_table *t, const cJSON *req)
 {
 	if (dw_ddl_parse_dialect(dw_req_str(req, "dialect", ""), &t->dialect) ||
 	    take_text(req, "table", "table", &t->name) ||
@@ -665,8 +669,9 @@ int dw_ddl_table_parse(struct dw_ddl_table *t, const json_t *req)
 	    parse_format(t, req) || parse_location(t, req) || parse_options(t, req))
 		return -1;
 	if (t->dialect == DW_DDL_SNOWFLAKE ? parse_snowflake(t, req) :
-	    (json_object_get(req, "stage") || json_object_get(req, "create_stage") ||
-	     json_object_get(req, "file_format")) ?
+	    (cJSON_GetObjectItemCaseSensitive(req, "stage") ||
+	     cJSON_GetObjectItemCaseSensitive(req, "create_stage") ||
+	     cJSON_GetObjectItemCaseSensitive(req, "file_format")) ?
 	    dw_invalid("stage", "stage, create_stage and file_format are snowflake fields") : 0)
 		return -1;
 	if ((t->dialect == DW_DDL_ATHENA || t->dialect == DW_DDL_GLUE) && !t->database && !t->schema)
@@ -675,14 +680,17 @@ int dw_ddl_table_parse(struct dw_ddl_table *t, const json_t *req)
 	if (t->dialect == DW_DDL_REDSHIFT && !t->database && !t->schema)
 		return dw_invalid("schema", "redshift needs the external schema the table goes in");
 	/* Counted before any is read: the checks compare names pairwise. */
-	if (json_array_size(json_object_get(req, "columns")) +
-	    json_array_size(json_object_get(req, "partitions")) > DW_DDL_MAX_COLUMNS)
+	if ((long long)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(req, "columns")) +
+	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(req, "partitions")) > DW_DDL_MAX_COLUMNS)
 		return dw_invalid("columns", "more than %d columns (partitions included): a table "
 				  "that wide is refused", DW_DDL_MAX_COLUMNS);
-	if (parse_partitions(t, json_object_get(req, "partitions")) ||
-	    parse_columns(t, json_object_get(req, "columns")))
+	if (parse_partitions(t, cJSON_GetObjectItemCaseSensitive(req, "partitions")) ||
+	    parse_columns(t, cJSON_GetObjectItemCaseSensitive(req, "columns")))
 		return -1;
-	t->add_partitions = json_incref(json_object_get(req, "add_partitions"));
+	const cJSON *add = cJSON_GetObjectItemCaseSensitive(req, "add_partitions");
+	/* A copy the table owns: it may outlive the request. */
+	if (cJSON_IsArray(add))
+		t->add_partitions = cJSON_Duplicate(add, 1);
 	return check_add_partitions(t);
 }
 
@@ -721,7 +729,7 @@ void dw_ddl_table_free(struct dw_ddl_table *t)
 	free(t->comment);
 	dw_kv_free(&t->table_properties);
 	dw_kv_free(&t->serde_properties);
-	json_decref(t->add_partitions);
+	cJSON_Delete(t->add_partitions);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -832,29 +840,45 @@ static void put_node_type(struct dw_buf *b, enum dw_ddl_dialect d, const struct 
 	dw_buf_putc(b, '>');
 }
 
-static json_t *avro_leaf(const struct dw_ddl_type *t)
+static cJSON *avro_logical(const char *type, const char *logical)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "type", type);
+	cJSON_AddStringToObject(o, "logicalType", logical);
+	return o;
+}
+
+static cJSON *avro_leaf(const struct dw_ddl_type *t)
 {
 	static const char *const prim[] = {
 		"string", "int", "long", "double", "float", "boolean",
 	};
+	cJSON *o;
 
 	switch (t->kind) {
 	case DW_TY_DATE:
-		return json_pack("{s:s, s:s}", "type", "int", "logicalType", "date");
+		return avro_logical("int", "date");
 	case DW_TY_TIMESTAMP:
-		return json_pack("{s:s, s:s}", "type", "long", "logicalType", "timestamp-millis");
+		return avro_logical("long", "timestamp-millis");
 	case DW_TY_DECIMAL:
-		return json_pack("{s:s, s:s, s:i, s:i}", "type", "bytes", "logicalType", "decimal",
-				 "precision", t->precision, "scale", t->scale);
+		o = avro_logical("bytes", "decimal");
+		dw_json_add_int(o, "precision", t->precision);
+		dw_json_add_int(o, "scale", t->scale);
+		return o;
 	default:
-		return json_string(prim[t->kind]);
+		return cJSON_CreateString(prim[t->kind]);
 	}
 }
 
 /* An Avro record schema for the Avro SerDe: every field nullable. */
-static json_t *avro_record(const struct node *n, const char *name)
+static cJSON *avro_record(const struct node *n, const char *name)
 {
-	json_t *fields = json_array();
+	cJSON *rec = cJSON_CreateObject(), *fields;
+
+	cJSON_AddStringToObject(rec, "type", "record");
+	cJSON_AddStringToObject(rec, "name", name);
+	fields = cJSON_AddArrayToObject(rec, "fields");
 
 	for (size_t i = 0; i < n->nkids; i++) {
 		const struct node *k = &n->kids[i];
@@ -863,12 +887,16 @@ static json_t *avro_record(const struct node *n, const char *name)
 		for (char *p = sub; *p; p++)
 			if (!isalnum((unsigned char)*p) && *p != '_')
 				*p = '_';
-		json_t *ty = k->type ? avro_leaf(k->type) : avro_record(k, sub);
+		cJSON *f = cJSON_CreateObject(), *ty;
+		cJSON_AddStringToObject(f, "name", k->name);
+		ty = cJSON_AddArrayToObject(f, "type");
+		cJSON_AddItemToArray(ty, cJSON_CreateString("null"));
+		cJSON_AddItemToArray(ty, k->type ? avro_leaf(k->type) : avro_record(k, sub));
+		cJSON_AddNullToObject(f, "default");
+		cJSON_AddItemToArray(fields, f);
 		free(sub);
-		json_array_append_new(fields, json_pack("{s:s, s:[s,o], s:n}", "name", k->name,
-							"type", "null", ty, "default"));
 	}
-	return json_pack("{s:s, s:s, s:o}", "type", "record", "name", name, "fields", fields);
+	return rec;
 }
 
 /* ------------------------------------------ Hive family: storage, etc --- */
@@ -1026,11 +1054,11 @@ static int hive_storage(const struct dw_ddl_table *t, const struct node *root,
 		s->serde = "org.apache.hadoop.hive.serde2.avro.AvroSerDe";
 		s->input = "org.apache.hadoop.hive.ql.io.avro.AvroContainerInputFormat";
 		s->output = "org.apache.hadoop.hive.ql.io.avro.AvroContainerOutputFormat";
-		json_t *schema = avro_record(root, "record");
-		char *text = json_dumps(schema, JSON_COMPACT);
-		dw_kv_add(&s->serde_params, "avro.schema.literal", text);
-		free(text);
-		json_decref(schema);
+		cJSON *schema = avro_record(root, "record");
+		char *text = dw_json_print(schema);
+		dw_kv_add(&s->serde_params, "avro.schema.literal", text ? text : "");
+		cJSON_free(text);
+		cJSON_Delete(schema);
 		break;
 	}
 	case DW_FMT_PARQUET:
@@ -1117,10 +1145,9 @@ static void put_drop(struct dw_kvlist *out, const struct dw_ddl_table *t)
 
 static void put_add_partitions(struct dw_kvlist *out, const struct dw_ddl_table *t)
 {
-	size_t i;
-	json_t *row;
+	const cJSON *row;
 
-	json_array_foreach(t->add_partitions, i, row) {
+	for (row = t->add_partitions ? t->add_partitions->child : NULL; row; row = row->next) {
 		struct dw_buf b, loc;
 		dw_buf_init(&b);
 		dw_buf_init(&loc);
@@ -1130,10 +1157,12 @@ static void put_add_partitions(struct dw_kvlist *out, const struct dw_ddl_table 
 		dw_buf_puts(&b, " ADD IF NOT EXISTS PARTITION (");
 		for (size_t k = 0; k < t->npartitions; k++) {
 			const struct dw_ddl_partition *p = &t->partitions[k];
-			json_t *v = json_object_get(row, p->name);
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, p->name);
 			char num[32];
-			const char *val = json_is_string(v) ? json_string_value(v) : num;
-			snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+			long long iv = 0;
+			const char *val = cJSON_IsString(v) ? v->valuestring : num;
+			dw_json_int(v, &iv); /* checked by check_add_partitions */
+			snprintf(num, sizeof(num), "%lld", iv);
 			if (k)
 				dw_buf_puts(&b, ", ");
 			dw_ddl_quote_ident(&b, t->dialect, p->name);
@@ -1497,60 +1526,71 @@ int dw_ddl_drop_statements(const struct dw_ddl_table *t, struct dw_kvlist *out)
 	return 0;
 }
 
-static json_t *kv_object(const struct dw_kvlist *l)
+/* A later item of the same key replaces an earlier one. */
+static cJSON *kv_object(const struct dw_kvlist *l)
 {
-	json_t *o = json_object();
+	cJSON *o = cJSON_CreateObject();
 
-	for (size_t i = 0; i < l->n; i++)
-		json_object_set_new(o, l->items[i].key, json_string(l->items[i].value));
+	for (size_t i = 0; i < l->n; i++) {
+		cJSON *v = cJSON_CreateString(l->items[i].value);
+		if (cJSON_GetObjectItemCaseSensitive(o, l->items[i].key))
+			cJSON_ReplaceItemInObjectCaseSensitive(o, l->items[i].key, v);
+		else
+			cJSON_AddItemToObject(o, l->items[i].key, v);
+	}
 	return o;
 }
 
-static json_t *glue_column(const char *name, struct dw_buf *type)
+static cJSON *glue_column(const char *name, struct dw_buf *type)
 {
-	return json_pack("{s:s, s:s}", "Name", name, "Type", type->data);
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "Name", name);
+	cJSON_AddStringToObject(o, "Type", type->data ? type->data : "");
+	return o;
 }
 
-int dw_ddl_glue_table_input(const struct dw_ddl_table *t, json_t **out)
+int dw_ddl_glue_table_input(const struct dw_ddl_table *t, cJSON **out)
 {
 	struct node root;
 	struct hive_storage s;
 	struct dw_buf type;
-	json_t *cols = json_array(), *keys = json_array(), *in;
+	cJSON *cols, *keys, *in, *sd, *serde;
 
 	*out = NULL;
-	if (dw_ddl_check_columns(t) || build_tree(t, &root)) {
-		json_decref(cols);
-		json_decref(keys);
+	if (dw_ddl_check_columns(t) || build_tree(t, &root))
 		return -1;
-	}
 	if (hive_storage(t, &root, &s)) {
 		node_free(&root);
-		json_decref(cols);
-		json_decref(keys);
 		return -1;
 	}
+	in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "Name", t->name);
+	cJSON_AddStringToObject(in, "TableType", "EXTERNAL_TABLE");
+	cJSON_AddItemToObject(in, "Parameters", kv_object(&s.table_params));
+	keys = cJSON_AddArrayToObject(in, "PartitionKeys");
+	sd = cJSON_AddObjectToObject(in, "StorageDescriptor");
+	cols = cJSON_AddArrayToObject(sd, "Columns");
+	cJSON_AddStringToObject(sd, "Location", t->location);
+	cJSON_AddStringToObject(sd, "InputFormat", s.input);
+	cJSON_AddStringToObject(sd, "OutputFormat", s.output);
+	serde = cJSON_AddObjectToObject(sd, "SerdeInfo");
+	cJSON_AddStringToObject(serde, "SerializationLibrary", s.serde);
+	cJSON_AddItemToObject(serde, "Parameters", kv_object(&s.serde_params));
 	dw_buf_init(&type);
 	for (size_t i = 0; i < root.nkids; i++) {
 		dw_buf_reset(&type);
 		put_node_type(&type, DW_DDL_GLUE, &root.kids[i]);
-		json_array_append_new(cols, glue_column(root.kids[i].name, &type));
+		cJSON_AddItemToArray(cols, glue_column(root.kids[i].name, &type));
 	}
 	for (size_t i = 0; i < t->npartitions; i++) {
 		dw_buf_reset(&type);
 		put_type(&type, DW_DDL_GLUE, &t->partitions[i].type);
-		json_array_append_new(keys, glue_column(t->partitions[i].name, &type));
+		cJSON_AddItemToArray(keys, glue_column(t->partitions[i].name, &type));
 	}
 	dw_buf_free(&type);
-	in = json_pack("{s:s, s:s, s:o, s:o, s:{s:o, s:s, s:s, s:s, s:{s:s, s:o}}}",
-		       "Name", t->name, "TableType", "EXTERNAL_TABLE",
-		       "Parameters", kv_object(&s.table_params), "PartitionKeys", keys,
-		       "StorageDescriptor", "Columns", cols, "Location", t->location,
-		       "InputFormat", s.input, "OutputFormat", s.output,
-		       "SerdeInfo", "SerializationLibrary", s.serde,
-		       "Parameters", kv_object(&s.serde_params));
 	if (t->comment)
-		json_object_set_new(in, "Description", json_string(t->comment));
+		cJSON_AddStringToObject(in, "Description", t->comment);
 	hive_storage_free(&s);
 	node_free(&root);
 	*out = in;

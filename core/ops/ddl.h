@@ -9,7 +9,7 @@
 #ifndef DW_DDL_H
 #define DW_DDL_H
 
-#include <jansson.h>
+#include "base/json.h"
 #include <stddef.h>
 #include "base/buf.h"
 #include "proto/req.h"
@@ -74,7 +74,7 @@ struct dw_ddl_table {
 	/* Hive family (Athena, Redshift, Glue) */
 	int projection;            /* partition projection (Athena, Glue) */
 	struct dw_kvlist table_properties, serde_properties;
-	json_t *add_partitions;    /* [{partition: value}], may be NULL */
+	cJSON *add_partitions;    /* [{partition: value}], may be NULL */
 	int replace;               /* CREATE OR REPLACE / drop first */
 	int create_database;       /* athena/glue: the database too */
 	char *comment;
@@ -118,7 +118,7 @@ void dw_ddl_table_init(struct dw_ddl_table *t);
 void dw_ddl_table_free(struct dw_ddl_table *t);
 /* Read and check a validated request.  Columns may be empty here (to be
  * inferred); dw_ddl_check_columns checks them once they are all known. */
-int dw_ddl_table_parse(struct dw_ddl_table *t, const json_t *req);
+int dw_ddl_table_parse(struct dw_ddl_table *t, const cJSON *req);
 /* Add a column (copies); path NULL or "" means { name }.  Raises DW_INVALID
  * for a bad name or path, naming field. */
 int dw_ddl_add_column(struct dw_ddl_table *t, const char *name,
@@ -143,19 +143,19 @@ void dw_ddl_quote_literal(struct dw_buf *b, enum dw_ddl_dialect d, const char *s
 int dw_ddl_create_statements(const struct dw_ddl_table *t, struct dw_kvlist *out);
 int dw_ddl_drop_statements(const struct dw_ddl_table *t, struct dw_kvlist *out);
 /* The Glue TableInput (new reference) for the Hive-family description. */
-int dw_ddl_glue_table_input(const struct dw_ddl_table *t, json_t **out);
+int dw_ddl_glue_table_input(const struct dw_ddl_table *t, cJSON **out);
 
 /* ---- results and applying them (ddlapply.c) ---- */
 
 /* [{name, type, path, present (when inferred)}] and [{kind, sql}]. */
-json_t *dw_ddl_columns_json(const struct dw_ddl_table *t);
-json_t *dw_ddl_statements_json(const struct dw_kvlist *st);
+cJSON *dw_ddl_columns_json(const struct dw_ddl_table *t);
+cJSON *dw_ddl_statements_json(const struct dw_kvlist *st);
 
 /* A zip at path holding NN-<kind>.sql per statement (and table_input.json
  * when given), for Jenkins to archive.  *files is how many; with nothing to
  * write no file is made and *files is 0. */
 int dw_ddl_write_bundle(const char *path, const struct dw_kvlist *st,
-			const json_t *table_input, size_t *files);
+			const cJSON *table_input, size_t *files);
 
 /* Bundles go under one output directory, a setting of the worker and never
  * the request's (issue 12 #1): DW_DDL_BUNDLE_DIR, else the working
@@ -177,13 +177,13 @@ struct dw_ddl_athena_opts {
  * appending {kind, query_execution_id, state} to applied. */
 int dw_ddl_apply_athena(struct dw_aws *aws, const struct dw_ddl_table *t,
 			const struct dw_kvlist *st, const struct dw_ddl_athena_opts *o,
-			json_t *applied);
+			cJSON *applied);
 /* Glue: create the table or update it (the database first when
  * create_database), appending {kind: create_table|update_table, table}. */
 int dw_ddl_apply_glue(struct dw_aws *aws, const struct dw_ddl_table *t,
-		      const json_t *table_input, json_t *applied);
+		      const cJSON *table_input, cJSON *applied);
 /* Glue DeleteTable; a table that is not there is no error: appends
  * {kind: delete_table, existed}. */
-int dw_ddl_drop_glue(struct dw_aws *aws, const struct dw_ddl_table *t, json_t *applied);
+int dw_ddl_drop_glue(struct dw_aws *aws, const struct dw_ddl_table *t, cJSON *applied);
 
 #endif

@@ -15,41 +15,46 @@
 /* The archive comment that marks a zip as a dw-ddl bundle. */
 #define BUNDLE_MARK "dwops dw-ddl bundle"
 
-json_t *dw_ddl_columns_json(const struct dw_ddl_table *t)
+cJSON *dw_ddl_columns_json(const struct dw_ddl_table *t)
 {
-	json_t *cols = json_array();
+	cJSON *cols = cJSON_CreateArray();
 	char type[32];
 
 	for (size_t i = 0; i < t->ncolumns; i++) {
 		const struct dw_ddl_column *c = &t->columns[i];
 		struct dw_buf path;
-		json_t *col;
+		cJSON *col = cJSON_CreateObject();
 
 		dw_buf_init(&path);
 		for (size_t k = 0; k < c->npath; k++)
 			dw_buf_printf(&path, "%s%s", k ? "." : "", c->path[k]);
 		dw_ddl_type_name(&c->type, type);
-		col = json_pack("{s:s, s:s, s:s}", "name", c->name, "type", type, "path", path.data);
+		cJSON_AddStringToObject(col, "name", c->name);
+		cJSON_AddStringToObject(col, "type", type);
+		cJSON_AddStringToObject(col, "path", path.data ? path.data : "");
 		if (c->present >= 0)
-			json_object_set_new(col, "present", json_integer(c->present));
-		json_array_append_new(cols, col);
+			dw_json_add_int(col, "present", c->present);
+		cJSON_AddItemToArray(cols, col);
 		dw_buf_free(&path);
 	}
 	return cols;
 }
 
-json_t *dw_ddl_statements_json(const struct dw_kvlist *st)
+cJSON *dw_ddl_statements_json(const struct dw_kvlist *st)
 {
-	json_t *arr = json_array();
+	cJSON *arr = cJSON_CreateArray();
 
-	for (size_t i = 0; i < st->n; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s}", "kind", st->items[i].key,
-						     "sql", st->items[i].value));
+	for (size_t i = 0; i < st->n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "kind", st->items[i].key);
+		cJSON_AddStringToObject(o, "sql", st->items[i].value);
+		cJSON_AddItemToArray(arr, o);
+	}
 	return arr;
 }
 
 int dw_ddl_write_bundle(const char *path, const struct dw_kvlist *st,
-			const json_t *table_input, size_t *files)
+			const cJSON *table_input, size_t *files)
 {
 	struct dw_kvlist entries;
 	int rc = 0;
@@ -61,9 +66,9 @@ int dw_ddl_write_bundle(const char *path, const struct dw_kvlist *st,
 		dw_kv_addf(&entries, name, "%s;\n", st->items[i].value);
 	}
 	if (table_input) {
-		char *text = json_dumps(table_input, JSON_INDENT(2) | JSON_SORT_KEYS);
-		dw_kv_addf(&entries, "table_input.json", "%s\n", text);
-		free(text);
+		char *text = cJSON_Print(table_input);
+		dw_kv_addf(&entries, "table_input.json", "%s\n", text ? text : "null");
+		cJSON_free(text);
 	}
 	*files = entries.n;
 	/* libzip would write no file for an empty archive: say so instead */
@@ -157,7 +162,7 @@ static const char *database_of(const struct dw_ddl_table *t)
 
 int dw_ddl_apply_athena(struct dw_aws *aws, const struct dw_ddl_table *t,
 			const struct dw_kvlist *st, const struct dw_ddl_athena_opts *o,
-			json_t *applied)
+			cJSON *applied)
 {
 	struct dw_athena_query q = {
 		.database = database_of(t), .workgroup = o->workgroup,
@@ -170,30 +175,35 @@ int dw_ddl_apply_athena(struct dw_aws *aws, const struct dw_ddl_table *t,
 		dw_info("athena: running %s (%zu of %zu)", st->items[i].key, i + 1, st->n);
 		if (dw_athena_run(aws, &q, &r))
 			return dw_error_context("%s", st->items[i].key);
-		json_array_append_new(applied, json_pack("{s:s, s:s, s:s}", "kind", st->items[i].key,
-							 "query_execution_id", r.id, "state", r.state));
+		cJSON *done = cJSON_CreateObject();
+		cJSON_AddStringToObject(done, "kind", st->items[i].key);
+		cJSON_AddStringToObject(done, "query_execution_id", r.id);
+		cJSON_AddStringToObject(done, "state", r.state);
+		cJSON_AddItemToArray(applied, done);
 	}
 	return 0;
 }
 
 int dw_ddl_apply_glue(struct dw_aws *aws, const struct dw_ddl_table *t,
-		      const json_t *table_input, json_t *applied)
+		      const cJSON *table_input, cJSON *applied)
 {
 	const char *db = database_of(t);
 	int created;
+	cJSON *o;
 
 	if (t->create_database && dw_glue_ensure_database(aws, db))
 		return -1;
 	if (dw_glue_put_table(aws, db, table_input, &created))
 		return -1;
 	dw_info("glue: table %s.%s %s", db, t->name, created ? "created" : "updated");
-	json_array_append_new(applied, json_pack("{s:s, s:s}", "kind",
-						 created ? "create_table" : "update_table",
-						 "table", t->name));
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "kind", created ? "create_table" : "update_table");
+	cJSON_AddStringToObject(o, "table", t->name);
+	cJSON_AddItemToArray(applied, o);
 	return 0;
 }
 
-int dw_ddl_drop_glue(struct dw_aws *aws, const struct dw_ddl_table *t, json_t *applied)
+int dw_ddl_drop_glue(struct dw_aws *aws, const struct dw_ddl_table *t, cJSON *applied)
 {
 	const char *db = database_of(t);
 	int existed = dw_glue_delete_table(aws, db, t->name) == 0;
@@ -204,7 +214,9 @@ int dw_ddl_drop_glue(struct dw_aws *aws, const struct dw_ddl_table *t, json_t *a
 		dw_error_clear(); /* not there: nothing to drop, no error */
 	}
 	dw_info("glue: table %s.%s %s", db, t->name, existed ? "deleted" : "was not there");
-	json_array_append_new(applied, json_pack("{s:s, s:b}", "kind", "delete_table",
-						 "existed", existed));
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "kind", "delete_table");
+	cJSON_AddBoolToObject(o, "existed", existed);
+	cJSON_AddItemToArray(applied, o);
 	return 0;
 }

@@ -303,8 +303,8 @@ int dw_export_promote(struct dw_aws *aws, const struct dw_rds_export_task *t,
 
 struct folder_scan {
 	size_t prefix_len;
-	json_t *prefixes;   /* sub-folders, relative, with the '/' */
-	json_t *info_keys;  /* export_tables_info_*.json, full keys; may be NULL */
+	cJSON *prefixes;   /* sub-folders, relative, with the '/' */
+	cJSON *info_keys;  /* export_tables_info_*.json, full keys; may be NULL */
 };
 
 static int scan_object(void *ud, const struct dw_s3_object *o)
@@ -315,7 +315,7 @@ static int scan_object(void *ud, const struct dw_s3_object *o)
 
 	if (f->info_keys && strncmp(rel, "export_tables_info_", 19) == 0 && n > 5 &&
 	    strcmp(rel + n - 5, ".json") == 0)
-		json_array_append_new(f->info_keys, json_string(o->key));
+		cJSON_AddItemToArray(f->info_keys, cJSON_CreateString(o->key));
 	return 0;
 }
 
@@ -323,13 +323,13 @@ static int scan_prefix(void *ud, const char *prefix)
 {
 	struct folder_scan *f = ud;
 
-	json_array_append_new(f->prefixes, json_string(prefix + f->prefix_len));
+	cJSON_AddItemToArray(f->prefixes, cJSON_CreateString(prefix + f->prefix_len));
 	return 0;
 }
 
 /* The folders right below prefix (and, if info_keys, the table files). */
 static int list_folders(struct dw_aws *aws, const char *bucket, const char *prefix,
-			json_t *prefixes, json_t *info_keys)
+			cJSON *prefixes, cJSON *info_keys)
 {
 	struct folder_scan f = { strlen(prefix), prefixes, info_keys };
 	struct dw_s3_list l = {
@@ -367,57 +367,71 @@ static char *hive_type(const char *exported)
 }
 
 /* Glue columns for one perTableStatus entry. */
-static json_t *columns_of(const json_t *status)
+static cJSON *columns_of(const cJSON *status)
 {
-	json_t *mappings = json_object_get(json_object_get(status, "schemaMetadata"),
-					   "originalTypeMappings");
-	json_t *columns = json_array(), *m;
-	size_t i;
+	const cJSON *mappings = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(status, "schemaMetadata"), "originalTypeMappings");
+	cJSON *columns = cJSON_CreateArray();
+	const cJSON *m;
 
-	json_array_foreach(mappings, i, m) {
-		const char *name = json_string_value(json_object_get(m, "columnName"));
-		const char *type = json_string_value(json_object_get(m, "expectedExportedType"));
+	if (!cJSON_IsArray(mappings))
+		return columns;
+	cJSON_ArrayForEach(m, mappings) {
+		const char *name = dw_json_str(m, "columnName");
+		const char *type = dw_json_str(m, "expectedExportedType");
 		if (!name)
 			continue;
 		char *hive = hive_type(type ? type : "");
-		json_array_append_new(columns, json_pack("{s:s, s:s}", "Name", name, "Type", hive));
+		cJSON *col = cJSON_CreateObject();
+		cJSON_AddStringToObject(col, "Name", name);
+		cJSON_AddStringToObject(col, "Type", hive);
+		cJSON_AddItemToArray(columns, col);
 		free(hive);
 	}
 	return columns;
 }
 
 /* Read the export's table files into {"<db>/<schema.table>": columns}. */
-static int read_columns(struct dw_aws *aws, const char *bucket, const json_t *info_keys,
-			json_t *by_folder)
+/* obj[name] = v, replacing an earlier value of that name. */
+static void set_item(cJSON *obj, const char *name, cJSON *v)
 {
-	json_t *key;
-	size_t i;
+	if (cJSON_GetObjectItemCaseSensitive(obj, name))
+		cJSON_ReplaceItemInObjectCaseSensitive(obj, name, v);
+	else
+		cJSON_AddItemToObject(obj, name, v);
+}
 
-	json_array_foreach(info_keys, i, key) {
+static int read_columns(struct dw_aws *aws, const char *bucket, const cJSON *info_keys,
+			cJSON *by_folder)
+{
+	const cJSON *key;
+
+	cJSON_ArrayForEach(key, info_keys) {
 		struct dw_buf body;
-		json_error_t jerr;
-		json_t *doc, *st;
-		size_t j;
+		cJSON *doc = NULL;
+		const cJSON *st, *tables;
+		int rc;
 		dw_buf_init(&body);
-		if (dw_s3_get_object(aws, bucket, json_string_value(key), 0, &body)) {
+		if (dw_s3_get_object(aws, bucket, key->valuestring, 0, &body)) {
 			dw_buf_free(&body);
 			return -1;
 		}
-		doc = json_loadb(body.data ? body.data : "", body.len, 0, &jerr);
+		rc = dw_json_parse(body.data ? body.data : "", body.len, key->valuestring, &doc);
 		dw_buf_free(&body);
-		if (!doc)
+		if (rc)
 			return dw_fail("BadTablesInfo", "s3://%s/%s is not JSON: %s", bucket,
-				       json_string_value(key), jerr.text);
-		json_array_foreach(json_object_get(doc, "perTableStatus"), j, st) {
-			const char *target = json_string_value(json_object_get(st, "target"));
+				       key->valuestring, dw_error_last()->message);
+		tables = cJSON_GetObjectItemCaseSensitive(doc, "perTableStatus");
+		for (st = cJSON_IsArray(tables) ? tables->child : NULL; st; st = st->next) {
+			const char *target = dw_json_str(st, "target");
 			const char *dot = target ? strchr(target, '.') : NULL;
 			if (!dot)
 				continue;
 			char *folder = dw_xasprintf("%.*s/%s", (int)(dot - target), target, dot + 1);
-			json_object_set_new(by_folder, folder, columns_of(st));
+			set_item(by_folder, folder, columns_of(st));
 			free(folder);
 		}
-		json_decref(doc);
+		cJSON_Delete(doc);
 	}
 	return 0;
 }
@@ -435,56 +449,70 @@ static void table_name(const char *table_prefix, const char *db, const char *dir
 	out[n] = '\0';
 }
 
-static json_t *parquet_table(const char *name, const char *location, json_t *columns)
+/* The table input; columns is copied in. */
+static cJSON *parquet_table(const char *name, const char *location, const cJSON *columns)
 {
-	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:{s:s}, s:O}}",
-			 "Name", name, "TableType", "EXTERNAL_TABLE",
-			 "Parameters", "classification", "parquet", "EXTERNAL", "TRUE",
-			 "StorageDescriptor", "Location", location,
-			 "InputFormat", "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-			 "OutputFormat", "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-			 "SerdeInfo", "SerializationLibrary",
-			 "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
-			 "Columns", columns);
+	cJSON *in = cJSON_CreateObject(), *params, *sd, *serde;
+
+	cJSON_AddStringToObject(in, "Name", name);
+	cJSON_AddStringToObject(in, "TableType", "EXTERNAL_TABLE");
+	params = cJSON_AddObjectToObject(in, "Parameters");
+	cJSON_AddStringToObject(params, "classification", "parquet");
+	cJSON_AddStringToObject(params, "EXTERNAL", "TRUE");
+	sd = cJSON_AddObjectToObject(in, "StorageDescriptor");
+	cJSON_AddStringToObject(sd, "Location", location);
+	cJSON_AddStringToObject(sd, "InputFormat",
+				"org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat");
+	cJSON_AddStringToObject(sd, "OutputFormat",
+				"org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat");
+	serde = cJSON_AddObjectToObject(sd, "SerdeInfo");
+	cJSON_AddStringToObject(serde, "SerializationLibrary",
+				"org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe");
+	cJSON_AddItemToObject(sd, "Columns",
+			      columns ? cJSON_Duplicate(columns, 1) : cJSON_CreateArray());
+	return in;
 }
 
 /* Every table the promoted export holds, as {"name", "location", "folder"},
  * checked for clashing names before anything is written. */
 static int plan_tables(struct dw_aws *aws, const char *bucket, const char *main_prefix,
-		       const char *table_prefix, json_t *info_keys, json_t *plan)
+		       const char *table_prefix, cJSON *info_keys, cJSON *plan)
 {
-	json_t *dbs = json_array(), *db, *seen = json_object();
-	size_t i;
+	cJSON *dbs = cJSON_CreateArray(), *seen = cJSON_CreateObject();
+	const cJSON *db, *dir;
 	int rc = list_folders(aws, bucket, main_prefix, dbs, info_keys);
+	int qualify = cJSON_GetArraySize(dbs) > 1;
 
-	json_array_foreach(dbs, i, db) {
-		json_t *dirs = json_array(), *dir;
-		size_t j;
-		char *db_prefix = dw_xasprintf("%s%s", main_prefix, json_string_value(db));
+	cJSON_ArrayForEach(db, dbs) {
+		cJSON *dirs = cJSON_CreateArray();
+		char *db_prefix = dw_xasprintf("%s%s", main_prefix, db->valuestring);
 		if (rc == 0)
 			rc = list_folders(aws, bucket, db_prefix, dirs, NULL);
-		json_array_foreach(dirs, j, dir) {
+		cJSON_ArrayForEach(dir, dirs) {
 			char name[256], *folder, *location;
-			const char *d = json_string_value(db), *t = json_string_value(dir);
-			table_name(table_prefix, d, t, json_array_size(dbs) > 1, name, sizeof(name));
+			const char *d = db->valuestring, *t = dir->valuestring;
+			table_name(table_prefix, d, t, qualify, name, sizeof(name));
 			folder = dw_xasprintf("%.*s/%.*s", (int)strcspn(d, "/"), d, (int)strcspn(t, "/"), t);
 			location = dw_xasprintf("s3://%s/%s%s", bucket, db_prefix, t);
-			const char *clash = json_string_value(json_object_get(seen, name));
+			const char *clash = dw_json_str(seen, name);
 			if (rc == 0 && clash)
 				rc = dw_fail("TableNameClash", "folders %s and %s would both be table %s",
 					     clash, folder, name);
-			json_object_set_new(seen, name, json_string(folder));
-			json_array_append_new(plan, json_pack("{s:s, s:s, s:s}", "name", name,
-							      "location", location, "folder", folder));
+			set_item(seen, name, cJSON_CreateString(folder));
+			cJSON *entry = cJSON_CreateObject();
+			cJSON_AddStringToObject(entry, "name", name);
+			cJSON_AddStringToObject(entry, "location", location);
+			cJSON_AddStringToObject(entry, "folder", folder);
+			cJSON_AddItemToArray(plan, entry);
 			free(folder);
 			free(location);
 		}
-		json_decref(dirs);
+		cJSON_Delete(dirs);
 		free(db_prefix);
 	}
-	json_decref(dbs);
-	json_decref(seen);
-	if (rc == 0 && json_array_size(plan) == 0)
+	cJSON_Delete(dbs);
+	cJSON_Delete(seen);
+	if (rc == 0 && cJSON_GetArraySize(plan) == 0)
 		rc = dw_fail("NoTables", "no <database>/<schema.table>/ folders under s3://%s/%s: promote first",
 			     bucket, main_prefix);
 	return rc;
@@ -492,41 +520,43 @@ static int plan_tables(struct dw_aws *aws, const char *bucket, const char *main_
 
 int dw_export_catalog(struct dw_aws *aws, const char *bucket,
 		      const char *main_prefix, const char *database,
-		      const char *table_prefix, json_t *tables)
+		      const char *table_prefix, cJSON *tables)
 {
-	json_t *plan = json_array(), *info_keys = json_array(), *by_folder = json_object(), *t;
-	size_t i;
+	cJSON *plan = cJSON_CreateArray(), *info_keys = cJSON_CreateArray();
+	cJSON *by_folder = cJSON_CreateObject();
+	const cJSON *t;
 	int rc = plan_tables(aws, bucket, main_prefix, table_prefix, info_keys, plan);
 
 	if (rc == 0)
 		rc = read_columns(aws, bucket, info_keys, by_folder);
 	if (rc == 0)
 		rc = dw_glue_ensure_database(aws, database);
-	json_array_foreach(plan, i, t) {
-		const char *name = json_string_value(json_object_get(t, "name"));
-		const char *location = json_string_value(json_object_get(t, "location"));
-		json_t *columns = json_object_get(by_folder, json_string_value(json_object_get(t, "folder")));
+	cJSON_ArrayForEach(t, plan) {
+		const char *name = dw_json_str(t, "name");
+		const char *location = dw_json_str(t, "location");
+		const cJSON *columns = cJSON_GetObjectItemCaseSensitive(by_folder, dw_json_str(t, "folder"));
 		int created = 0;
 		if (rc)
 			break;
 		if (!columns)
 			dw_warn("no column list for %s in the export's table files: table %s gets none "
 				"(a crawler can fill them in)", location, name);
-		json_t *cols = columns ? json_incref(columns) : json_array();
-		json_t *input = parquet_table(name, location, cols);
+		cJSON *input = parquet_table(name, location, columns);
 		rc = dw_glue_put_table(aws, database, input, &created);
-		json_decref(input);
-		json_decref(cols);
+		cJSON_Delete(input);
 		if (rc == 0) {
 			dw_info("%s Glue table %s.%s at %s", created ? "created" : "updated",
 				database, name, location);
-			json_array_append_new(tables, json_pack("{s:s, s:s, s:b, s:I}", "name", name,
-								"location", location, "created", created,
-								"columns", (json_int_t)json_array_size(columns)));
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "name", name);
+			cJSON_AddStringToObject(o, "location", location);
+			cJSON_AddBoolToObject(o, "created", created);
+			dw_json_add_int(o, "columns", columns ? cJSON_GetArraySize(columns) : 0);
+			cJSON_AddItemToArray(tables, o);
 		}
 	}
-	json_decref(plan);
-	json_decref(info_keys);
-	json_decref(by_folder);
+	cJSON_Delete(plan);
+	cJSON_Delete(info_keys);
+	cJSON_Delete(by_folder);
 	return rc;
 }

@@ -9,7 +9,7 @@
 #ifndef DW_EXPORT_H
 #define DW_EXPORT_H
 
-#include <jansson.h>
+#include "base/json.h"
 #include <time.h>
 #include "aws/aws.h"
 #include "aws/rds.h"
@@ -109,6 +109,6 @@ int dw_export_main_prefix(const char *main_prefix, const char *field,
  * {"name", "location", "created", "columns"} for each. */
 int dw_export_catalog(struct dw_aws *aws, const char *bucket,
 		      const char *main_prefix, const char *database,
-		      const char *table_prefix, json_t *tables);
+		      const char *table_prefix, cJSON *tables);
 
 #endif

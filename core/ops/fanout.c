@@ -309,7 +309,7 @@ struct fanout {
 	struct dw_aws *aws;
 	struct dw_aws_pool *pool;
 	const struct dw_fanout_config *cfg;
-	json_t *result;
+	cJSON *result;
 	int fifo, max_attempts, list_ahead, page_size, high_water;
 	time_t next_hour;
 	unsigned long total_hours;
@@ -324,7 +324,9 @@ struct fanout {
 	unsigned long hours, listed, matched, skipped, sent, failed, failed_transient,
 		batches, pages, empty_hours, missing, entry_retries, incomplete_hours;
 	time_t first_empty, first_incomplete;
-	json_t *per_hour, *failures;
+	cJSON *per_hour, *failures;  /* owned here until fill_result hands them on */
+	size_t per_hour_n, failures_n;
+	int per_hour_owned, failures_owned;
 	unsigned long per_hour_omitted, failures_omitted;
 };
 
@@ -360,29 +362,10 @@ static char *notification_key(const char *key)
 	return dw_buf_detach(&b);
 }
 
-static char *s3_event_body(const struct fanout *f, const struct entry *e)
+/* The inside of a JSON string literal.  Keys come from S3's XML, so they
+ * are UTF-8; only quotes, backslashes and control characters need escaping. */
+static void put_json_chars(struct dw_buf *b, const char *s)
 {
-	char *key = notification_key(e->key), *arn = dw_xasprintf("arn:aws:s3:::%s", f->cfg->bucket);
-	json_t *ev = json_pack(
-		"{s:[{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:I, s:s}}}]}",
-		"Records", "eventVersion", "2.1", "eventSource", "aws:s3",
-		"awsRegion", dw_aws_region(f->aws), "eventTime", e->modified,
-		"eventName", "ObjectCreated:Put", "s3", "s3SchemaVersion", "1.0",
-		"configurationId", "dw-fanout", "bucket", "name", f->cfg->bucket, "arn", arn,
-		"object", "key", key, "size", (json_int_t)e->size, "eTag", e->etag);
-	char *body = json_dumps(ev, JSON_COMPACT);
-
-	json_decref(ev);
-	free(key);
-	free(arn);
-	return body;
-}
-
-/* A JSON string literal.  Keys come from S3's XML, so they are UTF-8;
- * only quotes, backslashes and control characters need escaping. */
-static void put_json_string(struct dw_buf *b, const char *s)
-{
-	dw_buf_putc(b, '"');
 	for (const char *run = s;; s++) {
 		unsigned char c = (unsigned char)*s;
 		if (c >= 0x20 && c != '"' && c != '\\')
@@ -396,18 +379,53 @@ static void put_json_string(struct dw_buf *b, const char *s)
 			dw_buf_printf(b, "\\u%04x", c);
 		run = s + 1;
 	}
+}
+
+static void put_json_string(struct dw_buf *b, const char *s)
+{
+	dw_buf_putc(b, '"');
+	put_json_chars(b, s);
 	dw_buf_putc(b, '"');
 }
 
+/* Written straight as JSON text: a tree built and printed per message
+ * cost more than the rest of the entry. */
+void dw_fanout_s3_event(struct dw_buf *ev, const char *region, const char *bucket,
+			const struct dw_s3_object *o)
+{
+	char *key = notification_key(o->key);
+
+	dw_buf_puts(ev, "{\"Records\":[{\"eventVersion\":\"2.1\",\"eventSource\":\"aws:s3\","
+		    "\"awsRegion\":");
+	put_json_string(ev, region);
+	dw_buf_puts(ev, ",\"eventTime\":");
+	put_json_string(ev, o->last_modified);
+	dw_buf_puts(ev, ",\"eventName\":\"ObjectCreated:Put\",\"s3\":{\"s3SchemaVersion\":\"1.0\","
+		    "\"configurationId\":\"dw-fanout\",\"bucket\":{\"name\":");
+	put_json_string(ev, bucket);
+	dw_buf_puts(ev, ",\"arn\":\"arn:aws:s3:::");
+	put_json_chars(ev, bucket);
+	dw_buf_puts(ev, "\"},\"object\":{\"key\":");
+	put_json_string(ev, key);
+	dw_buf_printf(ev, ",\"size\":%lld,\"eTag\":", o->size);
+	put_json_string(ev, o->etag);
+	dw_buf_puts(ev, "}}}]}");
+	free(key);
+}
+
 /* One SendMessageBatch entry, written straight as JSON text: building a
- * jansson tree and dumping it cost a quarter of the client's CPU. */
+ * JSON tree and printing it cost a quarter of the client's CPU. */
 static void put_entry(struct dw_buf *b, const struct fanout *f, const struct entry *e, int id)
 {
 	dw_buf_printf(b, "{\"Id\":\"%d\",\"MessageBody\":", id);
 	if (f->cfg->message == DW_FANOUT_MSG_S3_EVENT) {
-		char *body = s3_event_body(f, e);
-		put_json_string(b, body);
-		free(body);
+		struct dw_s3_object o = { .key = e->key, .size = e->size, .etag = e->etag,
+					  .last_modified = e->modified };
+		struct dw_buf ev;
+		dw_buf_init(&ev);
+		dw_fanout_s3_event(&ev, dw_aws_region(f->aws), f->cfg->bucket, &o);
+		put_json_string(b, ev.data);
+		dw_buf_free(&ev);
 	} else {
 		put_json_string(b, e->key);
 	}
@@ -456,11 +474,16 @@ static void record_failure(struct fanout *f, struct hour *h, struct entry *e,
 {
 	h->failed++;
 	f->failed_transient += transient != 0;
-	if (json_array_size(f->failures) < FAILURES_LIMIT)
-		json_array_append_new(f->failures, json_pack("{s:s, s:s, s:s}", "key", e->key,
-							     "code", code, "message", message));
-	else
+	if (f->failures_n < FAILURES_LIMIT) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "key", e->key);
+		cJSON_AddStringToObject(o, "code", code);
+		cJSON_AddStringToObject(o, "message", message);
+		cJSON_AddItemToArray(f->failures, o);
+		f->failures_n++;
+	} else {
 		f->failures_omitted++;
+	}
 	dw_warn("not sent: s3://%s/%s: %s: %s", f->cfg->bucket, e->key, code, message);
 }
 
@@ -487,33 +510,38 @@ static void batch_failed(struct fanout *f, struct batch *b, const struct dw_erro
 	}
 }
 
-static int entry_index(const json_t *v, int n)
+static int entry_index(const cJSON *v, int n)
 {
-	const char *id = json_string_value(json_object_get(v, "Id"));
+	const char *id = dw_json_str(v, "Id");
 	int k = id && isdigit((unsigned char)id[0]) && !id[1] ? id[0] - '0' : -1;
 
 	return k < n ? k : -1;
 }
 
-void dw_fanout_batch_verdicts(const json_t *answer, int n,
+void dw_fanout_batch_verdicts(const cJSON *answer, int n,
 			      struct dw_fanout_verdict *out)
 {
-	size_t i;
-	json_t *v;
+	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(answer, "Successful");
+	const cJSON *failed = cJSON_GetObjectItemCaseSensitive(answer, "Failed");
+	const cJSON *v;
 
 	memset(out, 0, (size_t)n * sizeof(*out));
-	json_array_foreach(json_object_get(answer, "Successful"), i, v) {
+	if (!cJSON_IsArray(ok))
+		ok = NULL;
+	if (!cJSON_IsArray(failed))
+		failed = NULL;
+	cJSON_ArrayForEach(v, ok) {
 		int k = entry_index(v, n);
 		if (k >= 0 && out[k].fate == DW_FANOUT_RESEND)
 			out[k].fate = DW_FANOUT_SENT;
 	}
-	json_array_foreach(json_object_get(answer, "Failed"), i, v) {
+	cJSON_ArrayForEach(v, failed) {
 		int k = entry_index(v, n);
 		if (k < 0 || out[k].fate != DW_FANOUT_RESEND ||
-		    !json_is_true(json_object_get(v, "SenderFault")))
+		    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "SenderFault")))
 			continue;
-		const char *code = json_string_value(json_object_get(v, "Code"));
-		const char *msg = json_string_value(json_object_get(v, "Message"));
+		const char *code = dw_json_str(v, "Code");
+		const char *msg = dw_json_str(v, "Message");
 		out[k].fate = DW_FANOUT_REJECTED;
 		out[k].code = code ? code : "SenderFault";
 		out[k].message = msg ? msg : "";
@@ -521,7 +549,7 @@ void dw_fanout_batch_verdicts(const json_t *answer, int n,
 }
 
 /* Settle what the answer settled; what is to be sent again moves to retry. */
-static void batch_answer(struct fanout *f, struct batch *b, json_t *out,
+static void batch_answer(struct fanout *f, struct batch *b, const cJSON *out,
 			 struct batch *retry)
 {
 	struct dw_fanout_verdict v[BATCH_MAX];
@@ -588,7 +616,7 @@ static void on_batch_done(void *ud, const struct dw_http_response *resp,
 	struct batch *b = ud;
 	struct hour *h = b->h;
 	struct fanout *f = h->f;
-	json_t *out = NULL;
+	cJSON *out = NULL;
 
 	f->batches_waiting--;
 	if (err) {
@@ -614,7 +642,7 @@ static void on_batch_done(void *ud, const struct dw_http_response *resp,
 		for (int k = 0; k < b->n; k++)
 			retry->e[retry->n++] = b->e[k];
 	}
-	json_decref(out);
+	cJSON_Delete(out);
 	free(b);
 	if (retry->n && retry->tries < f->max_attempts) {
 		f->entry_retries += (unsigned long)retry->n;
@@ -805,20 +833,25 @@ static void hour_report(struct fanout *f, const struct hour *h)
 		       f->cfg->dry_run ? "would send" : "sent", f->cfg->dry_run ? h->matched : h->sent,
 		       h->failed, complete ? "" : ", listing incomplete");
 	if ((f->total_hours > (unsigned long)limit && !problem) ||
-	    json_array_size(f->per_hour) >= (size_t)limit) {
+	    f->per_hour_n >= (size_t)limit) {
 		f->per_hour_omitted++;
 		return;
 	}
-	json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "hour", iso, "prefix", h->prefix,
-			      "listed", (json_int_t)h->listed, "sent", (json_int_t)h->sent,
-			      "failed", (json_int_t)h->failed, "skipped", (json_int_t)h->skipped);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "hour", iso);
+	cJSON_AddStringToObject(o, "prefix", h->prefix);
+	dw_json_add_int(o, "listed", (long long)h->listed);
+	dw_json_add_int(o, "sent", (long long)h->sent);
+	dw_json_add_int(o, "failed", (long long)h->failed);
+	dw_json_add_int(o, "skipped", (long long)h->skipped);
 	if (f->cfg->dry_run)
-		json_object_set_new(o, "would_send", json_integer((json_int_t)h->matched));
+		dw_json_add_int(o, "would_send", (long long)h->matched);
 	if (h->missing >= 0)
-		json_object_set_new(o, "missing_seconds", json_integer(h->missing));
+		dw_json_add_int(o, "missing_seconds", h->missing);
 	if (!complete)
-		json_object_set_new(o, "incomplete", json_true());
-	json_array_append_new(f->per_hour, o);
+		cJSON_AddTrueToObject(o, "incomplete");
+	cJSON_AddItemToArray(f->per_hour, o);
+	f->per_hour_n++;
 }
 
 static void hour_close(struct fanout *f, struct hour *h)
@@ -884,13 +917,13 @@ static void run_loop(struct fanout *f)
 
 static int check_queue(struct dw_aws *aws, const char *url, int *fifo)
 {
-	json_t *attrs = NULL;
+	cJSON *attrs = NULL;
 	size_t n = strlen(url);
 
 	*fifo = n > 5 && strcmp(url + n - 5, ".fifo") == 0;
 	if (dw_sqs_queue_attributes(aws, url, &attrs) == 0) {
 		*fifo |= strcmp(dw_req_str(attrs, "FifoQueue", ""), "true") == 0;
-		json_decref(attrs);
+		cJSON_Delete(attrs);
 		return 0;
 	}
 	const struct dw_error *e = dw_error_last();
@@ -916,44 +949,49 @@ static void fill_result(struct fanout *f, double elapsed)
 {
 	const struct dw_aws_stats *st = dw_aws_stats(f->aws);
 	char a[32], b[32];
-	json_t *r = f->result;
+	cJSON *r = f->result;
 
 	dw_time_format_iso(f->cfg->start, a);
 	dw_time_format_iso(f->cfg->end, b);
-	json_object_set_new(r, "bucket", json_string(f->cfg->bucket));
-	json_object_set_new(r, "queue_url", json_string(f->cfg->queue_url));
-	json_object_set_new(r, "fifo", json_boolean(f->fifo));
-	json_object_set_new(r, "message_format", json_string(
-		f->cfg->message == DW_FANOUT_MSG_S3_EVENT ? "s3_event" : "key"));
-	json_object_set_new(r, "start", json_string(a));
-	json_object_set_new(r, "end", json_string(b));
-	json_object_set_new(r, "hours", json_integer((json_int_t)f->total_hours));
-	json_object_set_new(r, "listed", json_integer((json_int_t)f->listed));
-	json_object_set_new(r, "skipped", json_integer((json_int_t)f->skipped));
-	json_object_set_new(r, "sent", json_integer((json_int_t)f->sent));
+	cJSON_AddStringToObject(r, "bucket", f->cfg->bucket);
+	cJSON_AddStringToObject(r, "queue_url", f->cfg->queue_url);
+	cJSON_AddBoolToObject(r, "fifo", f->fifo);
+	cJSON_AddStringToObject(r, "message_format",
+		f->cfg->message == DW_FANOUT_MSG_S3_EVENT ? "s3_event" : "key");
+	cJSON_AddStringToObject(r, "start", a);
+	cJSON_AddStringToObject(r, "end", b);
+	dw_json_add_int(r, "hours", (long long)f->total_hours);
+	dw_json_add_int(r, "listed", (long long)f->listed);
+	dw_json_add_int(r, "skipped", (long long)f->skipped);
+	dw_json_add_int(r, "sent", (long long)f->sent);
 	if (f->cfg->dry_run) {
-		json_object_set_new(r, "dry_run", json_true());
-		json_object_set_new(r, "would_send", json_integer((json_int_t)f->matched));
+		cJSON_AddTrueToObject(r, "dry_run");
+		dw_json_add_int(r, "would_send", (long long)f->matched);
 	}
-	json_object_set_new(r, "failed", json_integer((json_int_t)f->failed));
-	json_object_set_new(r, "batches", json_integer((json_int_t)f->batches));
-	json_object_set_new(r, "entry_retries", json_integer((json_int_t)f->entry_retries));
-	json_object_set_new(r, "list_pages", json_integer((json_int_t)f->pages));
-	json_object_set_new(r, "requests", json_integer((json_int_t)st->requests));
-	json_object_set_new(r, "retries", json_integer((json_int_t)st->retries));
-	json_object_set_new(r, "empty_hours", json_integer((json_int_t)f->empty_hours));
+	dw_json_add_int(r, "failed", (long long)f->failed);
+	dw_json_add_int(r, "batches", (long long)f->batches);
+	dw_json_add_int(r, "entry_retries", (long long)f->entry_retries);
+	dw_json_add_int(r, "list_pages", (long long)f->pages);
+	dw_json_add_int(r, "requests", (long long)st->requests);
+	dw_json_add_int(r, "retries", (long long)st->retries);
+	dw_json_add_int(r, "empty_hours", (long long)f->empty_hours);
 	if (f->incomplete_hours)
-		json_object_set_new(r, "incomplete_hours", json_integer((json_int_t)f->incomplete_hours));
+		dw_json_add_int(r, "incomplete_hours", (long long)f->incomplete_hours);
 	if (dw_fanout_keyfmt_has_seconds(f->cfg->keyfmt))
-		json_object_set_new(r, "missing_seconds", json_integer((json_int_t)f->missing));
-	json_object_set_new(r, "elapsed_s", json_real((double)(long long)(elapsed * 1000) / 1000));
-	json_object_set(r, "per_hour", f->per_hour);
+		dw_json_add_int(r, "missing_seconds", (long long)f->missing);
+	cJSON_AddNumberToObject(r, "elapsed_s", (double)(long long)(elapsed * 1000) / 1000);
+	/* The result takes the lists; outcome() still reads failures (the
+	 * result outlives it), dw_fanout_run no longer frees them. */
+	if (cJSON_AddItemToObject(r, "per_hour", f->per_hour))
+		f->per_hour_owned = 0;
 	if (f->per_hour_omitted)
-		json_object_set_new(r, "per_hour_omitted", json_integer((json_int_t)f->per_hour_omitted));
-	if (json_array_size(f->failures))
-		json_object_set(r, "failures", f->failures);
+		dw_json_add_int(r, "per_hour_omitted", (long long)f->per_hour_omitted);
+	if (f->failures_n) {
+		if (cJSON_AddItemToObject(r, "failures", f->failures))
+			f->failures_owned = 0;
+	}
 	if (f->failures_omitted)
-		json_object_set_new(r, "failures_omitted", json_integer((json_int_t)f->failures_omitted));
+		dw_json_add_int(r, "failures_omitted", (long long)f->failures_omitted);
 }
 
 /* The verdict once everything settled. */
@@ -970,7 +1008,7 @@ static int outcome(struct fanout *f)
 					f->incomplete_hours);
 	}
 	if (f->failed) {
-		const char *key = json_string_value(json_object_get(json_array_get(f->failures, 0), "key"));
+		const char *key = dw_json_str(f->failures->child, "key");
 		return dw_raise(f->failed_transient == f->failed ? DW_TRANSIENT : DW_FAILED,
 				"SendFailed", NULL, "%lu of %lu messages could not be sent "
 				"(first: %s; see result.failures)", f->failed, f->matched, key ? key : "?");
@@ -986,7 +1024,7 @@ static int outcome(struct fanout *f)
 }
 
 int dw_fanout_run(struct dw_aws *aws, const struct dw_fanout_config *cfg,
-		  json_t *result)
+		  cJSON *result)
 {
 	struct fanout f = { .aws = aws, .cfg = cfg, .result = result };
 	struct timespec t0;
@@ -1005,8 +1043,9 @@ int dw_fanout_run(struct dw_aws *aws, const struct dw_fanout_config *cfg,
 	f.list_ahead = cfg->list_ahead > 0 ? cfg->list_ahead : LIST_AHEAD;
 	f.page_size = cfg->page_size > 0 ? cfg->page_size : PAGE_KEYS;
 	f.high_water = cfg->concurrency + PAGES_AHEAD * (f.page_size / BATCH_MAX + 1);
-	f.per_hour = json_array();
-	f.failures = json_array();
+	f.per_hour = cJSON_CreateArray();
+	f.failures = cJSON_CreateArray();
+	f.per_hour_owned = f.failures_owned = 1;
 	f.pool = dw_aws_pool_new(aws, cfg->concurrency + f.list_ahead);
 	dw_info("%s s3://%s/%s for %lu hour(s) to %s%s",
 		cfg->dry_run ? "dry run: listing, not sending," : "fanning out", cfg->bucket,
@@ -1021,7 +1060,9 @@ int dw_fanout_run(struct dw_aws *aws, const struct dw_fanout_config *cfg,
 	else
 		dw_info("listed %lu, sent %lu, failed %lu in %lu batches, %.2f s", f.listed, f.sent,
 			f.failed, f.batches, seconds_since(&t0));
-	json_decref(f.per_hour);
-	json_decref(f.failures);
+	if (f.per_hour_owned)
+		cJSON_Delete(f.per_hour);
+	if (f.failures_owned)
+		cJSON_Delete(f.failures);
 	return rc;
 }

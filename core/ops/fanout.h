@@ -9,7 +9,7 @@
 #ifndef DW_FANOUT_H
 #define DW_FANOUT_H
 
-#include <jansson.h>
+#include "base/json.h"
 #include <time.h>
 #include "aws/aws.h"
 
@@ -93,7 +93,7 @@ struct dw_fanout_config {
  * when the queue or bucket does not exist (nothing was sent), DW_TRANSIENT
  * when everything unsent failed only for lack of retries, else DW_FAILED. */
 int dw_fanout_run(struct dw_aws *aws, const struct dw_fanout_config *cfg,
-		  json_t *result);
+		  cJSON *result);
 
 /* What a SendMessageBatch answer says of each of the n entries sent with
  * the ids "0" to "n-1": sent; rejected as the sender's fault (SenderFault
@@ -108,7 +108,15 @@ struct dw_fanout_verdict {
 	const char *message;
 };
 
-void dw_fanout_batch_verdicts(const json_t *answer, int n,
+void dw_fanout_batch_verdicts(const cJSON *answer, int n,
 			      struct dw_fanout_verdict *out);
+
+/* The S3 notification (eventVersion 2.1, ObjectCreated:Put) that
+ * message_format s3_event sends for o, appended to out as JSON text.  The
+ * size is an exact integer: a 6 GiB object says 6442450944. */
+struct dw_buf;
+struct dw_s3_object;
+void dw_fanout_s3_event(struct dw_buf *out, const char *region, const char *bucket,
+			const struct dw_s3_object *o);
 
 #endif

@@ -125,14 +125,14 @@ static unsigned string_kind(const char *s)
 	return S_STR;
 }
 
-static void observe(struct dw_infer *inf, const char *path, const json_t *v, int depth);
+static void observe(struct dw_infer *inf, const char *path, const cJSON *v, int depth);
 
-static void observe_object(struct dw_infer *inf, const char *path, const json_t *obj, int depth)
+static void observe_object(struct dw_infer *inf, const char *path, const cJSON *obj, int depth)
 {
-	const char *k;
-	json_t *v;
+	const cJSON *v;
 
-	json_object_foreach((json_t *)obj, k, v) {
+	cJSON_ArrayForEach(v, obj) {
+		const char *k = v->string;
 		char *sub = path ? dw_xasprintf("%s.%s", path, k) : dw_xstrdup(k);
 		/* a key holding a dot reads as a deeper path (documented) */
 		observe(inf, sub, v, depth + 1);
@@ -140,31 +140,32 @@ static void observe_object(struct dw_infer *inf, const char *path, const json_t 
 	}
 }
 
-static void observe(struct dw_infer *inf, const char *path, const json_t *v, int depth)
+static void observe(struct dw_infer *inf, const char *path, const cJSON *v, int depth)
 {
 	struct dw_infer_column *c = column_at(inf, path);
+	long long n;
 
 	c->present++;
-	switch (json_typeof(v)) {
-	case JSON_NULL: break;
-	case JSON_TRUE:
-	case JSON_FALSE: c->seen |= S_BOOL; break;
-	case JSON_INTEGER: c->seen |= S_INT; break;
-	case JSON_REAL: c->seen |= S_FLOAT; break;
-	case JSON_STRING: c->seen |= string_kind(json_string_value(v)); break;
-	case JSON_ARRAY: c->seen |= S_OTHER; break;
-	case JSON_OBJECT:
-		if (json_object_size(v) == 0 || depth >= MAX_DEPTH) {
+	if (cJSON_IsBool(v)) {
+		c->seen |= S_BOOL;
+	} else if (cJSON_IsNumber(v)) {
+		/* dw_json_parse keeps 2.0 and 1e3 apart from integers */
+		c->seen |= dw_json_int(v, &n) == 0 ? S_INT : S_FLOAT;
+	} else if (cJSON_IsString(v)) {
+		c->seen |= string_kind(v->valuestring);
+	} else if (cJSON_IsArray(v)) {
+		c->seen |= S_OTHER;
+	} else if (cJSON_IsObject(v)) {
+		if (!v->child || depth >= MAX_DEPTH) {
 			c->seen |= S_OTHER;
 		} else {
 			c->seen |= S_OBJ;
 			observe_object(inf, path, v, depth);
 		}
-		break;
 	}
 }
 
-void dw_infer_record(struct dw_infer *inf, const json_t *record)
+void dw_infer_record(struct dw_infer *inf, const cJSON *record)
 {
 	inf->records++;
 	observe_object(inf, NULL, record, 0);
@@ -188,18 +189,20 @@ void dw_infer_json_lines(struct dw_infer *inf, const char *data, size_t len,
 	while (p < end && inf->records < max_records) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		json_error_t jerr;
-		json_t *rec;
+		cJSON *rec = NULL;
 
 		if (!nl && truncated)
 			break;
 		if (!blank(p, n)) {
-			rec = json_loadb(p, n, JSON_DECODE_ANY, &jerr);
-			if (json_is_object(rec))
+			/* A line that is not one JSON object (or repeats a key)
+			 * is counted, not an error of the run. */
+			if (dw_json_parse(p, n, "record", &rec))
+				dw_error_clear();
+			if (cJSON_IsObject(rec))
 				dw_infer_record(inf, rec);
 			else
 				inf->bad_lines++;
-			json_decref(rec);
+			cJSON_Delete(rec);
 		}
 		p += n + 1;
 	}
@@ -239,7 +242,7 @@ static int read_bytes(struct reader *r, const unsigned char **s, long long *n)
 }
 
 /* The "avro.schema" entry of the header's metadata map, as new JSON. */
-static json_t *avro_header_schema(const void *data, size_t len)
+static cJSON *avro_header_schema(const void *data, size_t len)
 {
 	struct reader r = { data, (const unsigned char *)data + len };
 	long long count, size;
@@ -257,26 +260,29 @@ static json_t *avro_header_schema(const void *data, size_t len)
 			long long kn, vn;
 			if (read_bytes(&r, &k, &kn) || read_bytes(&r, &v, &vn))
 				return NULL;
-			if (kn == 11 && memcmp(k, "avro.schema", 11) == 0)
-				return json_loadb((const char *)v, (size_t)vn, 0, NULL);
+			if (kn == 11 && memcmp(k, "avro.schema", 11) == 0) {
+				cJSON *schema = NULL;
+				if (dw_json_parse((const char *)v, (size_t)vn, "avro.schema", &schema))
+					dw_error_clear(); /* reported as NotAvro */
+				return schema;
+			}
 		}
 	}
 	return NULL;
 }
 
-static void avro_observe(struct dw_infer *inf, const char *path, const json_t *type, int depth);
+static void avro_observe(struct dw_infer *inf, const char *path, const cJSON *type, int depth);
 
 /* ["null", T] is T; a union of several types is text. */
-static const json_t *avro_unnull(const json_t *type)
+static const cJSON *avro_unnull(const cJSON *type)
 {
-	const json_t *only = NULL;
-	size_t i, n = 0;
-	json_t *t;
+	const cJSON *only = NULL, *t;
+	size_t n = 0;
 
-	if (!json_is_array(type))
+	if (!cJSON_IsArray(type))
 		return type;
-	json_array_foreach(type, i, t) {
-		if (json_is_string(t) && strcmp(json_string_value(t), "null") == 0)
+	cJSON_ArrayForEach(t, type) {
+		if (cJSON_IsString(t) && strcmp(t->valuestring, "null") == 0)
 			continue;
 		only = t;
 		n++;
@@ -298,24 +304,35 @@ static unsigned avro_primitive(const char *name)
 	return S_OTHER; /* a named type defined elsewhere */
 }
 
-static void avro_observe_record(struct dw_infer *inf, const char *path, const json_t *rec, int depth)
+static void avro_observe_record(struct dw_infer *inf, const char *path, const cJSON *rec, int depth)
 {
-	size_t i;
-	json_t *f;
+	const cJSON *fields = cJSON_GetObjectItemCaseSensitive(rec, "fields"), *f;
 
-	json_array_foreach(json_object_get(rec, "fields"), i, f) {
-		const char *name = json_string_value(json_object_get(f, "name"));
+	if (!cJSON_IsArray(fields))
+		return;
+	cJSON_ArrayForEach(f, fields) {
+		const char *name = dw_json_str(f, "name");
 		if (!name)
 			continue;
 		char *sub = path ? dw_xasprintf("%s.%s", path, name) : dw_xstrdup(name);
-		avro_observe(inf, sub, json_object_get(f, "type"), depth + 1);
+		avro_observe(inf, sub, cJSON_GetObjectItemCaseSensitive(f, "type"), depth + 1);
 		free(sub);
 	}
 }
 
-static void avro_observe(struct dw_infer *inf, const char *path, const json_t *type, int depth)
+/* A decimal's precision or scale: 0 unless an integer in 0..1000. */
+static int avro_digits(const cJSON *t, const char *name)
 {
-	const json_t *t = avro_unnull(type);
+	long long v;
+
+	if (dw_json_int(cJSON_GetObjectItemCaseSensitive(t, name), &v) || v < 0 || v > 1000)
+		return 0;
+	return (int)v;
+}
+
+static void avro_observe(struct dw_infer *inf, const char *path, const cJSON *type, int depth)
+{
+	const cJSON *t = avro_unnull(type);
 	struct dw_infer_column *c = column_at(inf, path);
 	const char *kind, *logical;
 
@@ -324,12 +341,12 @@ static void avro_observe(struct dw_infer *inf, const char *path, const json_t *t
 		c->seen |= S_OTHER;
 		return;
 	}
-	if (json_is_string(t)) {
-		c->seen |= avro_primitive(json_string_value(t));
+	if (cJSON_IsString(t)) {
+		c->seen |= avro_primitive(t->valuestring);
 		return;
 	}
-	kind = json_string_value(json_object_get(t, "type"));
-	logical = json_string_value(json_object_get(t, "logicalType"));
+	kind = dw_json_str(t, "type");
+	logical = dw_json_str(t, "logicalType");
 	if (!kind) {
 		c->seen |= S_OTHER;
 	} else if (logical && strcmp(logical, "date") == 0) {
@@ -337,15 +354,15 @@ static void avro_observe(struct dw_infer *inf, const char *path, const json_t *t
 	} else if (logical && strncmp(logical, "timestamp-", 10) == 0) {
 		c->seen |= S_TS;
 	} else if (logical && strcmp(logical, "decimal") == 0) {
-		int p = (int)json_integer_value(json_object_get(t, "precision"));
-		int s = (int)json_integer_value(json_object_get(t, "scale"));
+		int p = avro_digits(t, "precision");
+		int s = avro_digits(t, "scale");
 		c->seen |= S_DECIMAL;
 		if (p > c->precision)
 			c->precision = p;
 		if (s > c->scale)
 			c->scale = s;
 	} else if (strcmp(kind, "record") == 0 && depth < MAX_DEPTH &&
-		   json_array_size(json_object_get(t, "fields"))) {
+		   cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "fields")) > 0) {
 		c->seen |= S_OBJ;
 		avro_observe_record(inf, path, t, depth);
 	} else if (strcmp(kind, "enum") == 0) {
@@ -357,15 +374,15 @@ static void avro_observe(struct dw_infer *inf, const char *path, const json_t *t
 
 int dw_infer_avro(struct dw_infer *inf, const void *data, size_t len, const char *what)
 {
-	json_t *schema = avro_header_schema(data, len);
+	cJSON *schema = avro_header_schema(data, len);
 
-	if (!schema || !json_is_object(schema) ||
-	    !json_is_array(json_object_get(schema, "fields"))) {
-		json_decref(schema);
+	if (!cJSON_IsObject(schema) ||
+	    !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(schema, "fields"))) {
+		cJSON_Delete(schema);
 		return dw_fail("NotAvro", "%s is not an Avro container file with a record schema", what);
 	}
 	avro_observe_record(inf, NULL, schema, 0);
-	json_decref(schema);
+	cJSON_Delete(schema);
 	return 0;
 }
 

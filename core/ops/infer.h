@@ -7,7 +7,7 @@
 #ifndef DW_INFER_H
 #define DW_INFER_H
 
-#include <jansson.h>
+#include "base/json.h"
 #include "aws/aws.h"
 #include "ops/ddl.h"
 
@@ -37,7 +37,7 @@ void dw_infer_init(struct dw_infer *inf);
 void dw_infer_free(struct dw_infer *inf);
 
 /* Look at one JSON record (an object). */
-void dw_infer_record(struct dw_infer *inf, const json_t *record);
+void dw_infer_record(struct dw_infer *inf, const cJSON *record);
 /* Look at the records of JSON-lines text, up to max_records in total; a
  * last line cut short (truncated is 1) is left out. */
 void dw_infer_json_lines(struct dw_infer *inf, const char *data, size_t len,

@@ -6,7 +6,6 @@
 #include "aws/s3.h"
 #include "base/timefmt.h"
 
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -139,20 +138,21 @@ static int read_marker(struct dw_aws *aws, const struct dw_s3sync *s, struct mar
 {
 	char *key = marker_key(s);
 	struct dw_buf body;
-	json_t *doc;
+	cJSON *doc = NULL;
 	int rc;
 
 	dw_buf_init(&body);
 	rc = dw_s3_get_object(aws, s->dst_bucket, key, 0, &body);
-	doc = rc == 0 ? json_loadb(body.data ? body.data : "", body.len, 0, NULL) : NULL;
-	if (rc == 0 && !json_is_object(doc))
+	if (rc == 0 && dw_json_parse(body.data ? body.data : "", body.len, "marker", &doc))
+		doc = NULL; /* raised again as BadMarker below */
+	if (rc == 0 && !cJSON_IsObject(doc))
 		rc = dw_fail("BadMarker", "s3://%s/%s is not the JSON dwops writes; remove it to start over",
 			     s->dst_bucket, key);
 	if (rc == 0) {
-		m->source = dw_xstrdup(json_string_value(json_object_get(doc, "source")) ?: "");
-		m->version = dw_xstrdup(json_string_value(json_object_get(doc, "version")) ?: "");
+		m->source = dw_xstrdup(dw_json_str(doc, "source") ?: "");
+		m->version = dw_xstrdup(dw_json_str(doc, "version") ?: "");
 	}
-	json_decref(doc);
+	cJSON_Delete(doc);
 	dw_buf_free(&body);
 	free(key);
 	return rc;
@@ -161,17 +161,21 @@ static int read_marker(struct dw_aws *aws, const struct dw_s3sync *s, struct mar
 static int write_marker(struct dw_aws *aws, const struct dw_s3sync *s, size_t objects)
 {
 	char now[32], *key = marker_key(s), *src = source_url(s), *text;
-	json_t *doc;
+	cJSON *doc = cJSON_CreateObject();
 	int rc;
 
+	/* keys in sorted order, as the marker always had them */
 	dw_time_format_iso(time(NULL), now);
-	doc = json_pack("{s:s, s:s, s:I, s:s}", "source", src,
-			"version", s->version ? s->version : "",
-			"objects", (json_int_t)objects, "finished_at", now);
-	text = json_dumps(doc, JSON_SORT_KEYS);
+	cJSON_AddStringToObject(doc, "finished_at", now);
+	dw_json_add_int(doc, "objects", (long long)objects);
+	cJSON_AddStringToObject(doc, "source", src);
+	cJSON_AddStringToObject(doc, "version", s->version ? s->version : "");
+	text = dw_json_print(doc);
+	cJSON_Delete(doc);
+	if (!text)
+		abort(); /* out of memory, as dw_xmalloc */
 	rc = dw_s3_put_object(aws, s->dst_bucket, key, text, strlen(text), "application/json");
-	free(text);
-	json_decref(doc);
+	cJSON_free(text);
 	free(src);
 	free(key);
 	return rc;

@@ -15,15 +15,15 @@
 /* Read a policy from JSON text; returns dw_cleanup_policy_read's result. */
 static int read_policy(const char *text, struct dw_cleanup_policy *p)
 {
-	json_t *req = json_loads(text, 0, NULL);
+	cJSON *req = NULL;
 	int rc;
 
-	assert_non_null(req);
+	assert_int_equal(dw_json_parse(text, strlen(text), "policy", &req), 0);
 	rc = dw_cleanup_policy_read(p, req);
 	/* The policy borrows strings from the request: check before freeing. */
 	if (rc == 0)
 		dw_cleanup_policy_free(p);
-	json_decref(req);
+	cJSON_Delete(req);
 	return rc;
 }
 
@@ -38,12 +38,12 @@ static void assert_rejected(const char *text, const char *field)
 
 static void test_policy_read(void **state)
 {
-	json_t *req = json_loads("{\"snapshots\": {\"idle_hours\": 6, \"owner\": \"ann\"},"
+	cJSON *req = cJSON_Parse("{\"snapshots\": {\"idle_hours\": 6, \"owner\": \"ann\"},"
 				 " \"s3\": [{\"bucket\": \"b\", \"prefix\": \"p/\", \"older_than_days\": 3,"
 				 " \"keep_latest\": 2}],"
 				 " \"tables\": [{\"database\": \"d\", \"pattern\": \"tmp_*\","
 				 " \"location_empty\": true}],"
-				 " \"queues\": [{\"prefix\": \"q-\", \"unused_days\": 7}]}", 0, NULL);
+				 " \"queues\": [{\"prefix\": \"q-\", \"unused_days\": 7}]}");
 	struct dw_cleanup_policy p;
 
 	(void)state;
@@ -61,7 +61,7 @@ static void test_policy_read(void **state)
 	assert_int_equal(p.nqueues, 1);
 	assert_int_equal(p.queues[0].unused_days, 7);
 	dw_cleanup_policy_free(&p);
-	json_decref(req);
+	cJSON_Delete(req);
 }
 
 static void test_policy_rejects(void **state)
@@ -82,6 +82,11 @@ static void test_policy_rejects(void **state)
 	assert_rejected("{\"queues\": [{\"prefix\": \"q\", \"unused_days\": 456}]}",
 			"queues[0].unused_days");
 	assert_rejected("{\"snapshots\": {\"idle_hours\": -1}}", "snapshots.idle_hours");
+	/* range-checked in 64 bits: 2^32 + 7 is not 7, -2^32 + 3 is not 3 */
+	assert_rejected("{\"queues\": [{\"prefix\": \"q\", \"unused_days\": 4294967303}]}",
+			"queues[0].unused_days");
+	assert_rejected("{\"s3\": [{\"bucket\": \"b\", \"prefix\": \"p\", \"older_than_days\": -4294967293}]}",
+			"s3[0].older_than_days");
 }
 
 static struct dw_cleanup_item item(enum dw_cleanup_kind kind, const char *scope,
@@ -104,7 +109,7 @@ static void add(struct dw_cleanup_plan *plan, struct dw_cleanup_item it)
 static void test_guard_and_report(void **state)
 {
 	struct dw_cleanup_plan plan;
-	json_t *items;
+	cJSON *items;
 
 	(void)state;
 	dw_cleanup_plan_init(&plan, 1000);
@@ -124,21 +129,21 @@ static void test_guard_and_report(void **state)
 	assert_int_equal(dw_cleanup_count(&plan, DW_CLEANUP_FAILED), 1);
 
 	items = dw_cleanup_items_json(&plan);
-	assert_int_equal(json_array_size(items), 4);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(items, 1), "target")),
+	assert_int_equal(cJSON_GetArraySize(items), 4);
+	assert_string_equal(dw_json_str(cJSON_GetArrayItem(items, 1), "target"),
 			    "s3://bucket/tmp/a b");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(items, 1), "kind")),
+	assert_string_equal(dw_json_str(cJSON_GetArrayItem(items, 1), "kind"),
 			    "s3-object");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(items, 2), "target")),
+	assert_string_equal(dw_json_str(cJSON_GetArrayItem(items, 2), "target"),
 			    "db.tmp_t");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(items, 2), "status")),
+	assert_string_equal(dw_json_str(cJSON_GetArrayItem(items, 2), "status"),
 			    "failed");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(items, 2), "error")),
+	assert_string_equal(dw_json_str(cJSON_GetArrayItem(items, 2), "error"),
 			    "AccessDenied: no");
-	assert_null(json_object_get(json_array_get(items, 0), "error"));
-	assert_string_equal(json_string_value(json_object_get(json_array_get(items, 3), "status")),
+	assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(items, 0), "error"));
+	assert_string_equal(dw_json_str(cJSON_GetArrayItem(items, 3), "status"),
 			    "done");
-	json_decref(items);
+	cJSON_Delete(items);
 	dw_cleanup_plan_free(&plan);
 }
 

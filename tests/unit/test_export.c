@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/json.h"
 #include "ops/export.h"
 #include "ops/s3sync.h"
 #include "base/timefmt.h"
@@ -172,6 +173,40 @@ static void test_prefixes_overlap_by_path_segments(void **state)
 	assert_int_equal(dw_export_prefixes_overlap("a/b", "a/bc/"), 0);
 }
 
+/* promote's bytes_copied (and counts) as the result line carries them:
+ * exact for a 6 GiB object and beyond cJSON's int, and read back exactly. */
+static void test_promotion_sizes_are_exact(void **state)
+{
+	static const long long sizes[] = { 6442450944LL, 4294967296LL + 1, 2147483648LL,
+					   (1LL << 53), (1LL << 53) + 1, 9223372036854775807LL };
+	struct dw_export_promotion p = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		cJSON *r = cJSON_CreateObject(), *back = NULL;
+		char lit[64], *text;
+		long long v = 0;
+
+		p.bytes_copied = sizes[i];
+		assert_non_null(dw_json_add_int(r, "bytes_copied", p.bytes_copied));
+		text = dw_json_print(r);
+		snprintf(lit, sizeof(lit), "{\"bytes_copied\":%lld}", sizes[i]);
+		assert_string_equal(text, lit);
+		assert_int_equal(dw_json_int(cJSON_GetObjectItemCaseSensitive(r, "bytes_copied"), &v), 0);
+		assert_true(v == sizes[i]);
+		/* what a caller parsing the line sees, up to 2^53 as a number */
+		assert_int_equal(dw_json_parse(text, strlen(text), "result", &back), 0);
+		if (sizes[i] <= (1LL << 53)) {
+			assert_int_equal(dw_json_int(cJSON_GetObjectItemCaseSensitive(back, "bytes_copied"),
+						     &v), 0);
+			assert_true(v == sizes[i]);
+		}
+		cJSON_Delete(back);
+		cJSON_free(text);
+		cJSON_Delete(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -182,6 +217,7 @@ int main(void)
 		cmocka_unit_test(test_move_checks_prefixes),
 		cmocka_unit_test(test_prefixes_overlap_by_path_segments),
 		cmocka_unit_test(test_wait_verdicts),
+		cmocka_unit_test(test_promotion_sizes_are_exact),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

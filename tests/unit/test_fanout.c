@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/s3.h"
+#include "base/buf.h"
 #include "ops/fanout.h"
 
 /* 2019-06-01T15:00:00Z */
@@ -143,12 +145,12 @@ static void test_bad_key_formats(void **state)
 static void test_batch_verdicts(void **state)
 {
 	struct dw_fanout_verdict v[10];
-	json_t *answer = json_loads(
+	cJSON *answer = cJSON_Parse(
 		"{\"Successful\":[{\"Id\":\"0\"},{\"Id\":\"2\"},{\"Id\":\"9\"},{\"Id\":\"x\"}],"
 		" \"Failed\":[{\"Id\":\"1\",\"SenderFault\":false,\"Code\":\"InternalError\"},"
 		"{\"Id\":\"3\",\"SenderFault\":true,\"Code\":\"InvalidMessageContents\",\"Message\":\"bad\"},"
 		"{\"Id\":\"4\",\"SenderFault\":true},"
-		"{\"Id\":\"0\",\"SenderFault\":true,\"Code\":\"Contradiction\"}]}", 0, NULL);
+		"{\"Id\":\"0\",\"SenderFault\":true,\"Code\":\"Contradiction\"}]}");
 
 	(void)state;
 	assert_non_null(answer);
@@ -162,13 +164,57 @@ static void test_batch_verdicts(void **state)
 	assert_int_equal(v[4].fate, DW_FANOUT_REJECTED);
 	assert_string_equal(v[4].code, "SenderFault");
 	assert_int_equal(v[5].fate, DW_FANOUT_RESEND); /* not mentioned at all */
-	json_decref(answer);
+	cJSON_Delete(answer);
 
-	answer = json_object(); /* an answer without either list */
+	answer = cJSON_CreateObject(); /* an answer without either list */
 	dw_fanout_batch_verdicts(answer, 3, v);
 	for (int k = 0; k < 3; k++)
 		assert_int_equal(v[k].fate, DW_FANOUT_RESEND);
-	json_decref(answer);
+	cJSON_Delete(answer);
+}
+
+/* message_format s3_event: a valid notification whose size is exact
+ * beyond 32 bits and beyond cJSON's int (valueint saturates at INT_MAX). */
+static void test_s3_event_size_is_exact(void **state)
+{
+	static const long long sizes[] = { 0, 2147483647LL, 4294967297LL, 6442450944LL,
+					   9007199254740993LL };
+	struct dw_s3_object o = { .key = "logs/2019/06/01/15/a b+\"c\".json",
+				  .etag = "0123abcd", .last_modified = "2019-06-01T15:04:05.000Z" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct dw_buf b;
+		cJSON *ev = NULL;
+		long long size = -1;
+		char lit[40];
+
+		o.size = sizes[i];
+		dw_buf_init(&b);
+		dw_fanout_s3_event(&b, "eu-west-1", "my.bucket", &o);
+		assert_int_equal(dw_json_parse(b.data, b.len, "event", &ev), 0);
+		const cJSON *rec = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(ev, "Records"), 0);
+		const cJSON *s3 = cJSON_GetObjectItemCaseSensitive(rec, "s3");
+		const cJSON *obj = cJSON_GetObjectItemCaseSensitive(s3, "object");
+		const cJSON *bucket = cJSON_GetObjectItemCaseSensitive(s3, "bucket");
+		/* the literal as written, and the value read back */
+		snprintf(lit, sizeof(lit), "\"size\":%lld,", sizes[i]);
+		assert_non_null(strstr(b.data, lit));
+		if (sizes[i] <= (1LL << 53)) {
+			assert_int_equal(dw_json_int(cJSON_GetObjectItemCaseSensitive(obj, "size"), &size), 0);
+			assert_true(size == sizes[i]);
+		}
+		assert_string_equal(dw_json_str(rec, "eventName"), "ObjectCreated:Put");
+		assert_string_equal(dw_json_str(rec, "awsRegion"), "eu-west-1");
+		assert_string_equal(dw_json_str(rec, "eventTime"), "2019-06-01T15:04:05.000Z");
+		assert_string_equal(dw_json_str(bucket, "name"), "my.bucket");
+		assert_string_equal(dw_json_str(bucket, "arn"), "arn:aws:s3:::my.bucket");
+		/* form-encoded as S3 notifications carry keys */
+		assert_string_equal(dw_json_str(obj, "key"), "logs/2019/06/01/15/a+b%2B%22c%22.json");
+		assert_string_equal(dw_json_str(obj, "eTag"), "0123abcd");
+		cJSON_Delete(ev);
+		dw_buf_free(&b);
+	}
 }
 
 int main(void)
@@ -180,6 +226,7 @@ int main(void)
 		cmocka_unit_test(test_other_key_formats),
 		cmocka_unit_test(test_bad_key_formats),
 		cmocka_unit_test(test_batch_verdicts),
+		cmocka_unit_test(test_s3_event_size_is_exact),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
