@@ -496,11 +496,17 @@ int dw_json_int(const cJSON *v, long long *out)
 	return 0;
 }
 
+/* cJSON prints a number with 15 significant digits when that reads back
+ * within a relative DBL_EPSILON, so 9007199254740991 would come out as
+ * 9.00719925474099e+15: from 10^15 on an integer is written as a raw
+ * literal, which prints exactly (dw_json_int reads it back). */
+#define MAX_PRINTED_EXACT 1000000000000000LL /* 10^15 */
+
 cJSON *dw_json_int_new(long long v)
 {
 	char lit[24];
 
-	if (v >= -MAX_EXACT && v <= MAX_EXACT)
+	if (v > -MAX_PRINTED_EXACT && v < MAX_PRINTED_EXACT)
 		return cJSON_CreateNumber((double)v);
 	snprintf(lit, sizeof(lit), "%lld", v);
 	return cJSON_CreateRaw(lit);

@@ -31,7 +31,8 @@ int dw_json_parse(const char *text, size_t len, const char *what, cJSON **out);
 int dw_json_int(const cJSON *v, long long *out);
 
 /* Add an integer exactly (a 6 GiB size, epoch milliseconds): a number item
- * for |v| <= 2^53, a raw integer literal beyond.  Returns the item or NULL. */
+ * for |v| <= 2^53, a raw integer literal beyond (and from 10^15 on, where
+ * cJSON's printer would round to 15 digits).  Returns the item or NULL. */
 cJSON *dw_json_add_int(cJSON *obj, const char *name, long long v);
 cJSON *dw_json_int_new(long long v);   /* the same, not yet added anywhere */
 

@@ -5,10 +5,12 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aws/aws.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/redact.h"
 #include "proto/req.h"
@@ -32,13 +34,14 @@ static const struct dw_field fields[] = {
 
 static int validate(const char *text)
 {
-	json_t *req = json_loads(text, 0, NULL);
+	cJSON *req = NULL;
 	int rc;
 
+	assert_int_equal(dw_json_parse(text, strlen(text), "request", &req), 0);
 	assert_non_null(req);
 	dw_error_clear();
 	rc = dw_req_validate(req, fields, NULL, "");
-	json_decref(req);
+	cJSON_Delete(req);
 	return rc;
 }
 
@@ -83,7 +86,7 @@ static void test_types_and_required(void **state)
 
 static void test_secret_env(void **state)
 {
-	json_t *req = json_loads("{\"password_env\":\"DW_TEST_SECRET\"}", 0, NULL);
+	cJSON *req = cJSON_Parse("{\"password_env\":\"DW_TEST_SECRET\"}");
 	char *secret = NULL;
 
 	(void)state;
@@ -95,7 +98,7 @@ static void test_secret_env(void **state)
 	assert_int_equal(dw_req_secret(req, "password", "user", &secret), 0);
 	assert_string_equal(secret, "s3cr3t-value");
 	free(secret);
-	json_decref(req);
+	cJSON_Delete(req);
 	dw_redact_reset();
 }
 
@@ -345,6 +348,200 @@ static void test_wait_backoff(void **state)
 	assert_int_equal(s.last_interval, 2);
 }
 
+/* ---- strict JSON (base/json.h) ------------------------------------------ */
+
+static int parse(const char *text, cJSON **out)
+{
+	dw_error_clear();
+	return dw_json_parse(text, strlen(text), "request", out);
+}
+
+static void test_json_duplicate_keys(void **state)
+{
+	cJSON *doc = NULL;
+
+	(void)state;
+	assert_int_equal(parse("{\"dry_run\": true, \"bucket\": \"b\", \"dry_run\": false}", &doc), -1);
+	assert_null(doc);
+	assert_int_equal(dw_error_last()->kind, DW_INVALID);
+	assert_string_equal(dw_error_last()->code, "DuplicateKey");
+	assert_string_equal(dw_error_last()->field, "dry_run");
+	assert_non_null(strstr(dw_error_last()->message, "\"dry_run\""));
+	/* Nested, and inside arrays, by path. */
+	assert_int_equal(parse("{\"user\": {\"name\": \"n\", \"password\": \"a\", \"password\": \"b\"}}", &doc), -1);
+	assert_string_equal(dw_error_last()->field, "user.password");
+	assert_null(strstr(dw_error_last()->message, "\"a\""));
+	assert_int_equal(parse("{\"columns\": [{\"a\": 1}, {\"b\": 1, \"b\": 2}]}", &doc), -1);
+	assert_string_equal(dw_error_last()->field, "columns[1].b");
+	/* The same key after decoding escapes is the same key. */
+	assert_int_equal(parse("{\"dry_run\": true, \"dry\\u005frun\": false}", &doc), -1);
+	assert_string_equal(dw_error_last()->field, "dry_run");
+	/* Keys differing in case are different keys (lookups are exact). */
+	assert_int_equal(parse("{\"a\": 1, \"A\": 2}", &doc), 0);
+	cJSON_Delete(doc);
+}
+
+static void test_json_duplicate_keys_many(void **state)
+{
+	/* 5000 keys: the sorted check, with the repeat far apart. */
+	size_t cap = 5000 * 16 + 64, len = 0;
+	char *text = malloc(cap);
+	cJSON *doc = NULL;
+
+	(void)state;
+	assert_non_null(text);
+	text[len++] = '{';
+	for (int i = 0; i < 5000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "\"k%d\":%d,", i, i);
+	len += (size_t)snprintf(text + len, cap - len, "\"k17\":0}");
+	dw_error_clear();
+	assert_int_equal(dw_json_parse(text, len, "request", &doc), -1);
+	assert_string_equal(dw_error_last()->field, "k17");
+	memcpy(text + len - 7, "new", 3); /* "k17" -> "new": no repeat left */
+	assert_int_equal(dw_json_parse(text, len, "request", &doc), 0);
+	assert_int_equal(cJSON_GetArraySize(doc), 5001);
+	cJSON_Delete(doc);
+	free(text);
+}
+
+static void test_json_syntax_errors_say_where(void **state)
+{
+	static const char *const bad[] = {
+		"{\"user\": \"u\",\n \"password\": \"D1rect-pw\\q\"}",  /* bad escape */
+		"{\"user\": \"u\",\n \"password\": \"D1rect-pw\" x}",   /* junk */
+		"{\"user\": \"u\",\n \"password\": \"D1rect-pw",        /* unterminated */
+		"{\"user\": \"u\",\n \"password\": D1rect-pw}",          /* bare word */
+		"{\"user\": \"u\",\n \"password\": \"D1rect-pw\"} {}",  /* two values */
+	};
+	cJSON *doc = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(bad[i], &doc), -1);
+		assert_string_equal(dw_error_last()->code, "InvalidJSON");
+		assert_int_equal(dw_error_last()->kind, DW_INVALID);
+		assert_non_null(strstr(dw_error_last()->message, "line 2, column "));
+		assert_null(strstr(dw_error_last()->message, "D1rect"));
+		assert_null(strstr(dw_error_last()->message, "pw"));
+	}
+	assert_int_equal(parse("{\"a\":\n\n   01}", &doc), -1);
+	assert_non_null(strstr(dw_error_last()->message, "line 3, column 5"));
+	/* Columns count characters, not bytes. */
+	assert_int_equal(parse("[\"\xc3\xa9\xc3\xa9\", x]", &doc), -1);
+	assert_non_null(strstr(dw_error_last()->message, "line 1, column 8"));
+}
+
+static void test_json_strict(void **state)
+{
+	static const char *const bad[] = {
+		"", "   ", "{", "[1,]", "{\"a\":1,}", "+1", ".5", "1.", "01", "-", "1e",
+		"\"a\tb\"", "\"\\u0000\"", "\"\\ud800\"", "\"\\udc00x\"", "\"\xff\"",
+		"\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "NaN", "Infinity", "[1] x", "{'a':1}",
+		"// c\n{}", "\"a\"\x01",
+		"1111111111111111111111111111111111111111111111111111111111111111", /* 64 */
+	};
+	cJSON *doc = NULL;
+	char deep[200];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(bad[i], &doc), -1);
+		assert_null(doc);
+		assert_string_equal(dw_error_last()->code, "InvalidJSON");
+	}
+	/* 64 levels are fine, 65 are not. */
+	memset(deep, '[', 64);
+	memset(deep + 64, ']', 64);
+	assert_int_equal(dw_json_parse(deep, 128, "request", &doc), 0);
+	cJSON_Delete(doc);
+	memset(deep, '[', 65);
+	memset(deep + 65, ']', 65);
+	assert_int_equal(dw_json_parse(deep, 130, "request", &doc), -1);
+	assert_non_null(strstr(dw_error_last()->message, "deeper than 64"));
+	/* What is fine. */
+	assert_int_equal(parse("\xEF\xBB\xBF {\"a\": [true, false, null, -0, 1.5e-3, \"\\ud83d\\ude00\xc3\xa9\"]} \n", &doc), 0);
+	assert_true(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "a")));
+	cJSON_Delete(doc);
+}
+
+static void test_json_integers_exact(void **state)
+{
+	static const long long values[] = {
+		6442450944LL,              /* a 6 GiB object */
+		1764633600123LL,           /* epoch milliseconds */
+		-2147483649LL, 4294967297LL,
+		9007199254740991LL, -9007199254740991LL, 9007199254740992LL,
+		9007199254740993LL, 9223372036854775807LL, -9223372036854775807LL - 1,
+	};
+	char text[64], *printed;
+	cJSON *doc = NULL, *obj;
+	long long got;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		/* Written exactly ... */
+		obj = cJSON_CreateObject();
+		assert_non_null(dw_json_add_int(obj, "n", values[i]));
+		printed = dw_json_print(obj);
+		snprintf(text, sizeof(text), "{\"n\":%lld}", values[i]);
+		assert_string_equal(printed, text);
+		assert_int_equal(dw_json_int(cJSON_GetObjectItemCaseSensitive(obj, "n"), &got), 0);
+		assert_true(got == values[i]);
+		cJSON_Delete(obj);
+		/* ... and read exactly, or refused when a double cannot hold it. */
+		assert_int_equal(parse(printed, &doc), 0);
+		int rc = dw_json_int(cJSON_GetObjectItemCaseSensitive(doc, "n"), &got);
+		if (values[i] >= -9007199254740992LL && values[i] <= 9007199254740992LL) {
+			assert_int_equal(rc, 0);
+			assert_true(got == values[i]);
+		} else {
+			assert_int_equal(rc, -1);
+		}
+		cJSON_Delete(doc);
+		cJSON_free(printed);
+	}
+	/* Not integers: fractions, exponents, other types. */
+	static const char *const not_int[] = { "1.0", "1.5", "1e3", "-0.0", "\"7\"", "true", "null", "1e400" };
+	for (size_t i = 0; i < sizeof(not_int) / sizeof(not_int[0]); i++) {
+		assert_int_equal(parse(not_int[i], &doc), 0);
+		assert_int_equal(dw_json_int(doc, &got), -1);
+		cJSON_Delete(doc);
+	}
+	/* Kept through a copy. */
+	assert_int_equal(parse("[1.0, 3]", &doc), 0);
+	obj = cJSON_Duplicate(doc, 1);
+	assert_int_equal(dw_json_int(cJSON_GetArrayItem(obj, 0), &got), -1);
+	assert_int_equal(dw_json_int(cJSON_GetArrayItem(obj, 1), &got), 0);
+	assert_true(got == 3);
+	cJSON_Delete(obj);
+	cJSON_Delete(doc);
+	/* dw_json_str */
+	assert_int_equal(parse("{\"s\": \"v\", \"n\": 1}", &doc), 0);
+	assert_string_equal(dw_json_str(doc, "s"), "v");
+	assert_null(dw_json_str(doc, "n"));
+	assert_null(dw_json_str(doc, "S"));
+	assert_null(dw_json_str(doc, "absent"));
+	cJSON_Delete(doc);
+}
+
+static void test_req_int_exact_and_checked(void **state)
+{
+	cJSON *req = NULL;
+
+	(void)state;
+	assert_int_equal(validate("{\"bucket\":\"b\",\"count\":4294967297}"), 0);
+	assert_int_equal(parse("{\"bucket\":\"b\",\"count\":-2147483649}", &req), 0);
+	assert_true(dw_req_int(req, "count", 0) == -2147483649LL);
+	assert_true(dw_req_int(req, "absent", 42) == 42);
+	cJSON_Delete(req);
+	assert_int_equal(validate("{\"bucket\":\"b\",\"count\":9223372036854775807}"), -1);
+	assert_string_equal(dw_error_last()->field, "count");
+	assert_int_equal(validate("{\"bucket\":\"b\",\"count\":1.5}"), -1);
+	assert_string_equal(dw_error_last()->field, "count");
+	assert_int_equal(validate("{\"bucket\":\"b\",\"count\":2.0}"), -1);
+	assert_string_equal(dw_error_last()->field, "count");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +561,12 @@ int main(void)
 		cmocka_unit_test(test_wait_failure),
 		cmocka_unit_test(test_wait_timeout),
 		cmocka_unit_test(test_wait_backoff),
+		cmocka_unit_test(test_json_duplicate_keys),
+		cmocka_unit_test(test_json_duplicate_keys_many),
+		cmocka_unit_test(test_json_syntax_errors_say_where),
+		cmocka_unit_test(test_json_strict),
+		cmocka_unit_test(test_json_integers_exact),
+		cmocka_unit_test(test_req_int_exact_and_checked),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
