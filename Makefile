@@ -13,7 +13,7 @@ CC       ?= cc
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 DESTDIR  ?=
-PKGS     := libcurl jansson libcjson libxml-2.0 libcrypto libmariadb libssh2 libzip zlib snappy
+PKGS     := libcurl libcjson libxml-2.0 libcrypto libmariadb libssh2 libzip zlib snappy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -26,7 +26,7 @@ fi
 # ---------------------------------------------------------------- Debian ---
 PKGS=(
     build-essential pkg-config
-    libcurl4-openssl-dev libssl-dev libxml2-dev libjansson-dev libcjson-dev
+    libcurl4-openssl-dev libssl-dev libxml2-dev libcjson-dev
     libmariadb-dev mariadb-server mariadb-client
     openssh-server openssh-client libssh2-1-dev
     libzip-dev libcmocka-dev libsnappy-dev zlib1g-dev

@@ -21,7 +21,7 @@
 
 /* Above cJSON's own type bits (0..512): set on a parsed number whose
  * literal had a fraction or an exponent, or exceeded 2^53 (a double no
- * longer holds it exactly), so dw_json_int refuses it as jansson's
+ * longer holds it exactly), so dw_json_int refuses it as the old parser's
  * json_is_integer did ("timeout_s": 1.0 is not an integer).  cJSON masks
  * types with 0xFF wherever it looks at them, and keeps the bit in
  * cJSON_Duplicate. */
