@@ -82,7 +82,7 @@ static int hex4(struct scan *sc, unsigned *out)
 
 static int scan_escape(struct scan *sc)
 {
-	unsigned cp, lo;
+	unsigned cp = 0, lo = 0;
 
 	if (sc->pos >= sc->len)
 		return fail(sc, "unterminated string");
