@@ -20,7 +20,9 @@
 #define DW_ERRCODES(X)                                                          \
 	/* the request */                                                       \
 	X(InvalidRequest, "2", "the request is wrong: an unknown or repeated field, a wrong type, a value out of bounds, a missing action (error.field names the field)") \
-	X(InvalidJSON, "2", "the request is not valid JSON (the message says where)") \
+	X(InvalidJSON, "2", "the request is not valid JSON (the message says where, as line and column, never quoting it)") \
+	X(DuplicateKey, "2", "the request holds a key twice in one object (error.field names it by path, e.g. user.password)") \
+	X(RequestTooLarge, "2", "the request is larger than 4 MiB") \
 	X(NoCredentials, "2", "no AWS credentials in the environment, the profile, the container or the instance metadata") \
 	X(NotManaged, "2", "the instance lacks the managed-by=dwops tag: dwops never touches it") \
 	X(NotOwner, "2", "the copy belongs to another owner; only its owner, or an admin with as_admin, may change it") \

@@ -445,8 +445,8 @@ int dw_json_parse(const char *text, size_t len, const char *what, cJSON **out)
 	if (!doc) {
 		/* Only out of memory: the scanner is stricter than cJSON. */
 		free(sc.flags);
-		return dw_raise(DW_FAILED, "InvalidJSON", NULL,
-				"the %s could not be parsed (out of memory?)", what);
+		return dw_raise(DW_FAILED, "NoMemory", NULL,
+				"the %s could not be parsed (out of memory)", what);
 	}
 	w.flags = sc.flags;
 	w.nflags = sc.nflags;
