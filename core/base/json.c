@@ -11,6 +11,7 @@
  * (on the decoded keys, as the code will see them) and marks the numbers
  * whose literal was not a plain exact integer. */
 #include "base/json.h"
+#include "base/buf.h"
 #include "base/error.h"
 
 #include <errno.h>
@@ -337,16 +338,14 @@ struct walk {
 
 static int cmp_keys(const void *a, const void *b)
 {
-	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-
-	return strcmp(x->string, y->string);
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static const char *repeated_key(const cJSON *obj)
 {
 	size_t n = 0, i = 0;
-	const cJSON *c, **keys;
-	const char *dup = NULL;
+	const cJSON *c;
+	const char **keys, *dup = NULL;
 
 	for (c = obj->child; c; c = c->next)
 		n++;
@@ -359,15 +358,13 @@ static const char *repeated_key(const cJSON *obj)
 		return NULL;
 	}
 	/* Many keys (a hostile 4 MiB object): sorted, so never quadratic. */
-	keys = malloc(n * sizeof(*keys));
-	if (!keys)
-		return NULL;
+	keys = dw_xmalloc(n * sizeof(*keys)); /* never a silent pass on no memory */
 	for (c = obj->child; c; c = c->next)
-		keys[i++] = c;
+		keys[i++] = c->string;
 	qsort(keys, n, sizeof(*keys), cmp_keys);
 	for (i = 1; i < n && !dup; i++)
-		if (strcmp(keys[i - 1]->string, keys[i]->string) == 0)
-			dup = keys[i]->string;
+		if (strcmp(keys[i - 1], keys[i]) == 0)
+			dup = keys[i];
 	free(keys);
 	return dup;
 }

@@ -122,7 +122,7 @@ static int check_value(const cJSON *v, const struct dw_field *f,
 	switch (f->type) {
 	case DW_T_STRING:
 	case DW_T_SECRET: ok = cJSON_IsString(v); break;
-	case DW_T_INT: ok = cJSON_IsNumber(v); break;
+	case DW_T_INT: /* exact integers: checked below */
 	case DW_T_NUMBER: ok = cJSON_IsNumber(v); break;
 	case DW_T_BOOL: ok = cJSON_IsBool(v); break;
 	case DW_T_OBJECT:
