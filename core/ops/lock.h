@@ -96,7 +96,9 @@ int dw_lock_status(struct dw_aws *aws, const struct dw_lock_opts *o, cJSON **out
  * wait until it is ACTIVE; *created 1 when it was made now. */
 int dw_lock_create_table(struct dw_aws *aws, const char *table, int *created);
 
-/* exec: acquire, run argv (in its own process group; it dies with dw-lock),
+/* exec: acquire, run argv (in its own process group; it dies with dw-lock;
+ * DW_LOCK_RESOURCE, _HOLDER, _LEASE_ID, _MODE, _FENCING_TOKEN in its
+ * environment),
  * renew every ttl/3, release when it exits.  Termination signals received
  * are passed to the command.  When a renewal fails the command gets SIGTERM
  * and, grace_ms later, SIGKILL; the result is then -1 with LeaseLost.
