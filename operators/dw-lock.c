@@ -143,7 +143,7 @@ static int read_acquire(const cJSON *req, struct dw_lock_opts *o)
 	static const char *const modes[] = { "read", "write", NULL };
 	long long wait_s;
 
-	if (read_target(req, o) || read_ttl_skew(req, o) || dw_req_choice(req, "mode", "mode", modes))
+	if (read_target(req, o) || read_ttl_skew(req, o) || dw_req_choice(req, "mode", "", modes))
 		return -1;
 	o->write = strcmp(dw_req_str(req, "mode", "read"), "write") == 0;
 	o->wait = dw_req_bool(req, "wait", 0);

@@ -4,6 +4,7 @@ proxy).  Lease lengths are short (2-4 s) to keep the run modest."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import random
@@ -31,6 +32,24 @@ def table(moto, run_op):
     d = moto.client("dynamodb").describe_table(TableName=TABLE)["Table"]
     assert d["KeySchema"] == [{"AttributeName": "resource", "KeyType": "HASH"}]
     return moto
+
+
+_SPAWNED = [0]
+
+
+def spawn(action, req, cmd=()):
+    """dw-lock in the background, its request in a file (so that stdin is
+    free, as with exec in a shell)."""
+    import tempfile
+    _SPAWNED[0] += 1
+    fd, path = tempfile.mkstemp(prefix=f"dw-lock-req-{_SPAWNED[0]}-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(req, f)
+    argv = [DW_LOCK, action, "--request", path] + (["--"] + [str(c) for c in cmd] if cmd else [])
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    atexit.register(lambda: os.path.exists(path) and os.unlink(path))
+    return p
 
 
 def lock(run_op, action, **req):
@@ -190,11 +209,8 @@ def test_fencing_token_and_check(table, run_op):
 def test_writer_priority_holds_new_readers_back(table, run_op):
     assert lock(run_op, "acquire", resource="res", holder="r1", ttl_s=30).code == 0
     # without priority a waiting writer does not stop readers
-    w = subprocess.Popen([DW_LOCK, "acquire"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, start_new_session=True)
-    w.stdin.write(json.dumps({"resource": "res", "mode": "write", "holder": "w", "ttl_s": 30,
-                              "wait": True, "wait_timeout_s": 60, "writer_priority": True}).encode())
-    w.stdin.close()
+    w = spawn("acquire", {"resource": "res", "mode": "write", "holder": "w", "ttl_s": 30,
+                              "wait": True, "wait_timeout_s": 60, "writer_priority": True})
     try:
         deadline = time.time() + 20
         while time.time() < deadline and not (status(run_op)["waiting_writer"] or {}).get("live"):
@@ -216,11 +232,8 @@ def test_writer_priority_holds_new_readers_back(table, run_op):
     # and without writer_priority the default favours readers
     assert lock(run_op, "release", resource="res", holder="w").code == 0
     assert lock(run_op, "acquire", resource="res", holder="r1", ttl_s=30).code == 0
-    w = subprocess.Popen([DW_LOCK, "acquire"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, start_new_session=True)
-    w.stdin.write(json.dumps({"resource": "res", "mode": "write", "holder": "w", "ttl_s": 30,
-                              "wait": True, "wait_timeout_s": 3}).encode())
-    w.stdin.close()
+    w = spawn("acquire", {"resource": "res", "mode": "write", "holder": "w", "ttl_s": 30,
+                              "wait": True, "wait_timeout_s": 3})
     try:
         deadline = time.time() + 20
         while time.time() < deadline and not status(run_op)["waiting_writer"]:
@@ -280,11 +293,8 @@ def test_exec_renews_while_the_command_runs(table, run_op):
 @pytest.mark.parametrize("ignore_term", [False, True], ids=["term", "kill"])
 def test_exec_lease_lost_stops_the_command(table, run_op, ignore_term):
     script = "trap '' TERM; sleep 60; sleep 60" if ignore_term else "sleep 60"
-    p = subprocess.Popen([DW_LOCK, "exec", "--", "sh", "-c", script], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    p.stdin.write(json.dumps({"resource": "res", "mode": "write", "holder": "victim", "ttl_s": 3,
-                              "grace_s": 1}).encode())
-    p.stdin.close()
+    p = spawn("exec", {"resource": "res", "mode": "write", "holder": "victim", "ttl_s": 3,
+                              "grace_s": 1}, cmd=["sh", "-c", script])
     try:
         deadline = time.time() + 20
         while time.time() < deadline and not status(run_op)["holders"]:
@@ -337,11 +347,8 @@ def test_twenty_two_processes_contend(table, run_op, tmp_path):
                "clock_skew_ms": 300, "wait": True, "wait_timeout_s": 240}
         if mode == "write" and i % 2:
             req["writer_priority"] = True
-        p = subprocess.Popen([DW_LOCK, "exec", "--", sys.executable, str(hold), str(log), f"p{i}",
-                              "0.1", "0.6"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, start_new_session=True)
-        p.stdin.write(json.dumps(req).encode())
-        p.stdin.close()
+        p = spawn("exec", req, cmd=[sys.executable, str(hold), str(log), f"p{i}",
+                              "0.1", "0.6"])
         procs.append((p, mode))
         time.sleep(rnd.uniform(0, 0.15))
     results = []
@@ -378,23 +385,17 @@ def test_twenty_two_processes_contend(table, run_op, tmp_path):
 
 def test_kill9_of_a_holder_frees_the_resource_after_its_lease(table, run_op):
     ttl_s, skew = 3, 500
-    a = subprocess.Popen([DW_LOCK, "exec", "--", "sleep", "61.37"], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    a.stdin.write(json.dumps({"resource": "res", "mode": "write", "holder": "a", "ttl_s": ttl_s,
-                              "clock_skew_ms": skew}).encode())
-    a.stdin.close()
+    a = spawn("exec", {"resource": "res", "mode": "write", "holder": "a", "ttl_s": ttl_s,
+                              "clock_skew_ms": skew}, cmd=["sleep", "61.37"])
     b = None
     try:
         deadline = time.time() + 20
         while time.time() < deadline and not status(run_op)["holders"]:
             time.sleep(0.1)
         time.sleep(1.5)  # at least one renewal
-        b = subprocess.Popen([DW_LOCK, "acquire"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, start_new_session=True)
-        b.stdin.write(json.dumps({"resource": "res", "mode": "read", "holder": "b", "ttl_s": 30,
+        b = spawn("acquire", {"resource": "res", "mode": "read", "holder": "b", "ttl_s": 30,
                                   "clock_skew_ms": skew, "wait": True,
-                                  "wait_timeout_s": 30}).encode())
-        b.stdin.close()
+                                  "wait_timeout_s": 30})
         time.sleep(0.5)
         os.kill(a.pid, signal.SIGKILL)
         a.wait()
