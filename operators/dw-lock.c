@@ -42,6 +42,7 @@ static const struct dw_field exec_fields[] = {
 	ACQUIRE_FIELDS,
 	{ "command", DW_T_STRINGS, 0, NULL, "the command and its arguments (instead of `-- CMD ARGS...`)" },
 	{ "grace_s", DW_T_INT, 0, NULL, "after SIGTERM, SIGKILL the command this many seconds later (default 30)" },
+	{ "join", DW_T_BOOL, 0, NULL, "run under the holder's existing lease (an earlier acquire): renew it, keep it held after" },
 	DW_FIELDS_END
 };
 static const struct dw_field renew_fields[] = {
@@ -321,6 +322,17 @@ static int command_argv(const cJSON *req, char ***argv, char ***owned)
 	return 0;
 }
 
+static int read_join(const cJSON *req, struct dw_lock_opts *o)
+{
+	o->join = dw_req_bool(req, "join", 0);
+	if (o->join && !o->holder)
+		return dw_invalid("holder", "join needs the holder of the existing lease");
+	if (o->join && (cJSON_GetObjectItemCaseSensitive(req, "wait") ||
+			cJSON_GetObjectItemCaseSensitive(req, "writer_priority")))
+		return dw_invalid("join", "join uses the existing lease: wait and writer_priority do not apply");
+	return 0;
+}
+
 static int do_exec(struct dw_ctx *ctx)
 {
 	struct dw_lock_opts o;
@@ -333,6 +345,7 @@ static int do_exec(struct dw_ctx *ctx)
 
 	if (read_acquire(ctx->req, &o) ||
 	    int_field(ctx->req, "grace_s", DW_LOCK_GRACE_S_DEFAULT, 0, 3600, &grace_s) ||
+	    read_join(ctx->req, &o) ||
 	    command_argv(ctx->req, &argv, &owned))
 		return -1;
 	if (!(aws = dw_ctx_aws(ctx))) {
@@ -361,6 +374,7 @@ static int do_exec(struct dw_ctx *ctx)
 		dw_json_add_int(ctx->result, "ran_ms", r.ran_ms);
 		cJSON_AddBoolToObject(ctx->result, "lease_lost", r.lost);
 		cJSON_AddBoolToObject(ctx->result, "released", r.released);
+		cJSON_AddBoolToObject(ctx->result, "joined", o.join);
 	}
 	dw_lock_lease_free(&r.lease);
 	if (rc == 0 && r.exit_code != 0) {

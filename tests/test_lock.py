@@ -463,3 +463,20 @@ def test_every_answer_lost_fails_without_a_phantom(table, run_op, fault_proxy):
                env=fault_proxy.env)
     assert r.code == 0 and r.data["recovered"] is False, r
     assert len(status(run_op)["holders"]) == 1
+
+
+def test_exec_join_renews_an_existing_lease_and_keeps_it(table, run_op):
+    a = lock(run_op, "acquire", resource="res", holder="hydrate-1", ttl_s=2, clock_skew_ms=200)
+    assert a.code == 0, a
+    r = run_op("dw-lock", "exec", {"resource": "res", "holder": "hydrate-1", "ttl_s": 2,
+                                   "join": True}, args=["--", "sleep", "2.5"])
+    assert r.code == 0 and r.data["joined"] is True and r.data["renewals"] >= 2, r
+    assert r.data["released"] is False and r.data["lease"]["lease_id"] == a.data["lease"]["lease_id"]
+    # still held (renewed while the command ran, past the first ttl)
+    holders = status(run_op)["holders"]
+    assert [(h["holder"], h["live"]) for h in holders] == [("hydrate-1", True)]
+    r = run_op("dw-lock", "exec", {"resource": "res", "holder": "nobody", "join": True},
+               args=["--", "true"])
+    assert r.code == 1 and r.error["code"] == "LeaseLost", r
+    r = run_op("dw-lock", "exec", {"resource": "res", "join": True}, args=["--", "true"])
+    assert r.code == 2 and r.error["field"] == "holder", r

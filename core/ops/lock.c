@@ -1050,7 +1050,7 @@ int dw_lock_exec(struct dw_aws *aws, const struct dw_lock_opts *o,
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
-	rc = dw_lock_acquire(aws, o, &r->lease);
+	rc = o->join ? dw_lock_renew(aws, o, &r->lease) : dw_lock_acquire(aws, o, &r->lease);
 	if (rc != 0)
 		return rc;
 	/* Copies: renewals refill r->lease. */
@@ -1080,7 +1080,7 @@ int dw_lock_exec(struct dw_aws *aws, const struct dw_lock_opts *o,
 			r->ran_ms, r->renewals);
 	}
 	uninstall(old);
-	if (!r->lost) {
+	if (!r->lost && !o->join) {
 		struct dw_error saved;
 		dw_error_save(&saved);
 		if (dw_lock_release(aws, &own, &r->released))

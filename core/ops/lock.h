@@ -45,6 +45,8 @@ struct dw_lock_opts {
 	long long skew_ms;          /* clock skew margin */
 	const char *lease_id;       /* renew/release/check: NULL any lease of holder */
 	long long fence;            /* check (write leases): -1 not checked */
+	int join;                   /* exec: run under the holder's existing lease
+				     * (renewed, not released at the end) */
 };
 
 struct dw_lock_lease {
@@ -103,7 +105,9 @@ int dw_lock_create_table(struct dw_aws *aws, const char *table, int *created);
  * are passed to the command.  When a renewal fails the command gets SIGTERM
  * and, grace_ms later, SIGKILL; the result is then -1 with LeaseLost.
  * Returns 0 when the command ran (r->exit_code its exit code, 128+N for a
- * signal), 1 not granted (wait off), -1 failed. */
+ * signal), 1 not granted (wait off), -1 failed.  With o->join the lease
+ * is the holder's existing one (LeaseLost when it holds none), renewed while
+ * the command runs and left held when it exits (a later task releases it). */
 struct dw_lock_exec_result {
 	struct dw_lock_lease lease;
 	int ran;
