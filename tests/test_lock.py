@@ -259,7 +259,7 @@ def test_exec_passes_the_exit_code_and_exports_the_lease(table, run_op, tmp_path
     assert r.data["exit_code"] == 3 and r.data["released"] is True and r.data["lease_lost"] is False
     env = json.loads(env_file.read_text())
     lease = r.data["lease"]
-    assert env == {"DW_LOCK_RESOURCE": "res", "DW_LOCK_HOLDER": lease["holder"],
+    assert env == {"DW_LOCK_RESOURCE": "res", "DW_LOCK_TABLE": TABLE, "DW_LOCK_HOLDER": lease["holder"],
                    "DW_LOCK_LEASE_ID": lease["lease_id"], "DW_LOCK_MODE": "write",
                    "DW_LOCK_FENCING_TOKEN": str(lease["fencing_token"])}
     # the default holder: host, pid and a random id

@@ -914,19 +914,21 @@ static void nap_ms(long ms)
 
 /* What the command learns of its lease, to check it before committing
  * (dw-lock check) or to put the fencing token on what it writes. */
-static void export_lease(const struct dw_lock_lease *l)
+static void export_lease(const struct dw_lock_lease *l, const char *table)
 {
 	char token[32];
 
 	snprintf(token, sizeof(token), "%lld", l->fence);
 	setenv("DW_LOCK_RESOURCE", l->resource, 1);
+	setenv("DW_LOCK_TABLE", table, 1);
 	setenv("DW_LOCK_HOLDER", l->holder, 1);
 	setenv("DW_LOCK_LEASE_ID", l->lease_id, 1);
 	setenv("DW_LOCK_MODE", mode_name(l->write), 1);
 	setenv("DW_LOCK_FENCING_TOKEN", token, 1);
 }
 
-static pid_t start_command(char *const *argv, const struct dw_lock_lease *l)
+static pid_t start_command(char *const *argv, const struct dw_lock_lease *l,
+			   const char *table)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -946,7 +948,7 @@ static pid_t start_command(char *const *argv, const struct dw_lock_lease *l)
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
-	export_lease(l);
+	export_lease(l, table);
 	execvp(argv[0], argv);
 	fprintf(stderr, "dw-lock: cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
@@ -1062,7 +1064,7 @@ int dw_lock_exec(struct dw_aws *aws, const struct dw_lock_opts *o,
 	fflush(stdout);
 	fflush(stderr);
 	started = now_ms();
-	pid = start_command(argv, &r->lease);
+	pid = start_command(argv, &r->lease, table_of(o));
 	if (pid < 0) {
 		rc = dw_fail("ExecFailed", "cannot start %s: %s", argv[0], strerror(errno));
 	} else {

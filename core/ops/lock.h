@@ -99,7 +99,7 @@ int dw_lock_status(struct dw_aws *aws, const struct dw_lock_opts *o, cJSON **out
 int dw_lock_create_table(struct dw_aws *aws, const char *table, int *created);
 
 /* exec: acquire, run argv (in its own process group; it dies with dw-lock;
- * DW_LOCK_RESOURCE, _HOLDER, _LEASE_ID, _MODE, _FENCING_TOKEN in its
+ * DW_LOCK_RESOURCE, _TABLE, _HOLDER, _LEASE_ID, _MODE, _FENCING_TOKEN in its
  * environment),
  * renew every ttl/3, release when it exits.  Termination signals received
  * are passed to the command.  When a renewal fails the command gets SIGTERM
