@@ -92,7 +92,8 @@
 	X(InvalidLockItem, "1", "the lock item is not one dw-lock wrote (is the table used by something else?)") \
 	X(LockContention, "75", "too many conflicting writes in a row on the lock item") \
 	X(LeaseLost, "1", "the lease was lost (expired or broken) while held") \
-	X(ExecFailed, "1", "the command to run under the lock could not be started")
+	X(ExecFailed, "1", "the command to run under the lock could not be started") \
+	X(CommandFailed, "1, N", "dw-lock exec: the command exited non-zero (or was killed); dw-lock exits with its code N (128+signal)")
 
 /* 1 when name is a registered dwops code, 0 otherwise (an AWS code). */
 int dw_errcode_registered(const char *name);
