@@ -136,7 +136,7 @@ def test_added_column_and_widened_type_are_not_breaking(run_op, glue, applied):
     r = run_op("dw-catalog", "plan", {"model": m})
     assert r.code == 0, r
     table = next(i for i in r.data["items"] if i["target"] == "sales.orders_v1")
-    assert table["action"] == "update" and table["breaking"] is False and table["drift"] is False
+    assert table["action"] == "update" and table["breaking"] is False and table["drift"] is False, table
     changes = {(c["change"], c.get("column")): c for c in table["changes"]}
     assert changes[("add_column", "channel")]["breaking"] is False
     assert changes[("change_type", "qty")]["from"] == "int" and changes[("change_type", "qty")]["to"] == "bigint"
@@ -212,14 +212,15 @@ def test_drift_made_with_boto3_is_detected(run_op, glue, applied):
 def test_max_deletions_and_the_reviewed_plan(run_op, glue, applied):
     m = model(tables=[orders_table(), orders_table("orders_v2")])
     assert run_op("dw-catalog", "apply", {"model": m}).code == 0
-    # dropping the views and a table: three deletions
-    small = model(views=False)
+    # dropping a table and a view: two deletions (the view's database stays in
+    # the model, with no views: deletions are looked for only in its databases)
+    small = model()
+    small["consumers"][1]["groups"][0]["views"] = []
     plan = run_op("dw-catalog", "plan", {"model": small})
     assert plan.code == 0, plan
     assert items(plan, "delete") == [("table", "sales.orders_v2", "delete"),
-                                     ("view", "finance.orders", "delete"),
                                      ("view", "ops.orders_all", "delete")]
-    r = run_op("dw-catalog", "apply", {"model": small, "allow_breaking": True, "max_deletions": 2})
+    r = run_op("dw-catalog", "apply", {"model": small, "allow_breaking": True, "max_deletions": 1})
     assert r.code == 2 and r.error["code"] == "TooManyDeletions", r
     assert "orders_v2" in glue_tables(glue, "sales")
     r = run_op("dw-catalog", "apply", {"model": small, "allow_breaking": True,
@@ -229,7 +230,11 @@ def test_max_deletions_and_the_reviewed_plan(run_op, glue, applied):
                                        "expect_plan": plan.data["plan_hash"]})
     assert r.code == 0, r
     assert set(glue_tables(glue, "sales")) == {"orders_v1"}
-    assert glue_tables(glue, "finance") == {}
+    assert set(glue_tables(glue, "finance")) == {"orders"}
+    assert glue_tables(glue, "ops") == {}
+    # a database the model no longer names is out of scope: nothing there is deleted
+    r = run_op("dw-catalog", "plan", {"model": model(views=False)})
+    assert [i for i in r.data["items"] if i["action"] == "delete"] == [], r
 
 
 # ------------------------------------------------------------------ remap ---

@@ -17,6 +17,60 @@ int dw_glue_call(struct dw_aws *aws, const char *operation, const cJSON *in,
 	return dw_aws_json(aws, "glue", "1.1", target, in, out);
 }
 
+struct dw_aws_request *dw_glue_request(const char *operation, const cJSON *in)
+{
+	char target[128];
+
+	snprintf(target, sizeof(target), "AWSGlue.%s", operation);
+	return dw_aws_json_request("glue", "1.1", target, in);
+}
+
+int dw_glue_get_table(struct dw_aws *aws, const char *database, const char *name,
+		      cJSON **table)
+{
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	int rc;
+
+	*table = NULL;
+	cJSON_AddStringToObject(in, "DatabaseName", database);
+	cJSON_AddStringToObject(in, "Name", name);
+	rc = dw_glue_call(aws, "GetTable", in, &out);
+	cJSON_Delete(in);
+	if (rc && dw_error_is("EntityNotFoundException")) {
+		dw_error_clear();
+		cJSON_Delete(out);
+		return 0;
+	}
+	if (rc == 0) {
+		*table = cJSON_DetachItemFromObjectCaseSensitive(out, "Table");
+		if (!*table)
+			rc = dw_fail("InvalidResponse", "GetTable of %s.%s answered without a Table", database, name);
+	}
+	cJSON_Delete(out);
+	if (rc)
+		return dw_error_context("reading Glue table %s.%s", database, name);
+	return 0;
+}
+
+int dw_glue_update_table(struct dw_aws *aws, const char *database,
+			 const cJSON *table_input, const char *version_id)
+{
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	const char *name = dw_json_str(table_input, "Name");
+	int rc;
+
+	cJSON_AddStringToObject(in, "DatabaseName", database);
+	cJSON_AddItemToObject(in, "TableInput", cJSON_Duplicate(table_input, 1));
+	if (version_id)
+		cJSON_AddStringToObject(in, "VersionId", version_id);
+	rc = dw_glue_call(aws, "UpdateTable", in, &out);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	if (rc)
+		return dw_error_context("updating Glue table %s.%s", database, name ? name : "?");
+	return 0;
+}
+
 /* One GetTables page; *token is replaced by the next page's token. */
 static int tables_page(struct dw_aws *aws, const char *database, char **token,
 		       dw_glue_table_fn on_table, void *ud)

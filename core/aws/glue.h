@@ -8,6 +8,19 @@
 int dw_glue_call(struct dw_aws *aws, const char *operation, const cJSON *in,
 		 cJSON **out);
 
+/* A Glue request for a pool (dw_aws_pool_submit); in is borrowed. */
+struct dw_aws_request *dw_glue_request(const char *operation, const cJSON *in);
+
+/* GetTable: *table is Glue's Table object (caller deletes), or NULL when
+ * the table (or its database) does not exist. */
+int dw_glue_get_table(struct dw_aws *aws, const char *database, const char *name,
+		      cJSON **table);
+/* UpdateTable with table_input (borrowed); version_id, when not NULL, is
+ * the VersionId the update must replace: Glue refuses with
+ * ConcurrentModificationException when the table moved on since. */
+int dw_glue_update_table(struct dw_aws *aws, const char *database,
+			 const cJSON *table_input, const char *version_id);
+
 /* GetTables of a database across every page: on_table gets each table
  * object as Glue describes it (borrowed); it returns 0 to go on or -1 to
  * stop with its error raised. */

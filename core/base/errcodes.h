@@ -24,10 +24,10 @@
 	X(DuplicateKey, "2", "the request holds a key twice in one object (error.field names it by path, e.g. user.password)") \
 	X(RequestTooLarge, "2", "the request is larger than 4 MiB") \
 	X(NoCredentials, "2", "no AWS credentials in the environment, the profile, the container or the instance metadata") \
-	X(NotManaged, "2", "the instance lacks the managed-by=dwops tag: dwops never touches it") \
+	X(NotManaged, "2", "the instance lacks the managed-by=dwops tag, or the Glue table or view the dwops_managed parameter: dwops never touches it") \
 	X(NotOwner, "2", "the copy belongs to another owner; only its owner, or an admin with as_admin, may change it") \
-	X(PlanChanged, "2", "the clean-up plan differs from the reviewed one (expect_plan, its plan_hash); nothing was deleted") \
-	X(TooManyDeletions, "2", "the clean-up plan holds more deletions than max_deletions; nothing was deleted") \
+	X(PlanChanged, "2", "the plan (dw-cleanup, dw-catalog) differs from the reviewed one (expect_plan, its plan_hash); nothing was changed") \
+	X(TooManyDeletions, "2", "the plan (dw-cleanup, dw-catalog) holds more deletions than max_deletions; nothing was deleted") \
 	/* talking to AWS */                                                    \
 	X(NetworkError, "75", "an AWS endpoint could not be reached, on every attempt") \
 	X(RequestTimeout, "75", "an AWS call took longer than timeout_s, on every attempt") \
@@ -93,7 +93,19 @@
 	X(LockContention, "75", "too many conflicting writes in a row on the lock item") \
 	X(LeaseLost, "1", "the lease was lost (expired or broken) while held") \
 	X(ExecFailed, "1", "the command to run under the lock could not be started") \
-	X(CommandFailed, "1, N", "dw-lock exec: the command exited non-zero (or was killed); dw-lock exits with its code N (128+signal)")
+	X(CommandFailed, "1, N", "dw-lock exec: the command exited non-zero (or was killed); dw-lock exits with its code N (128+signal)") \
+	/* dw-catalog */                                                        \
+	X(BreakingChange, "2", "the catalog plan holds a breaking change (a removed column, a narrowed type, a deletion, a view moved) and allow_breaking was not given; nothing was changed") \
+	X(Drift, "2", "a managed table or view was changed in Glue since dwops wrote it and overwrite_drift was not given; nothing was changed") \
+	X(MissingColumn, "2", "a view selects a column its table does not have; nothing was changed") \
+	X(IncompatibleColumn, "2", "a remap's new table has a column a view shows with a narrower type; nothing was changed") \
+	X(TableNotFound, "2", "the table a remap points views at is not in Glue") \
+	X(ViewNotFound, "2", "a view to remap is not in Glue yet (apply the model first)") \
+	X(NoViews, "2", "no view of the model selects from the logical table given") \
+	X(ConcurrentModification, "75", "a Glue table or view was changed by someone else while applying (its VersionId moved); plan again") \
+	X(ApplyIncomplete, "1", "some of the catalog plan's changes failed (see the failed items); later phases were not started") \
+	X(BreakingChangesPending, "1", "skip_breaking: the plan's non-breaking changes were applied, its breaking ones left for a reviewed apply") \
+	X(RemapRolledBack, "1", "a view could not be switched to the new table; the views switched before it were put back")
 
 /* 1 when name is a registered dwops code, 0 otherwise (an AWS code). */
 int dw_errcode_registered(const char *name);

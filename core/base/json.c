@@ -533,3 +533,38 @@ char *dw_json_print(const cJSON *v)
 {
 	return cJSON_PrintUnformatted(v);
 }
+
+int dw_json_read_file(const char *path, size_t max, const char *field, cJSON **out)
+{
+	FILE *f = fopen(path, "r");
+	struct dw_buf text;
+	char chunk[8192];
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	if (!f)
+		return dw_invalid(field, "cannot open %s: %s", path, strerror(errno));
+	dw_buf_init(&text);
+	/* One byte more than max tells a file of exactly max from a larger one. */
+	while (text.len <= max && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		dw_buf_append(&text, chunk, n);
+	fclose(f);
+	if (text.len > max) {
+		dw_buf_free(&text);
+		return dw_invalid(field, "%s is larger than %zu bytes", path, max);
+	}
+	rc = dw_json_parse(text.data ? text.data : "", text.len, field, out);
+	dw_buf_free(&text);
+	if (rc) {
+		struct dw_error e;
+		char where[sizeof(e.field)];
+
+		/* name the field the file came from, and the key's path in it */
+		dw_error_save(&e);
+		snprintf(where, sizeof(where), "%s%s%s", field, *e.field ? "." : "", e.field);
+		dw_raise_passthrough_(e.kind, e.code, where, "%s: %s", path, e.message);
+		return -1;
+	}
+	return 0;
+}

@@ -24,6 +24,10 @@
  * InvalidJson, or DuplicateKey with the key's path as field). */
 int dw_json_parse(const char *text, size_t len, const char *what, cJSON **out);
 
+/* dw_json_parse of a file's contents, refused (DW_INVALID, naming field)
+ * when it cannot be read or is larger than max bytes. */
+int dw_json_read_file(const char *path, size_t max, const char *field, cJSON **out);
+
 /* An integer held by a number item, exactly: 0 and *out when v is a number
  * with no fractional part and |value| <= 2^53 (beyond that a double is no
  * longer exact); -1 otherwise (nothing raised).  Never use cJSON's valueint:

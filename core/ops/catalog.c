@@ -55,7 +55,7 @@ static int under_path(const char *path)
 
 	dw_error_save(&e);
 	snprintf(field, sizeof(field), "%s%s%s", path, *e.field ? "." : "", e.field);
-	dw_raise_(e.kind, e.code, field, "%s", e.message);
+	dw_raise_passthrough_(e.kind, e.code, field, "%s", e.message);
 	return -1;
 }
 
@@ -1026,10 +1026,13 @@ static void diff_columns(struct dw_catalog_item *it, const cJSON *want, const cJ
 	}
 }
 
+/* cJSON_Compare calls two absent members different: here they are alike. */
 static int same(const cJSON *a, const cJSON *b, const char *member)
 {
-	return cJSON_Compare(cJSON_GetObjectItemCaseSensitive(a, member),
-			     cJSON_GetObjectItemCaseSensitive(b, member), 1);
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, member);
+	const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, member);
+
+	return (!x && !y) || cJSON_Compare(x, y, 1);
 }
 
 static void diff_string(struct dw_catalog_item *it, const cJSON *w, const cJSON *h,
@@ -1548,13 +1551,27 @@ static void put_back(struct dw_aws *aws, struct dw_catalog_remap *r, struct rema
 	for (size_t i = 0; i < k; i++) {
 		cJSON *old = as_input(rv[i].held);
 
-		if (dw_glue_update_table(aws, rv[i].v->database, old, NULL, NULL))
-			dw_error("remap: putting %s.%s back failed: %s (its dwops_target says where it points)",
+		if (dw_glue_update_table(aws, rv[i].v->database, old, NULL))
+			dw_err("remap: putting %s.%s back failed: %s (its dwops_target says where it points)",
 				 rv[i].v->database, rv[i].v->name, dw_error_last()->message);
 		else
 			r->views[i].rolled_back = 1;
 		cJSON_Delete(old);
 	}
+}
+
+/* UpdateTable answers nothing: the new VersionId is read back. */
+static int read_version(struct dw_aws *aws, const struct dw_catalog_view *v, char **out)
+{
+	cJSON *t = NULL;
+	const char *ver;
+
+	if (dw_glue_get_table(aws, v->database, v->name, &t))
+		return -1;
+	ver = dw_json_str(t, "VersionId");
+	*out = ver ? dw_xstrdup(ver) : NULL;
+	cJSON_Delete(t);
+	return 0;
 }
 
 int dw_catalog_remap_run(struct dw_aws *aws, const struct dw_catalog_model *m,
@@ -1581,10 +1598,12 @@ int dw_catalog_remap_run(struct dw_aws *aws, const struct dw_catalog_model *m,
 		if (dry_run)
 			continue;
 		rc = dw_glue_update_table(aws, rv[i].v->database, rv[i].want,
-					  dw_json_str(rv[i].held, "VersionId"), &out->views[i].version_to);
+					  dw_json_str(rv[i].held, "VersionId"));
+		if (rc == 0)
+			rc = read_version(aws, rv[i].v, &out->views[i].version_to);
 		if (rc) {
 			dw_error_save(&e);
-			dw_error("remap: view %s.%s failed (%s): putting the %zu switched back",
+			dw_err("remap: view %s.%s failed (%s): putting the %zu switched back",
 				 rv[i].v->database, rv[i].v->name, e.code, i);
 			put_back(aws, out, rv, i);
 			dw_raise_(DW_FAILED, "RemapRolledBack", "",
