@@ -12,6 +12,7 @@
 #include "aws/sigv4.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,6 +359,9 @@ static int read_filters(struct dw_catalog_view *v, const cJSON *where, const cha
 			return dw_invalid(at, "op \"%s\": one of = != < <= > >= is_null not_null", op);
 		if (null_test ? val != NULL : !(cJSON_IsString(val) || cJSON_IsNumber(val) || cJSON_IsBool(val)))
 			return dw_invalid(at, null_test ? "%s takes no value" : "%s needs a string, number or boolean value", op);
+		if (cJSON_IsNumber(val) && dw_json_int(val, &(long long){ 0 }) != 0 &&
+		    (val->valuedouble != val->valuedouble || fabs(val->valuedouble) >= 9007199254740992.0))
+			return dw_invalid(at, "a number beyond 2^53 is not exact here: give it as a string");
 		if (cJSON_IsString(val)) {
 			for (const char *p = val->valuestring; *p; p++)
 				if ((unsigned char)*p < 0x20)
@@ -634,11 +638,11 @@ static cJSON *canon_map(const cJSON *map)
 	const cJSON **items, *it;
 	size_t n = 0, cap = (size_t)cJSON_GetArraySize(map);
 
-	items = dw_xcalloc(cap + 1, sizeof(*items));
+	items = dw_xcalloc(cap + 1, sizeof(const cJSON *));
 	cJSON_ArrayForEach(it, map)
 		if (it->string && cJSON_IsString(it) && strcmp(it->string, DW_CATALOG_HASH) != 0)
 			items[n++] = it;
-	qsort(items, n, sizeof(*items), cmp_keys);
+	qsort(items, n, sizeof(const cJSON *), cmp_keys);
 	for (size_t i = 0; i < n; i++)
 		cJSON_AddStringToObject(out, items[i]->string, items[i]->valuestring);
 	free(items);
@@ -1304,10 +1308,10 @@ static void apply_done(void *ud, const struct dw_http_response *resp, const stru
 	struct apply_call *c = ud;
 
 	(void)resp;
-	if (!err) {
+	/* A table already gone when it is deleted is what was asked. */
+	if (!err || (c->item->action == DW_CATALOG_DELETE &&
+		     strcmp(err->code, "EntityNotFoundException") == 0)) {
 		c->item->status = DW_CATALOG_DONE;
-	} else if (c->item->action == DW_CATALOG_DELETE && strcmp(err->code, "EntityNotFoundException") == 0) {
-		c->item->status = DW_CATALOG_DONE;  /* gone already: what was asked */
 	} else {
 		c->item->status = DW_CATALOG_FAILED;
 		c->item->error = dw_xasprintf("%s: %s", err->code, err->message);
