@@ -13,6 +13,8 @@
 #   BENCH_PINNED=1        also rounds with the servers on CPU 0, the client on 1
 #   BENCH_MONTH_FILES=120 files per hour of the month-long range (memory)
 #   BENCH_COMPARE=        extra dw-fanout builds, "label=path,label=path"
+#   BENCH_ONLY=           run only these benchmarks, e.g. "catalog" or "fanout,catalog"
+#   BENCH_CATALOG_TABLES=2000 BENCH_CATALOG_VIEWS=500  dw-catalog's model size
 #   BENCH_MOTO_DAY=1      the day with listing from moto's S3 (0: skip)
 #   BENCH_MOTO_FILES=1200 files of one hour sent against moto's own SQS
 #                         (each moto send scans the queue: time grows with n^2)
@@ -76,5 +78,16 @@ if [ ! -x "$floor" ] || [ -n "$(find bench/floor -newer "$floor" -type f)" ]; th
 	(cd bench/floor && go build -o "$OLDPWD/$floor" .)
 fi
 
-exec .venv/bin/python bench/fanout_bench.py --elasticmq-lib "$lib" --dw-fanout "$cache/dw-fanout" \
-	--gofakes3 "$gofakes3" --floor "$floor" "$@"
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
+
+if want fanout; then
+	.venv/bin/python bench/fanout_bench.py --elasticmq-lib "$lib" --dw-fanout "$cache/dw-fanout" \
+		--gofakes3 "$gofakes3" --floor "$floor" "$@"
+fi
+
+# dw-catalog: a model of 2,000 tables and 500 views against its own moto.
+if want catalog; then
+	make -s bin/dw-catalog
+	cp bin/dw-catalog "$cache/dw-catalog"
+	DW_CATALOG="$cache/dw-catalog" .venv/bin/python bench/catalog_bench.py
+fi
