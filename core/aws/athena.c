@@ -2,6 +2,7 @@
 #include "aws/athena.h"
 #include "base/timefmt.h"
 #include "base/log.h"
+#include "base/wait.h"
 
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -79,29 +80,46 @@ static int poll_state(struct dw_aws *aws, struct dw_athena_result *r, char *reas
 	return rc;
 }
 
+struct query_poll {
+	struct dw_aws *aws;
+	struct dw_athena_result *r;
+	char reason[1024];
+};
+
+static enum dw_wait_state poll_query(void *ud, struct dw_wait_poll *p)
+{
+	struct query_poll *q = ud;
+	struct dw_athena_result *r = q->r;
+
+	if (poll_state(q->aws, r, q->reason, sizeof(q->reason))) {
+		dw_error_context("waiting for Athena query %s", r->id);
+		return DW_WAIT_FAILED;
+	}
+	snprintf(p->status, sizeof(p->status), "%s", r->state);
+	if (strcmp(r->state, "SUCCEEDED") == 0)
+		return DW_WAIT_DONE;
+	if (strcmp(r->state, "FAILED") == 0 || strcmp(r->state, "CANCELLED") == 0) {
+		dw_fail("QueryFailed", "Athena query %s %s: %s", r->id, r->state, q->reason);
+		return DW_WAIT_FAILED;
+	}
+	return DW_WAIT_PENDING;
+}
+
+/* Polled from 200 ms, doubling to 5 s: most DDL ends in well under a
+ * second, a long query should not cost a call every 200 ms. */
 int dw_athena_run(struct dw_aws *aws, const struct dw_athena_query *q,
 		  struct dw_athena_result *r)
 {
-	int wait_s = q->wait_s > 0 ? q->wait_s : 300;
-	time_t deadline = time(NULL) + wait_s;
-	long pause = 200;
-	char reason[1024];
+	struct query_poll qp = { .aws = aws, .r = r };
+	char what[sizeof(r->id) + 16];
+	struct dw_wait w = {
+		.what = what, .interval_ms = 200, .max_interval_ms = 5000,
+		.timeout_s = q->wait_s > 0 ? q->wait_s : 300,
+	};
 
 	memset(r, 0, sizeof(*r));
 	if (start(aws, q, r))
 		return dw_error_context("starting the Athena query");
-	for (;;) {
-		if (poll_state(aws, r, reason, sizeof(reason)))
-			return dw_error_context("waiting for Athena query %s", r->id);
-		if (strcmp(r->state, "SUCCEEDED") == 0)
-			return 0;
-		if (strcmp(r->state, "FAILED") == 0 || strcmp(r->state, "CANCELLED") == 0)
-			return dw_fail("QueryFailed", "Athena query %s %s: %s", r->id, r->state, reason);
-		if (time(NULL) >= deadline)
-			return dw_raise(DW_TRANSIENT, "WaitTimeout", NULL,
-					"Athena query %s still %s after %d s", r->id, r->state, wait_s);
-		dw_info("Athena query %s is %s; checking again in %ld ms", r->id, r->state, pause);
-		dw_sleep_ms(pause);
-		pause = pause * 2 > 5000 ? 5000 : pause * 2;
-	}
+	snprintf(what, sizeof(what), "Athena query %s", r->id);
+	return dw_wait_until(&w, poll_query, &qp);
 }
