@@ -2,6 +2,7 @@
 #include "aws/glue.h"
 #include "base/timefmt.h"
 #include "base/log.h"
+#include "base/wait.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,43 +210,46 @@ static const char *last_crawl_str(const cJSON *crawler, const char *member)
 
 /* Start a crawl once the crawler is READY; *before is the last crawl's
  * start time (a copy the caller deletes, or NULL) to tell ours apart. */
-static int start_crawl(struct dw_aws *aws, const char *name, time_t deadline,
-		       int poll_s, cJSON **before)
+struct start_poll {
+	struct dw_aws *aws;
+	const char *name;
+	cJSON **before;
+};
+
+static enum dw_wait_state poll_start(void *ud, struct dw_wait_poll *p)
 {
-	for (;;) {
-		cJSON *crawler, *in, *out = NULL;
-		if (get_crawler(aws, name, &crawler))
-			return -1;
-		int ready = strcmp(crawler_state(crawler), "READY") == 0;
-		if (ready) {
-			const cJSON *last = last_crawl(crawler, "StartTime");
-			*before = last ? cJSON_Duplicate(last, 1) : NULL;
-			in = cJSON_CreateObject();
-			cJSON_AddStringToObject(in, "Name", name);
-			int rc = dw_glue_call(aws, "StartCrawler", in, &out);
-			cJSON_Delete(in);
-			cJSON_Delete(out);
-			if (rc == 0) {
-				dw_info("started crawler %s", name);
-				cJSON_Delete(crawler);
-				return 0;
-			}
-			cJSON_Delete(*before);
-			*before = NULL;
-			if (!dw_error_is("CrawlerRunningException")) {
-				cJSON_Delete(crawler);
-				return dw_error_context("starting crawler %s", name);
-			}
-			dw_error_clear();
+	struct start_poll *sp = ud;
+	cJSON *crawler, *in, *out = NULL;
+
+	if (get_crawler(sp->aws, sp->name, &crawler))
+		return DW_WAIT_FAILED;
+	int ready = strcmp(crawler_state(crawler), "READY") == 0;
+	if (ready) {
+		const cJSON *last = last_crawl(crawler, "StartTime");
+		*sp->before = last ? cJSON_Duplicate(last, 1) : NULL;
+		in = cJSON_CreateObject();
+		cJSON_AddStringToObject(in, "Name", sp->name);
+		int rc = dw_glue_call(sp->aws, "StartCrawler", in, &out);
+		cJSON_Delete(in);
+		cJSON_Delete(out);
+		if (rc == 0) {
+			dw_info("started crawler %s", sp->name);
+			cJSON_Delete(crawler);
+			return DW_WAIT_DONE;
 		}
-		dw_info("crawler %s is %s with another crawl; waiting for it to end", name,
-			ready ? "busy" : crawler_state(crawler));
-		cJSON_Delete(crawler);
-		if (time(NULL) >= deadline)
-			return dw_raise(DW_TRANSIENT, "WaitTimeout", NULL,
-					"crawler %s stayed busy with another crawl", name);
-		dw_sleep_ms(poll_s * 1000L);
+		cJSON_Delete(*sp->before);
+		*sp->before = NULL;
+		if (!dw_error_is("CrawlerRunningException")) {
+			cJSON_Delete(crawler);
+			dw_error_context("starting crawler %s", sp->name);
+			return DW_WAIT_FAILED;
+		}
+		dw_error_clear();
 	}
+	snprintf(p->status, sizeof(p->status), "%s with another crawl, waiting for it to end",
+		 ready ? "busy" : crawler_state(crawler));
+	cJSON_Delete(crawler);
+	return DW_WAIT_PENDING;
 }
 
 /* 1 when the crawl ended (0 or -1 in *rc), 0 while it runs. */
@@ -270,38 +274,52 @@ static int crawl_ended(const char *name, const cJSON *crawler, const cJSON *befo
 	return 1;
 }
 
+struct crawl_poll {
+	struct dw_aws *aws;
+	const char *name;
+	const cJSON *before;
+	time_t begin;
+	int rc;
+	struct dw_glue_crawl *out;
+};
+
+static enum dw_wait_state poll_crawl(void *ud, struct dw_wait_poll *p)
+{
+	struct crawl_poll *cp = ud;
+	cJSON *c;
+
+	if (get_crawler(cp->aws, cp->name, &c))
+		return DW_WAIT_FAILED;
+	cp->out->elapsed_s = (long)(time(NULL) - cp->begin);
+	int ended = crawl_ended(cp->name, c, cp->before, &cp->rc, cp->out);
+	if (!ended)
+		snprintf(p->status, sizeof(p->status), "%s", crawler_state(c));
+	cJSON_Delete(c);
+	if (!ended)
+		return DW_WAIT_PENDING;
+	return cp->rc == 0 ? DW_WAIT_DONE : DW_WAIT_FAILED;
+}
+
+/* One time limit for both waits: a busy crawler's, then our crawl's. */
 int dw_glue_crawl(struct dw_aws *aws, const char *crawler, int poll_s,
 		  int timeout_s, struct dw_glue_crawl *out)
 {
-	time_t begin = time(NULL), deadline = begin + timeout_s;
+	char what[300];
 	cJSON *before = NULL;
-	int rc = 0;
+	struct start_poll sp = { aws, crawler, &before };
+	struct crawl_poll cp = { .aws = aws, .name = crawler, .begin = time(NULL), .out = out };
+	struct dw_wait w = {
+		.what = what, .interval_ms = poll_s * 1000L, .timeout_s = timeout_s,
+		.start = cp.begin, .timeout_hint = "; wait again later",
+	};
+	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (start_crawl(aws, crawler, deadline, poll_s, &before))
+	snprintf(what, sizeof(what), "crawler %s", crawler);
+	if (dw_wait_until(&w, poll_start, &sp))
 		return -1;
-	for (;;) {
-		cJSON *c;
-		if (get_crawler(aws, crawler, &c)) {
-			rc = -1;
-			break;
-		}
-		out->elapsed_s = (long)(time(NULL) - begin);
-		int ended = crawl_ended(crawler, c, before, &rc, out);
-		if (!ended)
-			dw_info("crawler %s: %s, %ldm%02lds elapsed", crawler, crawler_state(c),
-				out->elapsed_s / 60, out->elapsed_s % 60);
-		cJSON_Delete(c);
-		if (ended)
-			break;
-		if (time(NULL) >= deadline) {
-			rc = dw_raise(DW_TRANSIENT, "WaitTimeout", NULL,
-				      "crawler %s is still running after %d s; wait again later",
-				      crawler, timeout_s);
-			break;
-		}
-		dw_sleep_ms(poll_s * 1000L);
-	}
+	cp.before = before;
+	rc = dw_wait_until(&w, poll_crawl, &cp);
 	cJSON_Delete(before);
 	if (rc == 0)
 		dw_info("crawler %s finished (%s) in %lds", crawler, out->status, out->elapsed_s);
