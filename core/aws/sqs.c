@@ -19,14 +19,6 @@ int dw_sqs_call(struct dw_aws *aws, const char *operation, const cJSON *in,
 	return dw_aws_json(aws, "sqs", "1.0", t, in, out);
 }
 
-struct dw_aws_request *dw_sqs_request(const char *operation, const cJSON *in)
-{
-	char t[128];
-
-	target(t, sizeof(t), operation);
-	return dw_aws_json_request("sqs", "1.0", t, in);
-}
-
 struct dw_aws_request *dw_sqs_request_text(const char *operation,
 					  const char *json, size_t len)
 {

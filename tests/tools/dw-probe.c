@@ -104,7 +104,8 @@ static int sqs_pool(struct dw_ctx *ctx)
 		cJSON_AddStringToObject(in, "QueueUrl", dw_req_str(ctx->req, "queue_url", ""));
 		snprintf(body, sizeof(body), "message-%lld", i);
 		cJSON_AddStringToObject(in, "MessageBody", body);
-		dw_aws_pool_submit(pool, dw_sqs_request("SendMessage", in), on_sent, &t);
+		dw_aws_pool_submit(pool, dw_aws_json_request("sqs", "1.0", "AmazonSQS.SendMessage", in),
+				   on_sent, &t);
 		cJSON_Delete(in);
 		dw_aws_pool_wait(pool, 32);
 	}
