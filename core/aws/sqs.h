@@ -7,7 +7,8 @@
 /* Any SQS operation: "SendMessage", "GetQueueAttributes", ... */
 int dw_sqs_call(struct dw_aws *aws, const char *operation, const cJSON *in,
 		cJSON **out);
-/* The same as a request for a pool, from JSON text (for callers that build large bodies directly). */
+/* The same as a request for a pool, from JSON text (for callers that build
+ * large bodies directly). */
 struct dw_aws_request *dw_sqs_request_text(const char *operation,
 					  const char *json, size_t len);
 
