@@ -48,6 +48,9 @@ import services  # noqa: E402
 import boto3  # noqa: E402
 
 BUCKET = "bench-events"
+# The month in a bucket of its own: gofakes3 scans the whole bucket for
+# every ListObjectsV2, so sharing one would double the day's listing cost.
+MONTH_BUCKET = "bench-month"
 PREFIX = "in/"
 DAY = "2019-06-01"
 MONTH = ("2019-07-01", "2019-07-31")   # 30 days, 720 hours
@@ -83,10 +86,10 @@ def day_keys(day, hours, seconds=3600):
             for h in range(hours) for s in range(0, 3600, 3600 // seconds)][:hours * seconds]
 
 
-def seed(url, keys):
+def seed(url, keys, bucket=BUCKET):
     """PUT the keys with bench/floor seed (32 at once)."""
     t0 = time.monotonic()
-    p = subprocess.run([FLOOR, "seed", "-endpoint", url, "-bucket", BUCKET, "-concurrency", "32"],
+    p = subprocess.run([FLOOR, "seed", "-endpoint", url, "-bucket", bucket, "-concurrency", "32"],
                        input="\n".join(keys).encode(), capture_output=True, env=aws_env(url))
     if p.returncode != 0:
         raise RuntimeError(f"seeding failed: {p.stdout.decode()} {p.stderr.decode()[-2000:]}")
@@ -138,8 +141,9 @@ def queue_count(sqs, url):
     return int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
 
 
-def fanout_request(s3_url, sqs_url, queue_url, start, hours, concurrency, dry_run=False):
-    req = {"action": "fanout", "bucket": BUCKET, "prefix": PREFIX, "queue_url": queue_url,
+def fanout_request(s3_url, sqs_url, queue_url, start, hours, concurrency, dry_run=False,
+                   bucket=BUCKET):
+    req = {"action": "fanout", "bucket": bucket, "prefix": PREFIX, "queue_url": queue_url,
            "endpoint_url": s3_url, "endpoints": {"sqs": sqs_url}, "concurrency": concurrency,
            "dry_run": dry_run, "empty": "ok"}
     t = dt.datetime.fromisoformat(start)
@@ -148,8 +152,8 @@ def fanout_request(s3_url, sqs_url, queue_url, start, hours, concurrency, dry_ru
 
 
 def run_dw_fanout(exe, s3_url, sqs_url, queue_url, start, hours, concurrency, dry_run=False,
-                  cpu=None):
-    req = fanout_request(s3_url, sqs_url, queue_url, start, hours, concurrency, dry_run)
+                  cpu=None, bucket=BUCKET):
+    req = fanout_request(s3_url, sqs_url, queue_url, start, hours, concurrency, dry_run, bucket)
     m = measure([exe], aws_env(s3_url), json.dumps(req).encode(), cpu=cpu)
     r = m.pop("out")["result"]
     m.update(sent=r["sent"], failed=r["failed"], requests=r["requests"],
@@ -259,6 +263,7 @@ def median_of(rounds, name):
                          for s in runs[0]["server_cpu_s"]}
     for k in ("sent", "requests", "expected", "scale"):
         m[k] = runs[0][k]
+    m["all_cpu_s"] = statistics.median(x["cpu_s"] + sum(x["server_cpu_s"].values()) for x in runs)
     m["in_queue_all"] = [x["in_queue"] for x in runs]
     m["rounds"] = len(runs)
     return m
@@ -269,44 +274,65 @@ def row(name, m, servers, note=""):
     ok = all(n == m["expected"] for n in m["in_queue_all"])
     inq = f"{m['expected']:,} each" if ok else ", ".join(f"{n:,}" for n in m["in_queue_all"])
     cols = " | ".join(f"{sc.get(s, 0):.1f}" for s in servers)
+    total = m["cpu_s"] + sum(sc.get(s, 0) for s in servers)
     return (f"| {name} | {m['sent']:,} | {inq} | {m['wall_s']:.2f} | {m['msgs_per_s']:,.0f} | "
             f"{m['cpu_ms_per_1000']:.1f} | {m['peak_rss_mib']:.1f} | {m['requests']:,} | {cols} | "
-            f"{note} |")
+            f"{total:.1f} | {note} |")
 
 
 def header(servers):
     return ("| client | messages | in queue | wall s | msgs/s | client CPU ms per 1000 msgs | "
             "peak RSS MiB | requests | " + " | ".join(f"{s} CPU s" for s in servers) +
-            " | note |\n|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(servers) + "---|")
+            " | all CPU s | note |\n|---|---:|---:|---:|---:|---:|---:|---:|" +
+            "---:|" * (len(servers) + 1) + "---|")
 
 
 def ratios_table(rounds, dw="dw-fanout"):
     lines = ["| round | dw-fanout s | boto3 pool s | floor s | boto3 / dw-fanout | "
-             "dw-fanout / floor | boto3 CPU / dw-fanout CPU |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+             "dw-fanout / floor | boto3 CPU / dw-fanout CPU | all CPU: boto3 / dw-fanout | "
+             "all CPU: dw-fanout / floor |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for i, r in enumerate(rounds, 1):
         d, b, f = r[dw], r["boto3 pool"], r["floor"]
         lines.append(f"| {i} | {d['wall_s']:.2f} | {b['wall_s']:.2f} | {f['wall_s']:.2f} | "
                      f"{b['wall_s'] / d['wall_s']:.2f}x | {d['wall_s'] / f['wall_s']:.2f}x | "
-                     f"{b['cpu_s'] / d['cpu_s']:.1f}x |")
+                     f"{b['cpu_s'] / d['cpu_s']:.1f}x | {all_cpu(b) / all_cpu(d):.2f}x | "
+                     f"{all_cpu(d) / all_cpu(f):.2f}x |")
     return "\n".join(lines)
+
+
+def all_cpu(m):
+    """Client and servers: what a wall time is bound by when the CPUs are full."""
+    return m["cpu_s"] + sum(m["server_cpu_s"].values())
 
 
 def ratio_medians(rounds, dw="dw-fanout"):
     med = statistics.median
     return {"boto3_over_dw": med(r["boto3 pool"]["wall_s"] / r[dw]["wall_s"] for r in rounds),
             "dw_over_floor": med(r[dw]["wall_s"] / r["floor"]["wall_s"] for r in rounds),
-            "cpu_boto3_over_dw": med(r["boto3 pool"]["cpu_s"] / r[dw]["cpu_s"] for r in rounds)}
+            "cpu_boto3_over_dw": med(r["boto3 pool"]["cpu_s"] / r[dw]["cpu_s"] for r in rounds),
+            "all_cpu_boto3_over_dw": med(all_cpu(r["boto3 pool"]) / all_cpu(r[dw]) for r in rounds),
+            "all_cpu_dw_over_floor": med(all_cpu(r[dw]) / all_cpu(r["floor"]) for r in rounds)}
 
 
 def main():
     global DW_FANOUT, FLOOR
     ap = argparse.ArgumentParser()
-    ap.add_argument("--elasticmq-lib", required=True)
-    ap.add_argument("--gofakes3", required=True, help="the gofakes3 executable")
-    ap.add_argument("--floor", required=True, help="the bench/floor executable")
+    ap.add_argument("--elasticmq-lib")
+    ap.add_argument("--gofakes3", help="the gofakes3 executable")
+    ap.add_argument("--floor", help="the bench/floor executable")
     ap.add_argument("--dw-fanout", default=DW_FANOUT, help="the dw-fanout binary (a release build)")
+    ap.add_argument("--report", metavar="JSON", help="only print the tables of an earlier run's "
+                    "raw figures (bench/.cache/fanout-results.json)")
     a = ap.parse_args()
+    if a.report:
+        results = json.loads(Path(a.report).read_text())
+        ns = argparse.Namespace(**{k: results[k] for k in ("hours", "month_files", "moto_files")},
+                                builds=results["builds"], rounds=len(results["rounds"]))
+        report(results, ns, Path(a.report).resolve())
+        return
+    if not (a.elasticmq_lib and a.gofakes3 and a.floor):
+        ap.error("--elasticmq-lib, --gofakes3 and --floor are needed (bench/run.sh gives them)")
     DW_FANOUT = str(Path(a.dw_fanout).resolve())
     FLOOR = str(Path(a.floor).resolve())
     env = os.environ.get
@@ -324,7 +350,7 @@ def main():
         a.builds[f"dw-fanout {label}"] = str(Path(path).resolve())
     work = Path(tempfile.mkdtemp(prefix="dwops-bench-"))
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
-               "hours": a.hours, "rounds": a.rounds, "month_files": a.month_files,
+               "hours": a.hours, "month_files": a.month_files,
                "moto_files": a.moto_files, "tpm_files": a.tpm_files,
                "load_before": os.getloadavg(), "builds": a.builds}
     t_all = time.monotonic()
@@ -337,10 +363,12 @@ def main():
     try:
         s3, esqs = client("s3", s3srv.url), client("sqs", emq.url)
         s3.create_bucket(Bucket=BUCKET)
+        s3.create_bucket(Bucket=MONTH_BUCKET)
         keys = day_keys(DAY, a.hours)
         month_hours = (dt.date.fromisoformat(MONTH[1]) - dt.date.fromisoformat(MONTH[0])).days * 24
         month_keys = day_keys(MONTH[0], month_hours, a.month_files)
-        seed(s3srv.url, keys + month_keys)
+        seed(s3srv.url, keys)
+        seed(s3srv.url, month_keys, MONTH_BUCKET)
         bench = Bench(a, s3srv, emq, esqs)
 
         log(f"listing floor: dw-fanout dry run of the {a.hours} hours")
@@ -374,7 +402,7 @@ def main():
         esqs.delete_queue(QueueUrl=q)
         q = new_queue(esqs, "month")
         month = run_dw_fanout(DW_FANOUT, s3srv.url, emq.url, q, f"{MONTH[0]}T00:00", month_hours,
-                              a.concurrency)
+                              a.concurrency, bucket=MONTH_BUCKET)
         month["in_queue"] = queue_count(esqs, q)
         esqs.delete_queue(QueueUrl=q)
         results["memory"] = {"hour": hour, "month": dict(month, hours=month_hours)}
@@ -489,8 +517,9 @@ def report(results, a, out):
         d = median_of(rounds, "dw-fanout")
         print(f"\nMedians of the per-round ratios: boto3 pool / dw-fanout wall "
               f"{r['boto3_over_dw']:.2f}x, dw-fanout / floor {r['dw_over_floor']:.2f}x, client CPU "
-              f"boto3 / dw-fanout {r['cpu_boto3_over_dw']:.1f}x; dw-fanout peak RSS "
-              f"{d['peak_rss_mib']:.1f} MiB.\n")
+              f"boto3 / dw-fanout {r['cpu_boto3_over_dw']:.1f}x; all CPU (client + servers) "
+              f"boto3 / dw-fanout {r['all_cpu_boto3_over_dw']:.2f}x, dw-fanout / floor "
+              f"{r['all_cpu_dw_over_floor']:.2f}x; dw-fanout peak RSS {d['peak_rss_mib']:.1f} MiB.\n")
     lf = results["list_floor_dw"]
     print(f"Listing alone (dw-fanout dry run of the day): {lf['would_send']:,} keys in "
           f"{lf['wall_s']:.2f} s, gofakes3 CPU {lf['server_cpu_s']['gofakes3']:.1f} s.\n")
@@ -502,7 +531,9 @@ def report(results, a, out):
     print(f"Memory of one dw-fanout: one hour (3,600 files) {mem['hour']['peak_rss_mib']:.1f} MiB; "
           f"the day {day_rss:.1f} MiB; the month-long range ({mem['month']['hours']} hours x "
           f"{a.month_files} files = {mem['month']['sent']:,} messages, {mem['month']['in_queue']:,} "
-          f"in queue, {mem['month']['wall_s']:.1f} s) {mem['month']['peak_rss_mib']:.1f} MiB.\n")
+          f"in queue, {mem['month']['wall_s']:.1f} s, gofakes3 CPU "
+          f"{mem['month']['server_cpu_s']['gofakes3']:.1f} s for its "
+          f"{mem['month']['requests']:,} requests) {mem['month']['peak_rss_mib']:.1f} MiB.\n")
     moto = results.get("moto", {})
     if "day" in moto:
         print("**moto's S3 (listing), ElasticMQ (SQS): the day, one run each**\n")
@@ -522,7 +553,11 @@ def report(results, a, out):
     print(f"Start-up: {s['runs']} runs of bin/dw-fanout with an unknown field (exit 2): "
           f"mean {s['mean_ms']:.2f} ms, p95 {s['p95_ms']:.2f} ms (min {s['min_ms']:.2f}, "
           f"max {s['max_ms']:.2f}).")
-    print(f"\nbench total {results['total_s']:.0f} s; raw figures in {out.relative_to(REPO)}")
+    try:
+        out = out.relative_to(REPO)
+    except ValueError:
+        pass
+    print(f"\nbench total {results['total_s']:.0f} s; raw figures in {out}")
 
 
 if __name__ == "__main__":
