@@ -367,9 +367,17 @@ static void json_error(const struct dw_http_response *resp, char *code,
 {
 	const char *query_err = dw_kv_get(&resp->headers, "x-amzn-query-error", 0);
 	const char *type_hdr = dw_kv_get(&resp->headers, "x-amzn-errortype", 0);
-	/* Lenient on purpose: this runs while an error is being built, and an
-	 * error body is only read for its code and message. */
-	cJSON *doc = resp->body.len ? cJSON_ParseWithLength(resp->body.data, resp->body.len) : NULL;
+	/* Strict, as answers are: a lenient parse would keep a string cut at a
+	 * raw NUL, whose end the redaction cannot see as a cut (a secret's
+	 * beginning would survive).  The last error is kept: this runs while
+	 * one is being built. */
+	struct dw_error saved;
+	cJSON *doc = NULL;
+
+	dw_error_save(&saved);
+	if (resp->body.len && dw_json_parse(resp->body.data, resp->body.len, "error", &doc))
+		doc = NULL;
+	dw_error_restore(&saved);
 	const char *type = dw_json_str(doc, "__type");
 	const char *m = dw_json_str(doc, "message");
 
