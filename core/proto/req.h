@@ -29,7 +29,13 @@ struct dw_field {
 	const char *help;
 };
 
-#define DW_FIELDS_END { NULL, DW_T_ANY, 0, NULL, NULL }
+/* A field, written with designated initializers so that tables keep
+ * compiling when struct dw_field gains members (declarative binding:
+ * default, bounds and where the value lands). */
+#define DW_FIELD(n, t, fl, s, h) \
+	{ .name = (n), .type = (t), .flags = (fl), .sub = (s), .help = (h) }
+
+#define DW_FIELDS_END { .name = NULL }
 
 /* Check obj against fields (and, if extra is not NULL, those too):
  * unknown fields, wrong types and missing required fields raise DW_INVALID
