@@ -8,26 +8,8 @@
 /* hour, or start and end: which hours to send, as whole hours. */
 static int pick_hours(const cJSON *req, time_t *start, time_t *end)
 {
-	const char *hour = dw_req_str(req, "hour", NULL);
-	const char *from = dw_req_str(req, "start", NULL), *to = dw_req_str(req, "end", NULL);
-
-	if (hour && (from || to))
-		return dw_invalid(from ? "start" : "end", "give either hour or start and end, not both");
-	if (hour) {
-		if (dw_fanout_parse_hour(hour, "hour", 0, start))
-			return -1;
-		*end = *start + 3600;
-		return 0;
-	}
-	if (!from || !to)
-		return dw_invalid(from ? "end" : to ? "start" : "hour",
-				  "give hour, or start and end (end exclusive)");
-	if (dw_fanout_parse_hour(from, "start", 0, start) ||
-	    dw_fanout_parse_hour(to, "end", 1, end))
-		return -1;
-	if (*end <= *start)
-		return dw_invalid("end", "end (%s) must be after start (%s)", to, from);
-	return 0;
+	return dw_fanout_pick_hours(dw_req_str(req, "hour", NULL), dw_req_str(req, "start", NULL),
+				    dw_req_str(req, "end", NULL), start, end);
 }
 
 /* What SQS accepts as a MessageGroupId. */

@@ -144,6 +144,48 @@ int dw_s3_get_object(struct dw_aws *aws, const char *bucket, const char *key,
 	return rc;
 }
 
+int dw_s3_get_range(struct dw_aws *aws, const char *bucket, const char *key,
+		    long long offset, long long len, const char *if_match,
+		    struct dw_buf *out, long long *total, char *etag)
+{
+	struct dw_aws_request req;
+	struct dw_http_response resp;
+	const char *range, *tag;
+	int rc;
+
+	dw_aws_request_init(&req, "s3", DW_PROTO_REST_XML, "GET", key);
+	req.bucket = dw_xstrdup(bucket);
+	dw_kv_addf(&req.headers, "Range", "bytes=%lld-%lld", offset, offset + len - 1);
+	if (if_match && *if_match)
+		dw_kv_addf(&req.headers, "If-Match", "\"%s\"", if_match);
+	dw_http_response_init(&resp);
+	rc = dw_aws_send(aws, &req, &resp);
+	if (rc == 0) {
+		dw_buf_append(out, resp.body.data, resp.body.len);
+		/* 206 "Content-Range: bytes 0-99/12345"; a 200 is the whole object. */
+		range = dw_kv_get(&resp.headers, "content-range", 1);
+		const char *slash = range ? strrchr(range, '/') : NULL;
+		*total = slash ? atoll(slash + 1) : offset + (long long)resp.body.len;
+		tag = dw_kv_get(&resp.headers, "etag", 1);
+		if (etag) {
+			snprintf(etag, 128, "%s", tag ? tag : "");
+			strip_quotes(etag);
+		}
+	} else if (offset == 0 && dw_error_is("InvalidRange")) {
+		/* A range of an empty object cannot be satisfied. */
+		*total = 0;
+		if (etag)
+			etag[0] = '\0';
+		dw_error_clear();
+		rc = 0;
+	} else {
+		dw_error_context("reading s3://%s/%s", bucket, key);
+	}
+	dw_http_response_free(&resp);
+	dw_aws_request_free(&req);
+	return rc;
+}
+
 int dw_s3_put_object(struct dw_aws *aws, const char *bucket, const char *key,
 		     const void *data, size_t len, const char *content_type)
 {

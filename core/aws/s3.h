@@ -45,6 +45,14 @@ int dw_s3_list_parse(struct dw_s3_list *l, const struct dw_http_response *resp,
 /* GetObject; max_bytes > 0 asks for only the first bytes (Range). */
 int dw_s3_get_object(struct dw_aws *aws, const char *bucket, const char *key,
 		     long long max_bytes, struct dw_buf *out);
+/* GetObject of the len bytes from offset (a ranged GET), appended to out,
+ * for reading large objects piece by piece.  *total gets the object's size
+ * and etag (at least 128 bytes, may be NULL) its ETag from the answer;
+ * if_match (may be NULL) asks for exactly that version (a changed object
+ * fails with PreconditionFailed).  An empty object gives *total 0. */
+int dw_s3_get_range(struct dw_aws *aws, const char *bucket, const char *key,
+		    long long offset, long long len, const char *if_match,
+		    struct dw_buf *out, long long *total, char *etag);
 int dw_s3_put_object(struct dw_aws *aws, const char *bucket, const char *key,
 		     const void *data, size_t len, const char *content_type);
 

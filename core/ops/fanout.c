@@ -46,6 +46,30 @@ int dw_fanout_parse_hour(const char *text, const char *field, int round_up,
 	return 0;
 }
 
+int dw_fanout_pick_hours(const char *hour, const char *from, const char *to,
+			 time_t *start, time_t *end)
+{
+	if (hour && (from || to))
+		return dw_invalid(from ? "start" : "end", "give either hour or start and end, not both");
+	if (hour) {
+		if (dw_fanout_parse_hour(hour, "hour", 0, start))
+			return -1;
+		*end = *start + 3600;
+		return 0;
+	}
+	if (!from || !to)
+		return dw_invalid(from ? "end" : to ? "start" : "hour",
+				  "give hour, or start and end (end exclusive)");
+	if (dw_fanout_parse_hour(from, "start", 0, start) ||
+	    dw_fanout_parse_hour(to, "end", 1, end))
+		return -1;
+	if (*end <= *start)
+		return dw_invalid("end", "end (%s) must be after start (%s)", to, from);
+	if ((*end - *start) / 3600 > DW_FANOUT_MAX_HOURS)
+		return dw_invalid("end", "the range is longer than %d hours", DW_FANOUT_MAX_HOURS);
+	return 0;
+}
+
 /* ---- key formats --------------------------------------------------------- */
 
 /* Exactly n digits at *p. */

@@ -23,6 +23,12 @@
 int dw_fanout_parse_hour(const char *text, const char *field, int round_up,
 			 time_t *out);
 
+/* The hours a request names: hour (one hour), or start and end (end
+ * exclusive, rounded up), as the fields "hour", "start", "end" (NULL when
+ * absent).  Raises DW_INVALID naming the field at fault. */
+int dw_fanout_pick_hours(const char *hour, const char *start, const char *end,
+			 time_t *start_out, time_t *end_out);
+
 /* ---- key formats --------------------------------------------------------- */
 
 /* How an hour's objects are named, as a template of the key's start:

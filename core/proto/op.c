@@ -227,20 +227,26 @@ int dw_nothing_to_do(struct dw_ctx *ctx, const char *reason)
 	return 0;
 }
 
+void dw_ctx_aws_config(const struct dw_ctx *ctx, struct dw_aws_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->region = dw_req_str(ctx->req, "region", NULL);
+	cfg->profile = dw_req_str(ctx->req, "profile", NULL);
+	cfg->endpoint_url = dw_req_str(ctx->req, "endpoint_url", NULL);
+	cfg->endpoints = cJSON_GetObjectItemCaseSensitive(ctx->req, "endpoints");
+	/* Both bounded by check_common(), so neither narrowing nor the
+	 * multiplication can overflow. */
+	cfg->max_attempts = (int)dw_req_int(ctx->req, "max_attempts", 0);
+	cfg->timeout_ms = (long)dw_req_int(ctx->req, "timeout_s", 0) * 1000;
+}
+
 struct dw_aws *dw_ctx_aws(struct dw_ctx *ctx)
 {
-	struct dw_aws_config cfg = { 0 };
+	struct dw_aws_config cfg;
 
 	if (ctx->aws)
 		return ctx->aws;
-	cfg.region = dw_req_str(ctx->req, "region", NULL);
-	cfg.profile = dw_req_str(ctx->req, "profile", NULL);
-	cfg.endpoint_url = dw_req_str(ctx->req, "endpoint_url", NULL);
-	cfg.endpoints = cJSON_GetObjectItemCaseSensitive(ctx->req, "endpoints");
-	/* Both bounded by check_common(), so neither narrowing nor the
-	 * multiplication can overflow. */
-	cfg.max_attempts = (int)dw_req_int(ctx->req, "max_attempts", 0);
-	cfg.timeout_ms = (long)dw_req_int(ctx->req, "timeout_s", 0) * 1000;
+	dw_ctx_aws_config(ctx, &cfg);
 	if (dw_session_open(&ctx->aws, &cfg))
 		return NULL;
 	return ctx->aws;

@@ -47,6 +47,10 @@ int dw_op_main(const struct dw_operator *op, int argc, char **argv);
 /* The AWS client for this request (region, endpoints, credentials), made
  * on first use.  NULL with an error raised when it cannot be made. */
 struct dw_aws *dw_ctx_aws(struct dw_ctx *ctx);
+/* The configuration dw_ctx_aws() uses, for callers that need more clients
+ * of their own (worker threads).  It borrows from ctx->req. */
+struct dw_aws_config;
+void dw_ctx_aws_config(const struct dw_ctx *ctx, struct dw_aws_config *cfg);
 
 /* Record that the action had nothing to do, and why: it still succeeds
  * (returns 0), the result is printed with ok:true and the reason, and the
