@@ -64,6 +64,28 @@ if ! venv_current tests/requirements.txt "$REPO/.venv"; then
     venv_stamp tests/requirements.txt "$REPO/.venv"
 fi
 
+# ------------------------------------------------------- Go-built tools ---
+# The AWS Lambda Runtime Interface Emulator, for dw-etl's lambda tests
+# (tests/test_etl_lambda.py), from the Go module proxy into .cache/go-bin;
+# rebuilt only when the pinned version changes.
+RIE_MODULE=github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
+RIE_BIN="$REPO/.cache/go-bin/aws-lambda-rie"
+if [ ! -x "$RIE_BIN" ] || [ "$(cat "$RIE_BIN.version" 2>/dev/null)" != "$RIE_VERSION" ]; then
+    GO="$(command -v go || true)"
+    [ -n "$GO" ] || GO=/usr/local/go/bin/go
+    if [ ! -x "$GO" ]; then
+        log "installing Go (golang-go) to build aws-lambda-rie"
+        $SUDO apt-get install -y -q --no-install-recommends golang-go </dev/null
+        GO="$(command -v go)"
+    fi
+    log "building aws-lambda-rie $RIE_VERSION with $GO"
+    mkdir -p "$REPO/.cache/go-bin"
+    GOBIN="$REPO/.cache/go-bin" GOPATH="$REPO/.cache/go" GOFLAGS=-modcacherw \
+        "$GO" install "$RIE_MODULE@$RIE_VERSION"
+    echo "$RIE_VERSION" >"$RIE_BIN.version"
+fi
+
 # sshd privilege-separation directory (used by the test bench's sshd).
 [ -d /run/sshd ] || $SUDO mkdir -p /run/sshd 2>/dev/null || true
 
