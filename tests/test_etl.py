@@ -432,3 +432,38 @@ def test_example_requests_are_accepted(aws, run_op, path):
         req.update(idle_exit_s=1, wait_s=1)  # an example waits like a real worker
     r = run_op("dw-etl", None, req, env=env)
     assert r.code in (0, 99), r
+
+
+def test_kill_9_then_rerun_finishes(aws, run_op, fault_proxy, tmp_path):
+    """Killed while writing (some objects written, messages undeleted), a
+    re-run finishes the job: every object, identical records, empty queue."""
+    s3, sqs = aws
+    url, _ = make_queue(sqs, "etl-kill", visibility=2)
+    keys = [key_of(7, s) for s in range(6)]
+    put(s3, {k: lines([vehicle(i, i), period(i)]) for i, k in enumerate(keys)})
+    send(sqs, url, keys)
+    fault_proxy.set_rules([{"match": {"method": "PUT", "path_prefix": f"/{LAKE}/"}, "skip": 3,
+                            "fault": "slow", "delay_ms": 4000}])
+    req = json.dumps({"queue_url": url, "bucket": SRC, "dest_bucket": LAKE, "idle_exit_s": 30,
+                      "wait_s": 1, "concurrency": 2})
+    env = dict(__import__("os").environ, **{k: v for k, v in fault_proxy.env.items() if v is not None})
+    p = subprocess.Popen([str(BIN / "dw-etl"), "consume"], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, text=True)
+    p.stdin.write(req)
+    p.stdin.close()
+    deadline = time.time() + 30
+    while time.time() < deadline and len(lake_objects(s3)) < 3:
+        time.sleep(0.1)
+    p.kill()
+    p.wait()
+    written = lake_objects(s3)
+    assert 3 <= len(written) < 12
+    fault_proxy.clear()
+    time.sleep(2.5)  # the killed worker's messages become visible again
+    r = etl(run_op, "consume", queue_url=url, bucket=SRC, idle_exit_s=3, wait_s=1)
+    assert r.code == 0, r
+    assert queue_count(sqs, url) == 0
+    assert lake_objects(s3) == sorted(out_key(on, k) for k in keys for on in ("vehicle", "operating_period"))
+    for i, k in enumerate(keys):
+        _, got = read_both(s3.get_object(Bucket=LAKE, Key=out_key("vehicle", k))["Body"].read())
+        assert got == [expected_vehicle(vehicle(i, i))]
