@@ -15,6 +15,7 @@
 #   BENCH_COMPARE=        extra dw-fanout builds, "label=path,label=path"
 #   BENCH_ONLY=           run only these benchmarks, e.g. "catalog" or "fanout,catalog"
 #   BENCH_CATALOG_TABLES=2000 BENCH_CATALOG_VIEWS=500  dw-catalog's model size
+#   BENCH_ETL_FILES=86400 BENCH_ETL_RECORDS=36 BENCH_ETL_CONCURRENCY=4  dw-etl vs the Python original
 #   BENCH_MOTO_DAY=1      the day with listing from moto's S3 (0: skip)
 #   BENCH_MOTO_FILES=1200 files of one hour sent against moto's own SQS
 #                         (each moto send scans the queue: time grows with n^2)
@@ -90,4 +91,22 @@ if want catalog; then
 	make -s bin/dw-catalog
 	cp bin/dw-catalog "$cache/dw-catalog"
 	DW_CATALOG="$cache/dw-catalog" .venv/bin/python bench/catalog_bench.py
+fi
+
+# dw-etl against the Python original (boto3 + pandas + fastavro), whose
+# packages live in .venv-bench (bench/requirements-etl.txt).
+if want etl; then
+	log() { printf 'bench: %s\n' "$*" >&2; }
+	. scripts/venv.sh
+	if ! venv_current bench/requirements-etl.txt .venv-bench; then
+		venv_install bench/requirements-etl.txt .venv-bench "$(find_python)"
+		venv_stamp bench/requirements-etl.txt .venv-bench
+	fi
+	make -s bin/dw-etl
+	cp bin/dw-etl "$cache/dw-etl"
+	if nm -D "$cache/dw-etl" 2>/dev/null | grep __asan_init >/dev/null; then
+		echo "bench: bin/dw-etl is a sanitizer build; run make clean all first" >&2
+		exit 1
+	fi
+	BENCH_DW_ETL="$cache/dw-etl" .venv/bin/python bench/etl_bench.py
 fi

@@ -28,7 +28,12 @@ sqs.purge_queue(QueueUrl=url)
 keys = [f"incoming/2019-06-01-15-{s // 60}-{s % 60}-events.json" for s in range(3600)
         if s not in (61, 62, 3599)]
 keys += ["incoming/2019-06-01-14-59-59-events.json", "incoming/2019-06-01-16-0-0-events.json"]
-body = b'{"clicks": 1}'
+# Event records as the workers see them (dw-etl's demo step transforms them).
+body = (b'{"event": "vehicle_moved", "on": "vehicle", "at": "2019-06-01T15:30:00.250Z", "organization_id": 7,'
+        b' "data": {"id": "veh-17", "location": {"lat": 52.520008, "lng": 13.404954, "at": "2019-06-01T15:29:59Z"}}}\n'
+        b'{"event": "operating_period_started", "on": "operating_period", "at": "2019-06-01T15:30:01Z",'
+        b' "organization_id": 7, "data": {"id": "op-3", "start": "2019-06-01T15:00:00Z", "finish": null}}\n'
+        b'{"event": "honk", "on": "horn", "at": "2019-06-01T15:30:02Z"}\n')
 with ThreadPoolExecutor(32) as pool:
     list(pool.map(lambda k: s3.put_object(Bucket=bucket, Key=k, Body=body), keys))
 print(f"  {len(keys)} files put", file=sys.stderr)
