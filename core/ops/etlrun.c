@@ -133,9 +133,9 @@ static void agg_file(struct agg *a, const struct dw_etl_file *f, enum file_statu
 	a->unknown_records += f->unknown_records;
 	a->invalid_values += f->invalid_values;
 	a->bytes_read += f->bytes;
-	if (f->unknown_counts)
-		cJSON_ArrayForEach(u, f->unknown_counts)
-			add_count(a->unknown, u->string, u->valuedouble);
+	cJSON_ArrayForEach(u, f->unknown_counts) {
+		add_count(a->unknown, u->string, u->valuedouble);
+	}
 	if (st != FILE_OK)
 		return;
 	for (size_t i = 0; i < f->n_outputs; i++) {
@@ -408,7 +408,7 @@ static int run_keys(struct pool *p, const char *bucket, const char *const *keys,
 		    int *all_transient)
 {
 	size_t window = (size_t)p->n * 4;
-	struct job **jobs = dw_xcalloc(window, sizeof(*jobs));
+	struct job **jobs = dw_xcalloc(window, sizeof(struct job *));
 
 	for (size_t at = 0; at < n; at += window) {
 		size_t m = n - at < window ? n - at : window;
@@ -804,7 +804,7 @@ int dw_etl_consume(struct dw_aws *aws, const struct dw_etl_run_config *cfg,
 	dw_info("consuming %s with %d in flight (visibility %d s) into s3://%s", cfg->queue_url,
 		cfg->concurrency, c.visibility, cfg->dest_bucket);
 	pool_start(&c.pool, cfg);
-	c.inflight = dw_xcalloc((size_t)c.pool.n, sizeof(*c.inflight));
+	c.inflight = dw_xcalloc((size_t)c.pool.n, sizeof(struct job *));
 	rc = consume_loop(&c, t0, &why);
 	dw_error_save(&err);
 	if (rc) {
@@ -915,7 +915,7 @@ static char *invocation(struct pool *p, const cJSON *event, unsigned long long *
 {
 	const cJSON *recs = cJSON_GetObjectItemCaseSensitive(event, "Records"), *r;
 	size_t n = cJSON_IsArray(recs) ? (size_t)cJSON_GetArraySize(recs) : 0, k = 0, nf = 0;
-	struct job **jobs = dw_xcalloc(n ? n : 1, sizeof(*jobs));
+	struct job **jobs = dw_xcalloc(n ? n : 1, sizeof(struct job *));
 	const char **ids = dw_xcalloc(n ? n : 1, sizeof(*ids));
 
 	cJSON_ArrayForEach(r, recs) {

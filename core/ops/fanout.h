@@ -23,11 +23,10 @@
 int dw_fanout_parse_hour(const char *text, const char *field, int round_up,
 			 time_t *out);
 
-/* The hours a request names: hour (one hour), or start and end (end
- * exclusive, rounded up), as the fields "hour", "start", "end" (NULL when
- * absent).  Raises DW_INVALID naming the field at fault. */
-int dw_fanout_pick_hours(const char *hour, const char *start, const char *end,
-			 time_t *start_out, time_t *end_out);
+/* The hours a request names: hour (one hour), or from and to (the fields
+ * "start" and "end": end exclusive, rounded up); NULL when absent.  Raises DW_INVALID naming the field at fault. */
+int dw_fanout_pick_hours(const char *hour, const char *from, const char *to,
+			 time_t *start, time_t *end);
 
 /* ---- key formats --------------------------------------------------------- */
 
