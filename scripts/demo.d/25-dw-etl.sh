@@ -23,7 +23,7 @@ dlq = sqs.create_queue(QueueName=queue + "-dlq")["QueueUrl"]
 arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 sqs.set_queue_attributes(QueueUrl=url, Attributes={
     "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "2"}),
-    "VisibilityTimeout": "5"})
+    "VisibilityTimeout": "30"})
 print(url)
 PY
 )
@@ -73,7 +73,7 @@ for kind in vehicle operating_period; do
 		columns: $cols}' | bin/dw-ddl generate | tail -n 1 | jq -r '.result.statements[].sql + ";"'
 done
 
-step "a poison message (a file of bad lines only): received twice, then in the dead-letter queue"
+step "a poison message (a file of bad lines only; received with a 2 s visibility timeout): received twice, then in the dead-letter queue"
 "$py" - "$bucket" "$queue_url" <<'PY'
 import os, sys, boto3
 bucket, url = sys.argv[1:3]
@@ -82,7 +82,7 @@ boto3.client("s3", **aws).put_object(Bucket=bucket, Key="incoming/2019-06-01-15-
 boto3.client("sqs", **aws).send_message(QueueUrl=url, MessageBody="incoming/2019-06-01-15-61-0-broken.json")
 PY
 JQ_FILTER='.result | {received, processed, failed, dead_letter_queue, failures: [.failures[]? | {key, code}]}' \
-	run_op "$op" consume 1 <<<"{\"queue_url\": \"$queue_url\", \"bucket\": \"$bucket\", \"dest_bucket\": \"$lake\", \"idle_exit_s\": 8, \"wait_s\": 1}"
+	run_op "$op" consume 1 <<<"{\"queue_url\": \"$queue_url\", \"bucket\": \"$bucket\", \"dest_bucket\": \"$lake\", \"idle_exit_s\": 6, \"wait_s\": 1, \"visibility_timeout_s\": 2}"
 
 step "fixed at the source, redriven back from the dead-letter queue, and processed"
 "$py" - "$bucket" <<'PY'
