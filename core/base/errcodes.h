@@ -88,6 +88,12 @@
 	X(AvroCodec, "1", "Avro block compression failed") \
 	X(AvroBlockTooLarge, "1", "an Avro block is too large to write") \
 	X(AvroInvalid, "1", "an Avro file is malformed") \
+	X(FilesFailed, "1, 75", "some files could not be transformed or written (see result.failures); 75 when only retries ran out") \
+	X(MessagesFailed, "1, 75", "some queue messages failed and were left on the queue for another try (see result.failures); 75 when only retries ran out") \
+	X(RuntimeApiUnreachable, "75", "the Lambda Runtime API (AWS_LAMBDA_RUNTIME_API) did not answer") \
+	X(RuntimeApiError, "1", "the Lambda Runtime API refused a call") \
+	X(RedriveFailed, "1", "some dead letters could not be sent back; they stay in the dead-letter queue") \
+	X(TooManyEntries, "1", "more than 10 entries for one SQS batch call") \
 	/* dw-lock */                                                           \
 	X(InvalidLockItem, "1", "the lock item is not one dw-lock wrote (is the table used by something else?)") \
 	X(LockContention, "75", "too many conflicting writes in a row on the lock item") \
