@@ -89,6 +89,71 @@ static int check_athena_fields(const cJSON *req)
 	return 0;
 }
 
+/* ---- the result: the core's structs as JSON ---- */
+
+/* [{name, type, path, present (when inferred)}] */
+static cJSON *columns_json(const struct dw_ddl_table *t)
+{
+	cJSON *cols = cJSON_CreateArray();
+	char type[32];
+
+	for (size_t i = 0; i < t->ncolumns; i++) {
+		const struct dw_ddl_column *c = &t->columns[i];
+		struct dw_buf path;
+		cJSON *col = cJSON_CreateObject();
+
+		dw_buf_init(&path);
+		for (size_t k = 0; k < c->npath; k++)
+			dw_buf_printf(&path, "%s%s", k ? "." : "", c->path[k]);
+		dw_ddl_type_name(&c->type, type);
+		cJSON_AddStringToObject(col, "name", c->name);
+		cJSON_AddStringToObject(col, "type", type);
+		cJSON_AddStringToObject(col, "path", path.data ? path.data : "");
+		if (c->present >= 0)
+			dw_json_add_int(col, "present", c->present);
+		cJSON_AddItemToArray(cols, col);
+		dw_buf_free(&path);
+	}
+	return cols;
+}
+
+/* [{kind, sql}] */
+static cJSON *statements_json(const struct dw_kvlist *st)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < st->n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "kind", st->items[i].key);
+		cJSON_AddStringToObject(o, "sql", st->items[i].value);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+/* [{kind, query_execution_id, state}] (Athena), [{kind, table}] or
+ * [{kind: delete_table, existed}] (Glue) */
+static cJSON *applied_json(const struct dw_ddl_applied_list *l)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct dw_ddl_applied *a = &l->v[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "kind", a->kind);
+		if (a->query_execution_id[0]) {
+			cJSON_AddStringToObject(o, "query_execution_id", a->query_execution_id);
+			cJSON_AddStringToObject(o, "state", a->state);
+		}
+		if (a->table)
+			cJSON_AddStringToObject(o, "table", a->table);
+		if (a->existed >= 0)
+			cJSON_AddBoolToObject(o, "existed", a->existed);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
 /* Read the request into t and the statements (or TableInput) for what,
  * refusing to apply what cannot be before any sample file is read. */
 static int prepare(struct dw_ctx *ctx, struct dw_ddl_table *t, int apply, int drop,
@@ -113,7 +178,7 @@ static int prepare(struct dw_ctx *ctx, struct dw_ddl_table *t, int apply, int dr
 	if (dw_ddl_create_statements(t, st) ||
 	    (t->dialect == DW_DDL_GLUE && dw_ddl_glue_table_input(t, table_input)))
 		return -1;
-	cJSON_AddItemToObject(ctx->result, "columns", dw_ddl_columns_json(t));
+	cJSON_AddItemToObject(ctx->result, "columns", columns_json(t));
 	return 0;
 }
 
@@ -126,7 +191,7 @@ static int describe(struct dw_ctx *ctx, const struct dw_ddl_table *t,
 
 	cJSON_AddStringToObject(ctx->result, "dialect", dw_req_str(ctx->req, "dialect", ""));
 	cJSON_AddStringToObject(ctx->result, "table", t->name);
-	cJSON_AddItemToObject(ctx->result, "statements", dw_ddl_statements_json(st));
+	cJSON_AddItemToObject(ctx->result, "statements", statements_json(st));
 	if (table_input) /* a copy: applying still needs the original */
 		cJSON_AddItemToObject(ctx->result, "table_input", cJSON_Duplicate(table_input, 1));
 	if (!bundle)
@@ -143,7 +208,8 @@ static int describe(struct dw_ctx *ctx, const struct dw_ddl_table *t,
 }
 
 static int run(struct dw_ctx *ctx, const struct dw_ddl_table *t, int drop,
-	       const struct dw_kvlist *st, const cJSON *table_input, cJSON *applied)
+	       const struct dw_kvlist *st, const cJSON *table_input,
+	       struct dw_ddl_applied_list *applied)
 {
 	struct dw_aws *aws = dw_ctx_aws(ctx);
 	struct dw_ddl_athena_opts o = {
@@ -164,7 +230,8 @@ static int act(struct dw_ctx *ctx, int apply, int drop)
 {
 	struct dw_ddl_table t;
 	struct dw_kvlist st;
-	cJSON *table_input = NULL, *applied = cJSON_CreateArray();
+	cJSON *table_input = NULL;
+	struct dw_ddl_applied_list applied = { 0 };
 	int rc;
 
 	dw_ddl_table_init(&t);
@@ -176,10 +243,11 @@ static int act(struct dw_ctx *ctx, int apply, int drop)
 		dw_info("dry run: nothing applied");
 		cJSON_AddTrueToObject(ctx->result, "dry_run");
 	} else if (rc == 0 && apply) {
-		rc = run(ctx, &t, drop, &st, table_input, applied);
+		rc = run(ctx, &t, drop, &st, table_input, &applied);
 	}
-	if (!apply || !cJSON_AddItemToObject(ctx->result, "applied", applied))
-		cJSON_Delete(applied); /* else the result owns it */
+	if (apply)
+		cJSON_AddItemToObject(ctx->result, "applied", applied_json(&applied));
+	dw_ddl_applied_release(&applied);
 	cJSON_Delete(table_input);
 	dw_kv_free(&st);
 	dw_ddl_table_free(&t);

@@ -147,10 +147,6 @@ int dw_ddl_glue_table_input(const struct dw_ddl_table *t, cJSON **out);
 
 /* ---- results and applying them (ddlapply.c) ---- */
 
-/* [{name, type, path, present (when inferred)}] and [{kind, sql}]. */
-cJSON *dw_ddl_columns_json(const struct dw_ddl_table *t);
-cJSON *dw_ddl_statements_json(const struct dw_kvlist *st);
-
 /* A zip at path holding NN-<kind>.sql per statement (and table_input.json
  * when given), for Jenkins to archive.  *files is how many; with nothing to
  * write no file is made and *files is 0. */
@@ -173,17 +169,38 @@ struct dw_ddl_athena_opts {
 	const char *output_location; /* NULL: the workgroup's */
 	int wait_s;                  /* per statement; 0: 300 */
 };
+/* One change applied: a statement run on Athena (kind is the statement's,
+ * with Athena's query id and final state), or a Glue catalog change (kind
+ * create_table / update_table with the table, or delete_table with
+ * whether it existed).  Strings point into the table and statements. */
+struct dw_ddl_applied {
+	const char *kind;
+	char query_execution_id[128]; /* Athena, else "" */
+	char state[32];               /* Athena, else "" */
+	const char *table;            /* create_table / update_table, else NULL */
+	int existed;                  /* delete_table: 0 or 1; else -1 */
+};
+
+/* What an apply did, in order; kept when it fails midway (what was done
+ * before the failure).  Zero-initialise; release with dw_ddl_applied_release. */
+struct dw_ddl_applied_list {
+	struct dw_ddl_applied *v;
+	size_t n;
+};
+void dw_ddl_applied_release(struct dw_ddl_applied_list *l);
+
 /* Run the statements on Athena in order, each waited for (dw_athena_run),
- * appending {kind, query_execution_id, state} to applied. */
+ * appending each to applied. */
 int dw_ddl_apply_athena(struct dw_aws *aws, const struct dw_ddl_table *t,
 			const struct dw_kvlist *st, const struct dw_ddl_athena_opts *o,
-			cJSON *applied);
+			struct dw_ddl_applied_list *applied);
 /* Glue: create the table or update it (the database first when
- * create_database), appending {kind: create_table|update_table, table}. */
+ * create_database), appending create_table or update_table. */
 int dw_ddl_apply_glue(struct dw_aws *aws, const struct dw_ddl_table *t,
-		      const cJSON *table_input, cJSON *applied);
+		      const cJSON *table_input, struct dw_ddl_applied_list *applied);
 /* Glue DeleteTable; a table that is not there is no error: appends
- * {kind: delete_table, existed}. */
-int dw_ddl_drop_glue(struct dw_aws *aws, const struct dw_ddl_table *t, cJSON *applied);
+ * delete_table with existed. */
+int dw_ddl_drop_glue(struct dw_aws *aws, const struct dw_ddl_table *t,
+		     struct dw_ddl_applied_list *applied);
 
 #endif

@@ -1,5 +1,5 @@
-/* ddlapply.c - a table's DDL as results, zip bundles, and applied to
- * Athena or the Glue catalog. */
+/* ddlapply.c - a table's DDL as zip bundles, and applied to Athena or the
+ * Glue catalog (what was applied comes back as structs; dw-ddl prints). */
 #include "aws/athena.h"
 #include "ops/ddl.h"
 #include "aws/glue.h"
@@ -15,42 +15,23 @@
 /* The archive comment that marks a zip as a dw-ddl bundle. */
 #define BUNDLE_MARK "dwops dw-ddl bundle"
 
-cJSON *dw_ddl_columns_json(const struct dw_ddl_table *t)
+void dw_ddl_applied_release(struct dw_ddl_applied_list *l)
 {
-	cJSON *cols = cJSON_CreateArray();
-	char type[32];
-
-	for (size_t i = 0; i < t->ncolumns; i++) {
-		const struct dw_ddl_column *c = &t->columns[i];
-		struct dw_buf path;
-		cJSON *col = cJSON_CreateObject();
-
-		dw_buf_init(&path);
-		for (size_t k = 0; k < c->npath; k++)
-			dw_buf_printf(&path, "%s%s", k ? "." : "", c->path[k]);
-		dw_ddl_type_name(&c->type, type);
-		cJSON_AddStringToObject(col, "name", c->name);
-		cJSON_AddStringToObject(col, "type", type);
-		cJSON_AddStringToObject(col, "path", path.data ? path.data : "");
-		if (c->present >= 0)
-			dw_json_add_int(col, "present", c->present);
-		cJSON_AddItemToArray(cols, col);
-		dw_buf_free(&path);
-	}
-	return cols;
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
 }
 
-cJSON *dw_ddl_statements_json(const struct dw_kvlist *st)
+static struct dw_ddl_applied *applied_add(struct dw_ddl_applied_list *l, const char *kind)
 {
-	cJSON *arr = cJSON_CreateArray();
+	struct dw_ddl_applied *a;
 
-	for (size_t i = 0; i < st->n; i++) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "kind", st->items[i].key);
-		cJSON_AddStringToObject(o, "sql", st->items[i].value);
-		cJSON_AddItemToArray(arr, o);
-	}
-	return arr;
+	l->v = dw_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	a = &l->v[l->n++];
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	a->existed = -1;
+	return a;
 }
 
 int dw_ddl_write_bundle(const char *path, const struct dw_kvlist *st,
@@ -162,7 +143,7 @@ static const char *database_of(const struct dw_ddl_table *t)
 
 int dw_ddl_apply_athena(struct dw_aws *aws, const struct dw_ddl_table *t,
 			const struct dw_kvlist *st, const struct dw_ddl_athena_opts *o,
-			cJSON *applied)
+			struct dw_ddl_applied_list *applied)
 {
 	struct dw_athena_query q = {
 		.database = database_of(t), .workgroup = o->workgroup,
@@ -175,35 +156,30 @@ int dw_ddl_apply_athena(struct dw_aws *aws, const struct dw_ddl_table *t,
 		dw_info("athena: running %s (%zu of %zu)", st->items[i].key, i + 1, st->n);
 		if (dw_athena_run(aws, &q, &r))
 			return dw_error_context("%s", st->items[i].key);
-		cJSON *done = cJSON_CreateObject();
-		cJSON_AddStringToObject(done, "kind", st->items[i].key);
-		cJSON_AddStringToObject(done, "query_execution_id", r.id);
-		cJSON_AddStringToObject(done, "state", r.state);
-		cJSON_AddItemToArray(applied, done);
+		struct dw_ddl_applied *a = applied_add(applied, st->items[i].key);
+		snprintf(a->query_execution_id, sizeof(a->query_execution_id), "%s", r.id);
+		snprintf(a->state, sizeof(a->state), "%s", r.state);
 	}
 	return 0;
 }
 
 int dw_ddl_apply_glue(struct dw_aws *aws, const struct dw_ddl_table *t,
-		      const cJSON *table_input, cJSON *applied)
+		      const cJSON *table_input, struct dw_ddl_applied_list *applied)
 {
 	const char *db = database_of(t);
 	int created;
-	cJSON *o;
 
 	if (t->create_database && dw_glue_ensure_database(aws, db))
 		return -1;
 	if (dw_glue_put_table(aws, db, table_input, &created))
 		return -1;
 	dw_info("glue: table %s.%s %s", db, t->name, created ? "created" : "updated");
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "kind", created ? "create_table" : "update_table");
-	cJSON_AddStringToObject(o, "table", t->name);
-	cJSON_AddItemToArray(applied, o);
+	applied_add(applied, created ? "create_table" : "update_table")->table = t->name;
 	return 0;
 }
 
-int dw_ddl_drop_glue(struct dw_aws *aws, const struct dw_ddl_table *t, cJSON *applied)
+int dw_ddl_drop_glue(struct dw_aws *aws, const struct dw_ddl_table *t,
+		     struct dw_ddl_applied_list *applied)
 {
 	const char *db = database_of(t);
 	int existed = dw_glue_delete_table(aws, db, t->name) == 0;
@@ -214,9 +190,6 @@ int dw_ddl_drop_glue(struct dw_aws *aws, const struct dw_ddl_table *t, cJSON *ap
 		dw_error_clear(); /* not there: nothing to drop, no error */
 	}
 	dw_info("glue: table %s.%s %s", db, t->name, existed ? "deleted" : "was not there");
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "kind", "delete_table");
-	cJSON_AddBoolToObject(o, "existed", existed);
-	cJSON_AddItemToArray(applied, o);
+	applied_add(applied, "delete_table")->existed = existed;
 	return 0;
 }
