@@ -180,6 +180,22 @@ static void put_str(cJSON *o, const char *k, const char *v)
 		put(o, k, cJSON_CreateString(v));
 }
 
+/* [{name, location, created, columns}] */
+static cJSON *tables_json(const struct dw_export_tables *t)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < t->n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", t->v[i].name);
+		cJSON_AddStringToObject(o, "location", t->v[i].location);
+		cJSON_AddBoolToObject(o, "created", t->v[i].created);
+		dw_json_add_int(o, "columns", t->v[i].columns);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
 static void put_int(cJSON *o, const char *k, long long v)
 {
 	put(o, k, dw_json_int_new(v));
@@ -319,13 +335,14 @@ static int step_catalog(struct dw_aws *aws, const cJSON *req, cJSON *r)
 		dw_info("neither crawler nor glue_database given: not cataloguing");
 		return 0;
 	}
-	cJSON *tables = cJSON_CreateArray();
+	struct dw_export_tables tables = { 0 };
 	rc = dw_export_main_prefix(dw_req_str(req, "main_prefix", NULL), "main_prefix", &main_prefix);
 	if (rc == 0)
 		rc = dw_export_catalog(aws, dw_req_str(req, "s3_bucket", NULL), main_prefix, database,
-				       opt(req, "table_prefix"), tables);
+				       opt(req, "table_prefix"), &tables);
 	put_str(r, "glue_database", database);
-	put(r, "tables", tables);
+	put(r, "tables", tables_json(&tables));
+	dw_export_tables_release(&tables);
 	free(main_prefix);
 	return rc;
 }

@@ -518,9 +518,30 @@ static int plan_tables(struct dw_aws *aws, const char *bucket, const char *main_
 	return rc;
 }
 
+void dw_export_tables_release(struct dw_export_tables *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->v[i].name);
+		free(t->v[i].location);
+	}
+	free(t->v);
+	t->v = NULL;
+	t->n = 0;
+}
+
+static void table_add(struct dw_export_tables *t, const char *name, const char *location,
+		      int created, long long columns)
+{
+	t->v = dw_xrealloc(t->v, (t->n + 1) * sizeof(*t->v));
+	t->v[t->n++] = (struct dw_export_table){
+		.name = dw_xstrdup(name), .location = dw_xstrdup(location),
+		.created = created, .columns = columns,
+	};
+}
+
 int dw_export_catalog(struct dw_aws *aws, const char *bucket,
 		      const char *main_prefix, const char *database,
-		      const char *table_prefix, cJSON *tables)
+		      const char *table_prefix, struct dw_export_tables *tables)
 {
 	cJSON *plan = cJSON_CreateArray(), *info_keys = cJSON_CreateArray();
 	cJSON *by_folder = cJSON_CreateObject();
@@ -547,12 +568,8 @@ int dw_export_catalog(struct dw_aws *aws, const char *bucket,
 		if (rc == 0) {
 			dw_info("%s Glue table %s.%s at %s", created ? "created" : "updated",
 				database, name, location);
-			cJSON *o = cJSON_CreateObject();
-			cJSON_AddStringToObject(o, "name", name);
-			cJSON_AddStringToObject(o, "location", location);
-			cJSON_AddBoolToObject(o, "created", created);
-			dw_json_add_int(o, "columns", columns ? cJSON_GetArraySize(columns) : 0);
-			cJSON_AddItemToArray(tables, o);
+			table_add(tables, name, location, created,
+				  columns ? cJSON_GetArraySize(columns) : 0);
 		}
 	}
 	cJSON_Delete(plan);

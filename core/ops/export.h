@@ -105,10 +105,26 @@ int dw_export_main_prefix(const char *main_prefix, const char *field,
  * <table_prefix><database>_<schema>_<table> when the export holds several
  * databases, in lower case with other characters as '_'.  Columns come
  * from the export_tables_info_*.json files RDS writes beside the data
- * (promoted with it), when present.  tables (an array) gets
- * {"name", "location", "created", "columns"} for each. */
+ * (promoted with it), when present.  Each table written is appended to
+ * tables. */
+/* One Glue table dw_export_catalog wrote. */
+struct dw_export_table {
+	char *name;
+	char *location;   /* s3://bucket/main_prefix/<database>/<schema.table>/ */
+	int created;      /* 1 created, 0 updated */
+	long long columns; /* from the export's table files; 0 when none */
+};
+
+/* The tables written, in order; kept when it fails midway.  Zero-initialise;
+ * release with dw_export_tables_release. */
+struct dw_export_tables {
+	struct dw_export_table *v;
+	size_t n;
+};
+void dw_export_tables_release(struct dw_export_tables *t);
+
 int dw_export_catalog(struct dw_aws *aws, const char *bucket,
 		      const char *main_prefix, const char *database,
-		      const char *table_prefix, cJSON *tables);
+		      const char *table_prefix, struct dw_export_tables *tables);
 
 #endif
