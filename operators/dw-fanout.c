@@ -2,6 +2,7 @@
  * hours), so that workers process the hour's files in parallel. */
 #include "ops/fanout.h"
 #include "proto/op.h"
+#include "base/timefmt.h"
 
 #include <string.h>
 
@@ -58,6 +59,77 @@ static int pick_options(const cJSON *req, struct dw_fanout_config *c)
 	return 0;
 }
 
+/* The result: the core's struct as JSON. */
+static void put_result(cJSON *r, const struct dw_fanout_config *c,
+		       const struct dw_fanout_result *f)
+{
+	char a[32], b[32];
+
+	dw_time_format_iso(c->start, a);
+	dw_time_format_iso(c->end, b);
+	cJSON_AddStringToObject(r, "bucket", c->bucket);
+	cJSON_AddStringToObject(r, "queue_url", c->queue_url);
+	cJSON_AddBoolToObject(r, "fifo", f->fifo);
+	cJSON_AddStringToObject(r, "message_format",
+				c->message == DW_FANOUT_MSG_S3_EVENT ? "s3_event" : "key");
+	cJSON_AddStringToObject(r, "start", a);
+	cJSON_AddStringToObject(r, "end", b);
+	dw_json_add_int(r, "hours", (long long)f->hours);
+	dw_json_add_int(r, "listed", (long long)f->listed);
+	dw_json_add_int(r, "skipped", (long long)f->skipped);
+	dw_json_add_int(r, "sent", (long long)f->sent);
+	if (c->dry_run) {
+		cJSON_AddTrueToObject(r, "dry_run");
+		dw_json_add_int(r, "would_send", (long long)f->would_send);
+	}
+	dw_json_add_int(r, "failed", (long long)f->failed);
+	dw_json_add_int(r, "batches", (long long)f->batches);
+	dw_json_add_int(r, "entry_retries", (long long)f->entry_retries);
+	dw_json_add_int(r, "list_pages", (long long)f->list_pages);
+	dw_json_add_int(r, "requests", (long long)f->requests);
+	dw_json_add_int(r, "retries", (long long)f->retries);
+	dw_json_add_int(r, "empty_hours", (long long)f->empty_hours);
+	if (f->incomplete_hours)
+		dw_json_add_int(r, "incomplete_hours", (long long)f->incomplete_hours);
+	if (f->has_seconds)
+		dw_json_add_int(r, "missing_seconds", (long long)f->missing_seconds);
+	cJSON_AddNumberToObject(r, "elapsed_s", f->elapsed_s);
+	cJSON *hours = cJSON_AddArrayToObject(r, "per_hour");
+	for (size_t i = 0; i < f->n_per_hour; i++) {
+		const struct dw_fanout_hour *h = &f->per_hour[i];
+		char iso[32];
+		cJSON *o = cJSON_CreateObject();
+		dw_time_format_iso(h->hour, iso);
+		cJSON_AddStringToObject(o, "hour", iso);
+		cJSON_AddStringToObject(o, "prefix", h->prefix);
+		dw_json_add_int(o, "listed", (long long)h->listed);
+		dw_json_add_int(o, "sent", (long long)h->sent);
+		dw_json_add_int(o, "failed", (long long)h->failed);
+		dw_json_add_int(o, "skipped", (long long)h->skipped);
+		if (c->dry_run)
+			dw_json_add_int(o, "would_send", (long long)h->would_send);
+		if (h->missing_seconds >= 0)
+			dw_json_add_int(o, "missing_seconds", h->missing_seconds);
+		if (h->incomplete)
+			cJSON_AddTrueToObject(o, "incomplete");
+		cJSON_AddItemToArray(hours, o);
+	}
+	if (f->per_hour_omitted)
+		dw_json_add_int(r, "per_hour_omitted", (long long)f->per_hour_omitted);
+	if (f->n_failures) {
+		cJSON *failures = cJSON_AddArrayToObject(r, "failures");
+		for (size_t i = 0; i < f->n_failures; i++) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "key", f->failures[i].key);
+			cJSON_AddStringToObject(o, "code", f->failures[i].code);
+			cJSON_AddStringToObject(o, "message", f->failures[i].message);
+			cJSON_AddItemToArray(failures, o);
+		}
+	}
+	if (f->failures_omitted)
+		dw_json_add_int(r, "failures_omitted", (long long)f->failures_omitted);
+}
+
 static int fanout(struct dw_ctx *ctx)
 {
 	struct dw_fanout_config c = {
@@ -68,6 +140,7 @@ static int fanout(struct dw_ctx *ctx)
 		.dry_run = dw_req_bool(ctx->req, "dry_run", 0),
 	};
 	struct dw_fanout_keyfmt *keyfmt = NULL;
+	struct dw_fanout_result res = { 0 };
 	struct dw_aws *aws;
 	int rc;
 
@@ -77,10 +150,13 @@ static int fanout(struct dw_ctx *ctx)
 		return -1;
 	c.keyfmt = keyfmt;
 	aws = dw_ctx_aws(ctx);
-	rc = aws ? dw_fanout_run(aws, &c, ctx->result) : -1;
+	rc = aws ? dw_fanout_run(aws, &c, &res) : -1;
+	if (res.started)
+		put_result(ctx->result, &c, &res);
+	if (rc == 0 && res.nothing_to_do)
+		rc = dw_nothing_to_do(ctx, "no objects found for the hour(s)");
+	dw_fanout_result_release(&res);
 	dw_fanout_keyfmt_free(keyfmt);
-	if (rc == DW_NOTHING)
-		return dw_nothing_to_do(ctx, "no objects found for the hour(s)");
 	return rc;
 }
 

@@ -333,7 +333,7 @@ struct fanout {
 	struct dw_aws *aws;
 	struct dw_aws_pool *pool;
 	const struct dw_fanout_config *cfg;
-	cJSON *result;
+	struct dw_fanout_result *result;
 	int fifo, max_attempts, list_ahead, page_size, high_water;
 	time_t next_hour;
 	unsigned long total_hours;
@@ -348,10 +348,6 @@ struct fanout {
 	unsigned long hours, listed, matched, skipped, sent, failed, failed_transient,
 		batches, pages, empty_hours, missing, entry_retries, incomplete_hours;
 	time_t first_empty, first_incomplete;
-	cJSON *per_hour, *failures;  /* owned here until fill_result hands them on */
-	size_t per_hour_n, failures_n;
-	int per_hour_owned, failures_owned;
-	unsigned long per_hour_omitted, failures_omitted;
 };
 
 static struct entry *entry_new(const struct dw_s3_object *o)
@@ -498,15 +494,15 @@ static void record_failure(struct fanout *f, struct hour *h, struct entry *e,
 {
 	h->failed++;
 	f->failed_transient += transient != 0;
-	if (f->failures_n < FAILURES_LIMIT) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "key", e->key);
-		cJSON_AddStringToObject(o, "code", code);
-		cJSON_AddStringToObject(o, "message", message);
-		cJSON_AddItemToArray(f->failures, o);
-		f->failures_n++;
+	struct dw_fanout_result *r = f->result;
+	if (r->n_failures < FAILURES_LIMIT) {
+		r->failures = dw_xrealloc(r->failures, (r->n_failures + 1) * sizeof(*r->failures));
+		r->failures[r->n_failures++] = (struct dw_fanout_failure){
+			.key = dw_xstrdup(e->key), .code = dw_xstrdup(code),
+			.message = dw_xstrdup(message),
+		};
 	} else {
-		f->failures_omitted++;
+		r->failures_omitted++;
 	}
 	dw_warn("not sent: s3://%s/%s: %s: %s", f->cfg->bucket, e->key, code, message);
 }
@@ -856,26 +852,19 @@ static void hour_report(struct fanout *f, const struct hour *h)
 		       "%s (%s): listed %lu, %s %lu, failed %lu%s", iso, h->prefix, h->listed,
 		       f->cfg->dry_run ? "would send" : "sent", f->cfg->dry_run ? h->matched : h->sent,
 		       h->failed, complete ? "" : ", listing incomplete");
+	struct dw_fanout_result *r = f->result;
 	if ((f->total_hours > (unsigned long)limit && !problem) ||
-	    f->per_hour_n >= (size_t)limit) {
-		f->per_hour_omitted++;
+	    r->n_per_hour >= (size_t)limit) {
+		r->per_hour_omitted++;
 		return;
 	}
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "hour", iso);
-	cJSON_AddStringToObject(o, "prefix", h->prefix);
-	dw_json_add_int(o, "listed", (long long)h->listed);
-	dw_json_add_int(o, "sent", (long long)h->sent);
-	dw_json_add_int(o, "failed", (long long)h->failed);
-	dw_json_add_int(o, "skipped", (long long)h->skipped);
-	if (f->cfg->dry_run)
-		dw_json_add_int(o, "would_send", (long long)h->matched);
-	if (h->missing >= 0)
-		dw_json_add_int(o, "missing_seconds", h->missing);
-	if (!complete)
-		cJSON_AddTrueToObject(o, "incomplete");
-	cJSON_AddItemToArray(f->per_hour, o);
-	f->per_hour_n++;
+	r->per_hour = dw_xrealloc(r->per_hour, (r->n_per_hour + 1) * sizeof(*r->per_hour));
+	r->per_hour[r->n_per_hour++] = (struct dw_fanout_hour){
+		.hour = h->t, .prefix = dw_xstrdup(h->prefix), .listed = h->listed,
+		.sent = h->sent, .failed = h->failed, .skipped = h->skipped,
+		.would_send = h->matched, .missing_seconds = h->missing >= 0 ? h->missing : -1,
+		.incomplete = !complete,
+	};
 }
 
 static void hour_close(struct fanout *f, struct hour *h)
@@ -972,50 +961,40 @@ static double seconds_since(const struct timespec *t0)
 static void fill_result(struct fanout *f, double elapsed)
 {
 	const struct dw_aws_stats *st = dw_aws_stats(f->aws);
-	char a[32], b[32];
-	cJSON *r = f->result;
+	struct dw_fanout_result *r = f->result;
 
-	dw_time_format_iso(f->cfg->start, a);
-	dw_time_format_iso(f->cfg->end, b);
-	cJSON_AddStringToObject(r, "bucket", f->cfg->bucket);
-	cJSON_AddStringToObject(r, "queue_url", f->cfg->queue_url);
-	cJSON_AddBoolToObject(r, "fifo", f->fifo);
-	cJSON_AddStringToObject(r, "message_format",
-		f->cfg->message == DW_FANOUT_MSG_S3_EVENT ? "s3_event" : "key");
-	cJSON_AddStringToObject(r, "start", a);
-	cJSON_AddStringToObject(r, "end", b);
-	dw_json_add_int(r, "hours", (long long)f->total_hours);
-	dw_json_add_int(r, "listed", (long long)f->listed);
-	dw_json_add_int(r, "skipped", (long long)f->skipped);
-	dw_json_add_int(r, "sent", (long long)f->sent);
-	if (f->cfg->dry_run) {
-		cJSON_AddTrueToObject(r, "dry_run");
-		dw_json_add_int(r, "would_send", (long long)f->matched);
+	r->started = 1;
+	r->fifo = f->fifo;
+	r->hours = f->total_hours;
+	r->listed = f->listed;
+	r->skipped = f->skipped;
+	r->sent = f->sent;
+	r->would_send = f->matched;
+	r->failed = f->failed;
+	r->batches = f->batches;
+	r->entry_retries = f->entry_retries;
+	r->list_pages = f->pages;
+	r->requests = (unsigned long)st->requests;
+	r->retries = (unsigned long)st->retries;
+	r->empty_hours = f->empty_hours;
+	r->incomplete_hours = f->incomplete_hours;
+	r->has_seconds = dw_fanout_keyfmt_has_seconds(f->cfg->keyfmt);
+	r->missing_seconds = f->missing;
+	r->elapsed_s = (double)(long long)(elapsed * 1000) / 1000;
+}
+
+void dw_fanout_result_release(struct dw_fanout_result *r)
+{
+	for (size_t i = 0; i < r->n_per_hour; i++)
+		free(r->per_hour[i].prefix);
+	for (size_t i = 0; i < r->n_failures; i++) {
+		free(r->failures[i].key);
+		free(r->failures[i].code);
+		free(r->failures[i].message);
 	}
-	dw_json_add_int(r, "failed", (long long)f->failed);
-	dw_json_add_int(r, "batches", (long long)f->batches);
-	dw_json_add_int(r, "entry_retries", (long long)f->entry_retries);
-	dw_json_add_int(r, "list_pages", (long long)f->pages);
-	dw_json_add_int(r, "requests", (long long)st->requests);
-	dw_json_add_int(r, "retries", (long long)st->retries);
-	dw_json_add_int(r, "empty_hours", (long long)f->empty_hours);
-	if (f->incomplete_hours)
-		dw_json_add_int(r, "incomplete_hours", (long long)f->incomplete_hours);
-	if (dw_fanout_keyfmt_has_seconds(f->cfg->keyfmt))
-		dw_json_add_int(r, "missing_seconds", (long long)f->missing);
-	cJSON_AddNumberToObject(r, "elapsed_s", (double)(long long)(elapsed * 1000) / 1000);
-	/* The result takes the lists; outcome() still reads failures (the
-	 * result outlives it), dw_fanout_run no longer frees them. */
-	if (cJSON_AddItemToObject(r, "per_hour", f->per_hour))
-		f->per_hour_owned = 0;
-	if (f->per_hour_omitted)
-		dw_json_add_int(r, "per_hour_omitted", (long long)f->per_hour_omitted);
-	if (f->failures_n) {
-		if (cJSON_AddItemToObject(r, "failures", f->failures))
-			f->failures_owned = 0;
-	}
-	if (f->failures_omitted)
-		dw_json_add_int(r, "failures_omitted", (long long)f->failures_omitted);
+	free(r->per_hour);
+	free(r->failures);
+	memset(r, 0, sizeof(*r));
 }
 
 /* The verdict once everything settled. */
@@ -1032,13 +1011,15 @@ static int outcome(struct fanout *f)
 					f->incomplete_hours);
 	}
 	if (f->failed) {
-		const char *key = dw_json_str(f->failures->child, "key");
+		const char *key = f->result->n_failures ? f->result->failures[0].key : NULL;
 		return dw_raise(f->failed_transient == f->failed ? DW_TRANSIENT : DW_FAILED,
 				"SendFailed", NULL, "%lu of %lu messages could not be sent "
 				"(first: %s; see result.failures)", f->failed, f->matched, key ? key : "?");
 	}
-	if (f->matched == 0 && f->cfg->empty == DW_FANOUT_EMPTY_SKIP)
-		return DW_NOTHING;
+	if (f->matched == 0 && f->cfg->empty == DW_FANOUT_EMPTY_SKIP) {
+		f->result->nothing_to_do = 1;
+		return 0;
+	}
 	if (f->empty_hours && f->cfg->empty == DW_FANOUT_EMPTY_FAIL) {
 		dw_time_format_iso(f->first_empty, iso);
 		return dw_fail("NoObjects", "%lu of %lu hour(s) had no objects (first: %s)",
@@ -1048,9 +1029,9 @@ static int outcome(struct fanout *f)
 }
 
 int dw_fanout_run(struct dw_aws *aws, const struct dw_fanout_config *cfg,
-		  cJSON *result)
+		  struct dw_fanout_result *out)
 {
-	struct fanout f = { .aws = aws, .cfg = cfg, .result = result };
+	struct fanout f = { .aws = aws, .cfg = cfg, .result = out };
 	struct timespec t0;
 	int rc;
 
@@ -1067,9 +1048,6 @@ int dw_fanout_run(struct dw_aws *aws, const struct dw_fanout_config *cfg,
 	f.list_ahead = cfg->list_ahead > 0 ? cfg->list_ahead : LIST_AHEAD;
 	f.page_size = cfg->page_size > 0 ? cfg->page_size : PAGE_KEYS;
 	f.high_water = cfg->concurrency + PAGES_AHEAD * (f.page_size / BATCH_MAX + 1);
-	f.per_hour = cJSON_CreateArray();
-	f.failures = cJSON_CreateArray();
-	f.per_hour_owned = f.failures_owned = 1;
 	f.pool = dw_aws_pool_new(aws, cfg->concurrency + f.list_ahead);
 	dw_info("%s s3://%s/%s for %lu hour(s) to %s%s",
 		cfg->dry_run ? "dry run: listing, not sending," : "fanning out", cfg->bucket,
@@ -1084,9 +1062,5 @@ int dw_fanout_run(struct dw_aws *aws, const struct dw_fanout_config *cfg,
 	else
 		dw_info("listed %lu, sent %lu, failed %lu in %lu batches, %.2f s", f.listed, f.sent,
 			f.failed, f.batches, seconds_since(&t0));
-	if (f.per_hour_owned)
-		cJSON_Delete(f.per_hour);
-	if (f.failures_owned)
-		cJSON_Delete(f.failures);
 	return rc;
 }

@@ -92,13 +92,51 @@ struct dw_fanout_config {
 #define DW_FANOUT_MAX_HOURS (24 * 366 * 10)
 #define DW_FANOUT_MAX_CONCURRENCY 256
 
+/* One hour of a fan-out, as the result lists it. */
+struct dw_fanout_hour {
+	time_t hour;
+	char *prefix;                 /* the listing prefix */
+	unsigned long listed, sent, failed, skipped;
+	unsigned long would_send;     /* dry run */
+	long missing_seconds;         /* -1 when the key format has no seconds */
+	int incomplete;               /* its listing did not finish */
+};
+
+/* A message that could not be sent. */
+struct dw_fanout_failure {
+	char *key, *code, *message;
+};
+
+/* What a fan-out did (filled also when it fails). */
+struct dw_fanout_result {
+	int started;                  /* it got past the checks: the rest is meaningful */
+	int fifo;
+	unsigned long hours, listed, skipped, sent, would_send, failed, batches,
+		entry_retries, list_pages, requests, retries, empty_hours,
+		incomplete_hours, missing_seconds;
+	int has_seconds;              /* missing_seconds means something */
+	double elapsed_s;
+	/* Hours listed in detail (see DW_FANOUT_PER_HOUR_LIMIT), and how many
+	 * were left out. */
+	struct dw_fanout_hour *per_hour;
+	size_t n_per_hour;
+	unsigned long per_hour_omitted;
+	/* The first failures (up to 50), and how many more there were. */
+	struct dw_fanout_failure *failures;
+	size_t n_failures;
+	unsigned long failures_omitted;
+	int nothing_to_do;            /* empty SKIP and nothing found */
+};
+void dw_fanout_result_release(struct dw_fanout_result *r);
+
 /* Check the queue (it must exist; FIFO is detected), then list and send.
- * Fills result with counts (also when failing).  Returns 0, DW_NOTHING
- * (empty SKIP and nothing found), or -1 with an error raised: DW_INVALID
- * when the queue or bucket does not exist (nothing was sent), DW_TRANSIENT
- * when everything unsent failed only for lack of retries, else DW_FAILED. */
+ * Fills out (also when failing; release it either way).  Returns 0 (with
+ * out->nothing_to_do when empty is SKIP and nothing was found), or -1 with
+ * an error raised: DW_INVALID when the queue or bucket does not exist
+ * (nothing was sent), DW_TRANSIENT when everything unsent failed only for
+ * lack of retries, else DW_FAILED. */
 int dw_fanout_run(struct dw_aws *aws, const struct dw_fanout_config *cfg,
-		  cJSON *result);
+		  struct dw_fanout_result *out);
 
 /* What a SendMessageBatch answer says of each of the n entries sent with
  * the ids "0" to "n-1": sent; rejected as the sender's fault (SenderFault
