@@ -82,6 +82,28 @@ static int read_options(const cJSON *req, struct options *o)
 	return dw_cleanup_policy_read(&o->policy, req);
 }
 
+/* [{kind, target, reason, rule, status[, error]}] */
+static cJSON *items_json(const struct dw_cleanup_plan *plan)
+{
+	cJSON *items = cJSON_CreateArray();
+
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct dw_cleanup_item *it = &plan->items[i];
+		char *target = dw_cleanup_item_target(it);
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "kind", dw_cleanup_kind_name(it->kind));
+		cJSON_AddStringToObject(o, "target", target);
+		cJSON_AddStringToObject(o, "reason", it->reason);
+		cJSON_AddStringToObject(o, "rule", it->rule);
+		cJSON_AddStringToObject(o, "status", dw_cleanup_status_name(it->status));
+		if (it->error)
+			cJSON_AddStringToObject(o, "error", it->error);
+		cJSON_AddItemToArray(items, o);
+		free(target);
+	}
+	return items;
+}
+
 static void report(struct dw_ctx *ctx, const struct dw_cleanup_plan *plan,
 		   const struct options *o, int dry_run)
 {
@@ -108,7 +130,7 @@ static void report(struct dw_ctx *ctx, const struct dw_cleanup_plan *plan,
 	dw_json_add_int(r, "deleted", (long long)dw_cleanup_count(plan, DW_CLEANUP_DONE));
 	dw_json_add_int(r, "failed", (long long)dw_cleanup_count(plan, DW_CLEANUP_FAILED));
 	cJSON_AddItemToObject(r, "counts", counts);
-	cJSON_AddItemToObject(r, "items", dw_cleanup_items_json(plan));
+	cJSON_AddItemToObject(r, "items", items_json(plan));
 }
 
 static int plan_and_maybe_apply(struct dw_ctx *ctx, struct options *o, int dry_run)

@@ -839,7 +839,7 @@ const char *dw_cleanup_kind_name(enum dw_cleanup_kind kind)
 	return "unknown";
 }
 
-static const char *status_name(enum dw_cleanup_status status)
+const char *dw_cleanup_status_name(enum dw_cleanup_status status)
 {
 	switch (status) {
 	case DW_CLEANUP_PLANNED: return "planned";
@@ -847,25 +847,4 @@ static const char *status_name(enum dw_cleanup_status status)
 	case DW_CLEANUP_FAILED: return "failed";
 	}
 	return "unknown";
-}
-
-cJSON *dw_cleanup_items_json(const struct dw_cleanup_plan *plan)
-{
-	cJSON *items = cJSON_CreateArray();
-
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct dw_cleanup_item *it = &plan->items[i];
-		char *target = dw_cleanup_item_target(it);
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "kind", dw_cleanup_kind_name(it->kind));
-		cJSON_AddStringToObject(o, "target", target);
-		cJSON_AddStringToObject(o, "reason", it->reason);
-		cJSON_AddStringToObject(o, "rule", it->rule);
-		cJSON_AddStringToObject(o, "status", status_name(it->status));
-		if (it->error)
-			cJSON_AddStringToObject(o, "error", it->error);
-		cJSON_AddItemToArray(items, o);
-		free(target);
-	}
-	return items;
 }

@@ -119,7 +119,7 @@ const char *dw_cleanup_kind_name(enum dw_cleanup_kind kind);
 /* "s3://bucket/key", "database.table", the instance or the queue URL, as a
  * new string. */
 char *dw_cleanup_item_target(const struct dw_cleanup_item *item);
-/* [{kind, target, reason, rule, status[, error]}] as a new reference. */
-cJSON *dw_cleanup_items_json(const struct dw_cleanup_plan *plan);
+/* "planned", "done", "failed". */
+const char *dw_cleanup_status_name(enum dw_cleanup_status status);
 
 #endif
