@@ -47,7 +47,7 @@ static cJSON *copy_json(const struct dw_copy *c)
 	cJSON_AddStringToObject(o, "snapshot", c->snapshot);
 	cJSON_AddItemToObject(o, "address", text_or_null(c->address));
 	cJSON_AddItemToObject(o, "port", c->port ? dw_json_int_new(c->port) : cJSON_CreateNull());
-	cJSON_AddItemToObject(o, "created", text_or_null(c->created));
+	cJSON_AddItemToObject(o, "created_at", text_or_null(c->created_at));
 	cJSON_AddItemToObject(o, "expires_at", text_or_null(c->expires_at));
 	cJSON_AddBoolToObject(o, "expired", c->expires && c->expires <= time(NULL));
 	if (c->instance_class[0])
@@ -252,9 +252,8 @@ static int launch(struct dw_ctx *ctx)
 	set_copy(ctx, &c);
 	put(ctx->result, "user", cJSON_CreateString(l.login.user));
 	put(ctx->result, "database", cJSON_CreateString(l.login.database));
-	/* "created" says whether this launch made the copy; its time moves. */
-	put(ctx->result, "created_at",
-	    cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ctx->result, "created"), 1));
+	/* "created" says whether this launch made the copy ("created_at" is
+	 * when the instance was made, in every action's result). */
 	put(ctx->result, "created", cJSON_CreateBool(created));
 	if (l.dry_run)
 		put(ctx->result, "dry_run", cJSON_CreateTrue());

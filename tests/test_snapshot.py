@@ -145,6 +145,7 @@ def test_launch_restores_newest_automated_snapshot_with_tags_and_login(
     assert d["snapshot"] == automated
     assert d["source"] == "warehouse"
     assert d["created"] is True
+    datetime.fromisoformat(d["created_at"].replace("Z", "+00:00"))
     assert d["status"] == "available"
     assert d["owner"] == "jane.doe@example.com"
     assert d["user"] == user and d["database"] == db
@@ -752,7 +753,10 @@ def test_list_newest_first_and_by_owner(bench, moto, run_op):
     assert c["owner"] == "alice" and c["status"] == "available"
     assert c["snapshot"].startswith("rds:warehouse-")
     assert c["expires_at"] == "2030-01-01T00:00:00Z" and c["expired"] is False
-    assert c["created"] and c["address"] and c["port"]
+    assert c["created_at"] and c["address"] and c["port"]
+    # a timestamp, under its own name: "created" is launch's boolean
+    datetime.fromisoformat(c["created_at"].replace("Z", "+00:00"))
+    assert "created" not in c
 
     r = run_op(OP, "list", {"owner": "alice"})
     assert [c["instance"] for c in r.data["copies"]] == ["dw-snapshot-alice"]

@@ -224,7 +224,7 @@ static int copy_is_idle(struct dw_aws *aws, const struct dw_copy *c, long idle_h
 	};
 	struct dw_cw_datapoint *points = NULL;
 	size_t n = 0;
-	time_t created = dw_time_parse_iso(c->created);
+	time_t created = dw_time_parse_iso(c->created_at);
 
 	*idle = 0;
 	if (created < 0 || created > q.start)

@@ -90,7 +90,7 @@ static void read_copy(const struct dw_rds_instance *in, struct dw_copy *c)
 	snprintf(c->status, sizeof(c->status), "%s", in->status);
 	snprintf(c->address, sizeof(c->address), "%s", in->address);
 	c->port = in->port;
-	snprintf(c->created, sizeof(c->created), "%s", in->created);
+	snprintf(c->created_at, sizeof(c->created_at), "%s", in->created);
 	snprintf(c->instance_class, sizeof(c->instance_class), "%s", in->instance_class);
 	c->backup_retention = in->backup_retention;
 	for (size_t i = 0; i < in->n_tags; i++)
@@ -144,7 +144,7 @@ int dw_copy_describe(struct dw_aws *aws, const char *instance,
 static int newest_first(const void *a, const void *b)
 {
 	const struct dw_copy *x = a, *y = b;
-	time_t tx = dw_time_parse_iso(x->created), ty = dw_time_parse_iso(y->created);
+	time_t tx = dw_time_parse_iso(x->created_at), ty = dw_time_parse_iso(y->created_at);
 
 	if (tx != ty)
 		return tx < ty ? 1 : -1;

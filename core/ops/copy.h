@@ -33,7 +33,7 @@ struct dw_copy {
 	char status[48];
 	char address[256];
 	int port;
-	char created[40];    /* InstanceCreateTime */
+	char created_at[40]; /* InstanceCreateTime */
 	char expires_at[40]; /* the expires-at tag, ISO 8601 UTC */
 	time_t expires;      /* parsed expires-at; 0 when missing */
 	int managed;         /* carries managed-by = dwops */
