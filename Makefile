@@ -93,6 +93,7 @@ bench: setup all
 lint: all
 	python3 scripts/check-layers.py --objects $(OBJ)
 	python3 scripts/check-errcodes.py
+	python3 scripts/check-ownership.py
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Icore core operators tests/unit tests/tools
 	clang-tidy --quiet $(CORE_SRC) $(wildcard operators/*.c) tests/tools/dw-probe.c tests/tools/dw-avro.c tests/tools/dw-sigv4-sign.c -- \

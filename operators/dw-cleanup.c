@@ -148,7 +148,7 @@ static int plan_and_maybe_apply(struct dw_ctx *ctx, struct options *o, int dry_r
 		rc = dw_cleanup_expect(&plan, o->expect_plan);
 	if (rc == 0 && plan.n == 0) {
 		report(ctx, &plan, o, dry_run);
-		dw_cleanup_plan_free(&plan);
+		dw_cleanup_plan_release(&plan);
 		return dw_nothing_to_do(ctx, "nothing to clean up");
 	}
 	if (rc == 0 && dry_run) {
@@ -166,7 +166,7 @@ static int plan_and_maybe_apply(struct dw_ctx *ctx, struct options *o, int dry_r
 	if (rc == 0 && !dry_run)
 		rc = dw_cleanup_apply(aws, &plan);
 	report(ctx, &plan, o, dry_run);
-	dw_cleanup_plan_free(&plan);
+	dw_cleanup_plan_release(&plan);
 	return rc;
 }
 
@@ -178,7 +178,7 @@ static int run(struct dw_ctx *ctx, int dry_run)
 	if (read_options(ctx->req, &o))
 		return -1;
 	rc = plan_and_maybe_apply(ctx, &o, dry_run);
-	dw_cleanup_policy_free(&o.policy);
+	dw_cleanup_policy_release(&o.policy);
 	return rc;
 }
 

@@ -71,7 +71,7 @@ static int infer_columns(struct dw_ctx *ctx, struct dw_ddl_table *t)
 		dw_json_add_int(o, "records", (long long)inf.records);
 		dw_json_add_int(o, "bad_lines", (long long)inf.bad_lines);
 	}
-	dw_infer_free(&inf);
+	dw_infer_release(&inf);
 	free(bucket);
 	free(prefix);
 	return rc;
@@ -112,7 +112,7 @@ static cJSON *columns_json(const struct dw_ddl_table *t)
 		if (c->present >= 0)
 			dw_json_add_int(col, "present", c->present);
 		cJSON_AddItemToArray(cols, col);
-		dw_buf_free(&path);
+		dw_buf_release(&path);
 	}
 	return cols;
 }
@@ -249,8 +249,8 @@ static int act(struct dw_ctx *ctx, int apply, int drop)
 		cJSON_AddItemToObject(ctx->result, "applied", applied_json(&applied));
 	dw_ddl_applied_release(&applied);
 	cJSON_Delete(table_input);
-	dw_kv_free(&st);
-	dw_ddl_table_free(&t);
+	dw_kv_release(&st);
+	dw_ddl_table_release(&t);
 	return rc;
 }
 

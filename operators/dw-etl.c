@@ -21,7 +21,7 @@ struct etl_opts {
 	cJSON *default_mapping;
 };
 
-static void opts_free(struct etl_opts *o)
+static void opts_release(struct etl_opts *o)
 {
 	dw_etl_mapping_free(o->mapping);
 	dw_etl_keyfmt_free(o->keyfmt);
@@ -155,7 +155,7 @@ static int process(struct dw_ctx *ctx)
 	rc = finish(ctx, rc, "no event files to process");
 out:
 	dw_fanout_keyfmt_free(srcfmt);
-	opts_free(&o);
+	opts_release(&o);
 	return rc;
 }
 
@@ -202,7 +202,7 @@ static int consume(struct dw_ctx *ctx)
 		goto out;
 	rc = finish(ctx, dw_etl_consume(aws, &o.run, ctx->result), "the queue had no messages");
 out:
-	opts_free(&o);
+	opts_release(&o);
 	return rc;
 }
 
@@ -224,7 +224,7 @@ static int lambda(struct dw_ctx *ctx)
 	}
 	rc = dw_etl_lambda(&o.run, api, (long)max, ctx->result);
 out:
-	opts_free(&o);
+	opts_release(&o);
 	return rc;
 }
 

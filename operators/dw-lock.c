@@ -190,10 +190,10 @@ static int do_acquire(struct dw_ctx *ctx)
 	if (rc == 1) {
 		char why[600];
 		snprintf(why, sizeof(why), "%s lock not granted: %s", o.write ? "write" : "read", l.blocked);
-		dw_lock_lease_free(&l);
+		dw_lock_lease_release(&l);
 		return dw_nothing_to_do(ctx, why);
 	}
-	dw_lock_lease_free(&l);
+	dw_lock_lease_release(&l);
 	return rc;
 }
 
@@ -210,7 +210,7 @@ static int do_renew(struct dw_ctx *ctx)
 	cJSON_AddBoolToObject(ctx->result, "renewed", rc == 0);
 	if (rc == 0)
 		put_lease(ctx, &l);
-	dw_lock_lease_free(&l);
+	dw_lock_lease_release(&l);
 	return rc;
 }
 
@@ -244,7 +244,7 @@ static int do_check(struct dw_ctx *ctx)
 	cJSON_AddBoolToObject(ctx->result, "current", rc == 0);
 	if (l.lease_id)
 		put_lease(ctx, &l);
-	dw_lock_lease_free(&l);
+	dw_lock_lease_release(&l);
 	return rc;
 }
 
@@ -363,7 +363,7 @@ static int do_exec(struct dw_ctx *ctx)
 		char why[600];
 		cJSON_AddStringToObject(ctx->result, "blocked_by", r.lease.blocked);
 		snprintf(why, sizeof(why), "lock not granted, the command was not run: %s", r.lease.blocked);
-		dw_lock_lease_free(&r.lease);
+		dw_lock_lease_release(&r.lease);
 		return dw_nothing_to_do(ctx, why);
 	}
 	if (r.ran) {
@@ -376,7 +376,7 @@ static int do_exec(struct dw_ctx *ctx)
 		cJSON_AddBoolToObject(ctx->result, "released", r.released);
 		cJSON_AddBoolToObject(ctx->result, "joined", o.join);
 	}
-	dw_lock_lease_free(&r.lease);
+	dw_lock_lease_release(&r.lease);
 	if (rc == 0 && r.exit_code != 0) {
 		exec_exit = r.exit_code;
 		return dw_fail("CommandFailed", "%s exited with %d", cmd0, r.exit_code);

@@ -100,7 +100,7 @@ struct launch_owned {
 	const char **security_groups;
 };
 
-static void launch_owned_free(struct launch_owned *s)
+static void launch_owned_release(struct launch_owned *s)
 {
 	free(s->password);
 	free(s->master_user);
@@ -259,7 +259,7 @@ static int launch(struct dw_ctx *ctx)
 		put(ctx->result, "dry_run", cJSON_CreateTrue());
 	rc = 0;
 out:
-	launch_owned_free(&s);
+	launch_owned_release(&s);
 	return rc;
 }
 

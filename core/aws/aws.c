@@ -156,7 +156,7 @@ int dw_aws_new_with_creds(struct dw_aws **out, const struct dw_aws_config *cfg,
 
 void dw_aws_set_creds(struct dw_aws *aws, const struct dw_creds *creds)
 {
-	dw_creds_free(&aws->creds);
+	dw_creds_release(&aws->creds);
 	dw_creds_copy(&aws->creds, creds);
 }
 
@@ -167,10 +167,10 @@ void dw_aws_free(struct dw_aws *aws)
 	free(aws->region);
 	free(aws->endpoint_url);
 	cJSON_Delete(aws->endpoints);
-	dw_creds_free(&aws->creds);
+	dw_creds_release(&aws->creds);
 	dw_aws_pool_free(aws->sync);
-	dw_kv_free(&aws->endpoint_cache);
-	dw_kv_free(&aws->custom_endpoints);
+	dw_kv_release(&aws->endpoint_cache);
+	dw_kv_release(&aws->custom_endpoints);
 	free(aws);
 }
 
@@ -208,13 +208,21 @@ void dw_aws_request_init(struct dw_aws_request *r, const char *service,
 	dw_buf_init(&r->body);
 }
 
-void dw_aws_request_free(struct dw_aws_request *r)
+void dw_aws_request_release(struct dw_aws_request *r)
 {
 	free(r->bucket);
 	free(r->path);
-	dw_kv_free(&r->query);
-	dw_kv_free(&r->headers);
-	dw_buf_free(&r->body);
+	dw_kv_release(&r->query);
+	dw_kv_release(&r->headers);
+	dw_buf_release(&r->body);
+}
+
+void dw_aws_request_free(struct dw_aws_request *r)
+{
+	if (!r)
+		return;
+	dw_aws_request_release(r);
+	free(r);
 }
 
 /* A request made ready for the wire: URL and signed headers. */
@@ -224,10 +232,10 @@ struct signed_req {
 	struct dw_http_request http;
 };
 
-static void signed_req_free(struct signed_req *s)
+static void signed_req_release(struct signed_req *s)
 {
 	free(s->url);
-	dw_kv_free(&s->headers);
+	dw_kv_release(&s->headers);
 }
 
 static void amz_now(char out[17])
@@ -306,8 +314,8 @@ static void sign(struct dw_aws *aws, const struct dw_aws_request *req,
 	};
 	dw_sigv4_sign(&in, &sig);
 	dw_kv_add(&out->headers, "Authorization", sig.authorization);
-	dw_sigv4_output_free(&sig);
-	dw_buf_free(&path);
+	dw_sigv4_output_release(&sig);
+	dw_buf_release(&path);
 
 	out->url = dw_buf_detach(&url);
 	out->http.method = req->method;
@@ -536,7 +544,6 @@ static void item_free(struct pool_item *it)
 {
 	if (it->owned) {
 		dw_aws_request_free(it->req);
-		free(it->req);
 	}
 	free(it);
 }
@@ -596,7 +603,7 @@ static void on_http_done(void *ud, struct dw_http_response *resp)
 	struct dw_error err;
 	int verdict = classify(it->req, resp, &err);
 
-	signed_req_free(&it->signed_req);
+	signed_req_release(&it->signed_req);
 	p->in_flight--;
 	if (verdict == 1 && it->attempt < p->aws->max_attempts) {
 		long wait = dw_aws_backoff_ms(it->attempt);
@@ -704,7 +711,7 @@ int dw_aws_send(struct dw_aws *aws, const struct dw_aws_request *req,
 	 * run talks to in turn (what libcurl's easy handle would keep). */
 	if (!aws->sync)
 		aws->sync = pool_create(aws, 1, 5);
-	dw_http_response_reset(resp);
+	dw_http_response_clear(resp);
 	submit(aws->sync, (struct dw_aws_request *)req, 0, resp, 0, on_sync_done, &c);
 	dw_aws_pool_wait(aws->sync, 0);
 	if (c.failed) {
@@ -740,8 +747,8 @@ int dw_aws_query(struct dw_aws *aws, const char *service, const char *version,
 		dw_error_context("%s %s", service, action);
 	else if (dw_xml_parse(resp.body.data, resp.body.len, out))
 		rc = dw_error_context("%s %s", service, action);
-	dw_http_response_free(&resp);
-	dw_aws_request_free(&req);
+	dw_http_response_release(&resp);
+	dw_aws_request_release(&req);
 	return rc;
 }
 
@@ -805,8 +812,7 @@ int dw_aws_json(struct dw_aws *aws, const char *service,
 	rc = dw_aws_send(aws, req, &resp);
 	if (rc == 0)
 		rc = dw_aws_json_parse(&resp, out);
-	dw_http_response_free(&resp);
+	dw_http_response_release(&resp);
 	dw_aws_request_free(req);
-	free(req);
 	return rc;
 }

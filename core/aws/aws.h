@@ -64,6 +64,9 @@ struct dw_aws_request {
 void dw_aws_request_init(struct dw_aws_request *r, const char *service,
 			 enum dw_aws_protocol protocol, const char *method,
 			 const char *path);
+void dw_aws_request_release(struct dw_aws_request *r);
+/* Release and free a request made on the heap (dw_aws_json_request,
+ * dw_s3_list_request, ...); NULL is fine. */
 void dw_aws_request_free(struct dw_aws_request *r);
 
 /* Send with signing and retries: the pool's single-request case (the

@@ -70,7 +70,7 @@ int dw_cw_metric_statistics(struct dw_aws *aws, const struct dw_cw_query *q,
 	dw_kv_init(&params);
 	add_params(&params, q);
 	rc = dw_aws_query(aws, "monitoring", "2010-08-01", "GetMetricStatistics", &params, &doc);
-	dw_kv_free(&params);
+	dw_kv_release(&params);
 	if (rc)
 		return dw_error_context("reading %s %s", q->namespace_, q->metric);
 	read_datapoints(dw_xml_find(xmlDocGetRootElement(doc), "GetMetricStatisticsResult/Datapoints"),

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-void dw_creds_free(struct dw_creds *c)
+void dw_creds_release(struct dw_creds *c)
 {
 	free(c->access_key_id);
 	free(c->secret_access_key);
@@ -190,7 +190,7 @@ static int from_profile(struct dw_creds *out, const struct dw_creds_chain *chain
 					profile, source);
 		if (rc > 0)
 			rc = from_assume_role(out, chain, profile, &src) ? -1 : 1;
-		dw_creds_free(&src);
+		dw_creds_release(&src);
 	} else if (role) {
 		rc = dw_invalid("profile", "profile %s: role_arn needs a source_profile", profile);
 	} else if (id && secret) {
@@ -233,7 +233,7 @@ static int http_get(struct dw_http *h, const char *method, const char *url,
 		.timeout_ms = timeout_ms,
 	};
 
-	dw_http_response_reset(resp);
+	dw_http_response_clear(resp);
 	if (dw_http_perform(h, &req, resp) || resp->status != 200)
 		return -1;
 	return 0;
@@ -282,9 +282,9 @@ static int from_container(struct dw_creds *out)
 	if (rc <= 0)
 		rc = dw_invalid(NULL, "container credentials: nothing usable from %s (HTTP %ld)",
 				url, resp.status);
-	dw_http_response_free(&resp);
+	dw_http_response_release(&resp);
 	dw_http_free(h);
-	dw_kv_free(&headers);
+	dw_kv_release(&headers);
 	free(url);
 	free(file_token);
 	return rc;
@@ -313,7 +313,7 @@ static int from_imds(struct dw_creds *out)
 	if (http_get(h, "PUT", url, &headers, 1000, &resp) == 0) {
 		token = dw_xstrdup(trim(resp.body.data ? resp.body.data : ""));
 		dw_redact_secret(token);
-		dw_kv_free(&headers);
+		dw_kv_release(&headers);
 		dw_kv_add(&headers, "X-aws-ec2-metadata-token", token);
 		free(url);
 		url = dw_xasprintf("%s/latest/meta-data/iam/security-credentials/", base);
@@ -329,8 +329,8 @@ static int from_imds(struct dw_creds *out)
 	free(url);
 	free(token);
 	free(role);
-	dw_kv_free(&headers);
-	dw_http_response_free(&resp);
+	dw_kv_release(&headers);
+	dw_http_response_release(&resp);
 	dw_http_free(h);
 	return rc;
 }

@@ -46,7 +46,7 @@ int dw_creds_resolve(struct dw_creds *out, const struct dw_creds_chain *chain);
  * the secret ones for redaction. */
 void dw_creds_set(struct dw_creds *c, const char *id, const char *secret,
 		  const char *token, const char *source);
-void dw_creds_free(struct dw_creds *c);
+void dw_creds_release(struct dw_creds *c);
 void dw_creds_copy(struct dw_creds *dst, const struct dw_creds *src);
 
 /* A value from the profile's section of ~/.aws/config (AWS_CONFIG_FILE),

@@ -48,9 +48,8 @@ int dw_ddb_call(struct dw_aws *aws, const char *operation, const cJSON *in,
 	rc = dw_aws_send(aws, req, &resp);
 	if (rc == 0)
 		rc = parse_answer(&resp, operation, out);
-	dw_http_response_free(&resp);
+	dw_http_response_release(&resp);
 	dw_aws_request_free(req);
-	free(req);
 	return rc;
 }
 

@@ -25,15 +25,15 @@ void dw_http_response_init(struct dw_http_response *r)
 	dw_kv_init(&r->headers);
 }
 
-void dw_http_response_free(struct dw_http_response *r)
+void dw_http_response_release(struct dw_http_response *r)
 {
-	dw_buf_free(&r->body);
-	dw_kv_free(&r->headers);
+	dw_buf_release(&r->body);
+	dw_kv_release(&r->headers);
 }
 
-void dw_http_response_reset(struct dw_http_response *r)
+void dw_http_response_clear(struct dw_http_response *r)
 {
-	dw_http_response_free(r);
+	dw_http_response_release(r);
 	dw_http_response_init(r);
 }
 
@@ -59,7 +59,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 
 	if (len > 5 && strncmp(data, "HTTP/", 5) == 0) {
 		/* A new response (after 100 Continue or a redirect) starts over. */
-		dw_kv_free(&r->headers);
+		dw_kv_release(&r->headers);
 		return len;
 	}
 	if (!colon)
@@ -266,7 +266,7 @@ static void complete(struct dw_http_multi *m, CURL *e, CURLcode rc)
 	t->hdrs = NULL;
 	m->in_flight--;
 	t->done(t->ud, &t->resp);
-	dw_http_response_free(&t->resp);
+	dw_http_response_release(&t->resp);
 	t->next_free = m->free_list;
 	m->free_list = t;
 }

@@ -41,8 +41,8 @@ struct dw_http_response {
 const char *dw_http_fault_code(const struct dw_http_response *r);
 
 void dw_http_response_init(struct dw_http_response *r);
-void dw_http_response_free(struct dw_http_response *r);
-void dw_http_response_reset(struct dw_http_response *r);
+void dw_http_response_release(struct dw_http_response *r);
+void dw_http_response_clear(struct dw_http_response *r);
 
 struct dw_http;
 struct dw_http *dw_http_new(void);

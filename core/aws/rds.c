@@ -76,7 +76,7 @@ static int scan_page(struct dw_aws *aws, const char *source,
 	if (*marker)
 		dw_kv_add(&params, "Marker", *marker);
 	rc = call(aws, names->action, &params, &doc);
-	dw_kv_free(&params);
+	dw_kv_release(&params);
 	free(*marker);
 	*marker = NULL;
 	if (rc)
@@ -133,7 +133,7 @@ int dw_rds_describe_snapshot(struct dw_aws *aws, const char *id,
 	dw_kv_init(&params);
 	dw_kv_add(&params, "DBSnapshotIdentifier", id);
 	int rc = call(aws, instance_names.action, &params, &doc);
-	dw_kv_free(&params);
+	dw_kv_release(&params);
 	if (rc)
 		return dw_error_context("looking for snapshot %s", id);
 	xmlNodePtr list = dw_xml_find(xmlDocGetRootElement(doc), instance_names.list);
@@ -185,7 +185,7 @@ static int list_tags(struct dw_aws *aws, const char *arn, struct tag_list *tags)
 	dw_kv_init(&params);
 	dw_kv_add(&params, "ResourceName", arn);
 	int rc = call(aws, "ListTagsForResource", &params, &doc);
-	dw_kv_free(&params);
+	dw_kv_release(&params);
 	if (rc)
 		return -1;
 	read_tags(dw_xml_find(xmlDocGetRootElement(doc), "ListTagsForResourceResult/TagList"), tags);
@@ -234,7 +234,7 @@ static int describe_page(struct dw_aws *aws, const char *id, char **marker,
 	if (*marker)
 		dw_kv_add(&params, "Marker", *marker);
 	rc = call(aws, "DescribeDBInstances", &params, &doc);
-	dw_kv_free(&params);
+	dw_kv_release(&params);
 	free(*marker);
 	*marker = NULL;
 	if (rc)
@@ -311,7 +311,7 @@ int dw_rds_restore_instance(struct dw_aws *aws, const struct dw_rds_restore *in)
 	}
 	add_tags(&p, in->tags, in->n_tags);
 	int rc = call_only(aws, "RestoreDBInstanceFromDBSnapshot", &p);
-	dw_kv_free(&p);
+	dw_kv_release(&p);
 	return rc;
 }
 
@@ -325,7 +325,7 @@ int dw_rds_modify_instance(struct dw_aws *aws, const struct dw_rds_modify *in)
 		dw_kv_addf(&p, "BackupRetentionPeriod", "%d", in->backup_retention);
 	dw_kv_add(&p, "ApplyImmediately", boolean(in->apply_immediately));
 	int rc = call_only(aws, "ModifyDBInstance", &p);
-	dw_kv_free(&p);
+	dw_kv_release(&p);
 	return rc;
 }
 
@@ -336,7 +336,7 @@ int dw_rds_start_instance(struct dw_aws *aws, const char *instance)
 	dw_kv_init(&p);
 	dw_kv_add(&p, "DBInstanceIdentifier", instance);
 	int rc = call_only(aws, "StartDBInstance", &p);
-	dw_kv_free(&p);
+	dw_kv_release(&p);
 	return rc;
 }
 
@@ -349,7 +349,7 @@ int dw_rds_delete_instance(struct dw_aws *aws, const struct dw_rds_delete *in)
 	dw_kv_add(&p, "SkipFinalSnapshot", boolean(in->skip_final_snapshot));
 	dw_kv_add(&p, "DeleteAutomatedBackups", boolean(in->delete_automated_backups));
 	int rc = call_only(aws, "DeleteDBInstance", &p);
-	dw_kv_free(&p);
+	dw_kv_release(&p);
 	return rc;
 }
 
@@ -362,7 +362,7 @@ int dw_rds_add_tags(struct dw_aws *aws, const char *arn,
 	dw_kv_add(&p, "ResourceName", arn);
 	add_tags(&p, tags, n);
 	int rc = call_only(aws, "AddTagsToResource", &p);
-	dw_kv_free(&p);
+	dw_kv_release(&p);
 	return rc;
 }
 
@@ -404,7 +404,7 @@ int dw_rds_describe_export_task(struct dw_aws *aws, const char *id,
 	dw_kv_init(&params);
 	dw_kv_add(&params, "ExportTaskIdentifier", id);
 	rc = call(aws, "DescribeExportTasks", &params, &doc);
-	dw_kv_free(&params);
+	dw_kv_release(&params);
 	if (rc && (dw_error_is("ExportTaskNotFound") || dw_error_is("ExportTaskNotFoundFault"))) {
 		dw_error_clear();
 		return 0;
@@ -446,7 +446,7 @@ int dw_rds_start_export_task(struct dw_aws *aws, const struct dw_rds_start_expor
 		dw_kv_add(&params, key, in->export_only[i]);
 	}
 	rc = call(aws, "StartExportTask", &params, &doc);
-	dw_kv_free(&params);
+	dw_kv_release(&params);
 	if (rc == 0)
 		read_export_task(dw_xml_find(xmlDocGetRootElement(doc), "StartExportTaskResult"), out);
 	xmlFreeDoc(doc);
@@ -463,7 +463,7 @@ int dw_rds_cancel_export_task(struct dw_aws *aws, const char *id,
 	dw_kv_init(&params);
 	dw_kv_add(&params, "ExportTaskIdentifier", id);
 	rc = call(aws, "CancelExportTask", &params, &doc);
-	dw_kv_free(&params);
+	dw_kv_release(&params);
 	if (rc == 0)
 		read_export_task(dw_xml_find(xmlDocGetRootElement(doc), "CancelExportTaskResult"), out);
 	xmlFreeDoc(doc);

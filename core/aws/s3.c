@@ -101,9 +101,8 @@ static int list_page(struct dw_aws *aws, struct dw_s3_list *l, const char *token
 		rc = dw_s3_list_parse(l, &resp, next_token);
 	else
 		dw_error_context("listing s3://%s/%s", l->bucket, l->prefix ? l->prefix : "");
-	dw_http_response_free(&resp);
+	dw_http_response_release(&resp);
 	dw_aws_request_free(req);
-	free(req);
 	return rc;
 }
 
@@ -139,8 +138,8 @@ int dw_s3_get_object(struct dw_aws *aws, const char *bucket, const char *key,
 		dw_buf_append(out, resp.body.data, resp.body.len);
 	else
 		dw_error_context("reading s3://%s/%s", bucket, key);
-	dw_http_response_free(&resp);
-	dw_aws_request_free(&req);
+	dw_http_response_release(&resp);
+	dw_aws_request_release(&req);
 	return rc;
 }
 
@@ -181,7 +180,7 @@ int dw_s3_get_range(struct dw_aws *aws, const char *bucket, const char *key,
 	} else {
 		dw_error_context("reading s3://%s/%s", bucket, key);
 	}
-	dw_http_response_free(&resp);
+	dw_http_response_release(&resp);
 	dw_aws_request_free(&req);
 	return rc;
 }
@@ -202,8 +201,8 @@ int dw_s3_put_object(struct dw_aws *aws, const char *bucket, const char *key,
 	rc = dw_aws_send(aws, &req, &resp);
 	if (rc)
 		dw_error_context("writing s3://%s/%s", bucket, key);
-	dw_http_response_free(&resp);
-	dw_aws_request_free(&req);
+	dw_http_response_release(&resp);
+	dw_aws_request_release(&req);
 	return rc;
 }
 
@@ -260,8 +259,8 @@ int dw_s3_delete_objects(struct dw_aws *aws, const char *bucket,
 		dw_error_context("deleting %zu objects from s3://%s", n, bucket);
 	}
 	xmlFreeDoc(doc);
-	dw_http_response_free(&resp);
-	dw_aws_request_free(&req);
+	dw_http_response_release(&resp);
+	dw_aws_request_release(&req);
 	return rc;
 }
 
@@ -279,7 +278,7 @@ struct dw_aws_request *dw_s3_copy_request(const char *src_bucket,
 	dw_buf_printf(&source, "/%s/", src_bucket);
 	dw_uri_encode(&source, src_key, 1);
 	dw_kv_add(&req->headers, "X-Amz-Copy-Source", source.data);
-	dw_buf_free(&source);
+	dw_buf_release(&source);
 	return req;
 }
 
@@ -335,8 +334,8 @@ int dw_s3_create_multipart_upload(struct dw_aws *aws, const char *bucket,
 	if (rc == 0 && !(*upload_id = dw_xml_text(xmlDocGetRootElement(doc), "UploadId")))
 		rc = dw_fail("InvalidResponse", "CreateMultipartUpload answered without an UploadId");
 	xmlFreeDoc(doc);
-	dw_http_response_free(&resp);
-	dw_aws_request_free(&req);
+	dw_http_response_release(&resp);
+	dw_aws_request_release(&req);
 	return rc;
 }
 
@@ -394,8 +393,8 @@ int dw_s3_complete_multipart_upload(struct dw_aws *aws, const char *bucket,
 		dw_error_restore(&e);
 		rc = -1;
 	}
-	dw_http_response_free(&resp);
-	dw_aws_request_free(&req);
+	dw_http_response_release(&resp);
+	dw_aws_request_release(&req);
 	return rc;
 }
 
@@ -409,8 +408,8 @@ int dw_s3_abort_multipart_upload(struct dw_aws *aws, const char *bucket,
 	upload_request(&req, "DELETE", bucket, key, upload_id);
 	dw_http_response_init(&resp);
 	rc = dw_aws_send(aws, &req, &resp);
-	dw_http_response_free(&resp);
-	dw_aws_request_free(&req);
+	dw_http_response_release(&resp);
+	dw_aws_request_release(&req);
 	return rc;
 }
 

@@ -44,7 +44,7 @@ int dw_session_open(struct dw_aws **out, const struct dw_aws_config *cfg)
 		return -1;
 	}
 	dw_aws_set_creds(*out, &creds);
-	dw_creds_free(&creds);
+	dw_creds_release(&creds);
 	dw_debug("aws: region %s, credentials from %s", dw_aws_region(*out),
 		 dw_aws_credentials_source(*out));
 	return 0;

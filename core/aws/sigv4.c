@@ -255,11 +255,11 @@ int dw_sigv4_sign(const struct dw_sigv4_input *in, struct dw_sigv4_output *out)
 		"AWS4-HMAC-SHA256 Credential=%s/%.8s/%s/%s/aws4_request, SignedHeaders=%s, Signature=%s",
 		in->creds->access_key_id, in->amz_date, in->region, in->service,
 		signed_names.data, sig_hex);
-	dw_buf_free(&signed_names);
+	dw_buf_release(&signed_names);
 	return 0;
 }
 
-void dw_sigv4_output_free(struct dw_sigv4_output *out)
+void dw_sigv4_output_release(struct dw_sigv4_output *out)
 {
 	free(out->canonical_request);
 	free(out->string_to_sign);

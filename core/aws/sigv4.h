@@ -30,7 +30,7 @@ struct dw_sigv4_output {
 
 /* Compute the canonical request, string to sign and Authorization value. */
 int dw_sigv4_sign(const struct dw_sigv4_input *in, struct dw_sigv4_output *out);
-void dw_sigv4_output_free(struct dw_sigv4_output *out);
+void dw_sigv4_output_release(struct dw_sigv4_output *out);
 /* The hex signature of a string to sign with in's credentials, date,
  * region and service (the last step of dw_sigv4_sign). */
 void dw_sigv4_signature(const struct dw_sigv4_input *in,

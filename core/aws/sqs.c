@@ -146,7 +146,7 @@ static int call_text(struct dw_aws *aws, const char *operation, const struct dw_
 				     "a JSON object", operation);
 		}
 	}
-	dw_http_response_free(&resp);
+	dw_http_response_release(&resp);
 	dw_aws_request_free(req);
 	free(req);
 	return rc;
@@ -176,7 +176,7 @@ int dw_sqs_receive(struct dw_aws *aws, const char *queue_url, int max, int wait_
 	dw_buf_puts(&body, ",\"MessageSystemAttributeNames\":[\"ApproximateReceiveCount\"],"
 		    "\"AttributeNames\":[\"ApproximateReceiveCount\"],\"MessageAttributeNames\":[\"All\"]}");
 	rc = call_text(aws, "ReceiveMessage", &body, &ans);
-	dw_buf_free(&body);
+	dw_buf_release(&body);
 	if (rc)
 		return dw_error_context("receiving from %s", queue_url);
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(ans, "Messages");
@@ -260,7 +260,7 @@ static int receipt_batch(struct dw_aws *aws, const char *operation, const char *
 	}
 	dw_buf_puts(&body, "]}");
 	rc = call_text(aws, operation, &body, &ans);
-	dw_buf_free(&body);
+	dw_buf_release(&body);
 	if (rc == 0)
 		batch_ok(ans, n, ok);
 	cJSON_Delete(ans);
@@ -309,7 +309,7 @@ int dw_sqs_send_batch(struct dw_aws *aws, const char *queue_url,
 	}
 	dw_buf_puts(&body, "]}");
 	rc = call_text(aws, "SendMessageBatch", &body, &ans);
-	dw_buf_free(&body);
+	dw_buf_release(&body);
 	if (rc == 0)
 		batch_ok(ans, n, ok);
 	cJSON_Delete(ans);
@@ -328,7 +328,7 @@ int dw_sqs_queue_url(struct dw_aws *aws, const char *name, char **url)
 	dw_sqs_json_string(&body, name);
 	dw_buf_putc(&body, '}');
 	rc = call_text(aws, "GetQueueUrl", &body, &ans);
-	dw_buf_free(&body);
+	dw_buf_release(&body);
 	if (rc == 0) {
 		const cJSON *u = cJSON_GetObjectItemCaseSensitive(ans, "QueueUrl");
 		if (cJSON_IsString(u))

@@ -20,7 +20,7 @@ int dw_sts_assume_role(struct dw_aws *aws, const struct dw_sts_assume_role *in,
 		dw_kv_add(&params, "ExternalId", in->external_id);
 	dw_kv_addf(&params, "DurationSeconds", "%d", in->duration_s > 0 ? in->duration_s : 3600);
 	rc = dw_aws_query(aws, "sts", STS_VERSION, "AssumeRole", &params, &doc);
-	dw_kv_free(&params);
+	dw_kv_release(&params);
 	if (rc)
 		return -1;
 	xmlNodePtr c = dw_xml_find(xmlDocGetRootElement(doc), "AssumeRoleResult/Credentials");

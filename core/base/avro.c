@@ -273,7 +273,7 @@ int dw_avro_put_block(struct dw_buf *out, enum dw_avro_codec codec,
 			dw_buf_append(out, body, blen);
 		dw_buf_append(out, sync, DW_AVRO_SYNC_LEN);
 	}
-	dw_buf_free(&packed);
+	dw_buf_release(&packed);
 	return rc;
 }
 
@@ -289,10 +289,10 @@ void dw_avro_writer_init(struct dw_avro_writer *w, const char *schema,
 	dw_avro_put_header(&w->out, schema, codec, sync);
 }
 
-void dw_avro_writer_free(struct dw_avro_writer *w)
+void dw_avro_writer_release(struct dw_avro_writer *w)
 {
-	dw_buf_free(&w->out);
-	dw_buf_free(&w->rec);
+	dw_buf_release(&w->out);
+	dw_buf_release(&w->rec);
 }
 
 static int writer_flush(struct dw_avro_writer *w)
@@ -303,7 +303,7 @@ static int writer_flush(struct dw_avro_writer *w)
 		return -1;
 	w->blocks++;
 	w->count = 0;
-	dw_buf_reset(&w->rec);
+	dw_buf_clear(&w->rec);
 	return 0;
 }
 
@@ -400,11 +400,11 @@ int dw_avro_reader_open(struct dw_avro_reader *r, const void *data, size_t len)
 	return 0;
 }
 
-void dw_avro_reader_free(struct dw_avro_reader *r)
+void dw_avro_reader_release(struct dw_avro_reader *r)
 {
 	free(r->schema);
 	r->schema = NULL;
-	dw_buf_free(&r->block);
+	dw_buf_release(&r->block);
 }
 
 /* Avro readers hold a block whole; refuse to inflate beyond this. */
@@ -463,7 +463,7 @@ int dw_avro_reader_next(struct dw_avro_reader *r)
 
 	if (r->p == r->end)
 		return 0;
-	dw_buf_reset(&r->block);
+	dw_buf_clear(&r->block);
 	if (dw_avro_get_long(&r->p, r->end, &count) || count < 0 ||
 	    get_bytes(&r->p, r->end, &data, &len))
 		return bad("Avro block %llu: truncated", r->blocks + 1);

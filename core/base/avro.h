@@ -87,7 +87,7 @@ struct dw_avro_writer {
 void dw_avro_writer_init(struct dw_avro_writer *w, const char *schema,
 			 enum dw_avro_codec codec,
 			 const unsigned char sync[DW_AVRO_SYNC_LEN]);
-void dw_avro_writer_free(struct dw_avro_writer *w);
+void dw_avro_writer_release(struct dw_avro_writer *w);
 /* After a record was encoded into w->rec: count it, and close the block
  * when it is full.  -1 with an error raised when compression fails. */
 int dw_avro_writer_end_record(struct dw_avro_writer *w);
@@ -113,7 +113,7 @@ struct dw_avro_reader {
  * is malformed, the schema missing or the codec unknown.  The reader
  * points into data, which must outlive it. */
 int dw_avro_reader_open(struct dw_avro_reader *r, const void *data, size_t len);
-void dw_avro_reader_free(struct dw_avro_reader *r);
+void dw_avro_reader_release(struct dw_avro_reader *r);
 /* The next block into r->count and r->block: 1 when one was read, 0 at the
  * end of the file, -1 with an error raised (AvroInvalid) when the block is
  * truncated, its sync marker wrong, its data does not decompress or (snappy)

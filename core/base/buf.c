@@ -88,13 +88,13 @@ void dw_buf_init(struct dw_buf *b)
 	b->cap = 0;
 }
 
-void dw_buf_free(struct dw_buf *b)
+void dw_buf_release(struct dw_buf *b)
 {
 	free(b->data);
 	dw_buf_init(b);
 }
 
-void dw_buf_reset(struct dw_buf *b)
+void dw_buf_clear(struct dw_buf *b)
 {
 	b->len = 0;
 	if (b->data)
@@ -160,7 +160,7 @@ void dw_kv_init(struct dw_kvlist *l)
 	l->cap = 0;
 }
 
-void dw_kv_free(struct dw_kvlist *l)
+void dw_kv_release(struct dw_kvlist *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->items[i].key);

@@ -13,8 +13,8 @@ struct dw_buf {
 };
 
 void dw_buf_init(struct dw_buf *b);
-void dw_buf_free(struct dw_buf *b);
-void dw_buf_reset(struct dw_buf *b);
+void dw_buf_release(struct dw_buf *b);
+void dw_buf_clear(struct dw_buf *b);
 void dw_buf_append(struct dw_buf *b, const void *data, size_t len);
 void dw_buf_puts(struct dw_buf *b, const char *s);
 void dw_buf_putc(struct dw_buf *b, char c);
@@ -34,7 +34,7 @@ struct dw_kvlist {
 };
 
 void dw_kv_init(struct dw_kvlist *l);
-void dw_kv_free(struct dw_kvlist *l);
+void dw_kv_release(struct dw_kvlist *l);
 void dw_kv_add(struct dw_kvlist *l, const char *key, const char *value);
 void dw_kv_addf(struct dw_kvlist *l, const char *key, const char *fmt, ...)
 	DW_PRINTF(3, 4);

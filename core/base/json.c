@@ -551,11 +551,11 @@ int dw_json_read_file(const char *path, size_t max, const char *field, cJSON **o
 		dw_buf_append(&text, chunk, n);
 	fclose(f);
 	if (text.len > max) {
-		dw_buf_free(&text);
+		dw_buf_release(&text);
 		return dw_invalid(field, "%s is larger than %zu bytes", path, max);
 	}
 	rc = dw_json_parse(text.data ? text.data : "", text.len, field, out);
-	dw_buf_free(&text);
+	dw_buf_release(&text);
 	if (rc) {
 		struct dw_error e;
 		char where[sizeof(e.field)];

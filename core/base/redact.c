@@ -25,7 +25,7 @@ void dw_redact_secret(const char *secret)
 	secrets[n_secrets++] = dw_xstrdup(secret);
 }
 
-void dw_redact_reset(void)
+void dw_redact_clear(void)
 {
 	for (size_t i = 0; i < n_secrets; i++)
 		free(secrets[i]);

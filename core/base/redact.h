@@ -23,6 +23,6 @@ void dw_redact_format(char *dst, size_t cap, const char *fmt, ...) DW_PRINTF(3, 
 void dw_redact_vformat(char *dst, size_t cap, const char *fmt, va_list ap);
 
 /* Forget the registered secrets (tests, and exit clean-up). */
-void dw_redact_reset(void);
+void dw_redact_clear(void);
 
 #endif

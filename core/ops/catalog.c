@@ -124,7 +124,7 @@ void dw_catalog_model_release(struct dw_catalog_model *m)
 {
 	for (size_t i = 0; i < m->ntables; i++) {
 		free(m->tables[i].dataset);
-		dw_ddl_table_free(&m->tables[i].ddl);
+		dw_ddl_table_release(&m->tables[i].ddl);
 		cJSON_Delete(m->tables[i].input);
 	}
 	free(m->tables);
@@ -880,9 +880,9 @@ static int view_input(const struct dw_catalog_view *v, const char *db, const cha
 	cJSON_free(json);
 	free(b64);
 	free(cols);
-	dw_buf_free(&sql);
-	dw_buf_free(&text);
-	dw_buf_free(&target);
+	dw_buf_release(&sql);
+	dw_buf_release(&text);
+	dw_buf_release(&target);
 	cJSON_Delete(pv);
 	*out = in;
 	return 0;
@@ -1203,7 +1203,7 @@ static void plan_hash(struct dw_catalog_plan *p)
 			      h ? h : "-", it->version_id ? it->version_id : "-", it->drift);
 	}
 	dw_sha256_hex(b.data ? b.data : "", b.len, p->hash);
-	dw_buf_free(&b);
+	dw_buf_release(&b);
 }
 
 int dw_catalog_plan_make(struct dw_aws *aws, const struct dw_catalog_model *m,

@@ -137,11 +137,11 @@ int dw_cleanup_policy_read(struct dw_cleanup_policy *p, const cJSON *req)
 		rc = dw_invalid(NULL, "nothing to look at: give at least one of snapshots, s3, "
 				"tables, queues");
 	if (rc)
-		dw_cleanup_policy_free(p);
+		dw_cleanup_policy_release(p);
 	return rc;
 }
 
-void dw_cleanup_policy_free(struct dw_cleanup_policy *p)
+void dw_cleanup_policy_release(struct dw_cleanup_policy *p)
 {
 	free(p->s3);
 	free(p->tables);
@@ -157,7 +157,7 @@ void dw_cleanup_plan_init(struct dw_cleanup_plan *plan, time_t now)
 	plan->now = now;
 }
 
-void dw_cleanup_plan_free(struct dw_cleanup_plan *plan)
+void dw_cleanup_plan_release(struct dw_cleanup_plan *plan)
 {
 	for (size_t i = 0; i < plan->n; i++) {
 		struct dw_cleanup_item *it = &plan->items[i];
@@ -674,7 +674,7 @@ void dw_cleanup_plan_hash(const struct dw_cleanup_plan *plan, char out[65])
 	}
 	free(lines);
 	dw_sha256_hex(all.data, all.len, out);
-	dw_buf_free(&all);
+	dw_buf_release(&all);
 }
 
 int dw_cleanup_expect(const struct dw_cleanup_plan *plan, const char *expect)

@@ -53,9 +53,9 @@ struct dw_cleanup_policy {
 /* Read the policy from a request already checked against its field table
  * ("snapshots", "s3", "tables", "queues"), checking the values: raises
  * DW_INVALID naming the field ("s3[1].prefix") when one is unusable or
- * when no section is given.  Free with dw_cleanup_policy_free. */
+ * when no section is given.  Free with dw_cleanup_policy_release. */
 int dw_cleanup_policy_read(struct dw_cleanup_policy *p, const cJSON *req);
-void dw_cleanup_policy_free(struct dw_cleanup_policy *p);
+void dw_cleanup_policy_release(struct dw_cleanup_policy *p);
 
 enum dw_cleanup_kind {
 	DW_CLEANUP_COPY,   /* a warehouse copy (RDS instance) */
@@ -87,7 +87,7 @@ struct dw_cleanup_plan {
 };
 
 void dw_cleanup_plan_init(struct dw_cleanup_plan *plan, time_t now);
-void dw_cleanup_plan_free(struct dw_cleanup_plan *plan);
+void dw_cleanup_plan_release(struct dw_cleanup_plan *plan);
 
 /* List everything the policy covers, reading only.  Fails, with the plan
  * partly filled, when something cannot be read. */

@@ -371,14 +371,14 @@ static void quote_grant_database(struct dw_buf *sql, const char *database)
 		dw_buf_putc(&escaped, *p);
 	}
 	dw_mysql_quote_ident(sql, escaped.data);
-	dw_buf_free(&escaped);
+	dw_buf_release(&escaped);
 }
 
 static int run_sql(struct dw_mysql *db, struct dw_buf *sql, const char *what)
 {
 	int rc = dw_mysql_exec(db, sql->data);
 
-	dw_buf_reset(sql);
+	dw_buf_clear(sql);
 	if (rc)
 		return dw_error_context("%s", what);
 	return 0;
@@ -410,10 +410,10 @@ static int grant_login(struct dw_mysql *db, const struct dw_copy_login *login)
 	dw_buf_puts(&sql, " WITH GRANT OPTION");
 	if (run_sql(db, &sql, "granting the login its rights"))
 		goto fail;
-	dw_buf_free(&sql);
+	dw_buf_release(&sql);
 	return 0;
 fail:
-	dw_buf_free(&sql);
+	dw_buf_release(&sql);
 	return -1;
 }
 

@@ -694,7 +694,7 @@ int dw_ddl_table_parse(struct dw_ddl_table *t, const cJSON *req)
 	return check_add_partitions(t);
 }
 
-void dw_ddl_table_free(struct dw_ddl_table *t)
+void dw_ddl_table_release(struct dw_ddl_table *t)
 {
 	for (size_t i = 0; i < t->ncolumns; i++) {
 		free(t->columns[i].name);
@@ -727,8 +727,8 @@ void dw_ddl_table_free(struct dw_ddl_table *t)
 	free(t->pattern);
 	free(t->sns_topic);
 	free(t->comment);
-	dw_kv_free(&t->table_properties);
-	dw_kv_free(&t->serde_properties);
+	dw_kv_release(&t->table_properties);
+	dw_kv_release(&t->serde_properties);
 	cJSON_Delete(t->add_partitions);
 	memset(t, 0, sizeof(*t));
 }
@@ -744,10 +744,10 @@ struct node {
 	size_t nkids;
 };
 
-static void node_free(struct node *n)
+static void node_release(struct node *n)
 {
 	for (size_t i = 0; i < n->nkids; i++)
-		node_free(&n->kids[i]);
+		node_release(&n->kids[i]);
 	free(n->kids);
 }
 
@@ -794,14 +794,14 @@ static int build_tree(const struct dw_ddl_table *t, struct node *root)
 		 * Athena/Glue can map it. */
 		if (c->npath == 1 && strcmp(c->path[0], c->name) != 0) {
 			if (t->format != DW_FMT_JSON || t->dialect == DW_DDL_REDSHIFT) {
-				node_free(root);
+				node_release(root);
 				return dw_invalid(w, "%s: %s %s reads columns by their key: name the column \"%s\"",
 						  w, dialect_names[t->dialect], format_names[t->format], c->path[0]);
 			}
 			top = c->name;
 		}
 		if (tree_add(root, c, i, top)) {
-			node_free(root);
+			node_release(root);
 			return -1;
 		}
 	}
@@ -975,13 +975,13 @@ static int add_projection(const struct dw_ddl_table *t, struct dw_kvlist *params
 			for (size_t k = 0; k < p->nvalues; k++)
 				dw_buf_printf(&v, "%s%s", k ? "," : "", p->values[k]);
 			kv_add_named(params, "projection.%s.values", p->name, v.data);
-			dw_buf_free(&v);
+			dw_buf_release(&v);
 		}
 	}
 	dw_buf_init(&tmpl);
 	partition_template(&tmpl, t);
 	dw_kv_add(params, "storage.location.template", tmpl.data);
-	dw_buf_free(&tmpl);
+	dw_buf_release(&tmpl);
 	return 0;
 }
 
@@ -1021,15 +1021,15 @@ int dw_ddl_check_columns(const struct dw_ddl_table *t)
 		struct node root;
 		if (check_hive_partitions(t) || build_tree(t, &root))
 			return -1;
-		node_free(&root);
+		node_release(&root);
 	}
 	return 0;
 }
 
-static void hive_storage_free(struct hive_storage *s)
+static void hive_storage_release(struct hive_storage *s)
 {
-	dw_kv_free(&s->serde_params);
-	dw_kv_free(&s->table_params);
+	dw_kv_release(&s->serde_params);
+	dw_kv_release(&s->table_params);
 }
 
 static int hive_storage(const struct dw_ddl_table *t, const struct node *root,
@@ -1083,7 +1083,7 @@ static int hive_storage(const struct dw_ddl_table *t, const struct node *root,
 		dw_kv_add(&s->table_params, "skip.header.line.count", "1");
 	if (t->dialect != DW_DDL_REDSHIFT && t->projection && t->npartitions &&
 	    add_projection(t, &s->table_params)) {
-		hive_storage_free(s);
+		hive_storage_release(s);
 		return -1;
 	}
 	for (size_t i = 0; i < t->table_properties.n; i++)
@@ -1140,7 +1140,7 @@ static void put_drop(struct dw_kvlist *out, const struct dw_ddl_table *t)
 		    "DROP TABLE IF EXISTS ");
 	put_qualified(&b, t);
 	dw_kv_add(out, "drop_table", b.data);
-	dw_buf_free(&b);
+	dw_buf_release(&b);
 }
 
 static void put_add_partitions(struct dw_kvlist *out, const struct dw_ddl_table *t)
@@ -1173,8 +1173,8 @@ static void put_add_partitions(struct dw_kvlist *out, const struct dw_ddl_table 
 		dw_buf_puts(&b, ") LOCATION ");
 		dw_ddl_quote_literal(&b, t->dialect, loc.data);
 		dw_kv_add(out, "add_partition", b.data);
-		dw_buf_free(&b);
-		dw_buf_free(&loc);
+		dw_buf_release(&b);
+		dw_buf_release(&loc);
 	}
 }
 
@@ -1241,7 +1241,7 @@ static int hive_statements(const struct dw_ddl_table *t, struct dw_kvlist *out)
 	if (dw_ddl_check_columns(t) || build_tree(t, &root))
 		return -1;
 	if (hive_storage(t, &root, &s)) {
-		node_free(&root);
+		node_release(&root);
 		return -1;
 	}
 	dw_buf_init(&b);
@@ -1249,7 +1249,7 @@ static int hive_statements(const struct dw_ddl_table *t, struct dw_kvlist *out)
 		dw_buf_puts(&b, "CREATE DATABASE IF NOT EXISTS ");
 		dw_ddl_quote_ident(&b, t->dialect, t->database ? t->database : t->schema);
 		dw_kv_add(out, "create_database", b.data);
-		dw_buf_reset(&b);
+		dw_buf_clear(&b);
 	}
 	if (t->replace)
 		put_drop(out, t);
@@ -1265,18 +1265,18 @@ static int hive_statements(const struct dw_ddl_table *t, struct dw_kvlist *out)
 		for (size_t i = 0; i < s.table_params.n; i++)
 			if (strcmp(s.table_params.items[i].key, "classification") != 0)
 				dw_kv_add(&props, s.table_params.items[i].key, s.table_params.items[i].value);
-		dw_buf_reset(&b);
+		dw_buf_clear(&b);
 		dw_buf_puts(&b, "ALTER TABLE ");
 		put_qualified(&b, t);
 		dw_buf_puts(&b, " SET TABLE PROPERTIES ");
 		put_properties(&b, t->dialect, &props);
 		dw_kv_add(out, "set_table_properties", b.data);
-		dw_kv_free(&props);
+		dw_kv_release(&props);
 	}
 	put_add_partitions(out, t);
-	dw_buf_free(&b);
-	hive_storage_free(&s);
-	node_free(&root);
+	dw_buf_release(&b);
+	hive_storage_release(&s);
+	node_release(&root);
 	return 0;
 }
 
@@ -1321,7 +1321,7 @@ static void put_snowflake_format(struct dw_buf *b, const char *f)
 		p += run;
 	}
 	dw_ddl_quote_literal(b, DW_DDL_SNOWFLAKE, s.data);
-	dw_buf_free(&s);
+	dw_buf_release(&s);
 }
 
 static void put_partition_expr(struct dw_buf *b, const struct dw_ddl_table *t,
@@ -1362,7 +1362,7 @@ static void put_partition_expr(struct dw_buf *b, const struct dw_ddl_table *t,
 		dw_buf_putc(b, ')');
 		break;
 	}
-	dw_buf_free(&e);
+	dw_buf_release(&e);
 }
 
 /* value:"a"."b" for keys that fit in double quotes, value['k'] otherwise:
@@ -1400,7 +1400,7 @@ static void put_file_format(struct dw_buf *b, const struct dw_ddl_table *t, int 
 		dw_buf_puts(b, "(FORMAT_NAME = ");
 		dw_ddl_quote_literal(b, DW_DDL_SNOWFLAKE, name.data);
 		dw_buf_putc(b, ')');
-		dw_buf_free(&name);
+		dw_buf_release(&name);
 		return;
 	}
 	if (!inline_only)
@@ -1428,7 +1428,7 @@ static void snowflake_setup(const struct dw_ddl_table *t, struct dw_kvlist *out)
 		dw_buf_puts(&b, "\nSTORAGE_INTEGRATION = ");
 		dw_ddl_quote_ident(&b, DW_DDL_SNOWFLAKE, t->storage_integration);
 		dw_kv_add(out, "create_stage", b.data);
-		dw_buf_reset(&b);
+		dw_buf_clear(&b);
 	}
 	if (t->file_format_name && t->create_file_format) {
 		dw_buf_puts(&b, "CREATE FILE FORMAT IF NOT EXISTS ");
@@ -1437,7 +1437,7 @@ static void snowflake_setup(const struct dw_ddl_table *t, struct dw_kvlist *out)
 		put_file_format(&b, t, 1);
 		dw_kv_add(out, "create_file_format", b.data);
 	}
-	dw_buf_free(&b);
+	dw_buf_release(&b);
 }
 
 static int snowflake_statements(const struct dw_ddl_table *t, struct dw_kvlist *out)
@@ -1502,7 +1502,7 @@ static int snowflake_statements(const struct dw_ddl_table *t, struct dw_kvlist *
 		dw_ddl_quote_literal(&b, DW_DDL_SNOWFLAKE, t->comment);
 	}
 	dw_kv_add(out, "create_table", b.data);
-	dw_buf_free(&b);
+	dw_buf_release(&b);
 	return 0;
 }
 
@@ -1561,7 +1561,7 @@ int dw_ddl_glue_table_input(const struct dw_ddl_table *t, cJSON **out)
 	if (dw_ddl_check_columns(t) || build_tree(t, &root))
 		return -1;
 	if (hive_storage(t, &root, &s)) {
-		node_free(&root);
+		node_release(&root);
 		return -1;
 	}
 	in = cJSON_CreateObject();
@@ -1579,20 +1579,20 @@ int dw_ddl_glue_table_input(const struct dw_ddl_table *t, cJSON **out)
 	cJSON_AddItemToObject(serde, "Parameters", kv_object(&s.serde_params));
 	dw_buf_init(&type);
 	for (size_t i = 0; i < root.nkids; i++) {
-		dw_buf_reset(&type);
+		dw_buf_clear(&type);
 		put_node_type(&type, DW_DDL_GLUE, &root.kids[i]);
 		cJSON_AddItemToArray(cols, glue_column(root.kids[i].name, &type));
 	}
 	for (size_t i = 0; i < t->npartitions; i++) {
-		dw_buf_reset(&type);
+		dw_buf_clear(&type);
 		put_type(&type, DW_DDL_GLUE, &t->partitions[i].type);
 		cJSON_AddItemToArray(keys, glue_column(t->partitions[i].name, &type));
 	}
-	dw_buf_free(&type);
+	dw_buf_release(&type);
 	if (t->comment)
 		cJSON_AddStringToObject(in, "Description", t->comment);
-	hive_storage_free(&s);
-	node_free(&root);
+	hive_storage_release(&s);
+	node_release(&root);
 	*out = in;
 	return 0;
 }

@@ -115,7 +115,7 @@ extern const struct dw_field dw_ddl_option_fields[];
 #define DW_DDL_MAX_COLUMNS 10000
 
 void dw_ddl_table_init(struct dw_ddl_table *t);
-void dw_ddl_table_free(struct dw_ddl_table *t);
+void dw_ddl_table_release(struct dw_ddl_table *t);
 /* Read and check a validated request.  Columns may be empty here (to be
  * inferred); dw_ddl_check_columns checks them once they are all known. */
 int dw_ddl_table_parse(struct dw_ddl_table *t, const cJSON *req);

@@ -60,7 +60,7 @@ int dw_ddl_write_bundle(const char *path, const struct dw_kvlist *st,
 			rc = dw_zip_write_marked(where, &entries, BUNDLE_MARK);
 		free(where);
 	}
-	dw_kv_free(&entries);
+	dw_kv_release(&entries);
 	return rc;
 }
 
@@ -111,28 +111,28 @@ int dw_ddl_bundle_path(const char *bundle, char **out)
 		size_t len = strcspn(seg, "/");
 		int last = seg[len] == '\0';
 		if (len == 0 || (len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.')) {
-			dw_buf_free(&path);
+			dw_buf_release(&path);
 			return dw_invalid("bundle", "bundle \"%s\" has an empty, \".\" or \"..\" "
 					  "segment: refused", bundle);
 		}
 		dw_buf_putc(&path, '/');
 		dw_buf_append(&path, seg, len);
 		if (check_segment(bundle, path.data, last, &exists)) {
-			dw_buf_free(&path);
+			dw_buf_release(&path);
 			return -1;
 		}
 		seg += len + !last;
 	}
 	/* Never replace what dwops did not write (the worker's DAGs, say). */
 	if (exists && !dw_zip_has_comment(path.data, BUNDLE_MARK)) {
-		dw_buf_free(&path);
+		dw_buf_release(&path);
 		return dw_invalid("bundle", "bundle \"%s\": a file that is not a dwops bundle is "
 				  "there already: refused (remove it, or choose another name)", bundle);
 	}
 	if (out)
 		*out = dw_buf_detach(&path);
 	else
-		dw_buf_free(&path);
+		dw_buf_release(&path);
 	return 0;
 }
 

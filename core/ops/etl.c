@@ -119,7 +119,7 @@ static int split_path(const char *text, struct path *p)
 	}
 }
 
-static void column_free(struct column *c)
+static void column_release(struct column *c)
 {
 	for (size_t i = 0; i < c->n_paths; i++) {
 		for (size_t j = 0; j < c->paths[i].n; j++)
@@ -314,7 +314,7 @@ void dw_etl_mapping_free(struct dw_etl_mapping *m)
 		return;
 	for (size_t i = 0; i < m->n; i++) {
 		for (size_t j = 0; j < m->kinds[i].n; j++)
-			column_free(&m->kinds[i].cols[j]);
+			column_release(&m->kinds[i].cols[j]);
 		free(m->kinds[i].cols);
 		free(m->kinds[i].on);
 		cJSON_free(m->kinds[i].schema);
@@ -724,10 +724,10 @@ int dw_etl_file_init(struct dw_etl_file *f, const struct dw_etl_config *cfg,
 	return 0;
 }
 
-void dw_etl_file_free(struct dw_etl_file *f)
+void dw_etl_file_release(struct dw_etl_file *f)
 {
 	for (size_t i = 0; i < f->n_outputs; i++) {
-		dw_avro_writer_free(&f->outputs[i]->w);
+		dw_avro_writer_release(&f->outputs[i]->w);
 		free(f->outputs[i]->on);
 		free(f->outputs[i]->key);
 		free(f->outputs[i]);
@@ -735,7 +735,7 @@ void dw_etl_file_free(struct dw_etl_file *f)
 	free(f->outputs);
 	free(f->source);
 	free(f->key);
-	dw_buf_free(&f->carry);
+	dw_buf_release(&f->carry);
 	cJSON_Delete(f->unknown_counts);
 	memset(f, 0, sizeof(*f));
 }
@@ -955,7 +955,7 @@ int dw_etl_file_feed(struct dw_etl_file *f, const char *data, size_t len)
 		} else if (f->carry.len + n > max) {
 			f->lines++;
 			bad_line(f, "longer than max_line_bytes");
-			dw_buf_reset(&f->carry);
+			dw_buf_clear(&f->carry);
 			f->skipping = 1;
 		} else if (nl && f->carry.len == 0) {
 			if (handle_line(f, data, n))
@@ -964,7 +964,7 @@ int dw_etl_file_feed(struct dw_etl_file *f, const char *data, size_t len)
 			dw_buf_append(&f->carry, data, n);
 			if (nl) {
 				int rc = handle_line(f, f->carry.data, f->carry.len);
-				dw_buf_reset(&f->carry);
+				dw_buf_clear(&f->carry);
 				if (rc)
 					return -1;
 			}
@@ -983,7 +983,7 @@ int dw_etl_file_finish(struct dw_etl_file *f)
 		return -1;
 	if (!f->skipping && f->carry.len) {
 		int rc = handle_line(f, f->carry.data, f->carry.len);
-		dw_buf_reset(&f->carry);
+		dw_buf_clear(&f->carry);
 		if (rc)
 			return -1;
 	}
@@ -1103,7 +1103,7 @@ int dw_etl_message_refs(const char *body, const char *default_bucket,
 			rc = json_refs(j, out, 0);
 			cJSON_Delete(j);
 			if (rc)
-				dw_etl_refs_free(out);
+				dw_etl_refs_release(out);
 			return rc;
 		}
 		cJSON_Delete(j);
@@ -1126,7 +1126,7 @@ int dw_etl_message_refs(const char *body, const char *default_bucket,
 	return 0;
 }
 
-void dw_etl_refs_free(struct dw_etl_refs *r)
+void dw_etl_refs_release(struct dw_etl_refs *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		free(r->items[i].bucket);

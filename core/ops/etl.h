@@ -122,7 +122,7 @@ struct dw_etl_file {
 /* Start a file: bucket and key name it (sync markers, keys and the date). */
 int dw_etl_file_init(struct dw_etl_file *f, const struct dw_etl_config *cfg,
 		     const char *bucket, const char *key);
-void dw_etl_file_free(struct dw_etl_file *f);
+void dw_etl_file_release(struct dw_etl_file *f);
 /* Feed the next len bytes of the file.  -1 with an error raised when the
  * file must fail (an unknown kind with unknown=fail: UnknownKind). */
 int dw_etl_file_feed(struct dw_etl_file *f, const char *data, size_t len);
@@ -153,7 +153,7 @@ struct dw_etl_refs {
  * object, or a bare key comes without a default bucket. */
 int dw_etl_message_refs(const char *body, const char *default_bucket,
 			struct dw_etl_refs *out);
-void dw_etl_refs_free(struct dw_etl_refs *r);
+void dw_etl_refs_release(struct dw_etl_refs *r);
 /* "a+b%2Fc" -> "a b/c" (a new string). */
 char *dw_etl_form_decode(const char *s);
 

@@ -38,7 +38,7 @@ static void agg_init(struct agg *a)
 	a->failures = cJSON_CreateArray();
 }
 
-static void agg_free(struct agg *a)
+static void agg_release(struct agg *a)
 {
 	cJSON_Delete(a->per_on);
 	cJSON_Delete(a->unknown);
@@ -93,22 +93,22 @@ static enum file_status process_file(struct dw_aws *aws, const struct dw_etl_run
 		return FILE_FAILED;
 	dw_buf_init(&data);
 	do {
-		dw_buf_reset(&data);
+		dw_buf_clear(&data);
 		rc = dw_s3_get_range(aws, bucket, key, offset, (long long)chunk,
 				     offset ? etag : NULL, &data, &total, offset ? NULL : etag);
 		if (rc) {
-			dw_buf_free(&data);
+			dw_buf_release(&data);
 			if (offset == 0 && dw_error_is("NoSuchKey"))
 				return FILE_MISSING;
 			return FILE_FAILED;
 		}
 		offset += (long long)data.len;
 		if (dw_etl_file_feed(f, data.data ? data.data : "", data.len)) {
-			dw_buf_free(&data);
+			dw_buf_release(&data);
 			return FILE_FAILED;
 		}
 	} while (offset < total && data.len > 0);
-	dw_buf_free(&data);
+	dw_buf_release(&data);
 	if (dw_etl_file_finish(f))
 		return FILE_FAILED;
 	for (size_t i = 0; i < f->n_outputs; i++) {
@@ -216,7 +216,7 @@ static int run_file(struct pool *p, struct dw_aws *aws, struct job *j, const cha
 	if (st == FILE_FAILED)
 		agg_failure(&p->agg, j->id, bucket, key, &e);
 	pthread_mutex_unlock(&p->mu);
-	dw_etl_file_free(&f);
+	dw_etl_file_release(&f);
 	*transient = e.kind == DW_TRANSIENT;
 	return st == FILE_FAILED ? -1 : 0;
 }
@@ -264,7 +264,7 @@ static void run_job(struct pool *p, struct dw_aws *aws, struct job *j)
 	pthread_mutex_unlock(&p->mu);
 	if (refs.test_event)
 		dw_info("message %s: an s3:TestEvent, acknowledged", j->id);
-	dw_etl_refs_free(&refs);
+	dw_etl_refs_release(&refs);
 }
 
 static void *worker(void *arg)
@@ -449,7 +449,7 @@ int dw_etl_process_keys(struct dw_aws *aws, const struct dw_etl_run_config *cfg,
 	rc = files_outcome(&p.agg, all_transient);
 	dw_info("%llu file(s), %llu records, %llu objects written, %llu failed", p.agg.files,
 		p.agg.records, p.agg.objects, p.agg.failed_files);
-	agg_free(&p.agg);
+	agg_release(&p.agg);
 	return rc;
 }
 
@@ -523,7 +523,7 @@ int dw_etl_process_hours(struct dw_aws *aws, const struct dw_etl_run_config *cfg
 		for (size_t i = 0; i < h.n; i++)
 			free(h.keys[i]);
 		free(h.keys);
-		dw_buf_free(&prefix);
+		dw_buf_release(&prefix);
 	}
 	struct dw_error list_err;
 	dw_error_save(&list_err);
@@ -545,7 +545,7 @@ int dw_etl_process_hours(struct dw_aws *aws, const struct dw_etl_run_config *cfg
 	} else {
 		rc = files_outcome(&p.agg, all_transient);
 	}
-	agg_free(&p.agg);
+	agg_release(&p.agg);
 	return rc;
 }
 
@@ -846,7 +846,7 @@ int dw_etl_consume(struct dw_aws *aws, const struct dw_etl_run_config *cfg,
 	} else if (c.received == 0) {
 		rc = DW_NOTHING;
 	}
-	agg_free(&c.pool.agg);
+	agg_release(&c.pool.agg);
 	return rc;
 }
 
@@ -877,9 +877,9 @@ static int runtime_call(struct dw_http *http, const char *api, const char *metho
 	dw_kv_init(&headers);
 	if (body)
 		dw_kv_add(&headers, "Content-Type", "application/json");
-	dw_http_response_reset(resp);
+	dw_http_response_clear(resp);
 	rc = dw_http_perform(http, &req, resp);
-	dw_kv_free(&headers);
+	dw_kv_release(&headers);
 	free(url);
 	if (rc)
 		return dw_raise(DW_TRANSIENT, "RuntimeApiUnreachable", NULL,
@@ -903,7 +903,7 @@ static void post_error(struct dw_http *http, const char *api, const char *path,
 	dw_http_response_init(&resp);
 	if (runtime_call(http, api, "POST", path, text, &resp))
 		dw_warn("could not report the error to the runtime API: %s", dw_error_last()->message);
-	dw_http_response_free(&resp);
+	dw_http_response_release(&resp);
 	cJSON_free(text);
 	cJSON_Delete(e);
 }
@@ -993,8 +993,8 @@ int dw_etl_lambda(const struct dw_etl_run_config *cfg, const char *runtime_api,
 	dw_json_add_int(result, "bad_events", (long long)bad_events);
 	fill_totals(&p.agg, result);
 	add_elapsed(result, t0);
-	agg_free(&p.agg);
-	dw_http_response_free(&resp);
+	agg_release(&p.agg);
+	dw_http_response_release(&resp);
 	dw_http_free(http);
 	if (rc)
 		dw_error_restore(&err);

@@ -413,11 +413,11 @@ static int read_columns(struct dw_aws *aws, const char *bucket, const cJSON *inf
 		int rc;
 		dw_buf_init(&body);
 		if (dw_s3_get_object(aws, bucket, key->valuestring, 0, &body)) {
-			dw_buf_free(&body);
+			dw_buf_release(&body);
 			return -1;
 		}
 		rc = dw_json_parse(body.data ? body.data : "", body.len, key->valuestring, &doc);
-		dw_buf_free(&body);
+		dw_buf_release(&body);
 		if (rc)
 			return dw_fail("BadTablesInfo", "s3://%s/%s is not JSON: %s", bucket,
 				       key->valuestring, dw_error_last()->message);

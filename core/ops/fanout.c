@@ -445,7 +445,7 @@ static void put_entry(struct dw_buf *b, const struct fanout *f, const struct ent
 		dw_buf_init(&ev);
 		dw_fanout_s3_event(&ev, dw_aws_region(f->aws), f->cfg->bucket, &o);
 		put_json_string(b, ev.data);
-		dw_buf_free(&ev);
+		dw_buf_release(&ev);
 	} else {
 		put_json_string(b, e->key);
 	}
@@ -486,7 +486,7 @@ static void batch_send(struct fanout *f, struct batch *b, long delay_ms)
 	f->batches_waiting++;
 	dw_aws_pool_submit_after(f->pool, dw_sqs_request_text("SendMessageBatch", body.data, body.len),
 				 delay_ms, on_batch_done, b);
-	dw_buf_free(&body);
+	dw_buf_release(&body);
 }
 
 static void record_failure(struct fanout *f, struct hour *h, struct entry *e,

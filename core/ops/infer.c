@@ -38,7 +38,7 @@ void dw_infer_init(struct dw_infer *inf)
 	memset(inf, 0, sizeof(*inf));
 }
 
-void dw_infer_free(struct dw_infer *inf)
+void dw_infer_release(struct dw_infer *inf)
 {
 	for (size_t i = 0; i < inf->n; i++)
 		free(inf->cols[i].path);
@@ -453,7 +453,7 @@ static int same_path(const struct dw_ddl_column *c, const char *path)
 	for (size_t k = 0; k < c->npath; k++)
 		dw_buf_printf(&p, "%s%s", k ? "." : "", c->path[k]);
 	same = strcmp(p.data, path) == 0;
-	dw_buf_free(&p);
+	dw_buf_release(&p);
 	return same;
 }
 
@@ -531,7 +531,7 @@ static int look_at(struct dw_aws *aws, const struct dw_infer_source *src, const 
 	snprintf(what, sizeof(what), "s3://%s/%s", src->bucket, key);
 	dw_buf_init(&body);
 	if (dw_s3_get_object(aws, src->bucket, key, limit, &body)) {
-		dw_buf_free(&body);
+		dw_buf_release(&body);
 		return dw_error_context("reading %s", what);
 	}
 	if (body.len >= 2 && (unsigned char)body.data[0] == 0x1f && (unsigned char)body.data[1] == 0x8b)
@@ -543,7 +543,7 @@ static int look_at(struct dw_aws *aws, const struct dw_infer_source *src, const 
 				    (long long)body.len >= limit);
 	inf->files++;
 	dw_info("inferred from %s: %lld records so far, %zu paths", what, inf->records, inf->n);
-	dw_buf_free(&body);
+	dw_buf_release(&body);
 	return rc;
 }
 

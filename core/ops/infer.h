@@ -34,7 +34,7 @@ struct dw_infer {
 #define DW_INFER_MAX_PATHS (2 * DW_DDL_MAX_COLUMNS)
 
 void dw_infer_init(struct dw_infer *inf);
-void dw_infer_free(struct dw_infer *inf);
+void dw_infer_release(struct dw_infer *inf);
 
 /* Look at one JSON record (an object). */
 void dw_infer_record(struct dw_infer *inf, const cJSON *record);

@@ -74,7 +74,7 @@ void dw_lock_opts_init(struct dw_lock_opts *o)
 	o->fence = -1;
 }
 
-void dw_lock_lease_free(struct dw_lock_lease *l)
+void dw_lock_lease_release(struct dw_lock_lease *l)
 {
 	free(l->resource);
 	free(l->holder);
@@ -108,16 +108,16 @@ int dw_lock_live(long long expires_ms, long long now, long long skew_ms)
 	return expires_ms + skew_ms > now;
 }
 
-static void entry_free(struct dw_lock_entry *e)
+static void entry_release(struct dw_lock_entry *e)
 {
 	free(e->holder);
 	free(e->lease);
 }
 
-void dw_lock_state_free(struct dw_lock_state *s)
+void dw_lock_state_release(struct dw_lock_state *s)
 {
 	for (size_t i = 0; i < s->n; i++)
-		entry_free(&s->e[i]);
+		entry_release(&s->e[i]);
 	free(s->e);
 	free(s->wid);
 	free(s->waiter);
@@ -270,7 +270,7 @@ int dw_lock_state_remove(struct dw_lock_state *s, const char *holder)
 	for (size_t i = 0; i < s->n; i++) {
 		if (strcmp(s->e[i].holder, holder) != 0)
 			continue;
-		entry_free(&s->e[i]);
+		entry_release(&s->e[i]);
 		memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(*s->e));
 		s->n--;
 		return 1;
@@ -286,7 +286,7 @@ static void prune(struct dw_lock_state *s, long long now, long long skew_ms)
 		if (dw_lock_live(s->e[i].expires_ms, now, skew_ms))
 			s->e[k++] = s->e[i];
 		else
-			entry_free(&s->e[i]);
+			entry_release(&s->e[i]);
 	}
 	s->n = k;
 	if (s->waiter && !dw_lock_live(s->waiter_exp, now, skew_ms)) {
@@ -328,7 +328,7 @@ static int read_state(struct dw_aws *aws, const struct dw_lock_opts *o,
 	cJSON_Delete(key);
 	memset(s, 0, sizeof(*s));
 	if (rc == 0 && dw_lock_state_read(s, item)) {
-		dw_lock_state_free(s);
+		dw_lock_state_release(s);
 		rc = dw_error_context("resource %s in table %s", o->resource, table_of(o));
 	}
 	cJSON_Delete(item);
@@ -404,7 +404,7 @@ static int find_own(struct dw_aws *aws, const struct dw_lock_opts *o, const char
 		fill_lease(l, o, &s, e);
 		found = 1;
 	}
-	dw_lock_state_free(&s);
+	dw_lock_state_release(&s);
 	return found;
 }
 
@@ -471,7 +471,7 @@ static void drop_waiter(struct dw_aws *aws, const struct dw_lock_opts *o, const 
 			s.waiter = NULL;
 			(void)write_state(aws, o, &s, s.exists, s.ver);
 		}
-		dw_lock_state_free(&s);
+		dw_lock_state_release(&s);
 	}
 	dw_error_restore(&saved);
 }
@@ -491,7 +491,7 @@ static int try_acquire(struct dw_aws *aws, const struct dw_lock_opts *o, const c
 		rc = 1;
 		if (may_wait && o->write && claim_waiter(aws, o, &s, holder, now))
 			rc = -1;
-		dw_lock_state_free(&s);
+		dw_lock_state_release(&s);
 		return rc;
 	}
 	long long old_ver = s.ver;
@@ -499,7 +499,7 @@ static int try_acquire(struct dw_aws *aws, const struct dw_lock_opts *o, const c
 	rc = write_state(aws, o, &s, s.exists, old_ver);
 	if (rc == 0)
 		fill_lease(l, o, &s, dw_lock_state_find(&s, holder));
-	dw_lock_state_free(&s);
+	dw_lock_state_release(&s);
 	if (rc == 0)
 		return 0;
 	/* Lost the race, or no answer: was it ours after all?  (A retry of a
@@ -657,7 +657,7 @@ static int renew_known(struct dw_aws *aws, const struct dw_lock_opts *o, struct 
 			fill_lease(l, o, &s, e);
 		else
 			l->expires_ms = exp;
-		dw_lock_state_free(&s);
+		dw_lock_state_release(&s);
 		cJSON_Delete(attrs);
 		return 0;
 	}
@@ -682,12 +682,12 @@ int dw_lock_renew(struct dw_aws *aws, const struct dw_lock_opts *o, struct dw_lo
 	if (own_entry(aws, o, &s, &e))
 		return -1;
 	if (!e) {
-		dw_lock_state_free(&s);
+		dw_lock_state_release(&s);
 		return lease_lost(o, o->holder, o->lease_id ? "no lease with that id in the lock item"
 							    : "it holds no lease on the resource");
 	}
 	fill_lease(l, o, &s, e);
-	dw_lock_state_free(&s);
+	dw_lock_state_release(&s);
 	rc = renew_known(aws, o, l);
 	if (rc == 0)
 		dw_info("%s lease of %s on %s renewed for %lld s", mode_name(l->write), l->holder,
@@ -706,14 +706,14 @@ int dw_lock_release(struct dw_aws *aws, const struct dw_lock_opts *o, int *relea
 	if (own_entry(aws, o, &s, &e))
 		return -1;
 	if (!e) {
-		dw_lock_state_free(&s);
+		dw_lock_state_release(&s);
 		dw_warn("%s holds no lease on %s%s: nothing to release", o->holder, o->resource,
 			o->lease_id ? " with that lease id" : "");
 		return 0;
 	}
 	lease_id = dw_xstrdup(e->lease);
 	write = e->write;
-	dw_lock_state_free(&s);
+	dw_lock_state_release(&s);
 	rc = update_entry(aws, o, o->holder, lease_id, write, 1, 0, NULL);
 	if (rc != 0) {
 		/* Condition failed or no answer: is the lease still there? */
@@ -721,7 +721,7 @@ int dw_lock_release(struct dw_aws *aws, const struct dw_lock_opts *o, int *relea
 		struct dw_lock_lease l = { 0 };
 		dw_error_save(&saved);
 		int own = find_own(aws, o, o->holder, lease_id, &l);
-		dw_lock_lease_free(&l);
+		dw_lock_lease_release(&l);
 		if (own == 0)
 			rc = 0; /* gone: our release, or it was broken meanwhile */
 		else if (own == 1 && rc == 1)
@@ -759,7 +759,7 @@ int dw_lock_check(struct dw_aws *aws, const struct dw_lock_opts *o, struct dw_lo
 	}
 	if (e)
 		fill_lease(l, o, &s, e);
-	dw_lock_state_free(&s);
+	dw_lock_state_release(&s);
 	return rc;
 }
 
@@ -776,7 +776,7 @@ int dw_lock_break(struct dw_aws *aws, const struct dw_lock_opts *o, const char *
 			return -1;
 		e = dw_lock_state_find(&s, o->holder);
 		if (!e || (o->lease_id && strcmp(e->lease, o->lease_id) != 0)) {
-			dw_lock_state_free(&s);
+			dw_lock_state_release(&s);
 			dw_warn("break: %s holds no lease on %s%s", o->holder, o->resource,
 				o->lease_id ? " with that lease id" : "");
 			return 0;
@@ -786,7 +786,7 @@ int dw_lock_break(struct dw_aws *aws, const struct dw_lock_opts *o, const char *
 			mode_name(e->write), e->lease, o->holder, o->resource, until, reason);
 		dw_lock_state_remove(&s, o->holder);
 		int rc = write_state(aws, o, &s, 1, s.ver);
-		dw_lock_state_free(&s);
+		dw_lock_state_release(&s);
 		if (rc < 0)
 			return -1;
 		if (rc == 0) {
@@ -850,7 +850,7 @@ int dw_lock_status(struct dw_aws *aws, const struct dw_lock_opts *o, cJSON **out
 	cJSON_AddBoolToObject(st, "free_for_write", dw_lock_may_grant(&s, "", 1, now, o->skew_ms, why, sizeof(why)));
 	if (s.updated_ms)
 		add_time(st, "updated_at", s.updated_ms);
-	dw_lock_state_free(&s);
+	dw_lock_state_release(&s);
 	*out = st;
 	return 0;
 }

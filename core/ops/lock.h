@@ -61,7 +61,7 @@ struct dw_lock_lease {
 
 /* Fill o with the defaults (mode read, ttl, skew, fence -1). */
 void dw_lock_opts_init(struct dw_lock_opts *o);
-void dw_lock_lease_free(struct dw_lock_lease *l);
+void dw_lock_lease_release(struct dw_lock_lease *l);
 
 /* "host:pid:random": unique per process (a new string). */
 char *dw_lock_default_holder(void);
@@ -148,7 +148,7 @@ struct dw_lock_state {
 /* From an item (NULL: no item yet).  -1 with InvalidLockItem raised when
  * the item is not one dw-lock wrote. */
 int dw_lock_state_read(struct dw_lock_state *s, const cJSON *item);
-void dw_lock_state_free(struct dw_lock_state *s);
+void dw_lock_state_release(struct dw_lock_state *s);
 /* The item for s (a new object). */
 cJSON *dw_lock_state_item(const struct dw_lock_state *s, const char *resource);
 /* The holder's entry, or NULL. */

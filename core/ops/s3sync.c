@@ -25,7 +25,7 @@ struct listing {
 	int has_marker;
 };
 
-static void listing_free(struct listing *l)
+static void listing_release(struct listing *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i].rel);
@@ -77,7 +77,7 @@ static int list_prefix(struct dw_aws *aws, const char *bucket, const char *prefi
 	out->prefix_len = strlen(prefix);
 	out->marker_name = marker_name;
 	if (dw_s3_list_objects(aws, &req)) {
-		listing_free(out);
+		listing_release(out);
 		return -1;
 	}
 	/* S3 lists in byte order already; sorting again costs little and
@@ -153,7 +153,7 @@ static int read_marker(struct dw_aws *aws, const struct dw_s3sync *s, struct mar
 		m->version = dw_xstrdup(dw_json_str(doc, "version") ?: "");
 	}
 	cJSON_Delete(doc);
-	dw_buf_free(&body);
+	dw_buf_release(&body);
 	free(key);
 	return rc;
 }
@@ -486,7 +486,7 @@ int dw_s3sync_move(struct dw_aws *aws, struct dw_s3sync *s)
 		return -1;
 	rc = list_prefix(aws, s->dst_bucket, s->dst_prefix, s->marker_name, &dst);
 	if (rc) {
-		listing_free(&src);
+		listing_release(&src);
 		return -1;
 	}
 	dw_info("s3://%s/%s: %zu objects; s3://%s/%s: %zu objects%s", s->src_bucket, s->src_prefix,
@@ -497,7 +497,7 @@ int dw_s3sync_move(struct dw_aws *aws, struct dw_s3sync *s)
 		rc = move_listed(aws, s, &src, &dst, &m);
 	free(m.source);
 	free(m.version);
-	listing_free(&src);
-	listing_free(&dst);
+	listing_release(&src);
+	listing_release(&dst);
 	return rc;
 }

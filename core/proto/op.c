@@ -123,18 +123,18 @@ static int read_request(const struct options *o, cJSON **out)
 	if (in != stdin)
 		fclose(in);
 	if (text.len > DW_JSON_MAX_REQUEST) {
-		dw_buf_free(&text);
+		dw_buf_release(&text);
 		return dw_raise(DW_INVALID, "RequestTooLarge", NULL,
 				"the request is larger than %u bytes (4 MiB)",
 				DW_JSON_MAX_REQUEST);
 	}
 	if (text.len == 0 || strspn(text.data, " \t\r\n") == text.len) {
-		dw_buf_free(&text);
+		dw_buf_release(&text);
 		*out = cJSON_CreateObject();
 		return 0;
 	}
 	rc = dw_json_parse(text.data, text.len, "request", out);
-	dw_buf_free(&text);
+	dw_buf_release(&text);
 	if (rc)
 		return -1;
 	if (!cJSON_IsObject(*out)) {
@@ -180,7 +180,7 @@ static int pick_action(const struct dw_operator *op, const char *arg,
 		dw_invalid("action", "unknown action \"%s\" (one of: %s)", name, names.data);
 	else
 		dw_invalid("action", "no action given (one of: %s)", names.data);
-	dw_buf_free(&names);
+	dw_buf_release(&names);
 	return -1;
 }
 
@@ -328,6 +328,6 @@ int dw_op_main(const struct dw_operator *op, int argc, char **argv)
 	cJSON_Delete(ctx.req);
 	cJSON_Delete(ctx.result);
 	dw_http_global_cleanup();
-	dw_redact_reset();
+	dw_redact_clear();
 	return status;
 }

@@ -268,6 +268,6 @@ int dw_req_choice(const cJSON *obj, const char *name, const char *path,
 		dw_buf_printf(&list, "%s%s", c == choices ? "" : ", ", *c);
 	join_path(where, sizeof(where), path, name);
 	dw_invalid(where, "%s must be one of: %s", where, list.data);
-	dw_buf_free(&list);
+	dw_buf_release(&list);
 	return -1;
 }

@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (dw_infer_avro(&inf, data, size, "fuzz.avro") == 0)
 		for (size_t i = 0; i < inf.n; i++)
 			(void)dw_infer_type(&inf, i, &t);
-	dw_infer_free(&inf);
+	dw_infer_release(&inf);
 	dw_error_clear();
 	return 0;
 }

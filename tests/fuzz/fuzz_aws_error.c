@@ -40,6 +40,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t k = 4; k < sizeof(SECRET) - 1 && k <= n; k++)
 			if (memcmp(msg + n - k, SECRET, k) == 0)
 				abort();
-	dw_http_response_free(&r);
+	dw_http_response_release(&r);
 	return 0;
 }

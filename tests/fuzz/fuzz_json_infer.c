@@ -22,8 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dw_infer_json_lines(&inf, (const char *)data + 1, size - 1, 1 + data[0] % 50, data[0] & 1);
 	dw_ddl_table_init(&t);
 	dw_infer_add_columns(&inf, &t);
-	dw_ddl_table_free(&t);
-	dw_infer_free(&inf);
+	dw_ddl_table_release(&t);
+	dw_infer_release(&inf);
 	dw_error_clear();
 	return 0;
 }

@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (dw_s3_list_parse(&l, &r, &next) == 0 && next && !*next)
 		abort(); /* an empty token is never handed back (issue 12 #9) */
 	free(next);
-	dw_http_response_free(&r);
+	dw_http_response_release(&r);
 	dw_error_clear();
 	return 0;
 }

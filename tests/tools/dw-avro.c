@@ -78,14 +78,14 @@ static int write_sample(const char *codec_name, long n, const char *path)
 	f = fopen(path, "wb");
 	if (!f || fwrite(w.out.data, 1, w.out.len, f) != w.out.len || fclose(f)) {
 		fprintf(stderr, "dw-avro: cannot write %s\n", path);
-		dw_avro_writer_free(&w);
+		dw_avro_writer_release(&w);
 		return 1;
 	}
-	dw_avro_writer_free(&w);
+	dw_avro_writer_release(&w);
 	return 0;
 fail:
 	fprintf(stderr, "dw-avro: %s\n", dw_error_last()->message);
-	dw_avro_writer_free(&w);
+	dw_avro_writer_release(&w);
 	return 1;
 }
 
@@ -116,8 +116,8 @@ static int read_file(const char *path)
 		       dw_avro_codec_name(r.codec));
 	else
 		printf("error %s: %s\n", dw_error_last()->code, dw_error_last()->message);
-	dw_avro_reader_free(&r);
-	dw_buf_free(&data);
+	dw_avro_reader_release(&r);
+	dw_buf_release(&data);
 	return rc == 0 ? 0 : 1;
 }
 

@@ -171,9 +171,9 @@ int main(void)
 			put("authorization", out.authorization);
 		}
 	}
-	dw_sigv4_output_free(&out);
-	dw_kv_free(&x.query);
-	dw_kv_free(&x.headers);
+	dw_sigv4_output_release(&out);
+	dw_kv_release(&x.query);
+	dw_kv_release(&x.headers);
 	for (size_t i = 0; i < x.n_strings; i++)
 		free(x.strings[i]);
 	return rc;

@@ -36,7 +36,7 @@ static void test_zigzag(void **state)
 	(void)state;
 	dw_buf_init(&b);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		dw_buf_reset(&b);
+		dw_buf_clear(&b);
 		dw_avro_put_long(&b, cases[i].v);
 		hex_equal(&b, cases[i].hex);
 		const unsigned char *p = (const unsigned char *)b.data;
@@ -48,7 +48,7 @@ static void test_zigzag(void **state)
 		p = (const unsigned char *)b.data;
 		assert_int_equal(dw_avro_get_long(&p, p + b.len - 1, &back), -1);
 	}
-	dw_buf_free(&b);
+	dw_buf_release(&b);
 }
 
 static void test_scalars(void **state)
@@ -59,20 +59,20 @@ static void test_scalars(void **state)
 	dw_buf_init(&b);
 	dw_avro_put_string(&b, "on");
 	hex_equal(&b, "046f6e");
-	dw_buf_reset(&b);
+	dw_buf_clear(&b);
 	dw_avro_put_string(&b, "");
 	hex_equal(&b, "00");
-	dw_buf_reset(&b);
+	dw_buf_clear(&b);
 	dw_avro_put_double(&b, 52.52);
 	hex_equal(&b, "c3f5285c8f424a40");
-	dw_buf_reset(&b);
+	dw_buf_clear(&b);
 	dw_avro_put_float(&b, 1.5f);
 	hex_equal(&b, "0000c03f");
-	dw_buf_reset(&b);
+	dw_buf_clear(&b);
 	dw_avro_put_boolean(&b, 7);
 	dw_avro_put_boolean(&b, 0);
 	hex_equal(&b, "0100");
-	dw_buf_free(&b);
+	dw_buf_release(&b);
 }
 
 static void test_decimal(void **state)
@@ -101,7 +101,7 @@ static void test_decimal(void **state)
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		assert_int_equal(dw_avro_decimal_parse(ok[i].text, ok[i].p, ok[i].s, &v), 0);
 		assert_true(v == ok[i].unscaled);
-		dw_buf_reset(&b);
+		dw_buf_clear(&b);
 		dw_avro_put_decimal(&b, v);
 		hex_equal(&b, ok[i].hex);
 	}
@@ -110,7 +110,7 @@ static void test_decimal(void **state)
 	/* 38 digits: the widest decimal */
 	assert_int_equal(dw_avro_decimal_parse("99999999999999999999999999999999999999", 38, 0, &v), 0);
 	assert_int_equal(dw_avro_decimal_parse("999999999999999999999999999999999999999", 38, 0, &v), -1);
-	dw_buf_free(&b);
+	dw_buf_release(&b);
 }
 
 /* A container of n records {n: i, s: i odd ? null : "value i"}. */
@@ -137,9 +137,9 @@ static void write_file(enum dw_avro_codec codec, int n, size_t block_bytes,
 		assert_int_equal(dw_avro_writer_end_record(&w), 0);
 	}
 	assert_int_equal(dw_avro_writer_finish(&w), 0);
-	dw_buf_reset(file);
+	dw_buf_clear(file);
 	dw_buf_append(file, w.out.data, w.out.len);
-	dw_avro_writer_free(&w);
+	dw_avro_writer_release(&w);
 }
 
 /* Read the file back: every record in order, in blocks. */
@@ -175,7 +175,7 @@ static void read_back(const struct dw_buf *file, enum dw_avro_codec codec, int n
 	assert_int_equal(rc, 0);
 	assert_int_equal(next, n);
 	*blocks = r.blocks;
-	dw_avro_reader_free(&r);
+	dw_avro_reader_release(&r);
 }
 
 static void test_roundtrip(void **state)
@@ -203,8 +203,8 @@ static void test_roundtrip(void **state)
 		read_back(&a, (enum dw_avro_codec)c, 0, &blocks);
 		assert_int_equal(blocks, 0);
 	}
-	dw_buf_free(&a);
-	dw_buf_free(&b);
+	dw_buf_release(&a);
+	dw_buf_release(&b);
 }
 
 /* Offset of the first block's data: after the header and two varints. */
@@ -217,7 +217,7 @@ static size_t first_block_data(const struct dw_buf *file)
 	const unsigned char *p = r.p;
 	assert_int_equal(dw_avro_get_long(&p, r.end, &v), 0);
 	assert_int_equal(dw_avro_get_long(&p, r.end, &v), 0);
-	dw_avro_reader_free(&r);
+	dw_avro_reader_release(&r);
 	return (size_t)(p - (const unsigned char *)file->data);
 }
 
@@ -228,12 +228,12 @@ static int read_all(const struct dw_buf *file)
 
 	dw_error_clear();
 	if (dw_avro_reader_open(&r, file->data, file->len)) {
-		dw_avro_reader_free(&r);
+		dw_avro_reader_release(&r);
 		return -1;
 	}
 	while ((rc = dw_avro_reader_next(&r)) == 1)
 		;
-	dw_avro_reader_free(&r);
+	dw_avro_reader_release(&r);
 	return rc;
 }
 
@@ -264,13 +264,13 @@ static void test_corrupt(void **state)
 		dw_buf_init(&t);
 		dw_buf_append(&t, f.data, cut);
 		assert_int_equal(read_all(&t), -1);
-		dw_buf_free(&t);
+		dw_buf_release(&t);
 	}
 	/* not a container; unknown codec */
-	dw_buf_reset(&f);
+	dw_buf_clear(&f);
 	dw_buf_puts(&f, "{\"on\": \"vehicle\"}");
 	assert_int_equal(read_all(&f), -1);
-	dw_buf_reset(&f);
+	dw_buf_clear(&f);
 	unsigned char sync[DW_AVRO_SYNC_LEN] = { 0 };
 	dw_avro_put_header(&f, schema, DW_AVRO_NULL, sync);
 	char *codec = memmem(f.data, f.len, "null", 4);
@@ -278,7 +278,7 @@ static void test_corrupt(void **state)
 	memcpy(codec, "zstd", 4);
 	assert_int_equal(read_all(&f), -1);
 	assert_non_null(strstr(dw_error_last()->message, "codec"));
-	dw_buf_free(&f);
+	dw_buf_release(&f);
 }
 
 static void test_codec_names(void **state)

@@ -22,7 +22,7 @@ static int read_policy(const char *text, struct dw_cleanup_policy *p)
 	rc = dw_cleanup_policy_read(p, req);
 	/* The policy borrows strings from the request: check before freeing. */
 	if (rc == 0)
-		dw_cleanup_policy_free(p);
+		dw_cleanup_policy_release(p);
 	cJSON_Delete(req);
 	return rc;
 }
@@ -60,7 +60,7 @@ static void test_policy_read(void **state)
 	assert_true(p.tables[0].location_empty);
 	assert_int_equal(p.nqueues, 1);
 	assert_int_equal(p.queues[0].unused_days, 7);
-	dw_cleanup_policy_free(&p);
+	dw_cleanup_policy_release(&p);
 	cJSON_Delete(req);
 }
 
@@ -140,7 +140,7 @@ static void test_guard_and_report(void **state)
 	assert_string_equal(plan.items[2].error, "AccessDenied: no");
 	assert_null(plan.items[0].error);
 	assert_string_equal(dw_cleanup_status_name(plan.items[3].status), "done");
-	dw_cleanup_plan_free(&plan);
+	dw_cleanup_plan_release(&plan);
 }
 
 static void test_cloudwatch_period(void **state)

@@ -73,10 +73,10 @@ static void test_quote_ident(void **state)
 	dw_buf_init(&b);
 	dw_mysql_quote_ident(&b, "plain");
 	assert_string_equal(b.data, "`plain`");
-	dw_buf_reset(&b);
+	dw_buf_clear(&b);
 	dw_mysql_quote_ident(&b, "a`b``c");
 	assert_string_equal(b.data, "`a``b````c`");
-	dw_buf_free(&b);
+	dw_buf_release(&b);
 }
 
 static void test_safe_name(void **state)

@@ -99,7 +99,7 @@ static void test_secret_env(void **state)
 	assert_string_equal(secret, "s3cr3t-value");
 	free(secret);
 	cJSON_Delete(req);
-	dw_redact_reset();
+	dw_redact_clear();
 }
 
 static void redacted(const char *in, const char *want)
@@ -129,7 +129,7 @@ static void test_redaction(void **state)
 		 "MasterUserPassword=***&Action=Restore");
 	dw_redact_secret("ab"); /* too short to register */
 	redacted("abab", "abab");
-	dw_redact_reset();
+	dw_redact_clear();
 	redacted("hunter2'\"\\", "hunter2'\"\\");
 }
 
@@ -172,7 +172,7 @@ static void parse_error(enum dw_aws_protocol p, long status, const char *body,
 	dw_aws_error_parse(p, &r, code, sizeof(code), msg, sizeof(msg));
 	assert_string_equal(code, want_code);
 	assert_string_equal(msg, want_msg);
-	dw_http_response_free(&r);
+	dw_http_response_release(&r);
 }
 
 static void test_error_parsing(void **state)

@@ -124,7 +124,7 @@ static void test_infer_invalid_dates(void **state)
 	assert_int_equal(kind_of(&inf, "h24"), DW_TY_STRING);
 	assert_int_equal(kind_of(&inf, "ok"), DW_TY_TIMESTAMP);
 	assert_int_equal(kind_of(&inf, "noleap"), DW_TY_STRING);
-	dw_infer_free(&inf);
+	dw_infer_release(&inf);
 }
 
 static void test_infer_rules(void **state)
@@ -152,7 +152,7 @@ static void test_infer_rules(void **state)
 	for (size_t i = 0; i < inf.n; i++)
 		if (strcmp(inf.cols[i].path, "o.a") == 0)
 			assert_int_equal(dw_infer_type(&inf, i, &t), 0);
-	dw_infer_free(&inf);
+	dw_infer_release(&inf);
 }
 
 /* issue 12 #11: a header map whose block count is LLONG_MIN (zig-zag
@@ -174,7 +174,7 @@ static void test_infer_avro_hostile_count(void **state)
 	assert_string_equal(dw_error_last()->code, "NotAvro");
 	assert_int_equal(inf.n, 0);
 	dw_error_clear();
-	dw_infer_free(&inf);
+	dw_infer_release(&inf);
 }
 
 /* issue 12 #15: a sample with more distinct keys than a table may have
@@ -194,8 +194,8 @@ static void test_infer_too_many_paths(void **state)
 	dw_infer_json_lines(&inf, line.data, line.len, 10, 0);
 	assert_int_equal(inf.n, DW_INFER_MAX_PATHS);
 	assert_true(inf.too_many);
-	dw_infer_free(&inf);
-	dw_buf_free(&line);
+	dw_infer_release(&inf);
+	dw_buf_release(&line);
 }
 
 /* fuzz_json_infer's finding: a sample of white space only, in a buffer
@@ -212,7 +212,7 @@ static void test_infer_blank_lines_unterminated(void **state)
 	dw_infer_json_lines(&inf, data, sizeof(text) - 1, 10, 0);
 	assert_int_equal(inf.records, 0);
 	assert_int_equal(inf.bad_lines, 0);
-	dw_infer_free(&inf);
+	dw_infer_release(&inf);
 	free(data);
 }
 

@@ -94,11 +94,11 @@ static void test_keys(void **state)
 	assert_string_equal(b.data, "demo/vehicle/2019/06/01/2019-06-01-15-5-3-events.avro");
 	dw_etl_keyfmt_free(k);
 	assert_int_equal(dw_etl_keyfmt_new("lake/on={on}/dt={YYYY}-{MM}-{DD}/{name}.avro", "key_format", &k), 0);
-	dw_buf_reset(&b);
+	dw_buf_clear(&b);
 	dw_etl_keyfmt_render(k, "", "op", 1559347200, "a.b.json", &b);
 	assert_string_equal(b.data, "lake/on=op/dt=2019-06-01/a.b.json.avro");
 	dw_etl_keyfmt_free(k);
-	dw_buf_free(&b);
+	dw_buf_release(&b);
 	assert_int_equal(dw_etl_keyfmt_new("{prefix}/{YYYY}/{basename}.avro", "key_format", &k), -1);
 	assert_string_equal(dw_error_last()->field, "key_format");
 	assert_int_equal(dw_etl_keyfmt_new("{prefix}/{on}/x.avro", "key_format", &k), -1);
@@ -144,7 +144,7 @@ static unsigned long long records_in(const struct dw_etl_output *o)
 	while ((rc = dw_avro_reader_next(&r)) == 1)
 		n += (unsigned long long)r.count;
 	assert_int_equal(rc, 0);
-	dw_avro_reader_free(&r);
+	dw_avro_reader_release(&r);
 	return n;
 }
 
@@ -186,9 +186,9 @@ static void test_file(void **state)
 			assert_memory_equal(f.outputs[j]->w.out.data, whole.outputs[j]->w.out.data,
 					    f.outputs[j]->w.out.len);
 		}
-		dw_etl_file_free(&f);
+		dw_etl_file_release(&f);
 	}
-	dw_etl_file_free(&whole);
+	dw_etl_file_release(&whole);
 
 	/* unknown kinds into the _unknown folder, raw */
 	cfg.unknown = DW_ETL_UNKNOWN_FOLDER;
@@ -196,24 +196,24 @@ static void test_file(void **state)
 	assert_int_equal(f.n_outputs, 3);
 	assert_string_equal(f.outputs[2]->key, "demo/_unknown/2019/06/01/2019-06-01-15-0-1-events.avro");
 	assert_int_equal(records_in(f.outputs[2]), 2);
-	dw_etl_file_free(&f);
+	dw_etl_file_release(&f);
 
 	/* unknown: fail */
 	cfg.unknown = DW_ETL_UNKNOWN_FAIL;
 	run_file(&cfg, sample, 4096, &f, -1);
 	assert_string_equal(dw_error_last()->code, "UnknownKind");
 	assert_string_equal(f.first_unknown, "horn");
-	dw_etl_file_free(&f);
+	dw_etl_file_release(&f);
 	cfg.unknown = DW_ETL_UNKNOWN_SKIP;
 
 	/* every line bad: the file fails; an empty file does not */
 	run_file(&cfg, "nope\n[1]\n\"x\"\n", 3, &f, -1);
 	assert_string_equal(dw_error_last()->code, "AllLinesBad");
-	dw_etl_file_free(&f);
+	dw_etl_file_release(&f);
 	run_file(&cfg, "\n\n", 3, &f, 0);
 	assert_int_equal(f.lines, 0);
 	assert_int_equal(f.n_outputs, 0);
-	dw_etl_file_free(&f);
+	dw_etl_file_release(&f);
 
 	/* an over-long line is one bad line, the next line still counts */
 	cfg.max_line = 64;
@@ -225,7 +225,7 @@ static void test_file(void **state)
 	assert_int_equal(f.lines, 2);
 	assert_int_equal(f.bad_lines, 1);
 	assert_int_equal(f.records, 1);
-	dw_etl_file_free(&f);
+	dw_etl_file_release(&f);
 	cfg.max_line = 0;
 
 	/* dates from the records: one output per kind and day */
@@ -236,13 +236,13 @@ static void test_file(void **state)
 	assert_int_equal(f.n_outputs, 2);
 	assert_string_equal(f.outputs[1]->key, "demo/vehicle/2019/06/02/2019-06-01-15-0-1-events.avro");
 	assert_int_equal(f.bad_lines, 1);
-	dw_etl_file_free(&f);
+	dw_etl_file_release(&f);
 
 	/* a name without a date, dates from the name: the file fails */
 	cfg.date_from = DW_ETL_DATE_KEY;
 	assert_int_equal(dw_etl_file_init(&f, &cfg, "events", "incoming/events.json"), -1);
 	assert_string_equal(dw_error_last()->code, "NoDateInKey");
-	dw_etl_file_free(&f);
+	dw_etl_file_release(&f);
 	dw_etl_keyfmt_free(k);
 	dw_etl_mapping_free(m);
 }
@@ -257,11 +257,11 @@ static void test_messages(void **state)
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.items[0].bucket, "events");
 	assert_string_equal(r.items[0].key, "incoming/2019-06-01-15-0-1-events.json");
-	dw_etl_refs_free(&r);
+	dw_etl_refs_release(&r);
 	assert_int_equal(dw_etl_message_refs("s3://other/a/b.json", NULL, &r), 0);
 	assert_string_equal(r.items[0].bucket, "other");
 	assert_string_equal(r.items[0].key, "a/b.json");
-	dw_etl_refs_free(&r);
+	dw_etl_refs_release(&r);
 	assert_int_equal(dw_etl_message_refs(
 		"{\"Records\": [{\"eventVersion\": \"2.1\", \"eventSource\": \"aws:s3\", \"eventName\": \"ObjectCreated:Put\","
 		" \"s3\": {\"bucket\": {\"name\": \"ev\"}, \"object\": {\"key\": \"in/my+file%C3%A9%2B.json\", \"size\": 3}}},"
@@ -269,13 +269,13 @@ static void test_messages(void **state)
 		" \"s3\": {\"bucket\": {\"name\": \"ev\"}, \"object\": {\"key\": \"gone\"}}}]}", NULL, &r), 0);
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.items[0].key, "in/my file\xc3\xa9+.json");
-	dw_etl_refs_free(&r);
+	dw_etl_refs_release(&r);
 	assert_int_equal(dw_etl_message_refs(
 		"{\"Service\": \"Amazon S3\", \"Event\": \"s3:TestEvent\", \"Time\": \"2019-06-01T15:00:00Z\","
 		" \"Bucket\": \"ev\"}", NULL, &r), 0);
 	assert_int_equal(r.test_event, 1);
 	assert_int_equal(r.n, 0);
-	dw_etl_refs_free(&r);
+	dw_etl_refs_release(&r);
 	/* through SNS */
 	assert_int_equal(dw_etl_message_refs(
 		"{\"Type\": \"Notification\", \"TopicArn\": \"arn:aws:sns:us-east-1:1:t\", \"Message\":"
@@ -284,7 +284,7 @@ static void test_messages(void **state)
 		NULL, &r), 0);
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.items[0].bucket, "b");
-	dw_etl_refs_free(&r);
+	dw_etl_refs_release(&r);
 	/* refused */
 	assert_int_equal(dw_etl_message_refs("   ", "b", &r), -1);
 	assert_string_equal(dw_error_last()->code, "BadMessage");

@@ -213,7 +213,7 @@ static void test_s3_event_size_is_exact(void **state)
 		assert_string_equal(dw_json_str(obj, "key"), "logs/2019/06/01/15/a+b%2B%22c%22.json");
 		assert_string_equal(dw_json_str(obj, "eTag"), "0123abcd");
 		cJSON_Delete(ev);
-		dw_buf_free(&b);
+		dw_buf_release(&b);
 	}
 }
 

@@ -50,7 +50,7 @@ static void test_readers_share_writers_exclude(void **state)
 	assert_int_equal(s.n, 1);
 	assert_int_equal(s.fence, 2);
 	assert_string_equal(s.e[0].lease, "L4");
-	dw_lock_state_free(&s);
+	dw_lock_state_release(&s);
 }
 
 static void test_expiry_with_skew_margin(void **state)
@@ -68,7 +68,7 @@ static void test_expiry_with_skew_margin(void **state)
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.e[0].holder, "x");
 	assert_int_equal(s.fence, 1);
-	dw_lock_state_free(&s);
+	dw_lock_state_release(&s);
 }
 
 static void test_writer_priority_blocks_new_readers(void **state)
@@ -89,7 +89,7 @@ static void test_writer_priority_blocks_new_readers(void **state)
 	assert_true(may(&s, "w", 1, NOW));
 	dw_lock_state_grant(&s, "w", "L2", 1, NOW, TTL, SKEW);
 	assert_null(s.waiter);                 /* the slot is freed by the grant */
-	dw_lock_state_free(&s);
+	dw_lock_state_release(&s);
 }
 
 static void test_item_round_trip(void **state)
@@ -121,11 +121,11 @@ static void test_item_round_trip(void **state)
 	assert_false(e->write);
 	assert_string_equal(t.waiter, "host:3:cc");
 	assert_true(t.waiter_prio);
-	dw_lock_state_free(&t);
+	dw_lock_state_release(&t);
 	cJSON_Delete(item);
 
 	/* a writer round trip */
-	dw_lock_state_free(&s);
+	dw_lock_state_release(&s);
 	dw_lock_state_grant(&s, "w", "LW", 1, NOW, TTL, SKEW);
 	item = dw_lock_state_item(&s, "r");
 	assert_int_equal(dw_lock_state_read(&t, item), 0);
@@ -133,8 +133,8 @@ static void test_item_round_trip(void **state)
 	assert_true(t.e[0].write);
 	assert_string_equal(t.e[0].holder, "w");
 	assert_int_equal(t.fence, 1);
-	dw_lock_state_free(&t);
-	dw_lock_state_free(&s);
+	dw_lock_state_release(&t);
+	dw_lock_state_release(&s);
 	cJSON_Delete(item);
 }
 
@@ -146,11 +146,11 @@ static void test_foreign_item_refused(void **state)
 	(void)state;
 	assert_int_equal(dw_lock_state_read(&t, item), -1);
 	assert_true(dw_error_is("InvalidLockItem"));
-	dw_lock_state_free(&t);
+	dw_lock_state_release(&t);
 	cJSON_Delete(item);
 	assert_int_equal(dw_lock_state_read(&t, NULL), 0);
 	assert_false(t.exists);
-	dw_lock_state_free(&t);
+	dw_lock_state_release(&t);
 }
 
 static void test_default_holder_unique(void **state)

@@ -51,7 +51,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	dw_redact_reset();
+	dw_redact_clear();
 	return 0;
 }
 
@@ -93,14 +93,14 @@ static void test_aws_error_body_cut_at_a_secret(void **state)
 		free(body);
 		if (asprintf(&body, "{\"__type\":\"Echo\",\"message\":\"%s%s\"}", pad, TOKEN) < 0)
 			fail();
-		dw_buf_free(&r.body);
+		dw_buf_release(&r.body);
 		dw_buf_init(&r.body);
 		dw_buf_puts(&r.body, body);
 		dw_aws_error_parse(DW_PROTO_JSON, &r, code, sizeof(code), msg, sizeof(msg));
 		assert_no_token_part(msg);
 		free(body);
 		free(pad);
-		dw_http_response_free(&r);
+		dw_http_response_release(&r);
 	}
 }
 

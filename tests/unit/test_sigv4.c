@@ -130,8 +130,8 @@ static void free_parsed(struct parsed *p)
 {
 	free(p->method);
 	free(p->path);
-	dw_kv_free(&p->query);
-	dw_kv_free(&p->headers);
+	dw_kv_release(&p->query);
+	dw_kv_release(&p->headers);
 	free(p->text);
 }
 
@@ -200,7 +200,7 @@ static void run_case(void **state)
 	} else {
 		check_erratum(&in, &out, sts, authz);
 	}
-	dw_sigv4_output_free(&out);
+	dw_sigv4_output_release(&out);
 	free_parsed(&p);
 	free(creq);
 	free(sts);
@@ -250,10 +250,10 @@ static void test_uri_encode(void **state)
 	dw_buf_init(&b);
 	dw_uri_encode(&b, "a b/c~d+e=f&\xe1\x88\xb4", 1);
 	assert_string_equal(b.data, "a%20b/c~d%2Be%3Df%26%E1%88%B4");
-	dw_buf_reset(&b);
+	dw_buf_clear(&b);
 	dw_uri_encode(&b, "2019-06-01/x y", 0);
 	assert_string_equal(b.data, "2019-06-01%2Fx%20y");
-	dw_buf_free(&b);
+	dw_buf_release(&b);
 }
 
 static void test_path_normalize(void **state)
