@@ -4,10 +4,13 @@
  * and the dead-letter queue's redrive. */
 #include "aws/aws.h"
 #include "base/json.h"
+#include "base/log.h"
+#include "ops/compact.h"
 #include "ops/etlrun.h"
 #include "ops/fanout.h"
 #include "proto/op.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -249,6 +252,128 @@ static int redrive(struct dw_ctx *ctx)
 		      "the dead-letter queue is empty");
 }
 
+
+/* ---- compact ------------------------------------------------------------- */
+
+/* The write lease compact takes itself (its "lock" field). */
+static int compact_lock_opts(const cJSON *lock, struct dw_lock_opts *lk)
+{
+	long long ttl, wait;
+
+	dw_lock_opts_init(lk);
+	lk->write = 1;
+	lk->wait = 1;
+	lk->resource = dw_req_str(lock, "resource", NULL);
+	lk->table = dw_req_str(lock, "table", DW_LOCK_TABLE_DEFAULT);
+	lk->holder = dw_req_str(lock, "holder", NULL);
+	lk->writer_priority = dw_req_bool(lock, "writer_priority", 1);
+	if (!*lk->resource)
+		return dw_invalid("lock.resource", "lock.resource must not be empty");
+	ttl = dw_req_int(lock, "ttl_s", DW_LOCK_TTL_S_DEFAULT);
+	if (ttl < 10 || ttl > 86400)
+		return dw_invalid("lock.ttl_s", "lock.ttl_s must be between 10 and 86400");
+	wait = dw_req_int(lock, "wait_timeout_s", 3600);
+	if (wait < 0 || wait > 7 * 86400)
+		return dw_invalid("lock.wait_timeout_s", "lock.wait_timeout_s must be between 0 and 604800");
+	lk->ttl_ms = ttl * 1000;
+	lk->skew_ms = DW_LOCK_SKEW_MS_DEFAULT;
+	lk->wait_timeout_ms = wait * 1000;
+	return 0;
+}
+
+static void compact_report(struct dw_ctx *ctx, const struct dw_compact_result *r, int dry_run,
+			   long long target_mb)
+{
+	cJSON *res = ctx->result;
+
+	cJSON_AddBoolToObject(res, "dry_run", dry_run);
+	dw_json_add_int(res, "target_mb", target_mb);
+	dw_json_add_int(res, "partitions", r->partitions);
+	dw_json_add_int(res, "merges", r->groups);
+	dw_json_add_int(res, "files_in", r->files_in);
+	dw_json_add_int(res, "files_out", r->files_out);
+	dw_json_add_int(res, "bytes_in", r->bytes_in);
+	dw_json_add_int(res, "bytes_out", r->bytes_out);
+	dw_json_add_int(res, "records", r->records);
+	dw_json_add_int(res, "left_alone", r->left_alone);
+	dw_json_add_int(res, "recovered", r->recovered);
+	if (dry_run)
+		cJSON_AddItemToObject(res, "plan", cJSON_Duplicate(r->plan, 1));
+}
+
+static int compact(struct dw_ctx *ctx)
+{
+	const cJSON *lock = cJSON_GetObjectItemCaseSensitive(ctx->req, "lock");
+	struct dw_compact_opts o = { 0 };
+	struct dw_compact_result r;
+	struct dw_lock_opts lk;
+	struct dw_lock_lease lease = { 0 };
+	char *prefix, *holder = NULL, *lease_id = NULL;
+	struct dw_aws *aws;
+	long long mb;
+	int from_env, rc;
+
+	o.bucket = dw_req_str(ctx->req, "bucket", NULL);
+	o.dry_run = dw_req_bool(ctx->req, "dry_run", 0);
+	if (int_field(ctx->req, "target_mb", DW_COMPACT_DEFAULT_MB, DW_COMPACT_MIN_MB, DW_COMPACT_MAX_MB, &mb))
+		return -1;
+	o.target_bytes = mb << 20;
+	from_env = dw_compact_lock_from_env(&lk);
+	if (from_env < 0)
+		return -1;
+	if (lock && from_env)
+		return dw_invalid("lock", "compact runs under dw-lock exec's write lease already: leave out lock");
+	if (lock && compact_lock_opts(lock, &lk))
+		return -1;
+	prefix = dw_xstrdup(dw_req_str(ctx->req, "prefix", ""));
+	for (size_t n = strlen(prefix); n > 0 && prefix[n - 1] == '/'; n--)
+		prefix[n - 1] = '\0';
+	if (!*prefix) {
+		free(prefix);
+		return dw_invalid("prefix", "prefix must name the partitions' folder (never a whole bucket)");
+	}
+	o.prefix = prefix;
+	if (!(aws = dw_ctx_aws(ctx))) {
+		free(prefix);
+		return -1;
+	}
+	if (lock && !o.dry_run) {
+		if (dw_lock_acquire(aws, &lk, &lease)) {
+			free(prefix);
+			return dw_error_context("the write lease on %s", lk.resource);
+		}
+		/* copies: renewals refill the lease */
+		lk.holder = holder = dw_xstrdup(lease.holder);
+		lk.lease_id = lease_id = dw_xstrdup(lease.lease_id);
+		lk.fence = lease.fence;
+		o.own_lease = &lease;
+		dw_json_add_int(ctx->result, "fencing_token", lease.fence);
+	}
+	if ((lock && !o.dry_run) || from_env)
+		o.lock = &lk;
+	dw_compact_result_init(&r);
+	rc = dw_compact_run(aws, &o, &r);
+	compact_report(ctx, &r, o.dry_run, mb);
+	if (o.own_lease) {
+		struct dw_error saved;
+		int released = 0;
+		dw_error_save(&saved);
+		if (dw_lock_release(aws, &lk, &released))
+			dw_warn("releasing the write lease failed (%s); it runs out by itself",
+				dw_error_last()->message);
+		dw_error_restore(&saved);
+	}
+	int nothing = rc == 0 && r.groups == 0 && r.recovered == 0;
+	dw_compact_result_free(&r);
+	dw_lock_lease_free(&lease);
+	free(holder);
+	free(lease_id);
+	free(prefix);
+	if (nothing)
+		return dw_nothing_to_do(ctx, "no small files to merge");
+	return rc;
+}
+
 /* ---- the request --------------------------------------------------------- */
 
 #define TRANSFORM_FIELDS \
@@ -306,6 +431,25 @@ static const struct dw_field redrive_fields[] = {
 	DW_FIELDS_END
 };
 
+static const struct dw_field compact_lock_fields[] = {
+	{ "resource", DW_T_STRING, DW_REQUIRED, NULL, "the dw-lock resource of the partitions (e.g. lake/events)" },
+	{ "table", DW_T_STRING, 0, NULL, "dw-lock's table (default dwops-locks)" },
+	{ "holder", DW_T_STRING, 0, NULL, "holder name (default host:pid:random)" },
+	{ "ttl_s", DW_T_INT, 0, NULL, "lease length, renewed while compaction runs (10..86400, default 120)" },
+	{ "wait_timeout_s", DW_T_INT, 0, NULL, "wait this long for readers to finish, then exit 75 (default 3600)" },
+	{ "writer_priority", DW_T_BOOL, 0, NULL, "new readers wait while compaction waits (default true)" },
+	DW_FIELDS_END
+};
+
+static const struct dw_field compact_fields[] = {
+	{ "bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket of the Avro partitions" },
+	{ "prefix", DW_T_STRING, DW_REQUIRED, NULL, "the partitions' prefix (dest_prefix of process; never empty)" },
+	{ "target_mb", DW_T_INT, 0, NULL, "merged files up to this size, 16..256 (default 128)" },
+	{ "dry_run", DW_T_BOOL, 0, NULL, "list what would be merged, change nothing" },
+	{ "lock", DW_T_OBJECT, 0, compact_lock_fields, "take dw-lock's write lease (else run under dw-lock exec)" },
+	DW_FIELDS_END
+};
+
 static const struct dw_action actions[] = {
 	{ "process", "transform the named files, or an hour's or a range's files",
 	  process_fields, process,
@@ -320,6 +464,10 @@ static const struct dw_action actions[] = {
 	{ "redrive", "move messages from the dead-letter queue back to the queue",
 	  redrive_fields, redrive,
 	  "{\"queue_url\": \"https://sqs.us-east-1.amazonaws.com/123456789012/event-files\"}" },
+	{ "compact", "merge each partition folder's small Avro files into files of target_mb, under the write lease",
+	  compact_fields, compact,
+	  "{\"bucket\": \"acme-lake\", \"prefix\": \"events\", \"target_mb\": 128, "
+	  "\"lock\": {\"resource\": \"lake/events\", \"ttl_s\": 300}}" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 
