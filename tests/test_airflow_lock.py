@@ -73,3 +73,40 @@ def test_hydration_releases_its_lease_when_a_step_fails(major, airflow_factory, 
     assert r.dag_run_state == "failed"
     assert r.results["release_read_lock"]["result"]["released"] is True
     assert readers(ddb) == {}
+
+
+COMPACTION_DAG = DAGS_DIR / "dwops_compaction.py"
+
+
+@pytest.mark.parametrize("major", [3], ids=lambda m: f"airflow{m}")
+def test_daily_compaction_runs_under_the_write_lease(major, airflow_factory, bench, moto):
+    import io
+    import fastavro
+    ddb = make_table(moto)
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="lake")
+    schema = fastavro.parse_schema({"type": "record", "name": "vehicle",
+                                    "fields": [{"name": "id", "type": "long"}]})
+    for i in range(4):
+        bio = io.BytesIO()
+        fastavro.writer(bio, schema, [{"id": i * 10 + k} for k in range(10)])
+        s3.put_object(Bucket="lake", Key=f"ev/vehicle/2019/06/01/f{i}.avro", Body=bio.getvalue())
+    af = airflow_factory(major, [COMPACTION_DAG, DAG_FILE.parent / "dwops_common.py"])
+    variables = {"dwops_compaction_bucket": "lake", "dwops_compaction_prefix": "ev",
+                 "dwops_compaction_target_mb": "16", "dwops_compaction_resource": RESOURCE}
+    env = {"DWOPS_COMPACTION_RETRIES": "0"}
+    r = af.run_dag_test("dwops_compaction", "2024-06-01T00:00:00+00:00", variables=variables, env=env)
+    assert r.states == {"compact": "success"}, r.text[-6000:]
+    res = r.results["compact"]["result"]
+    assert res["exit_code"] == 0 and res["lease"]["mode"] == "write" and res["released"] is True
+    assert '"merges":1' in r.text and '"files_in":4' in r.text
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="lake")["Contents"]]
+    assert len(keys) == 1 and "compacted-" in keys[0]
+    got = sorted(rec["id"] for rec in fastavro.reader(io.BytesIO(
+        s3.get_object(Bucket="lake", Key=keys[0])["Body"].read())))
+    assert got == list(range(40))
+    it = ddb.get_item(TableName=TABLE, Key={"resource": {"S": RESOURCE}}, ConsistentRead=True)["Item"]
+    assert "writer" not in it and it["fence"]["N"] == "1"
+    # the next day nothing is left to merge: skipped
+    r = af.run_dag_test("dwops_compaction", "2024-06-02T00:00:00+00:00", variables=variables, env=env)
+    assert r.states == {"compact": "skipped"}, r.text[-6000:]
