@@ -255,7 +255,7 @@ static int recover(struct dw_aws *aws, const struct dw_compact_opts *o, struct s
 	inputs = cJSON_GetObjectItemCaseSensitive(m, "inputs");
 	if (!state || !output || !cJSON_IsArray(inputs)) {
 		cJSON_Delete(m);
-		return dw_fail("InvalidMarker", "compaction marker %s is not one dw-etl wrote; move it away to go on",
+		return dw_fail("BadMarker", "compaction marker %s is not one dw-etl wrote; move it away to go on",
 			       marker);
 	}
 	if (o->dry_run) {
