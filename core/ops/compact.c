@@ -553,7 +553,7 @@ done:
 static int compact_folder(struct dw_aws *aws, const struct dw_compact_opts *o, struct files *fs,
 			  size_t from, size_t to, struct dw_compact_result *r)
 {
-	struct file **bin = dw_xcalloc(to - from, sizeof(*bin));
+	struct file **bin = dw_xcalloc(to - from, sizeof(struct file *));
 	int rc = 0;
 
 	r->partitions++;
