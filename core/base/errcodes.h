@@ -100,6 +100,9 @@
 	X(LeaseLost, "1", "the lease was lost (expired or broken) while held") \
 	X(ExecFailed, "1", "the command to run under the lock could not be started") \
 	X(CommandFailed, "1, N", "dw-lock exec: the command exited non-zero (or was killed); dw-lock exits with its code N (128+signal)") \
+	/* dw-etl compact */                                                    \
+	X(InputChanged, "1", "an input file of a merge changed while compaction ran (schema or codec): nothing of it was deleted") \
+	X(VerifyFailed, "1", "a merged file read back does not hold exactly the inputs' records: the inputs were kept") \
 	/* dw-catalog */                                                        \
 	X(BreakingChange, "2", "the catalog plan holds a breaking change (a removed column, a narrowed type, a deletion, a view moved) and allow_breaking was not given; nothing was changed") \
 	X(Drift, "2", "a managed table or view was changed in Glue since dwops wrote it and overwrite_drift was not given; nothing was changed") \
