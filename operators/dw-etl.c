@@ -364,8 +364,8 @@ static int compact(struct dw_ctx *ctx)
 		dw_error_restore(&saved);
 	}
 	int nothing = rc == 0 && r.groups == 0 && r.recovered == 0;
-	dw_compact_result_free(&r);
-	dw_lock_lease_free(&lease);
+	dw_compact_result_release(&r);
+	dw_lock_lease_release(&lease);
 	free(holder);
 	free(lease_id);
 	free(prefix);

@@ -52,7 +52,7 @@ void dw_compact_result_init(struct dw_compact_result *r)
 	r->plan = cJSON_CreateArray();
 }
 
-void dw_compact_result_free(struct dw_compact_result *r)
+void dw_compact_result_release(struct dw_compact_result *r)
 {
 	cJSON_Delete(r->plan);
 	memset(r, 0, sizeof(*r));
@@ -89,7 +89,7 @@ static int on_object(void *ud, const struct dw_s3_object *obj)
 	return 0;
 }
 
-static void scan_free(struct scan *s)
+static void scan_release(struct scan *s)
 {
 	for (size_t i = 0; i < s->data.n; i++) {
 		free(s->data.v[i].key);
@@ -142,7 +142,7 @@ static int keep_lease(struct dw_aws *aws, const struct dw_compact_opts *o)
 	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	if (now < o->own_lease->expires_ms - 2 * o->lock->ttl_ms / 3)
 		return 0;
-	dw_lock_lease_free(o->own_lease);
+	dw_lock_lease_release(o->own_lease);
 	return dw_lock_renew(aws, o->lock, o->own_lease);
 }
 
@@ -157,7 +157,7 @@ static int check_lease(struct dw_aws *aws, const struct dw_compact_opts *o)
 	if (keep_lease(aws, o))
 		return -1;
 	rc = dw_lock_check(aws, o->lock, &l);
-	dw_lock_lease_free(&l);
+	dw_lock_lease_release(&l);
 	if (rc)
 		return dw_error_context("compaction stops before deleting inputs");
 	return 0;
@@ -245,11 +245,11 @@ static int recover(struct dw_aws *aws, const struct dw_compact_opts *o, struct s
 
 	dw_buf_init(&body);
 	if (dw_s3_get_object(aws, o->bucket, marker, 0, &body)) {
-		dw_buf_free(&body);
+		dw_buf_release(&body);
 		return dw_error_context("reading compaction marker %s", marker);
 	}
 	m = cJSON_ParseWithLength(body.data ? body.data : "", body.len);
-	dw_buf_free(&body);
+	dw_buf_release(&body);
 	state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "state"));
 	output = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "output"));
 	inputs = cJSON_GetObjectItemCaseSensitive(m, "inputs");
@@ -312,16 +312,16 @@ static int read_group(struct dw_aws *aws, const struct dw_compact_opts *o, struc
 	if (rc && (long long)head.len < f->size && head.len == HEADER_PROBE_BYTES) {
 		/* a header longer than the probe: the whole file */
 		dw_error_clear();
-		dw_buf_reset(&head);
+		dw_buf_clear(&head);
 		rc = dw_s3_get_object(aws, o->bucket, f->key, 0, &head);
 		if (rc == 0)
 			rc = dw_avro_reader_open(&rd, head.data, head.len);
 	}
 	if (rc == 0) {
 		f->group = dw_xasprintf("%s\n%s", dw_avro_codec_name(rd.codec), rd.schema);
-		dw_avro_reader_free(&rd);
+		dw_avro_reader_release(&rd);
 	}
-	dw_buf_free(&head);
+	dw_buf_release(&head);
 	if (rc)
 		return dw_error_context("reading the Avro header of s3://%s/%s", o->bucket, f->key);
 	return 0;
@@ -344,7 +344,7 @@ static int flush_block(struct merge *m)
 
 	if (m->count > 0)
 		rc = dw_avro_put_block(&m->out, m->codec, m->sync, m->count, m->rec.data, m->rec.len);
-	dw_buf_reset(&m->rec);
+	dw_buf_clear(&m->rec);
 	m->count = 0;
 	return rc;
 }
@@ -359,7 +359,7 @@ static int merge_input(struct dw_aws *aws, const struct dw_compact_opts *o, stru
 
 	dw_buf_init(&data);
 	if (dw_s3_get_object(aws, o->bucket, f->key, 0, &data)) {
-		dw_buf_free(&data);
+		dw_buf_release(&data);
 		return dw_error_context("reading s3://%s/%s", o->bucket, f->key);
 	}
 	rc = dw_avro_reader_open(&rd, data.data, data.len);
@@ -380,8 +380,8 @@ static int merge_input(struct dw_aws *aws, const struct dw_compact_opts *o, stru
 			rc = flush_block(m);
 	}
 	if (opened)
-		dw_avro_reader_free(&rd);
-	dw_buf_free(&data);
+		dw_avro_reader_release(&rd);
+	dw_buf_release(&data);
 	if (rc)
 		return dw_error_context("merging s3://%s/%s", o->bucket, f->key);
 	return 0;
@@ -407,7 +407,7 @@ static int verify(const struct merge *m, const unsigned char *want, unsigned int
 		records += rd.count;
 	}
 	if (opened)
-		dw_avro_reader_free(&rd);
+		dw_avro_reader_release(&rd);
 	EVP_DigestFinal_ex(sha, got, &got_len);
 	EVP_MD_CTX_free(sha);
 	if (rc)
@@ -540,8 +540,8 @@ static int merge_bin(struct dw_aws *aws, const struct dw_compact_opts *o, struct
 		r->bytes_out += (long long)m.out.len;
 		r->records += m.records;
 	}
-	dw_buf_free(&m.out);
-	dw_buf_free(&m.rec);
+	dw_buf_release(&m.out);
+	dw_buf_release(&m.rec);
 done:
 	free(folder);
 	free(output);
@@ -623,7 +623,7 @@ int dw_compact_run(struct dw_aws *aws, const struct dw_compact_opts *o, struct d
 	for (size_t i = 0; i < s.data.n; i++)
 		if (!s.data.v[i].merged && !s.data.v[i].gone)
 			r->left_alone++;
-	scan_free(&s);
+	scan_release(&s);
 	free(marker_dir);
 	free(list_prefix);
 	return rc;

@@ -60,7 +60,7 @@ struct dw_compact_result {
 };
 
 void dw_compact_result_init(struct dw_compact_result *r);
-void dw_compact_result_free(struct dw_compact_result *r);
+void dw_compact_result_release(struct dw_compact_result *r);
 
 /* Plan and (unless dry run) merge.  -1 with the error raised; the result
  * counts what was done until then. */
