@@ -181,7 +181,7 @@ int dw_s3_get_range(struct dw_aws *aws, const char *bucket, const char *key,
 		dw_error_context("reading s3://%s/%s", bucket, key);
 	}
 	dw_http_response_release(&resp);
-	dw_aws_request_free(&req);
+	dw_aws_request_release(&req);
 	return rc;
 }
 

@@ -148,7 +148,6 @@ static int call_text(struct dw_aws *aws, const char *operation, const struct dw_
 	}
 	dw_http_response_release(&resp);
 	dw_aws_request_free(req);
-	free(req);
 	return rc;
 }
 
