@@ -8,6 +8,7 @@ the reviewed-plan guard.  The views' SQL is parsed with sqlglot."""
 from __future__ import annotations
 
 import base64
+import os
 import copy
 import json
 from pathlib import Path
@@ -401,3 +402,40 @@ def test_dag_applies_non_breaking_and_fails_on_breaking(major, airflow_factory, 
     assert "orders_v9" in tables  # the non-breaking create went through
     cols = [c["Name"] for c in tables["orders_v1"]["StorageDescriptor"]["Columns"]]
     assert "customer" in cols and "channel" not in cols  # the breaking update did not
+
+
+# ------------------------------------------------------------------ crash ---
+
+def test_kill9_during_apply_then_rerun_finishes(run_op, glue, tmp_path):
+    """kill -9 at random moments of an apply, then a re-run: the catalog ends
+    exactly as the model says, with nothing left half-done or as drift."""
+    import random
+    import signal
+    import subprocess
+    import time
+    from conftest import operator_path
+
+    tables = [orders_table(f"t{i:03d}") for i in range(120)]
+    m = model(tables=tables, binding="sales.t000")
+    f = tmp_path / "model.json"
+    f.write_text(json.dumps(m))
+    req = tmp_path / "apply.json"
+    req.write_text(json.dumps({"action": "apply", "model_file": str(f), "concurrency": 2}))
+    rnd = random.Random(1818)
+    kills = 0
+    for _ in range(6):
+        p = subprocess.Popen([str(operator_path("dw-catalog")), "--request", str(req)],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+        time.sleep(rnd.uniform(0.05, 0.6))
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            kills += 1
+        p.communicate()
+    assert kills >= 2, "every apply ended before it could be killed"
+    r = run_op("dw-catalog", None, json.loads(req.read_text()), timeout=300)
+    assert r.code in (0, 99), r
+    plan = run_op("dw-catalog", "plan", {"model_file": str(f)})
+    assert plan.code == 99, plan  # nothing missing, nothing drifted
+    assert len(glue_tables(glue, "sales")) == 120
+    assert set(glue_tables(glue, "finance")) == {"orders"} and set(glue_tables(glue, "ops")) == {"orders_all"}
