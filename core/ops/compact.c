@@ -609,7 +609,8 @@ int dw_compact_run(struct dw_aws *aws, const struct dw_compact_opts *o, struct d
 	l.ud = &s;
 	rc = dw_s3_list_objects(aws, &l);
 	if (rc == 0) {
-		qsort(s.data.v, s.data.n, sizeof(*s.data.v), by_key);
+		if (s.data.n)  /* qsort of an empty, never allocated list is undefined */
+			qsort(s.data.v, s.data.n, sizeof(*s.data.v), by_key);
 		for (size_t i = 0; rc == 0 && i < s.nmarkers; i++)
 			rc = recover(aws, o, &s, s.markers[i], r);
 	}
