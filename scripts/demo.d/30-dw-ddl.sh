@@ -76,7 +76,8 @@ step "apply again: the table is updated in place, not duplicated"
 run "$ex/glue-json-infer.json" apply '. + {columns: [{name: "campaign", type: "string"}]}'
 
 step "bundle the Redshift Spectrum DDL into a zip, as the Jenkins job archives it"
-bundle=$(mktemp -d)/dw-ddl-redshift.zip
-run "$ex/redshift-parquet-partitions.json" generate ". + {bundle: \"$bundle\"}"
-"$py" -c 'import sys, zipfile; [print("  ", n) for n in zipfile.ZipFile(sys.argv[1]).namelist()]' "$bundle"
-rm -rf "$(dirname "$bundle")"
+# Bundles go under the worker's DW_DDL_BUNDLE_DIR; the request names a file there.
+bundle_dir=$(mktemp -d)
+DW_DDL_BUNDLE_DIR="$bundle_dir" run "$ex/redshift-parquet-partitions.json" generate '. + {bundle: "dw-ddl-redshift.zip"}'
+"$py" -c 'import sys, zipfile; [print("  ", n) for n in zipfile.ZipFile(sys.argv[1]).namelist()]' "$bundle_dir/dw-ddl-redshift.zip"
+rm -rf "$bundle_dir"
