@@ -380,14 +380,16 @@ def test_dag_applies_non_breaking_and_fails_on_breaking(major, airflow_factory, 
     f = tmp_path / "catalog.json"
     f.write_text(json.dumps(model()))
     variables = {"dwops_catalog_model_file": str(f)}
+    # the breaking run fails its apply task: no retry (and its delay) in the test
+    env = {"DWOPS_CATALOG_RETRIES": "0"}
 
-    r = af.run_dag_test("dwops_catalog", "2024-06-01T10:00:00+00:00", variables=variables)
+    r = af.run_dag_test("dwops_catalog", "2024-06-01T10:00:00+00:00", variables=variables, env=env)
     assert r.states == {"plan": "success", "apply": "success"}, r
     assert r.results["apply"]["result"]["summary"]["create"] == 3
     assert set(glue_tables(glue, "finance")) == {"orders"}
 
     # nothing differs: plan skips, and apply with it
-    r = af.run_dag_test("dwops_catalog", "2024-06-01T11:00:00+00:00", variables=variables)
+    r = af.run_dag_test("dwops_catalog", "2024-06-01T11:00:00+00:00", variables=variables, env=env)
     assert r.states == {"plan": "skipped", "apply": "skipped"}, r
 
     # a column added (applied) and one removed (breaking: left, the task fails)
@@ -395,7 +397,7 @@ def test_dag_applies_non_breaking_and_fails_on_breaking(major, airflow_factory, 
     t["columns"] = [c for c in t["columns"] if c["name"] != "customer"]
     t2 = orders_table("orders_v9")
     f.write_text(json.dumps(model(tables=[t, t2])))
-    r = af.run_dag_test("dwops_catalog", "2024-06-01T12:00:00+00:00", variables=variables)
+    r = af.run_dag_test("dwops_catalog", "2024-06-01T12:00:00+00:00", variables=variables, env=env)
     assert r.states["plan"] == "success" and r.states["apply"] == "failed", r
     assert "BreakingChangesPending" in r.text
     tables = glue_tables(glue, "sales")

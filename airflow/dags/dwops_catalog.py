@@ -15,11 +15,13 @@ parsed, else catalog.json in this DAGs folder.
          are applied by a person, from the Jenkins job dw-catalog.
 
 Run config is not read: the model and the AWS set-up come only from
-Variables and the workers' environment.
+Variables and the workers' environment.  DWOPS_CATALOG_RETRIES (where the
+DAG is parsed; default 1) sets the tasks' retries.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pendulum
@@ -40,7 +42,8 @@ with DAG(
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "data-platform", "retries": 1,
+    default_args={"owner": "data-platform",
+                  "retries": int(os.environ.get("DWOPS_CATALOG_RETRIES", "1")),
                   "retry_delay": pendulum.duration(minutes=5)},
     tags=["dwops", "catalog"],
 ) as dag:
