@@ -5,12 +5,19 @@
 #include "base/buf.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+/* The registry is shared by every thread: dw-etl's workers each open a
+ * session and register its keys while other threads log (the array grew
+ * under a reader's feet: heap-buffer-overflow under ASan, the Lambda
+ * runtime's crash behind the RIE's 502s).  One lock guards it, held while
+ * registering and while masking. */
+static pthread_mutex_t secrets_mu = PTHREAD_MUTEX_INITIALIZER;
 static char **secrets;
 static size_t n_secrets;
 
@@ -18,20 +25,26 @@ void dw_redact_secret(const char *secret)
 {
 	if (!secret || strlen(secret) < 4)
 		return;
+	pthread_mutex_lock(&secrets_mu);
 	for (size_t i = 0; i < n_secrets; i++)
-		if (strcmp(secrets[i], secret) == 0)
+		if (strcmp(secrets[i], secret) == 0) {
+			pthread_mutex_unlock(&secrets_mu);
 			return;
+		}
 	secrets = dw_xrealloc(secrets, (n_secrets + 1) * sizeof(*secrets));
 	secrets[n_secrets++] = dw_xstrdup(secret);
+	pthread_mutex_unlock(&secrets_mu);
 }
 
 void dw_redact_clear(void)
 {
+	pthread_mutex_lock(&secrets_mu);
 	for (size_t i = 0; i < n_secrets; i++)
 		free(secrets[i]);
 	free(secrets);
 	secrets = NULL;
 	n_secrets = 0;
+	pthread_mutex_unlock(&secrets_mu);
 }
 
 /* Replace text[start, end) by "***" (or stars of the same length when
@@ -51,6 +64,7 @@ static size_t mask(char *text, size_t start, size_t end)
 
 static void mask_registered(char *text)
 {
+	pthread_mutex_lock(&secrets_mu);
 	for (size_t i = 0; i < n_secrets; i++) {
 		size_t len = strlen(secrets[i]);
 		char *p = text;
@@ -60,6 +74,7 @@ static void mask_registered(char *text)
 			p = text + mask(text, at, at + len);
 		}
 	}
+	pthread_mutex_unlock(&secrets_mu);
 }
 
 /* After each marker (case-insensitive), mask up to a terminator. */
@@ -170,6 +185,7 @@ static void mask_cut_secret(char *text)
 {
 	size_t n = strlen(text);
 
+	pthread_mutex_lock(&secrets_mu);
 	for (size_t i = 0; i < n_secrets; i++) {
 		size_t len = strlen(secrets[i]);
 		for (size_t k = len - 1 < n ? len - 1 : n; k > 0; k--)
@@ -178,6 +194,7 @@ static void mask_cut_secret(char *text)
 				break;
 			}
 	}
+	pthread_mutex_unlock(&secrets_mu);
 }
 
 void dw_redact_copy(char *dst, size_t cap, const char *src)

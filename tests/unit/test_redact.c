@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,49 @@ static void test_copy_fits_and_utf8(void **state)
 	assert_string_equal(out, "abcdefghijklmn");
 }
 
+/* Threads register secrets while others redact (dw-etl's workers each open
+ * a session and register its keys while the main thread logs): the registry
+ * grew under a reader's feet and ASan saw a heap-buffer-overflow, which
+ * crashed dw-etl's Lambda runtime behind the RIE's 502s.  Every secret a
+ * thread registered is masked afterwards. */
+#define RACE_THREADS 8
+#define RACE_SECRETS 200
+
+static void *register_and_mask(void *arg)
+{
+	long t = (long)arg;
+	char secret[64], text[128];
+
+	for (int i = 0; i < RACE_SECRETS; i++) {
+		snprintf(secret, sizeof(secret), "race-secret-%02ld-%03d", t, i);
+		dw_redact_secret(secret);
+		snprintf(text, sizeof(text), "key=%s end", secret);
+		dw_redact(text);
+		if (strstr(text, secret))
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_registry_shared_by_threads(void **state)
+{
+	pthread_t th[RACE_THREADS];
+	char text[128];
+
+	(void)state;
+	for (long t = 0; t < RACE_THREADS; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, register_and_mask, (void *)t), 0);
+	for (int t = 0; t < RACE_THREADS; t++) {
+		void *failed = NULL;
+		pthread_join(th[t], &failed);
+		assert_null(failed);
+	}
+	snprintf(text, sizeof(text), "race-secret-%02d-%03d", RACE_THREADS - 1, RACE_SECRETS - 1);
+	dw_redact(text);
+	assert_string_equal(text, "***");
+	dw_redact_clear();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +196,7 @@ int main(void)
 		cmocka_unit_test(test_aws_error_body_cut_at_a_secret),
 		cmocka_unit_test(test_log_line_cut_at_a_secret),
 		cmocka_unit_test(test_copy_fits_and_utf8),
+		cmocka_unit_test(test_registry_shared_by_threads),
 	};
 	return cmocka_run_group_tests_name("redact", tests, setup, teardown);
 }
