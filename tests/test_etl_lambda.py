@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -21,54 +22,109 @@ from test_etl import LAKE, SRC, aws, key_of, lake_objects, lines, out_key, perio
 RIE = REPO / ".cache" / "go-bin" / "aws-lambda-rie"
 
 
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+def free_ports(n: int) -> list:
+    """n distinct free ports (all bound at once, so never the same twice)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+class Emulator:
+    """aws-lambda-rie running dw-etl's bootstrap.  Every failure says what the
+    emulator and the runtime logged (rie.log holds both: the runtime's stderr
+    goes through the emulator), e.g. a sanitizer report when the runtime
+    crashed and the emulator answered 502."""
+
+    def __init__(self, tmp_path, bootstrap, env):
+        self.log_path = tmp_path / "rie.log"
+        self.bootstrap, self.env, self.proc = bootstrap, env, None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def fail(self, what: str):
+        pytest.fail(f"{what}\n--- rie.log ---\n{self.log()[-20000:]}", pytrace=False)
+
+    def start(self, attempts: int = 3):
+        """Start on fresh ports until the emulator listens (a port taken
+        between choosing and binding it makes the emulator exit: choose again)."""
+        for _ in range(attempts):
+            self.port, api = free_ports(2)
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(
+                    [str(RIE), "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
+                     "--runtime-api-address", f"127.0.0.1:{api}", str(self.bootstrap)],
+                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=self.env)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                except OSError:
+                    time.sleep(0.05)
+                    continue
+                # Listening: ours only if it is still alive (a port stolen by
+                # another process would answer too).
+                time.sleep(0.05)
+                if self.proc.poll() is None:
+                    return
+            self.stop()
+        self.fail(f"aws-lambda-rie did not start listening in {attempts} attempts")
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def invoke(self, event, timeout: float = 90):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/2015-03-31/functions/function/invocations",
+                                     data=json.dumps(event).encode(), method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                body = r.read()
+        except urllib.error.HTTPError as e:
+            self.fail(f"the emulator answered {e.code} {e.reason}: {e.read()[:2000]!r}")
+        except (urllib.error.URLError, OSError) as e:
+            self.fail(f"invoking through the emulator failed: {e!r}")
+        try:
+            return json.loads(body)
+        except ValueError:
+            self.fail(f"the emulator answered 200 with no JSON: {body[:2000]!r}")
+
+
+def start_rie(tmp_path, request: dict, function_timeout_s: int = 60) -> Emulator:
+    """The emulator with a bootstrap that execs dw-etl lambda with request.
+    AWS_LAMBDA_FUNCTION_TIMEOUT bounds the init (the runtime starts on the
+    first invocation) and each invocation; the runtime sees it too."""
+    if not RIE.exists():
+        pytest.fail(f"{RIE} is missing: scripts/setup.sh builds it", pytrace=False)
+    req = tmp_path / "etl.json"
+    req.write_text(json.dumps(request))
+    bootstrap = tmp_path / "bootstrap"
+    bootstrap.write_text(f"#!/bin/sh\nexec {BIN / 'dw-etl'} lambda --request {req}\n")
+    bootstrap.chmod(0o755)
+    emu = Emulator(tmp_path, bootstrap, dict(os.environ, AWS_LAMBDA_FUNCTION_TIMEOUT=str(function_timeout_s)))
+    emu.start()
+    return emu
 
 
 @pytest.fixture
 def rie(tmp_path, bench):
     """Start the emulator with dw-etl's bootstrap; yields invoke(event)."""
-    if not RIE.exists():
-        pytest.fail(f"{RIE} is missing: scripts/setup.sh builds it", pytrace=False)
-    request = tmp_path / "etl.json"
-    request.write_text(json.dumps({"bucket": SRC, "dest_bucket": LAKE, "concurrency": 3}))
-    bootstrap = tmp_path / "bootstrap"
-    bootstrap.write_text(f"#!/bin/sh\nexec {BIN / 'dw-etl'} lambda --request {request}\n")
-    bootstrap.chmod(0o755)
-    port, api = free_port(), free_port()
-    log = open(tmp_path / "rie.log", "wb")
-    proc = subprocess.Popen([str(RIE), "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
-                             "--runtime-api-address", f"127.0.0.1:{api}", str(bootstrap)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            env=dict(os.environ, AWS_LAMBDA_FUNCTION_TIMEOUT="60"))
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-
-    def invoke(event):
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations",
-                                     data=json.dumps(event).encode(), method="POST")
-        with urllib.request.urlopen(req, timeout=90) as r:
-            return json.loads(r.read())
-
+    emu = start_rie(tmp_path, {"bucket": SRC, "dest_bucket": LAKE, "concurrency": 3})
     try:
-        yield invoke
+        yield emu.invoke
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+        emu.stop()
 
 
 def sqs_record(mid: str, body: str) -> dict:
