@@ -46,6 +46,7 @@ struct dw_rds_instance {
 	char created[40];        /* InstanceCreateTime, ISO 8601 */
 	char instance_class[64];
 	int backup_retention;    /* days */
+	char cluster[64];        /* DBClusterIdentifier: "" unless an Aurora member */
 	const struct dw_rds_tag *tags;
 	size_t n_tags;
 };
@@ -89,13 +90,91 @@ int dw_rds_start_instance(struct dw_aws *aws, const char *instance);
 struct dw_rds_delete {
 	const char *instance;
 	int skip_final_snapshot;
-	int delete_automated_backups;
+	int delete_automated_backups; /* sent only when set (Aurora members
+					 have their cluster's backups) */
 };
 /* DeleteDBInstance. */
 int dw_rds_delete_instance(struct dw_aws *aws, const struct dw_rds_delete *in);
 /* AddTagsToResource (arn: an instance's, a snapshot's, ...). */
 int dw_rds_add_tags(struct dw_aws *aws, const char *arn,
 		    const struct dw_rds_tag *tags, size_t n);
+
+/* ---- Aurora clusters ---------------------------------------------------- */
+
+/* Aurora: a writer and up to 15 readers. */
+#define DW_RDS_CLUSTER_MEMBERS_MAX 16
+
+struct dw_rds_cluster_member {
+	char id[64];
+	int writer;
+};
+
+/* ServerlessV2ScalingConfiguration (ACUs in steps of 0.5). */
+struct dw_rds_serverless {
+	double min_acu, max_acu;
+	long seconds_until_auto_pause; /* 0: not sent (Aurora's default) */
+};
+
+struct dw_rds_cluster {
+	char id[64];
+	char arn[512];
+	char status[48];
+	char engine[64];
+	char endpoint[256];        /* the writer endpoint */
+	char reader_endpoint[256];
+	int port;
+	char created[40];          /* ClusterCreateTime, ISO 8601 */
+	int backup_retention;      /* days */
+	struct dw_rds_serverless serverless; /* max_acu 0: none */
+	struct dw_rds_cluster_member members[DW_RDS_CLUSTER_MEMBERS_MAX];
+	size_t n_members;          /* beyond the maximum: not kept */
+	const struct dw_rds_tag *tags;
+	size_t n_tags;
+};
+
+typedef int (*dw_rds_cluster_fn)(void *ud, const struct dw_rds_cluster *c);
+
+/* DescribeDBClusters across every page (id NULL: every cluster), each with
+ * its tags, as dw_rds_describe_instances.  The AWS error
+ * DBClusterNotFoundFault when id names none. */
+int dw_rds_describe_clusters(struct dw_aws *aws, const char *id,
+			     dw_rds_cluster_fn on_cluster, void *ud);
+
+struct dw_rds_cluster_restore {
+	const char *cluster;
+	const char *source_cluster;    /* a copy-on-write clone of it, at the
+					  latest restorable time; or */
+	const char *snapshot;          /* a restore of this cluster snapshot */
+	const char *engine;            /* with snapshot: required by the API */
+	const char *subnet_group;      /* NULL: the default */
+	const char *const *security_group_ids;
+	size_t n_security_group_ids;
+	int backup_retention;          /* days (Aurora: at least 1) */
+	int deletion_protection;
+	const char *engine_lifecycle_support; /* NULL: not sent */
+	const struct dw_rds_serverless *serverless; /* NULL: none */
+	const struct dw_rds_tag *tags;
+	size_t n_tags;
+};
+/* RestoreDBClusterToPointInTime (RestoreType copy-on-write,
+ * UseLatestRestorableTime) or RestoreDBClusterFromSnapshot. */
+int dw_rds_restore_cluster(struct dw_aws *aws, const struct dw_rds_cluster_restore *in);
+
+struct dw_rds_create_instance {
+	const char *instance;
+	const char *cluster;          /* the cluster it joins */
+	const char *engine;
+	const char *instance_class;   /* "db.serverless" for Serverless v2 */
+	const char *parameter_group;  /* NULL: the default */
+	const struct dw_rds_tag *tags;
+	size_t n_tags;
+};
+/* CreateDBInstance of a member of an Aurora cluster (not public). */
+int dw_rds_create_cluster_instance(struct dw_aws *aws, const struct dw_rds_create_instance *in);
+/* DeleteDBCluster with SkipFinalSnapshot (its members must be deleting). */
+int dw_rds_delete_cluster(struct dw_aws *aws, const char *cluster);
+/* StartDBCluster. */
+int dw_rds_start_cluster(struct dw_aws *aws, const char *cluster);
 
 /* ---- snapshot exports ---------------------------------------------------- */
 
