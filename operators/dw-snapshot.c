@@ -1,6 +1,6 @@
 /* dw-snapshot - private warehouse copies for data engineers: restore the
- * warehouse's newest automated snapshot with the engineer's own MySQL
- * login, list, extend and destroy them.  The work is in core/copy.c. */
+ * warehouse's newest automated snapshot (or clone its Aurora cluster) with
+ * the engineer's own MySQL login, list, extend and destroy them.  The work is in core/copy.c. */
 #include "ops/copy.h"
 #include "proto/op.h"
 #include "aws/secrets.h"
@@ -44,7 +44,9 @@ static cJSON *copy_json(const struct dw_copy *c)
 	cJSON_AddStringToObject(o, "owner", c->owner);
 	cJSON_AddStringToObject(o, "status", c->status);
 	cJSON_AddStringToObject(o, "source", c->source);
-	cJSON_AddStringToObject(o, "snapshot", c->snapshot);
+	cJSON_AddStringToObject(o, "method", c->method[0] ? c->method : "snapshot");
+	/* A clone is of no snapshot. */
+	cJSON_AddItemToObject(o, "snapshot", text_or_null(c->snapshot));
 	cJSON_AddItemToObject(o, "address", text_or_null(c->address));
 	cJSON_AddItemToObject(o, "port", c->port ? dw_json_int_new(c->port) : cJSON_CreateNull());
 	cJSON_AddItemToObject(o, "created_at", text_or_null(c->created_at));
@@ -52,6 +54,13 @@ static cJSON *copy_json(const struct dw_copy *c)
 	cJSON_AddBoolToObject(o, "expired", c->expires && c->expires <= time(NULL));
 	if (c->instance_class[0])
 		cJSON_AddStringToObject(o, "instance_class", c->instance_class);
+	if (c->is_cluster) {
+		cJSON_AddStringToObject(o, "cluster", c->cluster);
+		cJSON_AddItemToObject(o, "writer_endpoint", text_or_null(c->address));
+		cJSON_AddItemToObject(o, "reader_endpoint", text_or_null(c->reader_address));
+		cJSON_AddItemToObject(o, "writer", text_or_null(c->writer));
+		cJSON_AddItemToObject(o, "writer_status", text_or_null(c->writer_status));
+	}
 	return o;
 }
 
@@ -182,17 +191,41 @@ static const char **string_array(const cJSON *a, size_t *n)
 	return out;
 }
 
+/* serverless: {min_acu, max_acu, seconds_until_auto_pause}; the ranges
+ * are checked by the core (dw_copy_launch_check). */
+static int read_serverless(const cJSON *sv, struct dw_rds_serverless *out)
+{
+	const cJSON *min = cJSON_GetObjectItemCaseSensitive(sv, "min_acu");
+	const cJSON *max = cJSON_GetObjectItemCaseSensitive(sv, "max_acu");
+	long long pause;
+
+	if (!cJSON_IsNumber(min))
+		return dw_invalid("serverless.min_acu", "serverless.min_acu is required");
+	if (!cJSON_IsNumber(max))
+		return dw_invalid("serverless.max_acu", "serverless.max_acu is required");
+	if (bounded(sv, "seconds_until_auto_pause", "serverless.seconds_until_auto_pause", 0, 0,
+		    86400, &pause))
+		return -1;
+	out->min_acu = min->valuedouble;
+	out->max_acu = max->valuedouble;
+	out->seconds_until_auto_pause = (long)pause;
+	return 0;
+}
+
 static int launch(struct dw_ctx *ctx)
 {
 	const cJSON *r = ctx->req, *user = cJSON_GetObjectItemCaseSensitive(r, "user");
 	long long ttl_days, max_ttl_days, wait_s, poll_s;
 	struct launch_owned s = { 0 };
 	struct dw_ssh_tunnel_config tunnel = { 0 };
+	struct dw_rds_serverless serverless = { 0 };
 	struct dw_copy c;
 	int created = 0, rc = -1;
 	struct dw_copy_launch l = {
 		.source_instance = dw_req_str(r, "source_instance", NULL),
 		.snapshot = dw_req_str(r, "snapshot", NULL),
+		.source_cluster = dw_req_str(r, "source_cluster", NULL),
+		.method = dw_req_str(r, "method", NULL),
 		.owner = dw_req_str(r, "owner", NULL),
 		.instance = dw_req_str(r, "instance_name", NULL),
 		.instance_class = dw_req_str(r, "instance_class", NULL),
@@ -217,6 +250,11 @@ static int launch(struct dw_ctx *ctx)
 	l.max_ttl_days = (int)max_ttl_days;
 	l.wait_timeout_s = (long)wait_s;
 	l.poll_interval_s = (long)poll_s;
+	if (cJSON_GetObjectItemCaseSensitive(r, "serverless")) {
+		if (read_serverless(cJSON_GetObjectItemCaseSensitive(r, "serverless"), &serverless))
+			return -1;
+		l.serverless = &serverless;
+	}
 	if (cJSON_GetObjectItemCaseSensitive(r, "ssh_tunnel")) {
 		if (read_tunnel(cJSON_GetObjectItemCaseSensitive(r, "ssh_tunnel"), &tunnel))
 			return -1;
@@ -388,18 +426,27 @@ static const struct dw_field tls_fields[] = {
 	{ "ca_file", DW_T_STRING, 0, NULL, "CA bundle for verify (default: the system CAs)" },
 	DW_FIELDS_END
 };
+static const struct dw_field serverless_fields[] = {
+	{ "min_acu", DW_T_NUMBER, DW_REQUIRED, NULL, "least capacity, 0 to 256 ACUs in steps of 0.5 (0: an idle clone costs no compute)" },
+	{ "max_acu", DW_T_NUMBER, DW_REQUIRED, NULL, "most capacity, 1 to 256 ACUs" },
+	{ "seconds_until_auto_pause", DW_T_INT, 0, NULL, "with min_acu 0: pause after this long idle (300 to 86400; default Aurora's, 300)" },
+	DW_FIELDS_END
+};
 static const struct dw_field launch_fields[] = {
 	{ "source_instance", DW_T_STRING, 0, NULL, "the warehouse's RDS instance (its newest automated snapshot is used)" },
 	{ "snapshot", DW_T_STRING, 0, NULL, "or: an explicit snapshot id" },
+	{ "source_cluster", DW_T_STRING, 0, NULL, "or: the warehouse's Aurora MySQL cluster (cloned copy-on-write)" },
+	{ "method", DW_T_STRING, 0, NULL, "with source_cluster: clone (default; data up to the latest restorable time) or snapshot (its newest automated cluster snapshot)" },
+	{ "serverless", DW_T_OBJECT, 0, serverless_fields, "with source_cluster: a db.serverless writer scaling between these" },
 	{ "owner", DW_T_STRING, DW_REQUIRED, NULL, "the engineer (in Jenkins: who started the build)" },
 	{ "database", DW_T_STRING, DW_REQUIRED, NULL, "database the login gets every right on" },
 	{ "user", DW_T_OBJECT, DW_REQUIRED, user_fields, "the engineer's MySQL login" },
 	{ "master", DW_T_OBJECT, DW_REQUIRED, master_fields, "the copy's master login" },
 	{ "instance_name", DW_T_STRING, 0, NULL, "default dw-snapshot-<owner>" },
-	{ "instance_class", DW_T_STRING, 0, NULL, "default: the snapshot's" },
+	{ "instance_class", DW_T_STRING, 0, NULL, "default: the snapshot's (source_cluster: the source writer's; db.serverless with serverless)" },
 	{ "subnet_group", DW_T_STRING, 0, NULL, "DB subnet group" },
 	{ "security_group_ids", DW_T_STRINGS, 0, NULL, "VPC security groups" },
-	{ "parameter_group", DW_T_STRING, 0, NULL, "DB parameter group" },
+	{ "parameter_group", DW_T_STRING, 0, NULL, "DB parameter group (source_cluster: the writer's)" },
 	{ "ttl_days", DW_T_INT, 0, NULL, "days until the copy expires (default 21)" },
 	{ "max_ttl_days", DW_T_INT, 0, NULL, "ttl_days may not be more (default 30, as for extend)" },
 	{ "wait_timeout_s", DW_T_INT, 0, NULL, "give up waiting after this (default 3600; exit 75)" },
@@ -454,7 +501,7 @@ static const struct dw_action actions[] = {
 };
 
 static const struct dw_operator snapshot_op = {
-	"dw-snapshot", "private warehouse copies restored from the newest automated snapshot",
+	"dw-snapshot", "private warehouse copies restored from the newest automated snapshot, or Aurora copy-on-write clones",
 	actions,
 };
 

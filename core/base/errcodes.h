@@ -24,7 +24,7 @@
 	X(DuplicateKey, "2", "the request holds a key twice in one object (error.field names it by path, e.g. user.password)") \
 	X(RequestTooLarge, "2", "the request is larger than 4 MiB") \
 	X(NoCredentials, "2", "no AWS credentials in the environment, the profile, the container or the instance metadata") \
-	X(NotManaged, "2", "the instance lacks the managed-by=dwops tag, or the Glue table or view the dwops_managed parameter: dwops never touches it") \
+	X(NotManaged, "2", "the instance or Aurora cluster lacks the managed-by=dwops tag (or is a member of another cluster), or the Glue table or view the dwops_managed parameter: dwops never touches it") \
 	X(NotOwner, "2", "the copy belongs to another owner; only its owner, or an admin with as_admin, may change it") \
 	X(PlanChanged, "2", "the plan (dw-cleanup, dw-catalog) differs from the reviewed one (expect_plan, its plan_hash); nothing was changed") \
 	X(TooManyDeletions, "2", "the plan (dw-cleanup, dw-catalog) holds more deletions than max_deletions; nothing was deleted") \
@@ -44,6 +44,8 @@
 	X(DBSnapshotNotFound, "1", "the snapshot named in the request does not exist") \
 	X(SnapshotNotAvailable, "1", "the snapshot named in the request is not available (yet)") \
 	X(DBInstanceNotFound, "1", "the instance does not exist") \
+	X(SourceNotAvailable, "1", "the source Aurora cluster is missing, not available, or has no instance: a clone of it is refused, nothing was made") \
+	X(CopyExists, "2", "the owner's copy exists already as another kind (an RDS instance copy, an Aurora clone, an Aurora snapshot restore) than the launch asks for; destroy it or choose another instance_name") \
 	X(CopyFailed, "1", "the copy reached a state it never leaves by itself (failed, incompatible-..., storage-full)") \
 	X(NoEndpoint, "1", "the copy has no endpoint to connect to") \
 	X(SecretNotString, "1", "the Secrets Manager secret has no SecretString") \

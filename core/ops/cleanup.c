@@ -216,7 +216,11 @@ static long days_between(time_t then, time_t now)
 static int copy_is_idle(struct dw_aws *aws, const struct dw_copy *c, long idle_hours,
 			time_t now, int *idle)
 {
-	struct dw_cw_dimension dim = { "DBInstanceIdentifier", c->instance };
+	/* A clone's connections are counted on its cluster. */
+	struct dw_cw_dimension dim = {
+		c->is_cluster ? "DBClusterIdentifier" : "DBInstanceIdentifier",
+		c->is_cluster ? c->cluster : c->instance,
+	};
 	struct dw_cw_query q = {
 		.namespace_ = "AWS/RDS", .metric = "DatabaseConnections",
 		.dims = &dim, .ndims = 1, .start = now - idle_hours * 3600L, .end = now,
@@ -715,7 +719,8 @@ static void mark_failed(struct dw_cleanup_item *it, const char *code, const char
 /* Gone already counts as done: the goal is reached either way. */
 static int already_gone(void)
 {
-	return dw_error_is("DBInstanceNotFound") || dw_error_is("EntityNotFoundException") ||
+	return dw_error_is("DBInstanceNotFound") || dw_error_is("DBClusterNotFoundFault") ||
+	       dw_error_is("EntityNotFoundException") ||
 	       dw_error_is("QueueDoesNotExist") ||
 	       dw_error_is("AWS.SimpleQueueService.NonExistentQueue");
 }

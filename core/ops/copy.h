@@ -1,6 +1,7 @@
 /* dw/copy.h - private warehouse copies: RDS instances restored from the
- * warehouse's newest automated snapshot for one engineer, tagged as
- * dwops's, with an expiry.  Used by dw-snapshot (launch, destroy, list,
+ * warehouse's newest automated snapshot for one engineer, or Aurora
+ * clusters (copy-on-write clones, or restores of the newest automated
+ * cluster snapshot) with one writer, tagged as dwops's, with an expiry.  Used by dw-snapshot (launch, destroy, list,
  * extend, status) and dw-cleanup (expired and idle copies). */
 #ifndef DW_COPY_H
 #define DW_COPY_H
@@ -19,6 +20,14 @@
 #define DW_TAG_SOURCE "source"
 #define DW_TAG_SNAPSHOT "snapshot"
 #define DW_TAG_EXPIRES_AT "expires-at"
+#define DW_TAG_METHOD "method"      /* on cluster copies: clone or snapshot */
+
+/* Aurora copies keep 1 day of backups: the least Aurora allows (0 is
+ * refused for clusters). */
+#define DW_COPY_CLUSTER_BACKUP_DAYS 1
+/* Never pay RDS Extended Support for a throwaway clone: it is created with
+ * extended support off. */
+#define DW_COPY_ENGINE_LIFECYCLE "open-source-rds-extended-support-disabled"
 
 /* Limits validated at launch; the buffers that read them back are sized from
  * them (+1 for the NUL), so what launch accepts, destroy and extend match
@@ -26,7 +35,8 @@
 #define DW_OWNER_MAX 128
 
 struct dw_copy {
-	char instance[64];
+	char instance[64];    /* the copy's name (a cluster copy's cluster and
+				 writer are both named so) */
 	char owner[DW_OWNER_MAX + 1]; /* "" when the tag is longer than DW_OWNER_MAX */
 	char source[64];
 	char snapshot[256];
@@ -39,6 +49,19 @@ struct dw_copy {
 	int managed;         /* carries managed-by = dwops */
 	char instance_class[64];
 	int backup_retention; /* BackupRetentionPeriod in days */
+	char arn[512];        /* the instance's, or the cluster's */
+	char method[16];      /* "snapshot" or "clone" */
+	/* Aurora copies */
+	int is_cluster;
+	char cluster[64];            /* "" for an instance copy */
+	char engine[64];
+	char reader_address[256];    /* the reader endpoint */
+	char writer[64];             /* the writer instance, "" while none */
+	char writer_status[48];
+	char members[DW_RDS_CLUSTER_MEMBERS_MAX][64];
+	size_t n_members;
+	/* An instance in a cluster not named like it: not a copy by itself. */
+	char member_of[64];
 };
 
 /* The dwops-managed copies, newest first; owner NULL for everyone's.
@@ -57,7 +80,8 @@ struct dw_copy_destroy_opts {
 	long poll_interval_s;   /* while waiting; 0: 30 */
 };
 
-/* Delete a copy (no final snapshot, automated backups deleted) and, when
+/* Delete a copy (no final snapshot, automated backups deleted; a cluster
+ * copy's instances first, then the cluster) and, when
  * o->wait_timeout_s > 0, wait until it is gone, logging progress.  Refuses
  * with DW_INVALID, changing nothing, an instance without the managed-by
  * tag, or owned by someone other than o->owner unless o->as_admin. */
@@ -86,6 +110,15 @@ int dw_copy_status_failed(const char *status);
 int dw_copy_wait_verdict(const char *instance, const char *status, long elapsed,
 			 long timeout_s, long poll_s);
 
+/* Cluster states a clone never leaves by itself (cloning-failed, ...). */
+int dw_copy_cluster_status_failed(const char *status);
+/* The cluster waiter's decision on one poll, as dw_copy_wait_verdict:
+ * 1 available, -1 DW_FAILED "CopyFailed" on a failed state, -1
+ * DW_TRANSIENT "WaitTimeout" when another poll would end past timeout_s,
+ * else 0. */
+int dw_copy_cluster_wait_verdict(const char *cluster, const char *status, long elapsed,
+				 long timeout_s, long poll_s);
+
 /* The engineer's MySQL login on a copy, made with the master login. */
 struct dw_copy_login {
 	const char *database;          /* gets ALL ... WITH GRANT OPTION */
@@ -102,10 +135,17 @@ struct dw_copy_login {
 
 struct dw_copy_launch {
 	const char *source_instance;   /* its newest automated snapshot, or */
-	const char *snapshot;          /* this one */
+	const char *snapshot;          /* this one, or */
+	const char *source_cluster;    /* an Aurora cluster: cloned, or its
+					  newest automated cluster snapshot */
+	const char *method;            /* "clone" (default for source_cluster)
+					  or "snapshot"; NULL: the default */
+	const struct dw_rds_serverless *serverless; /* cluster copies: a
+					  db.serverless writer; NULL: none */
 	const char *owner;
 	const char *instance;          /* NULL: dw_copy_default_name(owner) */
-	const char *instance_class;    /* NULL: the snapshot's */
+	const char *instance_class;    /* NULL: the snapshot's (clusters: the
+					  source writer's) */
 	const char *subnet_group;
 	const char *const *security_group_ids;
 	size_t n_security_group_ids;
@@ -120,7 +160,10 @@ struct dw_copy_launch {
 };
 
 /* Restore the owner's copy, make it a throwaway (no backups), wait until it
- * is available, and create the login.  When the owner's copy exists
+ * is available, and create the login.  With source_cluster: restore the
+ * clone cluster, wait for it, create its writer, wait for that; a failure
+ * after the restore deletes the writer, then the cluster, made by this
+ * call (never one that was there before).  When the owner's copy exists
  * already, it is reused (*created = 0) and the login is made to work with
  * the password given.  A copy made by this call is deleted again when a
  * later step fails, unless keep_on_failure.  A dry run fills out with what

@@ -1,7 +1,8 @@
 /* test_copy.c - the names and quoting dw-snapshot relies on: copy names
  * that RDS accepts, MySQL identifiers and the safe-name rule; and the
- * restore waiter's decision on each poll (moto's restores are available at
- * once, so the integration tests never see the other states). */
+ * restore waiters' decisions on each poll, an instance's and an Aurora
+ * cluster's (moto's restores are available at once, so the integration
+ * tests never see the other states). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -198,6 +199,69 @@ static void test_wait_timeout_boundary(void **state)
 	assert_int_equal(dw_error_last()->kind, DW_FAILED);
 }
 
+static void test_cluster_failed_states(void **state)
+{
+	static const char *const failed[] = {
+		"failed", "cloning-failed", "migration-failed",
+		"inaccessible-encryption-credentials", "incompatible-parameters",
+		"incompatible-network", "deleting",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(failed) / sizeof(failed[0]); i++) {
+		assert_true(dw_copy_cluster_status_failed(failed[i]));
+		dw_error_clear();
+		assert_int_equal(dw_copy_cluster_wait_verdict("dw-snapshot-uma", failed[i], 0, 600, 30),
+				 -1);
+		assert_int_equal(dw_error_last()->kind, DW_FAILED);
+		assert_string_equal(dw_error_last()->code, "CopyFailed");
+		assert_non_null(strstr(dw_error_last()->message, "cluster dw-snapshot-uma"));
+		assert_non_null(strstr(dw_error_last()->message, failed[i]));
+		/* Past the deadline it is still failed, not a timeout. */
+		dw_error_clear();
+		assert_int_equal(dw_copy_cluster_wait_verdict("dw-snapshot-uma", failed[i], 9999, 600,
+							      30), -1);
+		assert_int_equal(dw_error_last()->kind, DW_FAILED);
+	}
+	assert_false(dw_copy_cluster_status_failed("available"));
+	assert_false(dw_copy_cluster_status_failed("creating"));
+	/* "storage-full" is an instance's state, not a cluster's. */
+	assert_false(dw_copy_cluster_status_failed("storage-full"));
+}
+
+static void test_cluster_wait_done_and_pending(void **state)
+{
+	static const char *const busy[] = {
+		"creating", "modifying", "backing-up", "starting", "stopped", "stopping",
+		"maintenance", "upgrading", "resetting-master-credentials",
+	};
+
+	(void)state;
+	dw_error_clear();
+	assert_int_equal(dw_copy_cluster_wait_verdict("c", "available", 0, 600, 30), 1);
+	assert_int_equal(dw_copy_cluster_wait_verdict("c", "available", 5000, 600, 30), 1);
+	for (size_t i = 0; i < sizeof(busy) / sizeof(busy[0]); i++) {
+		assert_int_equal(dw_copy_cluster_wait_verdict("c", busy[i], 0, 600, 30), 0);
+		assert_int_equal(dw_copy_cluster_wait_verdict("c", busy[i], 570, 600, 30), 0);
+	}
+	assert_int_equal(dw_error_last()->kind, DW_OK);
+}
+
+static void test_cluster_wait_timeout_boundary(void **state)
+{
+	(void)state;
+	dw_error_clear();
+	assert_int_equal(dw_copy_cluster_wait_verdict("dw-snapshot-uma", "creating", 570, 600, 30),
+			 0);
+	assert_int_equal(dw_copy_cluster_wait_verdict("dw-snapshot-uma", "creating", 571, 600, 30),
+			 -1);
+	assert_int_equal(dw_error_last()->kind, DW_TRANSIENT);
+	assert_string_equal(dw_error_last()->code, "WaitTimeout");
+	assert_non_null(strstr(dw_error_last()->message,
+			       "cluster dw-snapshot-uma is still creating after 571s"));
+	assert_non_null(strstr(dw_error_last()->message, "wait_timeout_s 600"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +276,9 @@ int main(void)
 		cmocka_unit_test(test_wait_done_when_available),
 		cmocka_unit_test(test_wait_keeps_waiting_on_transitional_states),
 		cmocka_unit_test(test_wait_timeout_boundary),
+		cmocka_unit_test(test_cluster_failed_states),
+		cmocka_unit_test(test_cluster_wait_done_and_pending),
+		cmocka_unit_test(test_cluster_wait_timeout_boundary),
 	};
 
 	return cmocka_run_group_tests_name("copy", tests, NULL, NULL);
