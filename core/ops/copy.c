@@ -1177,7 +1177,7 @@ static int finish_cluster(struct dw_aws *aws, const struct dw_copy_launch *l,
 			  const struct waiter *w, const char *name, const char *class,
 			  struct dw_copy *out, struct made *m)
 {
-	struct dw_copy writer;
+	struct dw_copy writer = { 0 };
 	struct source_info src;
 
 	if (wait_cluster_available(aws, name, w, out))
