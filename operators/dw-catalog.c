@@ -264,8 +264,8 @@ static int views(struct dw_ctx *ctx)
 }
 
 #define MODEL_FIELDS \
-	{ "model", DW_T_OBJECT, 0, NULL, "the model inline: datasets, consumers, bindings" }, \
-	{ "model_file", DW_T_STRING, 0, NULL, "the model as a JSON file (instead of model)" }
+	DW_FIELD("model", DW_T_OBJECT, 0, NULL, "the model inline: datasets, consumers, bindings"), \
+	DW_FIELD("model_file", DW_T_STRING, 0, NULL, "the model as a JSON file (instead of model)")
 
 static const struct dw_field plan_fields[] = {
 	MODEL_FIELDS,
@@ -274,21 +274,21 @@ static const struct dw_field plan_fields[] = {
 
 static const struct dw_field apply_fields[] = {
 	MODEL_FIELDS,
-	{ "allow_breaking", DW_T_BOOL, 0, NULL, "apply breaking changes too (removed columns, narrowed types, deletions)" },
-	{ "skip_breaking", DW_T_BOOL, 0, NULL, "apply the non-breaking changes, leave the breaking ones and exit 1" },
-	{ "overwrite_drift", DW_T_BOOL, 0, NULL, "replace changes made in Glue by someone else" },
-	{ "max_deletions", DW_T_INT, 0, NULL, "refuse a plan deleting more objects than this (default 10)" },
-	{ "expect_plan", DW_T_STRING, 0, NULL, "the plan_hash that was reviewed: refuse if the plan changed" },
-	{ "concurrency", DW_T_INT, 0, NULL, "Glue calls in flight at once (default 16, 1 to 64)" },
-	{ "dry_run", DW_T_BOOL, 0, NULL, "plan and check the guards, change nothing" },
+	DW_FIELD("allow_breaking", DW_T_BOOL, 0, NULL, "apply breaking changes too (removed columns, narrowed types, deletions)"),
+	DW_FIELD("skip_breaking", DW_T_BOOL, 0, NULL, "apply the non-breaking changes, leave the breaking ones and exit 1"),
+	DW_FIELD("overwrite_drift", DW_T_BOOL, 0, NULL, "replace changes made in Glue by someone else"),
+	DW_FIELD("max_deletions", DW_T_INT, 0, NULL, "refuse a plan deleting more objects than this (default 10)"),
+	DW_FIELD("expect_plan", DW_T_STRING, 0, NULL, "the plan_hash that was reviewed: refuse if the plan changed"),
+	DW_FIELD("concurrency", DW_T_INT, 0, NULL, "Glue calls in flight at once (default 16, 1 to 64)"),
+	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "plan and check the guards, change nothing"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field remap_fields[] = {
 	MODEL_FIELDS,
-	{ "logical", DW_T_STRING, DW_REQUIRED, NULL, "the logical table whose views move" },
-	{ "to", DW_T_STRING, DW_REQUIRED, NULL, "the new physical table, database.table" },
-	{ "dry_run", DW_T_BOOL, 0, NULL, "check everything, switch nothing" },
+	DW_FIELD("logical", DW_T_STRING, DW_REQUIRED, NULL, "the logical table whose views move"),
+	DW_FIELD("to", DW_T_STRING, DW_REQUIRED, NULL, "the new physical table, database.table"),
+	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "check everything, switch nothing"),
 	DW_FIELDS_END
 };
 

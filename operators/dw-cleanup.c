@@ -13,37 +13,37 @@
 #define DEFAULT_MAX_DELETIONS 100
 
 static const struct dw_field snapshot_fields[] = {
-	{ "idle_hours", DW_T_INT, 0, NULL, "also copies with no database connections for this many hours (CloudWatch DatabaseConnections)" },
-	{ "owner", DW_T_STRING, 0, NULL, "only this owner's copies (default: everyone's)" },
+	DW_FIELD("idle_hours", DW_T_INT, 0, NULL, "also copies with no database connections for this many hours (CloudWatch DatabaseConnections)"),
+	DW_FIELD("owner", DW_T_STRING, 0, NULL, "only this owner's copies (default: everyone's)"),
 	DW_FIELDS_END
 };
 static const struct dw_field s3_fields[] = {
-	{ "bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket" },
-	{ "prefix", DW_T_STRING, DW_REQUIRED, NULL, "key prefix (never empty)" },
-	{ "older_than_days", DW_T_INT, DW_REQUIRED, NULL, "delete objects last modified more than this many days ago" },
-	{ "keep_latest", DW_T_INT, 0, NULL, "always keep this many newest objects under the prefix (default 0)" },
+	DW_FIELD("bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket"),
+	DW_FIELD("prefix", DW_T_STRING, DW_REQUIRED, NULL, "key prefix (never empty)"),
+	DW_FIELD("older_than_days", DW_T_INT, DW_REQUIRED, NULL, "delete objects last modified more than this many days ago"),
+	DW_FIELD("keep_latest", DW_T_INT, 0, NULL, "always keep this many newest objects under the prefix (default 0)"),
 	DW_FIELDS_END
 };
 static const struct dw_field table_fields[] = {
-	{ "database", DW_T_STRING, DW_REQUIRED, NULL, "Glue database" },
-	{ "pattern", DW_T_STRING, DW_REQUIRED, NULL, "table names, a glob (fnmatch): \"tmp_*\"" },
-	{ "older_than_days", DW_T_INT, 0, NULL, "drop tables created or last updated more than this many days ago" },
-	{ "location_empty", DW_T_BOOL, 0, NULL, "drop tables whose S3 location holds no objects" },
+	DW_FIELD("database", DW_T_STRING, DW_REQUIRED, NULL, "Glue database"),
+	DW_FIELD("pattern", DW_T_STRING, DW_REQUIRED, NULL, "table names, a glob (fnmatch): \"tmp_*\""),
+	DW_FIELD("older_than_days", DW_T_INT, 0, NULL, "drop tables created or last updated more than this many days ago"),
+	DW_FIELD("location_empty", DW_T_BOOL, 0, NULL, "drop tables whose S3 location holds no objects"),
 	DW_FIELDS_END
 };
 static const struct dw_field queue_fields[] = {
-	{ "prefix", DW_T_STRING, DW_REQUIRED, NULL, "queue name prefix (never empty)" },
-	{ "unused_days", DW_T_INT, DW_REQUIRED, NULL, "delete empty queues not used for this many days" },
+	DW_FIELD("prefix", DW_T_STRING, DW_REQUIRED, NULL, "queue name prefix (never empty)"),
+	DW_FIELD("unused_days", DW_T_INT, DW_REQUIRED, NULL, "delete empty queues not used for this many days"),
 	DW_FIELDS_END
 };
 
 #define POLICY_FIELDS \
-	{ "snapshots", DW_T_OBJECT, 0, snapshot_fields, "destroy expired (and idle) dwops-managed warehouse copies" }, \
-	{ "s3", DW_T_OBJECTS, 0, s3_fields, "rules for stale objects" }, \
-	{ "tables", DW_T_OBJECTS, 0, table_fields, "rules for Glue tables" }, \
-	{ "queues", DW_T_OBJECTS, 0, queue_fields, "rules for SQS queues" }, \
-	{ "max_deletions", DW_T_INT, 0, NULL, "refuse to apply a plan with more deletions than this (default 100)" }, \
-	{ "now", DW_T_STRING, 0, NULL, "ISO 8601 time to measure ages against instead of the clock (tests, what-if planning)" }
+	DW_FIELD("snapshots", DW_T_OBJECT, 0, snapshot_fields, "destroy expired (and idle) dwops-managed warehouse copies"), \
+	DW_FIELD("s3", DW_T_OBJECTS, 0, s3_fields, "rules for stale objects"), \
+	DW_FIELD("tables", DW_T_OBJECTS, 0, table_fields, "rules for Glue tables"), \
+	DW_FIELD("queues", DW_T_OBJECTS, 0, queue_fields, "rules for SQS queues"), \
+	DW_FIELD("max_deletions", DW_T_INT, 0, NULL, "refuse to apply a plan with more deletions than this (default 100)"), \
+	DW_FIELD("now", DW_T_STRING, 0, NULL, "ISO 8601 time to measure ages against instead of the clock (tests, what-if planning)")
 
 static const struct dw_field plan_fields[] = {
 	POLICY_FIELDS,
@@ -51,8 +51,8 @@ static const struct dw_field plan_fields[] = {
 };
 static const struct dw_field apply_fields[] = {
 	POLICY_FIELDS,
-	{ "dry_run", DW_T_BOOL, 0, NULL, "only plan (default false)" },
-	{ "expect_plan", DW_T_STRING, 0, NULL, "the reviewed plan's plan_hash: refuse (PlanChanged, exit 2) unless the plan is that one" },
+	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "only plan (default false)"),
+	DW_FIELD("expect_plan", DW_T_STRING, 0, NULL, "the reviewed plan's plan_hash: refuse (PlanChanged, exit 2) unless the plan is that one"),
 	DW_FIELDS_END
 };
 

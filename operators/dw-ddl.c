@@ -11,22 +11,22 @@
 #include <string.h>
 
 static const struct dw_field infer_fields[] = {
-	{ "location", DW_T_STRING, 0, NULL, "s3://bucket/prefix/ of sample files (default: location)" },
-	{ "max_files", DW_T_INT, 0, NULL, "files to read (default 10)" },
-	{ "max_records", DW_T_INT, 0, NULL, "records to read (default 1000)" },
+	DW_FIELD("location", DW_T_STRING, 0, NULL, "s3://bucket/prefix/ of sample files (default: location)"),
+	DW_FIELD("max_files", DW_T_INT, 0, NULL, "files to read (default 10)"),
+	DW_FIELD("max_records", DW_T_INT, 0, NULL, "records to read (default 1000)"),
 	DW_FIELDS_END
 };
 
 #define DDL_FIELDS \
 	DW_DDL_TABLE_FIELDS, \
-	{ "infer", DW_T_OBJECT, 0, infer_fields, "infer the columns from sample files (json lines, avro)" }, \
-	{ "bundle", DW_T_STRING, 0, NULL, "also write the statements as .sql files into this zip (a relative path under DW_DDL_BUNDLE_DIR)" }
+	DW_FIELD("infer", DW_T_OBJECT, 0, infer_fields, "infer the columns from sample files (json lines, avro)"), \
+	DW_FIELD("bundle", DW_T_STRING, 0, NULL, "also write the statements as .sql files into this zip (a relative path under DW_DDL_BUNDLE_DIR)")
 
 #define APPLY_FIELDS \
-	{ "workgroup", DW_T_STRING, 0, NULL, "athena: workgroup (default primary)" }, \
-	{ "output_location", DW_T_STRING, 0, NULL, "athena: s3:// query result location (default: the workgroup's)" }, \
-	{ "wait_s", DW_T_INT, 0, NULL, "athena: seconds to wait for each statement (default 300)" }, \
-	{ "dry_run", DW_T_BOOL, 0, NULL, "show what would be applied, change nothing" }
+	DW_FIELD("workgroup", DW_T_STRING, 0, NULL, "athena: workgroup (default primary)"), \
+	DW_FIELD("output_location", DW_T_STRING, 0, NULL, "athena: s3:// query result location (default: the workgroup's)"), \
+	DW_FIELD("wait_s", DW_T_INT, 0, NULL, "athena: seconds to wait for each statement (default 300)"), \
+	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "show what would be applied, change nothing")
 
 static const struct dw_field generate_fields[] = { DDL_FIELDS, DW_FIELDS_END };
 static const struct dw_field apply_fields[] = { DDL_FIELDS, APPLY_FIELDS, DW_FIELDS_END };

@@ -377,76 +377,76 @@ static int compact(struct dw_ctx *ctx)
 /* ---- the request --------------------------------------------------------- */
 
 #define TRANSFORM_FIELDS \
-	{ "dest_bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket the Avro files are written to" }, \
-	{ "dest_prefix", DW_T_STRING, 0, NULL, "{prefix} of key_format (default demo)" }, \
-	{ "key_format", DW_T_STRING, 0, NULL, "output keys, default " DW_ETL_KEY_FORMAT \
-	  " ({prefix} {on} {YYYY} {MM} {DD} {basename} {name})" }, \
-	{ "mapping", DW_T_ANY, 0, NULL, "{\"<on value>\": [{name, type, path}]} (default: vehicle, operating_period)" }, \
-	{ "split_field", DW_T_STRING, 0, NULL, "the field that names a record's kind (default on)" }, \
-	{ "unknown", DW_T_STRING, 0, NULL, "a kind without mapping: skip (default, counted), fail, folder (_unknown/)" }, \
-	{ "date_from", DW_T_STRING, 0, NULL, "the date of the output keys: key (the file name, default) or records" }, \
-	{ "date_field", DW_T_STRING, 0, NULL, "date_from records: the record's time (default at)" }, \
-	{ "codec", DW_T_STRING, 0, NULL, "Avro codec: deflate (default), snappy, null" }, \
-	{ "concurrency", DW_T_INT, 0, NULL, "files or messages in flight (1-64, default 4)" }, \
-	{ "read_chunk_bytes", DW_T_INT, 0, NULL, "bytes per ranged GET (default 4 MiB)" }, \
-	{ "max_line_bytes", DW_T_INT, 0, NULL, "a longer line is a bad line (default 16 MiB)" }
+	DW_FIELD("dest_bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket the Avro files are written to"), \
+	DW_FIELD("dest_prefix", DW_T_STRING, 0, NULL, "{prefix} of key_format (default demo)"), \
+	DW_FIELD("key_format", DW_T_STRING, 0, NULL, "output keys, default " DW_ETL_KEY_FORMAT \
+	  " ({prefix} {on} {YYYY} {MM} {DD} {basename} {name})"), \
+	DW_FIELD("mapping", DW_T_ANY, 0, NULL, "{\"<on value>\": [{name, type, path}]} (default: vehicle, operating_period)"), \
+	DW_FIELD("split_field", DW_T_STRING, 0, NULL, "the field that names a record's kind (default on)"), \
+	DW_FIELD("unknown", DW_T_STRING, 0, NULL, "a kind without mapping: skip (default, counted), fail, folder (_unknown/)"), \
+	DW_FIELD("date_from", DW_T_STRING, 0, NULL, "the date of the output keys: key (the file name, default) or records"), \
+	DW_FIELD("date_field", DW_T_STRING, 0, NULL, "date_from records: the record's time (default at)"), \
+	DW_FIELD("codec", DW_T_STRING, 0, NULL, "Avro codec: deflate (default), snappy, null"), \
+	DW_FIELD("concurrency", DW_T_INT, 0, NULL, "files or messages in flight (1-64, default 4)"), \
+	DW_FIELD("read_chunk_bytes", DW_T_INT, 0, NULL, "bytes per ranged GET (default 4 MiB)"), \
+	DW_FIELD("max_line_bytes", DW_T_INT, 0, NULL, "a longer line is a bad line (default 16 MiB)")
 
 static const struct dw_field process_fields[] = {
-	{ "bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket the event files are in" },
-	{ "keys", DW_T_STRINGS, 0, NULL, "the files' keys (or hour / start and end)" },
-	{ "prefix", DW_T_STRING, 0, NULL, "hours: folder the files are in" },
-	{ "hour", DW_T_STRING, 0, NULL, "an hour's files, as dw-fanout names them (2019-06-01T15)" },
-	{ "start", DW_T_STRING, 0, NULL, "first hour of a range (instead of hour)" },
-	{ "end", DW_T_STRING, 0, NULL, "end of the range, exclusive" },
-	{ "source_key_format", DW_T_STRING, 0, NULL, "how the files are named (dw-fanout's key_format, default "
-	  DW_FANOUT_KEY_FORMAT ")" },
+	DW_FIELD("bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket the event files are in"),
+	DW_FIELD("keys", DW_T_STRINGS, 0, NULL, "the files' keys (or hour / start and end)"),
+	DW_FIELD("prefix", DW_T_STRING, 0, NULL, "hours: folder the files are in"),
+	DW_FIELD("hour", DW_T_STRING, 0, NULL, "an hour's files, as dw-fanout names them (2019-06-01T15)"),
+	DW_FIELD("start", DW_T_STRING, 0, NULL, "first hour of a range (instead of hour)"),
+	DW_FIELD("end", DW_T_STRING, 0, NULL, "end of the range, exclusive"),
+	DW_FIELD("source_key_format", DW_T_STRING, 0, NULL, "how the files are named (dw-fanout's key_format, default "
+	  DW_FANOUT_KEY_FORMAT ")"),
 	TRANSFORM_FIELDS,
 	DW_FIELDS_END
 };
 
 static const struct dw_field consume_fields[] = {
-	{ "queue_url", DW_T_STRING, DW_REQUIRED, NULL, "the SQS queue dw-fanout fills" },
-	{ "bucket", DW_T_STRING, 0, NULL, "bucket of messages that hold a bare key (dw-fanout's key format)" },
-	{ "wait_s", DW_T_INT, 0, NULL, "long poll seconds (0-20, default 20)" },
-	{ "visibility_timeout_s", DW_T_INT, 0, NULL, "visibility timeout of received messages (default: the queue's)" },
-	{ "max_messages", DW_T_INT, 0, NULL, "stop after receiving this many (default: no limit)" },
-	{ "idle_exit_s", DW_T_INT, 0, NULL, "stop after this long without messages (default 60; 0: never)" },
-	{ "time_budget_s", DW_T_INT, 0, NULL, "stop receiving after this long (default: no limit)" },
+	DW_FIELD("queue_url", DW_T_STRING, DW_REQUIRED, NULL, "the SQS queue dw-fanout fills"),
+	DW_FIELD("bucket", DW_T_STRING, 0, NULL, "bucket of messages that hold a bare key (dw-fanout's key format)"),
+	DW_FIELD("wait_s", DW_T_INT, 0, NULL, "long poll seconds (0-20, default 20)"),
+	DW_FIELD("visibility_timeout_s", DW_T_INT, 0, NULL, "visibility timeout of received messages (default: the queue's)"),
+	DW_FIELD("max_messages", DW_T_INT, 0, NULL, "stop after receiving this many (default: no limit)"),
+	DW_FIELD("idle_exit_s", DW_T_INT, 0, NULL, "stop after this long without messages (default 60; 0: never)"),
+	DW_FIELD("time_budget_s", DW_T_INT, 0, NULL, "stop receiving after this long (default: no limit)"),
 	TRANSFORM_FIELDS,
 	DW_FIELDS_END
 };
 
 static const struct dw_field lambda_fields[] = {
-	{ "bucket", DW_T_STRING, 0, NULL, "bucket of messages that hold a bare key" },
-	{ "runtime_api", DW_T_STRING, 0, NULL, "host:port of the Runtime API (default AWS_LAMBDA_RUNTIME_API)" },
-	{ "max_invocations", DW_T_INT, 0, NULL, "exit after this many invocations (tests; default never)" },
+	DW_FIELD("bucket", DW_T_STRING, 0, NULL, "bucket of messages that hold a bare key"),
+	DW_FIELD("runtime_api", DW_T_STRING, 0, NULL, "host:port of the Runtime API (default AWS_LAMBDA_RUNTIME_API)"),
+	DW_FIELD("max_invocations", DW_T_INT, 0, NULL, "exit after this many invocations (tests; default never)"),
 	TRANSFORM_FIELDS,
 	DW_FIELDS_END
 };
 
 static const struct dw_field redrive_fields[] = {
-	{ "queue_url", DW_T_STRING, DW_REQUIRED, NULL, "the source queue the messages go back to" },
-	{ "dlq_url", DW_T_STRING, 0, NULL, "the dead-letter queue (default: from the queue's RedrivePolicy)" },
-	{ "max_messages", DW_T_INT, 0, NULL, "move at most this many (default 1000)" },
+	DW_FIELD("queue_url", DW_T_STRING, DW_REQUIRED, NULL, "the source queue the messages go back to"),
+	DW_FIELD("dlq_url", DW_T_STRING, 0, NULL, "the dead-letter queue (default: from the queue's RedrivePolicy)"),
+	DW_FIELD("max_messages", DW_T_INT, 0, NULL, "move at most this many (default 1000)"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field compact_lock_fields[] = {
-	{ "resource", DW_T_STRING, DW_REQUIRED, NULL, "the dw-lock resource of the partitions (e.g. lake/events)" },
-	{ "table", DW_T_STRING, 0, NULL, "dw-lock's table (default dwops-locks)" },
-	{ "holder", DW_T_STRING, 0, NULL, "holder name (default host:pid:random)" },
-	{ "ttl_s", DW_T_INT, 0, NULL, "lease length, renewed while compaction runs (10..86400, default 120)" },
-	{ "wait_timeout_s", DW_T_INT, 0, NULL, "wait this long for readers to finish, then exit 75 (default 3600)" },
-	{ "writer_priority", DW_T_BOOL, 0, NULL, "new readers wait while compaction waits (default true)" },
+	DW_FIELD("resource", DW_T_STRING, DW_REQUIRED, NULL, "the dw-lock resource of the partitions (e.g. lake/events)"),
+	DW_FIELD("table", DW_T_STRING, 0, NULL, "dw-lock's table (default dwops-locks)"),
+	DW_FIELD("holder", DW_T_STRING, 0, NULL, "holder name (default host:pid:random)"),
+	DW_FIELD("ttl_s", DW_T_INT, 0, NULL, "lease length, renewed while compaction runs (10..86400, default 120)"),
+	DW_FIELD("wait_timeout_s", DW_T_INT, 0, NULL, "wait this long for readers to finish, then exit 75 (default 3600)"),
+	DW_FIELD("writer_priority", DW_T_BOOL, 0, NULL, "new readers wait while compaction waits (default true)"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field compact_fields[] = {
-	{ "bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket of the Avro partitions" },
-	{ "prefix", DW_T_STRING, DW_REQUIRED, NULL, "the partitions' prefix (dest_prefix of process; never empty)" },
-	{ "target_mb", DW_T_INT, 0, NULL, "merged files up to this size, 16..256 (default 128)" },
-	{ "dry_run", DW_T_BOOL, 0, NULL, "list what would be merged, change nothing" },
-	{ "lock", DW_T_OBJECT, 0, compact_lock_fields, "take dw-lock's write lease (else run under dw-lock exec)" },
+	DW_FIELD("bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket of the Avro partitions"),
+	DW_FIELD("prefix", DW_T_STRING, DW_REQUIRED, NULL, "the partitions' prefix (dest_prefix of process; never empty)"),
+	DW_FIELD("target_mb", DW_T_INT, 0, NULL, "merged files up to this size, 16..256 (default 128)"),
+	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "list what would be merged, change nothing"),
+	DW_FIELD("lock", DW_T_OBJECT, 0, compact_lock_fields, "take dw-lock's write lease (else run under dw-lock exec)"),
 	DW_FIELDS_END
 };
 

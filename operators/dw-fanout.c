@@ -161,20 +161,20 @@ static int fanout(struct dw_ctx *ctx)
 }
 
 static const struct dw_field fanout_fields[] = {
-	{ "bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket the event files are in" },
-	{ "prefix", DW_T_STRING, 0, NULL, "folder the files are in (a \"/\" is added)" },
-	{ "hour", DW_T_STRING, 0, NULL, "the hour, e.g. 2019-06-01T15 or 2019-06-01T15:00:00+00:00" },
-	{ "start", DW_T_STRING, 0, NULL, "first hour of a range (instead of hour)" },
-	{ "end", DW_T_STRING, 0, NULL, "end of the range, exclusive" },
-	{ "queue_url", DW_T_STRING, DW_REQUIRED, NULL, "SQS queue URL (.fifo: FIFO ids are set)" },
-	{ "key_format", DW_T_STRING, 0, NULL, "key layout, default " DW_FANOUT_KEY_FORMAT
-	  " ({YYYY} {MM} {DD} {HH} {H} {m} {mm} {s} {ss})" },
-	{ "message_format", DW_T_STRING, 0, NULL, "key (default) or s3_event" },
-	{ "message_group_id", DW_T_STRING, 0, NULL, "FIFO: one group for all (default: one per object)" },
-	{ "concurrency", DW_T_INT, 0, NULL, "SendMessageBatch calls in flight (default 32)" },
-	{ "page_size", DW_T_INT, 0, NULL, "keys per ListObjectsV2 page (default 1000)" },
-	{ "empty", DW_T_STRING, 0, NULL, "no files for the hour(s): skip (exit 99, default), fail, ok" },
-	{ "dry_run", DW_T_BOOL, 0, NULL, "list and count what would be sent, send nothing" },
+	DW_FIELD("bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket the event files are in"),
+	DW_FIELD("prefix", DW_T_STRING, 0, NULL, "folder the files are in (a \"/\" is added)"),
+	DW_FIELD("hour", DW_T_STRING, 0, NULL, "the hour, e.g. 2019-06-01T15 or 2019-06-01T15:00:00+00:00"),
+	DW_FIELD("start", DW_T_STRING, 0, NULL, "first hour of a range (instead of hour)"),
+	DW_FIELD("end", DW_T_STRING, 0, NULL, "end of the range, exclusive"),
+	DW_FIELD("queue_url", DW_T_STRING, DW_REQUIRED, NULL, "SQS queue URL (.fifo: FIFO ids are set)"),
+	DW_FIELD("key_format", DW_T_STRING, 0, NULL, "key layout, default " DW_FANOUT_KEY_FORMAT
+	  " ({YYYY} {MM} {DD} {HH} {H} {m} {mm} {s} {ss})"),
+	DW_FIELD("message_format", DW_T_STRING, 0, NULL, "key (default) or s3_event"),
+	DW_FIELD("message_group_id", DW_T_STRING, 0, NULL, "FIFO: one group for all (default: one per object)"),
+	DW_FIELD("concurrency", DW_T_INT, 0, NULL, "SendMessageBatch calls in flight (default 32)"),
+	DW_FIELD("page_size", DW_T_INT, 0, NULL, "keys per ListObjectsV2 page (default 1000)"),
+	DW_FIELD("empty", DW_T_STRING, 0, NULL, "no files for the hour(s): skip (exit 99, default), fail, ok"),
+	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "list and count what would be sent, send nothing"),
 	DW_FIELDS_END
 };
 

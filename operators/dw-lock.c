@@ -21,18 +21,18 @@
 #define MAX_NAME 1024
 
 #define TARGET_FIELDS \
-	{ "resource", DW_T_STRING, DW_REQUIRED, NULL, "what is locked, e.g. \"lake/events\" (one item per resource)" }, \
-	{ "table", DW_T_STRING, 0, NULL, "DynamoDB table (default dwops-locks; key \"resource\", a string)" }
+	DW_FIELD("resource", DW_T_STRING, DW_REQUIRED, NULL, "what is locked, e.g. \"lake/events\" (one item per resource)"), \
+	DW_FIELD("table", DW_T_STRING, 0, NULL, "DynamoDB table (default dwops-locks; key \"resource\", a string)")
 
 #define ACQUIRE_FIELDS \
 	TARGET_FIELDS, \
-	{ "mode", DW_T_STRING, 0, NULL, "read (default) or write" }, \
-	{ "holder", DW_T_STRING, 0, NULL, "who holds the lease (default: host:pid:random); renew/release name it" }, \
-	{ "ttl_s", DW_T_INT, 0, NULL, "lease length in seconds, 1..604800 (default 120); renew before it runs out" }, \
-	{ "wait", DW_T_BOOL, 0, NULL, "wait until granted (default false: not granted exits 99)" }, \
-	{ "wait_timeout_s", DW_T_INT, 0, NULL, "with wait: give up after this many seconds, exit 75 (default 3600)" }, \
-	{ "writer_priority", DW_T_BOOL, 0, NULL, "write mode: while this writer waits, new readers wait too (default false)" }, \
-	{ "clock_skew_ms", DW_T_INT, 0, NULL, "others' leases count as live this long past their expiry (default 2000, at most ttl/2)" }
+	DW_FIELD("mode", DW_T_STRING, 0, NULL, "read (default) or write"), \
+	DW_FIELD("holder", DW_T_STRING, 0, NULL, "who holds the lease (default: host:pid:random); renew/release name it"), \
+	DW_FIELD("ttl_s", DW_T_INT, 0, NULL, "lease length in seconds, 1..604800 (default 120); renew before it runs out"), \
+	DW_FIELD("wait", DW_T_BOOL, 0, NULL, "wait until granted (default false: not granted exits 99)"), \
+	DW_FIELD("wait_timeout_s", DW_T_INT, 0, NULL, "with wait: give up after this many seconds, exit 75 (default 3600)"), \
+	DW_FIELD("writer_priority", DW_T_BOOL, 0, NULL, "write mode: while this writer waits, new readers wait too (default false)"), \
+	DW_FIELD("clock_skew_ms", DW_T_INT, 0, NULL, "others' leases count as live this long past their expiry (default 2000, at most ttl/2)")
 
 static const struct dw_field acquire_fields[] = {
 	ACQUIRE_FIELDS,
@@ -40,45 +40,45 @@ static const struct dw_field acquire_fields[] = {
 };
 static const struct dw_field exec_fields[] = {
 	ACQUIRE_FIELDS,
-	{ "command", DW_T_STRINGS, 0, NULL, "the command and its arguments (instead of `-- CMD ARGS...`)" },
-	{ "grace_s", DW_T_INT, 0, NULL, "after SIGTERM, SIGKILL the command this many seconds later (default 30)" },
-	{ "join", DW_T_BOOL, 0, NULL, "run under the holder's existing lease (an earlier acquire): renew it, keep it held after" },
+	DW_FIELD("command", DW_T_STRINGS, 0, NULL, "the command and its arguments (instead of `-- CMD ARGS...`)"),
+	DW_FIELD("grace_s", DW_T_INT, 0, NULL, "after SIGTERM, SIGKILL the command this many seconds later (default 30)"),
+	DW_FIELD("join", DW_T_BOOL, 0, NULL, "run under the holder's existing lease (an earlier acquire): renew it, keep it held after"),
 	DW_FIELDS_END
 };
 static const struct dw_field renew_fields[] = {
 	TARGET_FIELDS,
-	{ "holder", DW_T_STRING, DW_REQUIRED, NULL, "the lease's holder" },
-	{ "lease_id", DW_T_STRING, 0, NULL, "only this lease of the holder (from acquire)" },
-	{ "ttl_s", DW_T_INT, 0, NULL, "new lease length from now, in seconds (default 120)" },
+	DW_FIELD("holder", DW_T_STRING, DW_REQUIRED, NULL, "the lease's holder"),
+	DW_FIELD("lease_id", DW_T_STRING, 0, NULL, "only this lease of the holder (from acquire)"),
+	DW_FIELD("ttl_s", DW_T_INT, 0, NULL, "new lease length from now, in seconds (default 120)"),
 	DW_FIELDS_END
 };
 static const struct dw_field release_fields[] = {
 	TARGET_FIELDS,
-	{ "holder", DW_T_STRING, DW_REQUIRED, NULL, "the lease's holder" },
-	{ "lease_id", DW_T_STRING, 0, NULL, "only this lease of the holder" },
+	DW_FIELD("holder", DW_T_STRING, DW_REQUIRED, NULL, "the lease's holder"),
+	DW_FIELD("lease_id", DW_T_STRING, 0, NULL, "only this lease of the holder"),
 	DW_FIELDS_END
 };
 static const struct dw_field check_fields[] = {
 	TARGET_FIELDS,
-	{ "holder", DW_T_STRING, DW_REQUIRED, NULL, "the lease's holder" },
-	{ "lease_id", DW_T_STRING, 0, NULL, "only this lease of the holder" },
-	{ "fencing_token", DW_T_INT, 0, NULL, "a writer's token from acquire: still the resource's latest" },
+	DW_FIELD("holder", DW_T_STRING, DW_REQUIRED, NULL, "the lease's holder"),
+	DW_FIELD("lease_id", DW_T_STRING, 0, NULL, "only this lease of the holder"),
+	DW_FIELD("fencing_token", DW_T_INT, 0, NULL, "a writer's token from acquire: still the resource's latest"),
 	DW_FIELDS_END
 };
 static const struct dw_field status_fields[] = {
 	TARGET_FIELDS,
-	{ "clock_skew_ms", DW_T_INT, 0, NULL, "the margin used to call a lease live (default 2000)" },
+	DW_FIELD("clock_skew_ms", DW_T_INT, 0, NULL, "the margin used to call a lease live (default 2000)"),
 	DW_FIELDS_END
 };
 static const struct dw_field break_fields[] = {
 	TARGET_FIELDS,
-	{ "holder", DW_T_STRING, DW_REQUIRED, NULL, "the holder whose lease is removed" },
-	{ "lease_id", DW_T_STRING, 0, NULL, "only this lease of the holder" },
-	{ "reason", DW_T_STRING, DW_REQUIRED, NULL, "why (logged)" },
+	DW_FIELD("holder", DW_T_STRING, DW_REQUIRED, NULL, "the holder whose lease is removed"),
+	DW_FIELD("lease_id", DW_T_STRING, 0, NULL, "only this lease of the holder"),
+	DW_FIELD("reason", DW_T_STRING, DW_REQUIRED, NULL, "why (logged)"),
 	DW_FIELDS_END
 };
 static const struct dw_field table_fields[] = {
-	{ "table", DW_T_STRING, 0, NULL, "DynamoDB table to create (default dwops-locks)" },
+	DW_FIELD("table", DW_T_STRING, 0, NULL, "DynamoDB table to create (default dwops-locks)"),
 	DW_FIELDS_END
 };
 

@@ -403,85 +403,85 @@ static int status(struct dw_ctx *ctx)
 /* ---- the request schema ------------------------------------------------ */
 
 static const struct dw_field user_fields[] = {
-	{ "name", DW_T_STRING, DW_REQUIRED, NULL, "MySQL login to create ([A-Za-z0-9_], at most 32)" },
-	{ "password", DW_T_SECRET, 0, NULL, "its password" },
+	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "MySQL login to create ([A-Za-z0-9_], at most 32)"),
+	DW_FIELD("password", DW_T_SECRET, 0, NULL, "its password"),
 	DW_FIELDS_END
 };
 static const struct dw_field master_fields[] = {
-	{ "user", DW_T_STRING, 0, NULL, "the copy's master user" },
-	{ "password", DW_T_SECRET, 0, NULL, "its password" },
-	{ "secret_id", DW_T_STRING, 0, NULL, "or: a Secrets Manager secret with username and password" },
+	DW_FIELD("user", DW_T_STRING, 0, NULL, "the copy's master user"),
+	DW_FIELD("password", DW_T_SECRET, 0, NULL, "its password"),
+	DW_FIELD("secret_id", DW_T_STRING, 0, NULL, "or: a Secrets Manager secret with username and password"),
 	DW_FIELDS_END
 };
 static const struct dw_field tunnel_fields[] = {
-	{ "host", DW_T_STRING, DW_REQUIRED, NULL, "SSH bastion" },
-	{ "port", DW_T_INT, 0, NULL, "its port (default 22)" },
-	{ "user", DW_T_STRING, DW_REQUIRED, NULL, "SSH user" },
-	{ "private_key_file", DW_T_STRING, DW_REQUIRED, NULL, "unencrypted private key" },
-	{ "known_hosts_file", DW_T_STRING, DW_REQUIRED, NULL, "must hold the bastion's host key" },
+	DW_FIELD("host", DW_T_STRING, DW_REQUIRED, NULL, "SSH bastion"),
+	DW_FIELD("port", DW_T_INT, 0, NULL, "its port (default 22)"),
+	DW_FIELD("user", DW_T_STRING, DW_REQUIRED, NULL, "SSH user"),
+	DW_FIELD("private_key_file", DW_T_STRING, DW_REQUIRED, NULL, "unencrypted private key"),
+	DW_FIELD("known_hosts_file", DW_T_STRING, DW_REQUIRED, NULL, "must hold the bastion's host key"),
 	DW_FIELDS_END
 };
 static const struct dw_field tls_fields[] = {
-	{ "mode", DW_T_STRING, 0, NULL, "verify (default), required (no certificate check), disabled" },
-	{ "ca_file", DW_T_STRING, 0, NULL, "CA bundle for verify (default: the system CAs)" },
+	DW_FIELD("mode", DW_T_STRING, 0, NULL, "verify (default), required (no certificate check), disabled"),
+	DW_FIELD("ca_file", DW_T_STRING, 0, NULL, "CA bundle for verify (default: the system CAs)"),
 	DW_FIELDS_END
 };
 static const struct dw_field serverless_fields[] = {
-	{ "min_acu", DW_T_NUMBER, DW_REQUIRED, NULL, "least capacity, 0 to 256 ACUs in steps of 0.5 (0: an idle clone costs no compute)" },
-	{ "max_acu", DW_T_NUMBER, DW_REQUIRED, NULL, "most capacity, 1 to 256 ACUs" },
-	{ "seconds_until_auto_pause", DW_T_INT, 0, NULL, "with min_acu 0: pause after this long idle (300 to 86400; default Aurora's, 300)" },
+	DW_FIELD("min_acu", DW_T_NUMBER, DW_REQUIRED, NULL, "least capacity, 0 to 256 ACUs in steps of 0.5 (0: an idle clone costs no compute)"),
+	DW_FIELD("max_acu", DW_T_NUMBER, DW_REQUIRED, NULL, "most capacity, 1 to 256 ACUs"),
+	DW_FIELD("seconds_until_auto_pause", DW_T_INT, 0, NULL, "with min_acu 0: pause after this long idle (300 to 86400; default Aurora's, 300)"),
 	DW_FIELDS_END
 };
 static const struct dw_field launch_fields[] = {
-	{ "source_instance", DW_T_STRING, 0, NULL, "the warehouse's RDS instance (its newest automated snapshot is used)" },
-	{ "snapshot", DW_T_STRING, 0, NULL, "or: an explicit snapshot id" },
-	{ "source_cluster", DW_T_STRING, 0, NULL, "or: the warehouse's Aurora MySQL cluster (cloned copy-on-write)" },
-	{ "method", DW_T_STRING, 0, NULL, "with source_cluster: clone (default; data up to the latest restorable time) or snapshot (its newest automated cluster snapshot)" },
-	{ "serverless", DW_T_OBJECT, 0, serverless_fields, "with source_cluster: a db.serverless writer scaling between these" },
-	{ "owner", DW_T_STRING, DW_REQUIRED, NULL, "the engineer (in Jenkins: who started the build)" },
-	{ "database", DW_T_STRING, DW_REQUIRED, NULL, "database the login gets every right on" },
-	{ "user", DW_T_OBJECT, DW_REQUIRED, user_fields, "the engineer's MySQL login" },
-	{ "master", DW_T_OBJECT, DW_REQUIRED, master_fields, "the copy's master login" },
-	{ "instance_name", DW_T_STRING, 0, NULL, "default dw-snapshot-<owner>" },
-	{ "instance_class", DW_T_STRING, 0, NULL, "default: the snapshot's (source_cluster: the source writer's; db.serverless with serverless)" },
-	{ "subnet_group", DW_T_STRING, 0, NULL, "DB subnet group" },
-	{ "security_group_ids", DW_T_STRINGS, 0, NULL, "VPC security groups" },
-	{ "parameter_group", DW_T_STRING, 0, NULL, "DB parameter group (source_cluster: the writer's)" },
-	{ "ttl_days", DW_T_INT, 0, NULL, "days until the copy expires (default 21)" },
-	{ "max_ttl_days", DW_T_INT, 0, NULL, "ttl_days may not be more (default 30, as for extend)" },
-	{ "wait_timeout_s", DW_T_INT, 0, NULL, "give up waiting after this (default 3600; exit 75)" },
-	{ "poll_interval_s", DW_T_INT, 0, NULL, "seconds between status polls (default 30)" },
-	{ "endpoint_override", DW_T_STRING, 0, NULL, "host:port to connect to instead of the instance endpoint" },
-	{ "ssh_tunnel", DW_T_OBJECT, 0, tunnel_fields, "reach the copy through an SSH bastion" },
-	{ "tls", DW_T_OBJECT, 0, tls_fields, "TLS to MySQL" },
-	{ "keep_on_failure", DW_T_BOOL, 0, NULL, "keep the copy when a step after the restore fails" },
-	{ "dry_run", DW_T_BOOL, 0, NULL, "check and pick the snapshot; change nothing" },
+	DW_FIELD("source_instance", DW_T_STRING, 0, NULL, "the warehouse's RDS instance (its newest automated snapshot is used)"),
+	DW_FIELD("snapshot", DW_T_STRING, 0, NULL, "or: an explicit snapshot id"),
+	DW_FIELD("source_cluster", DW_T_STRING, 0, NULL, "or: the warehouse's Aurora MySQL cluster (cloned copy-on-write)"),
+	DW_FIELD("method", DW_T_STRING, 0, NULL, "with source_cluster: clone (default; data up to the latest restorable time) or snapshot (its newest automated cluster snapshot)"),
+	DW_FIELD("serverless", DW_T_OBJECT, 0, serverless_fields, "with source_cluster: a db.serverless writer scaling between these"),
+	DW_FIELD("owner", DW_T_STRING, DW_REQUIRED, NULL, "the engineer (in Jenkins: who started the build)"),
+	DW_FIELD("database", DW_T_STRING, DW_REQUIRED, NULL, "database the login gets every right on"),
+	DW_FIELD("user", DW_T_OBJECT, DW_REQUIRED, user_fields, "the engineer's MySQL login"),
+	DW_FIELD("master", DW_T_OBJECT, DW_REQUIRED, master_fields, "the copy's master login"),
+	DW_FIELD("instance_name", DW_T_STRING, 0, NULL, "default dw-snapshot-<owner>"),
+	DW_FIELD("instance_class", DW_T_STRING, 0, NULL, "default: the snapshot's (source_cluster: the source writer's; db.serverless with serverless)"),
+	DW_FIELD("subnet_group", DW_T_STRING, 0, NULL, "DB subnet group"),
+	DW_FIELD("security_group_ids", DW_T_STRINGS, 0, NULL, "VPC security groups"),
+	DW_FIELD("parameter_group", DW_T_STRING, 0, NULL, "DB parameter group (source_cluster: the writer's)"),
+	DW_FIELD("ttl_days", DW_T_INT, 0, NULL, "days until the copy expires (default 21)"),
+	DW_FIELD("max_ttl_days", DW_T_INT, 0, NULL, "ttl_days may not be more (default 30, as for extend)"),
+	DW_FIELD("wait_timeout_s", DW_T_INT, 0, NULL, "give up waiting after this (default 3600; exit 75)"),
+	DW_FIELD("poll_interval_s", DW_T_INT, 0, NULL, "seconds between status polls (default 30)"),
+	DW_FIELD("endpoint_override", DW_T_STRING, 0, NULL, "host:port to connect to instead of the instance endpoint"),
+	DW_FIELD("ssh_tunnel", DW_T_OBJECT, 0, tunnel_fields, "reach the copy through an SSH bastion"),
+	DW_FIELD("tls", DW_T_OBJECT, 0, tls_fields, "TLS to MySQL"),
+	DW_FIELD("keep_on_failure", DW_T_BOOL, 0, NULL, "keep the copy when a step after the restore fails"),
+	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "check and pick the snapshot; change nothing"),
 	DW_FIELDS_END
 };
 static const struct dw_field destroy_fields[] = {
-	{ "owner", DW_T_STRING, DW_REQUIRED, NULL, "the engineer (in Jenkins: who started the build)" },
-	{ "instance_name", DW_T_STRING, 0, NULL, "default dw-snapshot-<owner>" },
-	{ "as_admin", DW_T_BOOL, 0, NULL, "destroy another owner's copy (admin jobs)" },
-	{ "wait_timeout_s", DW_T_INT, 0, NULL, "wait until gone (default 3600; 0: do not wait)" },
-	{ "poll_interval_s", DW_T_INT, 0, NULL, "seconds between status polls (default 30)" },
-	{ "dry_run", DW_T_BOOL, 0, NULL, "check only; change nothing" },
+	DW_FIELD("owner", DW_T_STRING, DW_REQUIRED, NULL, "the engineer (in Jenkins: who started the build)"),
+	DW_FIELD("instance_name", DW_T_STRING, 0, NULL, "default dw-snapshot-<owner>"),
+	DW_FIELD("as_admin", DW_T_BOOL, 0, NULL, "destroy another owner's copy (admin jobs)"),
+	DW_FIELD("wait_timeout_s", DW_T_INT, 0, NULL, "wait until gone (default 3600; 0: do not wait)"),
+	DW_FIELD("poll_interval_s", DW_T_INT, 0, NULL, "seconds between status polls (default 30)"),
+	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "check only; change nothing"),
 	DW_FIELDS_END
 };
 static const struct dw_field list_fields[] = {
-	{ "owner", DW_T_STRING, 0, NULL, "only this owner's copies" },
+	DW_FIELD("owner", DW_T_STRING, 0, NULL, "only this owner's copies"),
 	DW_FIELDS_END
 };
 static const struct dw_field extend_fields[] = {
-	{ "owner", DW_T_STRING, DW_REQUIRED, NULL, "the engineer" },
-	{ "instance_name", DW_T_STRING, 0, NULL, "default dw-snapshot-<owner>" },
-	{ "ttl_days", DW_T_INT, 0, NULL, "days to add (default 21)" },
-	{ "max_ttl_days", DW_T_INT, 0, NULL, "never more than this many days from now (default 30)" },
-	{ "as_admin", DW_T_BOOL, 0, NULL, "extend another owner's copy (admin jobs)" },
+	DW_FIELD("owner", DW_T_STRING, DW_REQUIRED, NULL, "the engineer"),
+	DW_FIELD("instance_name", DW_T_STRING, 0, NULL, "default dw-snapshot-<owner>"),
+	DW_FIELD("ttl_days", DW_T_INT, 0, NULL, "days to add (default 21)"),
+	DW_FIELD("max_ttl_days", DW_T_INT, 0, NULL, "never more than this many days from now (default 30)"),
+	DW_FIELD("as_admin", DW_T_BOOL, 0, NULL, "extend another owner's copy (admin jobs)"),
 	DW_FIELDS_END
 };
 static const struct dw_field status_fields[] = {
-	{ "owner", DW_T_STRING, 0, NULL, "the engineer (names the copy when instance_name is not given)" },
-	{ "instance_name", DW_T_STRING, 0, NULL, "default dw-snapshot-<owner>" },
+	DW_FIELD("owner", DW_T_STRING, 0, NULL, "the engineer (names the copy when instance_name is not given)"),
+	DW_FIELD("instance_name", DW_T_STRING, 0, NULL, "default dw-snapshot-<owner>"),
 	DW_FIELDS_END
 };
 

@@ -70,48 +70,48 @@ static const char *param(const cJSON *table, const char *name)
 static const struct dw_field table_fields[] = { DW_DDL_TABLE_FIELDS, DW_FIELDS_END };
 
 static const struct dw_field dataset_fields[] = {
-	{ "name", DW_T_STRING, DW_REQUIRED, NULL, "the dataset's name" },
-	{ "database", DW_T_STRING, DW_REQUIRED, NULL, "the Glue database its tables are in" },
-	{ "tables", DW_T_OBJECTS, DW_REQUIRED, NULL, "tables, each a dw-ddl table description" },
-	{ "description", DW_T_STRING, 0, NULL, "what it holds" },
+	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "the dataset's name"),
+	DW_FIELD("database", DW_T_STRING, DW_REQUIRED, NULL, "the Glue database its tables are in"),
+	DW_FIELD("tables", DW_T_OBJECTS, DW_REQUIRED, NULL, "tables, each a dw-ddl table description"),
+	DW_FIELD("description", DW_T_STRING, 0, NULL, "what it holds"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field filter_fields[] = {
-	{ "column", DW_T_STRING, DW_REQUIRED, NULL, "the physical column" },
-	{ "op", DW_T_STRING, DW_REQUIRED, NULL, "= != < <= > >= is_null not_null" },
-	{ "value", DW_T_ANY, 0, NULL, "a string, number or boolean" },
+	DW_FIELD("column", DW_T_STRING, DW_REQUIRED, NULL, "the physical column"),
+	DW_FIELD("op", DW_T_STRING, DW_REQUIRED, NULL, "= != < <= > >= is_null not_null"),
+	DW_FIELD("value", DW_T_ANY, 0, NULL, "a string, number or boolean"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field view_fields[] = {
-	{ "name", DW_T_STRING, DW_REQUIRED, NULL, "the view's name" },
-	{ "table", DW_T_STRING, DW_REQUIRED, NULL, "the logical table it selects from" },
-	{ "columns", DW_T_ANY, 0, NULL, "columns: names, or {name, as}; default every column" },
-	{ "where", DW_T_OBJECTS, 0, filter_fields, "row filters, all of which must hold" },
-	{ "comment", DW_T_STRING, 0, NULL, "description" },
+	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "the view's name"),
+	DW_FIELD("table", DW_T_STRING, DW_REQUIRED, NULL, "the logical table it selects from"),
+	DW_FIELD("columns", DW_T_ANY, 0, NULL, "columns: names, or {name, as}; default every column"),
+	DW_FIELD("where", DW_T_OBJECTS, 0, filter_fields, "row filters, all of which must hold"),
+	DW_FIELD("comment", DW_T_STRING, 0, NULL, "description"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field group_fields[] = {
-	{ "name", DW_T_STRING, DW_REQUIRED, NULL, "the dataset group" },
-	{ "database", DW_T_STRING, DW_REQUIRED, NULL, "the Glue database its views are in" },
-	{ "views", DW_T_OBJECTS, DW_REQUIRED, view_fields, "its views" },
+	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "the dataset group"),
+	DW_FIELD("database", DW_T_STRING, DW_REQUIRED, NULL, "the Glue database its views are in"),
+	DW_FIELD("views", DW_T_OBJECTS, DW_REQUIRED, view_fields, "its views"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field consumer_fields[] = {
-	{ "name", DW_T_STRING, DW_REQUIRED, NULL, "the consumer" },
-	{ "groups", DW_T_OBJECTS, DW_REQUIRED, group_fields, "its dataset groups" },
+	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "the consumer"),
+	DW_FIELD("groups", DW_T_OBJECTS, DW_REQUIRED, group_fields, "its dataset groups"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field model_fields[] = {
-	{ "version", DW_T_INT, 0, NULL, "the model's own version number" },
-	{ "description", DW_T_STRING, 0, NULL, "what the model is for" },
-	{ "datasets", DW_T_OBJECTS, DW_REQUIRED, dataset_fields, "producer datasets" },
-	{ "consumers", DW_T_OBJECTS, 0, consumer_fields, "consumers and their views" },
-	{ "bindings", DW_T_MAP, 0, NULL, "logical table -> database.table serving it" },
+	DW_FIELD("version", DW_T_INT, 0, NULL, "the model's own version number"),
+	DW_FIELD("description", DW_T_STRING, 0, NULL, "what the model is for"),
+	DW_FIELD("datasets", DW_T_OBJECTS, DW_REQUIRED, dataset_fields, "producer datasets"),
+	DW_FIELD("consumers", DW_T_OBJECTS, 0, consumer_fields, "consumers and their views"),
+	DW_FIELD("bindings", DW_T_MAP, 0, NULL, "logical table -> database.table serving it"),
 	DW_FIELDS_END
 };
 

@@ -12,54 +12,54 @@
 #define MAX_SEGMENT 64
 
 const struct dw_field dw_ddl_column_fields[] = {
-	{ "name", DW_T_STRING, DW_REQUIRED, NULL, "column name" },
-	{ "type", DW_T_STRING, DW_REQUIRED, NULL, "string, int, bigint, double, float, boolean, date, timestamp, decimal(p,s)" },
-	{ "path", DW_T_STRING, 0, NULL, "dotted path into the record, e.g. data.location.lat (default: the name)" },
+	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "column name"),
+	DW_FIELD("type", DW_T_STRING, DW_REQUIRED, NULL, "string, int, bigint, double, float, boolean, date, timestamp, decimal(p,s)"),
+	DW_FIELD("path", DW_T_STRING, 0, NULL, "dotted path into the record, e.g. data.location.lat (default: the name)"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field substring_fields[] = {
-	{ "start", DW_T_INT, DW_REQUIRED, NULL, "first character, from 1" },
-	{ "length", DW_T_INT, 0, NULL, "characters (default: to the end)" },
+	DW_FIELD("start", DW_T_INT, DW_REQUIRED, NULL, "first character, from 1"),
+	DW_FIELD("length", DW_T_INT, 0, NULL, "characters (default: to the end)"),
 	DW_FIELDS_END
 };
 
 const struct dw_field dw_ddl_partition_fields[] = {
-	{ "name", DW_T_STRING, DW_REQUIRED, NULL, "partition column name" },
-	{ "type", DW_T_STRING, 0, NULL, "its type (default string)" },
-	{ "segment", DW_T_INT, 0, NULL, "1-based path segment below the location (default: its position)" },
-	{ "key", DW_T_STRING, 0, NULL, "the segment reads key=value: the key" },
-	{ "substring", DW_T_OBJECT, 0, substring_fields, "snowflake: only part of the segment" },
-	{ "format", DW_T_STRING, 0, NULL, "date/timestamp format, e.g. yyyy-MM-dd" },
-	{ "range", DW_T_STRING, 0, NULL, "athena/glue projection range, e.g. 2019-01-01,NOW or 0,23" },
-	{ "interval", DW_T_STRING, 0, NULL, "projection interval (with unit)" },
-	{ "unit", DW_T_STRING, 0, NULL, "projection interval unit, e.g. DAYS" },
-	{ "values", DW_T_STRINGS, 0, NULL, "projection enum values" },
+	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "partition column name"),
+	DW_FIELD("type", DW_T_STRING, 0, NULL, "its type (default string)"),
+	DW_FIELD("segment", DW_T_INT, 0, NULL, "1-based path segment below the location (default: its position)"),
+	DW_FIELD("key", DW_T_STRING, 0, NULL, "the segment reads key=value: the key"),
+	DW_FIELD("substring", DW_T_OBJECT, 0, substring_fields, "snowflake: only part of the segment"),
+	DW_FIELD("format", DW_T_STRING, 0, NULL, "date/timestamp format, e.g. yyyy-MM-dd"),
+	DW_FIELD("range", DW_T_STRING, 0, NULL, "athena/glue projection range, e.g. 2019-01-01,NOW or 0,23"),
+	DW_FIELD("interval", DW_T_STRING, 0, NULL, "projection interval (with unit)"),
+	DW_FIELD("unit", DW_T_STRING, 0, NULL, "projection interval unit, e.g. DAYS"),
+	DW_FIELD("values", DW_T_STRINGS, 0, NULL, "projection enum values"),
 	DW_FIELDS_END
 };
 
 const struct dw_field dw_ddl_stage_fields[] = {
-	{ "storage_integration", DW_T_STRING, DW_REQUIRED, NULL, "storage integration name" },
-	{ "url", DW_T_STRING, 0, NULL, "s3:// URL (default: location)" },
+	DW_FIELD("storage_integration", DW_T_STRING, DW_REQUIRED, NULL, "storage integration name"),
+	DW_FIELD("url", DW_T_STRING, 0, NULL, "s3:// URL (default: location)"),
 	DW_FIELDS_END
 };
 
 const struct dw_field dw_ddl_file_format_fields[] = {
-	{ "name", DW_T_STRING, DW_REQUIRED, NULL, "file format name" },
-	{ "create", DW_T_BOOL, 0, NULL, "also CREATE FILE FORMAT IF NOT EXISTS" },
+	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "file format name"),
+	DW_FIELD("create", DW_T_BOOL, 0, NULL, "also CREATE FILE FORMAT IF NOT EXISTS"),
 	DW_FIELDS_END
 };
 
 const struct dw_field dw_ddl_option_fields[] = {
-	{ "auto_refresh", DW_T_BOOL, 0, NULL, "snowflake: AUTO_REFRESH (default true)" },
-	{ "pattern", DW_T_STRING, 0, NULL, "snowflake: PATTERN regular expression" },
-	{ "aws_sns_topic", DW_T_STRING, 0, NULL, "snowflake: AWS_SNS_TOPIC ARN" },
-	{ "projection", DW_T_BOOL, 0, NULL, "athena/glue: partition projection (default true)" },
-	{ "table_properties", DW_T_MAP, 0, NULL, "athena/redshift/glue: extra table properties" },
-	{ "serde_properties", DW_T_MAP, 0, NULL, "athena/glue: extra SerDe properties" },
-	{ "replace", DW_T_BOOL, 0, NULL, "replace an existing table (default: keep it)" },
-	{ "create_database", DW_T_BOOL, 0, NULL, "athena/glue: create the database when it is missing" },
-	{ "comment", DW_T_STRING, 0, NULL, "table comment" },
+	DW_FIELD("auto_refresh", DW_T_BOOL, 0, NULL, "snowflake: AUTO_REFRESH (default true)"),
+	DW_FIELD("pattern", DW_T_STRING, 0, NULL, "snowflake: PATTERN regular expression"),
+	DW_FIELD("aws_sns_topic", DW_T_STRING, 0, NULL, "snowflake: AWS_SNS_TOPIC ARN"),
+	DW_FIELD("projection", DW_T_BOOL, 0, NULL, "athena/glue: partition projection (default true)"),
+	DW_FIELD("table_properties", DW_T_MAP, 0, NULL, "athena/redshift/glue: extra table properties"),
+	DW_FIELD("serde_properties", DW_T_MAP, 0, NULL, "athena/glue: extra SerDe properties"),
+	DW_FIELD("replace", DW_T_BOOL, 0, NULL, "replace an existing table (default: keep it)"),
+	DW_FIELD("create_database", DW_T_BOOL, 0, NULL, "athena/glue: create the database when it is missing"),
+	DW_FIELD("comment", DW_T_STRING, 0, NULL, "table comment"),
 	DW_FIELDS_END
 };
 

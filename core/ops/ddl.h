@@ -92,21 +92,21 @@ extern const struct dw_field dw_ddl_stage_fields[];
 extern const struct dw_field dw_ddl_file_format_fields[];
 extern const struct dw_field dw_ddl_option_fields[];
 #define DW_DDL_TABLE_FIELDS \
-	{ "dialect", DW_T_STRING, DW_REQUIRED, NULL, "snowflake, athena, redshift or glue" }, \
-	{ "table", DW_T_STRING, DW_REQUIRED, NULL, "table name" }, \
-	{ "database", DW_T_STRING, 0, NULL, "database (Athena/Glue database, Snowflake database)" }, \
-	{ "schema", DW_T_STRING, 0, NULL, "schema (Snowflake schema, Redshift external schema)" }, \
-	{ "format", DW_T_STRING, 0, NULL, "json (default), avro, parquet or csv" }, \
-	{ "delimiter", DW_T_STRING, 0, NULL, "csv: one-character field delimiter (default \",\")" }, \
-	{ "header", DW_T_BOOL, 0, NULL, "csv: the first line holds the column names" }, \
-	{ "location", DW_T_STRING, 0, NULL, "s3://bucket/prefix/ the files live under" }, \
-	{ "stage", DW_T_STRING, 0, NULL, "snowflake: stage name, optionally with /sub/path" }, \
-	{ "create_stage", DW_T_OBJECT, 0, dw_ddl_stage_fields, "snowflake: also CREATE STAGE" }, \
-	{ "file_format", DW_T_OBJECT, 0, dw_ddl_file_format_fields, "snowflake: a named FILE FORMAT" }, \
-	{ "columns", DW_T_OBJECTS, 0, dw_ddl_column_fields, "columns (else inferred)" }, \
-	{ "partitions", DW_T_OBJECTS, 0, dw_ddl_partition_fields, "partition columns read from the object path" }, \
-	{ "add_partitions", DW_T_OBJECTS, 0, NULL, "redshift/athena without projection: partitions to add, {name: value}" }, \
-	{ "options", DW_T_OBJECT, 0, dw_ddl_option_fields, "dialect options" }
+	DW_FIELD("dialect", DW_T_STRING, DW_REQUIRED, NULL, "snowflake, athena, redshift or glue"), \
+	DW_FIELD("table", DW_T_STRING, DW_REQUIRED, NULL, "table name"), \
+	DW_FIELD("database", DW_T_STRING, 0, NULL, "database (Athena/Glue database, Snowflake database)"), \
+	DW_FIELD("schema", DW_T_STRING, 0, NULL, "schema (Snowflake schema, Redshift external schema)"), \
+	DW_FIELD("format", DW_T_STRING, 0, NULL, "json (default), avro, parquet or csv"), \
+	DW_FIELD("delimiter", DW_T_STRING, 0, NULL, "csv: one-character field delimiter (default \",\")"), \
+	DW_FIELD("header", DW_T_BOOL, 0, NULL, "csv: the first line holds the column names"), \
+	DW_FIELD("location", DW_T_STRING, 0, NULL, "s3://bucket/prefix/ the files live under"), \
+	DW_FIELD("stage", DW_T_STRING, 0, NULL, "snowflake: stage name, optionally with /sub/path"), \
+	DW_FIELD("create_stage", DW_T_OBJECT, 0, dw_ddl_stage_fields, "snowflake: also CREATE STAGE"), \
+	DW_FIELD("file_format", DW_T_OBJECT, 0, dw_ddl_file_format_fields, "snowflake: a named FILE FORMAT"), \
+	DW_FIELD("columns", DW_T_OBJECTS, 0, dw_ddl_column_fields, "columns (else inferred)"), \
+	DW_FIELD("partitions", DW_T_OBJECTS, 0, dw_ddl_partition_fields, "partition columns read from the object path"), \
+	DW_FIELD("add_partitions", DW_T_OBJECTS, 0, NULL, "redshift/athena without projection: partitions to add, {name: value}"), \
+	DW_FIELD("options", DW_T_OBJECT, 0, dw_ddl_option_fields, "dialect options")
 
 /* The most columns (partitions included) a table may have (issue 12 #15:
  * checks that compare names pairwise grow with the square of the count;

@@ -11,17 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-const struct dw_field dw_common_fields[] = {
-	{ "action", DW_T_STRING, 0, NULL, "the action, when not given as the first argument" },
-	{ "region", DW_T_STRING, 0, NULL, "AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile)" },
-	{ "profile", DW_T_STRING, 0, NULL, "shared-config profile (else AWS_PROFILE)" },
-	{ "endpoint_url", DW_T_STRING, 0, NULL, "endpoint for every AWS service (else AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL)" },
-	{ "endpoints", DW_T_MAP, 0, NULL, "per-service endpoints, e.g. {\"sqs\": \"http://127.0.0.1:9324\"}" },
-	{ "max_attempts", DW_T_INT, 0, NULL, "tries per AWS call, 1 to 20 (else AWS_MAX_ATTEMPTS, 3)" },
-	{ "timeout_s", DW_T_INT, 0, NULL, "time limit per AWS call in seconds, 1 to 86400 (default 60)" },
-	DW_FIELDS_END
-};
-
 struct options {
 	const char *action;
 	const char *request_file;
@@ -29,27 +18,6 @@ struct options {
 	int help;
 	int version;
 };
-
-static const char *const type_words[] = {
-	[DW_T_STRING] = "string", [DW_T_INT] = "integer", [DW_T_NUMBER] = "number",
-	[DW_T_BOOL] = "boolean", [DW_T_OBJECT] = "object", [DW_T_STRINGS] = "[string]",
-	[DW_T_OBJECTS] = "[object]", [DW_T_MAP] = "object", [DW_T_SECRET] = "secret",
-	[DW_T_ANY] = "any",
-};
-
-static void print_fields(FILE *out, const struct dw_field *fields, int depth)
-{
-	for (const struct dw_field *f = fields; f && f->name; f++) {
-		fprintf(out, "%*s%-22s %-9s %s%s\n", 4 + 2 * depth, "", f->name,
-			type_words[f->type], (f->flags & DW_REQUIRED) ? "(required) " : "",
-			f->help ? f->help : "");
-		if (f->type == DW_T_SECRET)
-			fprintf(out, "%*s%-22s %-9s the environment variable holding %s\n",
-				4 + 2 * depth, "", "", "", f->name);
-		if (f->sub)
-			print_fields(out, f->sub, depth + 1);
-	}
-}
 
 static void print_help(const struct dw_operator *op)
 {
@@ -64,13 +32,13 @@ static void print_help(const struct dw_operator *op)
 	       "environment variable that holds it.\n\n");
 	for (const struct dw_action *a = op->actions; a->name; a++) {
 		printf("%s %s: %s\n", op->name, a->name, a->summary);
-		print_fields(stdout, a->fields, 0);
+		dw_req_print_help(stdout, a->fields, 0);
 		if (a->example)
 			printf("  example: %s\n", a->example);
 		printf("\n");
 	}
 	printf("Fields every action accepts:\n");
-	print_fields(stdout, dw_common_fields, 0);
+	dw_req_print_help(stdout, dw_common_fields, 0);
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -229,15 +197,17 @@ int dw_nothing_to_do(struct dw_ctx *ctx, const char *reason)
 
 void dw_ctx_aws_config(const struct dw_ctx *ctx, struct dw_aws_config *cfg)
 {
+	struct dw_common_req c;
+
+	dw_req_common(ctx->req, &c);
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->region = dw_req_str(ctx->req, "region", NULL);
-	cfg->profile = dw_req_str(ctx->req, "profile", NULL);
-	cfg->endpoint_url = dw_req_str(ctx->req, "endpoint_url", NULL);
-	cfg->endpoints = cJSON_GetObjectItemCaseSensitive(ctx->req, "endpoints");
-	/* Both bounded by check_common(), so neither narrowing nor the
-	 * multiplication can overflow. */
-	cfg->max_attempts = (int)dw_req_int(ctx->req, "max_attempts", 0);
-	cfg->timeout_ms = (long)dw_req_int(ctx->req, "timeout_s", 0) * 1000;
+	cfg->region = c.region;
+	cfg->profile = c.profile;
+	cfg->endpoint_url = c.endpoint_url;
+	cfg->endpoints = c.endpoints;
+	cfg->max_attempts = c.max_attempts;
+	/* At most 86400 s (the table's bound): no overflow. */
+	cfg->timeout_ms = c.timeout_s * 1000;
 }
 
 struct dw_aws *dw_ctx_aws(struct dw_ctx *ctx)
@@ -260,28 +230,6 @@ static int exit_code(const struct dw_ctx *ctx, int status)
 	return k == DW_OK || k == DW_NOTHING ? DW_FAILED : (int)k;
 }
 
-/* A day at most per AWS call: 9223372036854775807 s would overflow the
- * milliseconds (issue 12). */
-#define MAX_TIMEOUT_S 86400
-#define MAX_ATTEMPTS 20
-
-static int check_common(const cJSON *req)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "max_attempts");
-	long long n;
-
-	if (v && !cJSON_IsNull(v) &&
-	    (dw_json_int(v, &n) || n < 1 || n > MAX_ATTEMPTS))
-		return dw_invalid("max_attempts", "max_attempts must be between 1 and %d",
-				  MAX_ATTEMPTS);
-	v = cJSON_GetObjectItemCaseSensitive(req, "timeout_s");
-	if (v && !cJSON_IsNull(v) &&
-	    (dw_json_int(v, &n) || n < 1 || n > MAX_TIMEOUT_S))
-		return dw_invalid("timeout_s", "timeout_s must be between 1 and %d",
-				  MAX_TIMEOUT_S);
-	return 0;
-}
-
 static int run(const struct dw_operator *op, const struct options *o,
 	       struct dw_ctx *ctx)
 {
@@ -290,8 +238,6 @@ static int run(const struct dw_operator *op, const struct options *o,
 	if (pick_action(op, o->action, ctx->req, &ctx->action))
 		return -1;
 	if (dw_req_validate(ctx->req, ctx->action->fields, dw_common_fields, ""))
-		return -1;
-	if (check_common(ctx->req))
 		return -1;
 	dw_debug("%s %s: starting", op->name, ctx->action->name);
 	return ctx->action->run(ctx);

@@ -57,10 +57,6 @@ void dw_ctx_aws_config(const struct dw_ctx *ctx, struct dw_aws_config *cfg);
  * exit code is 99.  Returns 0, for `return dw_nothing_to_do(ctx, ...)`. */
 int dw_nothing_to_do(struct dw_ctx *ctx, const char *reason);
 
-/* Fields every action accepts: action, region, endpoint_url, endpoints,
- * profile, max_attempts, timeout_s. */
-extern const struct dw_field dw_common_fields[];
-
 #define DW_VERSION "0.1.0"
 
 #endif

@@ -192,31 +192,31 @@ static int whoami(struct dw_ctx *ctx)
 }
 
 static const struct dw_field s3_list_fields[] = {
-	{ "bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket" },
-	{ "prefix", DW_T_STRING, 0, NULL, "key prefix" },
-	{ "page_size", DW_T_INT, 0, NULL, "keys per page" },
+	DW_FIELD("bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket"),
+	DW_FIELD("prefix", DW_T_STRING, 0, NULL, "key prefix"),
+	DW_FIELD("page_size", DW_T_INT, 0, NULL, "keys per page"),
 	DW_FIELDS_END
 };
 static const struct dw_field sqs_send_fields[] = {
-	{ "queue_url", DW_T_STRING, DW_REQUIRED, NULL, "queue" },
-	{ "body", DW_T_STRING, DW_REQUIRED, NULL, "message body" },
-	{ "password", DW_T_SECRET, 0, NULL, "a secret, to test redaction" },
+	DW_FIELD("queue_url", DW_T_STRING, DW_REQUIRED, NULL, "queue"),
+	DW_FIELD("body", DW_T_STRING, DW_REQUIRED, NULL, "message body"),
+	DW_FIELD("password", DW_T_SECRET, 0, NULL, "a secret, to test redaction"),
 	DW_FIELDS_END
 };
 static const struct dw_field sqs_pool_fields[] = {
-	{ "queue_url", DW_T_STRING, DW_REQUIRED, NULL, "queue" },
-	{ "count", DW_T_INT, 0, NULL, "messages to send" },
-	{ "concurrency", DW_T_INT, 0, NULL, "requests in flight" },
+	DW_FIELD("queue_url", DW_T_STRING, DW_REQUIRED, NULL, "queue"),
+	DW_FIELD("count", DW_T_INT, 0, NULL, "messages to send"),
+	DW_FIELD("concurrency", DW_T_INT, 0, NULL, "requests in flight"),
 	DW_FIELDS_END
 };
 static const struct dw_field rds_fields[] = {
-	{ "source", DW_T_STRING, DW_REQUIRED, NULL, "instance or cluster id" },
-	{ "cluster", DW_T_BOOL, 0, NULL, "source is a cluster" },
+	DW_FIELD("source", DW_T_STRING, DW_REQUIRED, NULL, "instance or cluster id"),
+	DW_FIELD("cluster", DW_T_BOOL, 0, NULL, "source is a cluster"),
 	DW_FIELDS_END
 };
 static const struct dw_field glue_fields[] = {
-	{ "name", DW_T_STRING, DW_REQUIRED, NULL, "database name" },
-	{ "password", DW_T_SECRET, 0, NULL, "a secret, to test redaction" },
+	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "database name"),
+	DW_FIELD("password", DW_T_SECRET, 0, NULL, "a secret, to test redaction"),
 	DW_FIELDS_END
 };
 

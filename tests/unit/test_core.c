@@ -18,17 +18,17 @@
 #include "base/wait.h"
 
 static const struct dw_field user_fields[] = {
-	{ "name", DW_T_STRING, DW_REQUIRED, NULL, NULL },
-	{ "password", DW_T_SECRET, DW_REQUIRED, NULL, NULL },
+	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, NULL),
+	DW_FIELD("password", DW_T_SECRET, DW_REQUIRED, NULL, NULL),
 	DW_FIELDS_END
 };
 
 static const struct dw_field fields[] = {
-	{ "bucket", DW_T_STRING, DW_REQUIRED, NULL, NULL },
-	{ "count", DW_T_INT, 0, NULL, NULL },
-	{ "user", DW_T_OBJECT, 0, user_fields, NULL },
-	{ "columns", DW_T_OBJECTS, 0, user_fields, NULL },
-	{ "tags", DW_T_STRINGS, 0, NULL, NULL },
+	DW_FIELD("bucket", DW_T_STRING, DW_REQUIRED, NULL, NULL),
+	DW_FIELD("count", DW_T_INT, 0, NULL, NULL),
+	DW_FIELD("user", DW_T_OBJECT, 0, user_fields, NULL),
+	DW_FIELD("columns", DW_T_OBJECTS, 0, user_fields, NULL),
+	DW_FIELD("tags", DW_T_STRINGS, 0, NULL, NULL),
 	DW_FIELDS_END
 };
 
