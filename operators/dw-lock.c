@@ -17,22 +17,38 @@
 
 #define MAX_TTL_S (7 * 86400)
 #define MAX_WAIT_S (7 * 86400)
-#define DEFAULT_WAIT_TIMEOUT_S 3600
 #define MAX_NAME 1024
+/* acquire's clock_skew_ms is at most ttl/2 (checked after the bind): the
+ * table's bound is half the longest ttl, in ms. */
+#define MAX_SKEW_MS (MAX_TTL_S * 500LL)
 
+/* Every action's request (each action's table binds the fields it has). */
+struct lock_req {
+	const char *resource, *table, *holder, *lease_id, *reason;
+	int write;                  /* mode: 0 read, 1 write */
+	long long ttl_s, wait_timeout_s, clock_skew_ms, fencing_token, grace_s;
+	int wait, writer_priority, join;
+	const cJSON *command;
+};
+
+#define F(kind, n, ...) DW_##kind(n, struct lock_req, __VA_ARGS__)
 #define TARGET_FIELDS \
-	DW_FIELD("resource", DW_T_STRING, DW_REQUIRED, NULL, "what is locked, e.g. \"lake/events\" (one item per resource)"), \
-	DW_FIELD("table", DW_T_STRING, 0, NULL, "DynamoDB table (default dwops-locks; key \"resource\", a string)")
+	F(STR, "resource", resource, DW_REQUIRED, NULL, "what is locked, e.g. \"lake/events\" (one item per resource)"), \
+	F(STR, "table", table, 0, DW_LOCK_TABLE_DEFAULT, "DynamoDB table (key \"resource\", a string)")
+#define HOLDER_FIELDS(what) \
+	F(STR, "holder", holder, DW_REQUIRED, NULL, what), \
+	F(STR, "lease_id", lease_id, 0, NULL, "only this lease of the holder (from acquire)")
 
 #define ACQUIRE_FIELDS \
 	TARGET_FIELDS, \
-	DW_FIELD("mode", DW_T_STRING, 0, NULL, "read (default) or write"), \
-	DW_FIELD("holder", DW_T_STRING, 0, NULL, "who holds the lease (default: host:pid:random); renew/release name it"), \
-	DW_FIELD("ttl_s", DW_T_INT, 0, NULL, "lease length in seconds, 1..604800 (default 120); renew before it runs out"), \
-	DW_FIELD("wait", DW_T_BOOL, 0, NULL, "wait until granted (default false: not granted exits 99)"), \
-	DW_FIELD("wait_timeout_s", DW_T_INT, 0, NULL, "with wait: give up after this many seconds, exit 75 (default 3600)"), \
-	DW_FIELD("writer_priority", DW_T_BOOL, 0, NULL, "write mode: while this writer waits, new readers wait too (default false)"), \
-	DW_FIELD("clock_skew_ms", DW_T_INT, 0, NULL, "others' leases count as live this long past their expiry (default 2000, at most ttl/2)")
+	F(CHOICE, "mode", write, 0, "read", DW_CHOICES("read", "write"), "what the lease allows"), \
+	F(STR, "holder", holder, 0, NULL, "who holds the lease (default: host:pid:random); renew/release name it"), \
+	F(INT, "ttl_s", ttl_s, 0, DW_LOCK_TTL_S_DEFAULT, 1, MAX_TTL_S, "lease length in seconds; renew before it runs out"), \
+	F(BOOL, "wait", wait, 0, 0, "wait until granted (else not granted exits 99)"), \
+	F(INT, "wait_timeout_s", wait_timeout_s, 0, 3600, 0, MAX_WAIT_S, "with wait: give up after this many seconds, exit 75"), \
+	F(BOOL, "writer_priority", writer_priority, 0, 0, "write mode: while this writer waits, new readers wait too"), \
+	F(INT, "clock_skew_ms", clock_skew_ms, DW_NODEFAULT, -1, 0, MAX_SKEW_MS, \
+	  "others' leases count as live this long past their expiry (default 2000, or ttl/4 when less; at most ttl/2)")
 
 static const struct dw_field acquire_fields[] = {
 	ACQUIRE_FIELDS,
@@ -40,47 +56,46 @@ static const struct dw_field acquire_fields[] = {
 };
 static const struct dw_field exec_fields[] = {
 	ACQUIRE_FIELDS,
-	DW_FIELD("command", DW_T_STRINGS, 0, NULL, "the command and its arguments (instead of `-- CMD ARGS...`)"),
-	DW_FIELD("grace_s", DW_T_INT, 0, NULL, "after SIGTERM, SIGKILL the command this many seconds later (default 30)"),
-	DW_FIELD("join", DW_T_BOOL, 0, NULL, "run under the holder's existing lease (an earlier acquire): renew it, keep it held after"),
+	F(STRINGS, "command", command, 0, "the command and its arguments (instead of `-- CMD ARGS...`)"),
+	F(INT, "grace_s", grace_s, 0, DW_LOCK_GRACE_S_DEFAULT, 0, 3600, "after SIGTERM, SIGKILL the command this many seconds later"),
+	F(BOOL, "join", join, 0, 0, "run under the holder's existing lease (an earlier acquire): renew it, keep it held after"),
 	DW_FIELDS_END
 };
 static const struct dw_field renew_fields[] = {
 	TARGET_FIELDS,
-	DW_FIELD("holder", DW_T_STRING, DW_REQUIRED, NULL, "the lease's holder"),
-	DW_FIELD("lease_id", DW_T_STRING, 0, NULL, "only this lease of the holder (from acquire)"),
-	DW_FIELD("ttl_s", DW_T_INT, 0, NULL, "new lease length from now, in seconds (default 120)"),
+	HOLDER_FIELDS("the lease's holder"),
+	F(INT, "ttl_s", ttl_s, 0, DW_LOCK_TTL_S_DEFAULT, 1, MAX_TTL_S, "new lease length from now, in seconds"),
 	DW_FIELDS_END
 };
 static const struct dw_field release_fields[] = {
 	TARGET_FIELDS,
-	DW_FIELD("holder", DW_T_STRING, DW_REQUIRED, NULL, "the lease's holder"),
-	DW_FIELD("lease_id", DW_T_STRING, 0, NULL, "only this lease of the holder"),
+	HOLDER_FIELDS("the lease's holder"),
 	DW_FIELDS_END
 };
 static const struct dw_field check_fields[] = {
 	TARGET_FIELDS,
-	DW_FIELD("holder", DW_T_STRING, DW_REQUIRED, NULL, "the lease's holder"),
-	DW_FIELD("lease_id", DW_T_STRING, 0, NULL, "only this lease of the holder"),
-	DW_FIELD("fencing_token", DW_T_INT, 0, NULL, "a writer's token from acquire: still the resource's latest"),
+	HOLDER_FIELDS("the lease's holder"),
+	F(INT, "fencing_token", fencing_token, DW_NODEFAULT, -1, -1, 1LL << 53,
+	  "a writer's token from acquire: still the resource's latest (absent: not checked)"),
 	DW_FIELDS_END
 };
 static const struct dw_field status_fields[] = {
 	TARGET_FIELDS,
-	DW_FIELD("clock_skew_ms", DW_T_INT, 0, NULL, "the margin used to call a lease live (default 2000)"),
+	F(INT, "clock_skew_ms", clock_skew_ms, 0, DW_LOCK_SKEW_MS_DEFAULT, 0, 3600000,
+	  "the margin used to call a lease live"),
 	DW_FIELDS_END
 };
 static const struct dw_field break_fields[] = {
 	TARGET_FIELDS,
-	DW_FIELD("holder", DW_T_STRING, DW_REQUIRED, NULL, "the holder whose lease is removed"),
-	DW_FIELD("lease_id", DW_T_STRING, 0, NULL, "only this lease of the holder"),
-	DW_FIELD("reason", DW_T_STRING, DW_REQUIRED, NULL, "why (logged)"),
+	HOLDER_FIELDS("the holder whose lease is removed"),
+	F(STR, "reason", reason, DW_REQUIRED, NULL, "why (logged)"),
 	DW_FIELDS_END
 };
 static const struct dw_field table_fields[] = {
-	DW_FIELD("table", DW_T_STRING, 0, NULL, "DynamoDB table to create (default dwops-locks)"),
+	F(STR, "table", table, 0, DW_LOCK_TABLE_DEFAULT, "DynamoDB table to create"),
 	DW_FIELDS_END
 };
+#undef F
 
 /* The command after `--` (set by main). */
 static char **exec_argv;
@@ -99,23 +114,19 @@ static int check_name(const char *field, const char *v)
 	return 0;
 }
 
-static int int_field(const cJSON *req, const char *name, long long def, long long min,
-		     long long max, long long *out)
+/* The action's request, bound by its table, into the lock's options; the
+ * checks that need more than one field (or a name's characters) follow. */
+static int read_req(const struct dw_ctx *ctx, struct lock_req *q, struct dw_lock_opts *o)
 {
-	*out = dw_req_int(req, name, def);
-	if (*out < min || *out > max)
-		return dw_invalid(name, "%s must be between %lld and %lld, not %lld", name, min, max, *out);
-	return 0;
-}
-
-/* Every action's request into the options (one place per action). */
-static int read_target(const cJSON *req, struct dw_lock_opts *o)
-{
+	memset(q, 0, sizeof(*q));
+	q->clock_skew_ms = -1; /* renew: not a field, the default */
+	if (dw_req_bind(ctx->req, ctx->action->fields, q))
+		return -1;
 	dw_lock_opts_init(o);
-	o->resource = dw_req_str(req, "resource", NULL);
-	o->table = dw_req_str(req, "table", DW_LOCK_TABLE_DEFAULT);
-	o->holder = dw_req_str(req, "holder", NULL);
-	o->lease_id = dw_req_str(req, "lease_id", NULL);
+	o->resource = q->resource;
+	o->table = q->table;
+	o->holder = q->holder;
+	o->lease_id = q->lease_id;
 	if (check_name("resource", o->resource) || check_name("holder", o->holder) ||
 	    check_name("lease_id", o->lease_id))
 		return -1;
@@ -125,37 +136,33 @@ static int read_target(const cJSON *req, struct dw_lock_opts *o)
 	return 0;
 }
 
-static int read_ttl_skew(const cJSON *req, struct dw_lock_opts *o)
+/* clock_skew_ms's default and bound depend on the ttl. */
+static int read_ttl_skew(const struct lock_req *q, struct dw_lock_opts *o)
 {
-	long long ttl, skew;
-
-	if (int_field(req, "ttl_s", DW_LOCK_TTL_S_DEFAULT, 1, MAX_TTL_S, &ttl))
-		return -1;
-	o->ttl_ms = ttl * 1000;
-	long long def = DW_LOCK_SKEW_MS_DEFAULT < o->ttl_ms / 4 ? DW_LOCK_SKEW_MS_DEFAULT : o->ttl_ms / 4;
-	if (int_field(req, "clock_skew_ms", def, 0, o->ttl_ms / 2, &skew))
-		return -1;
-	o->skew_ms = skew;
+	o->ttl_ms = q->ttl_s * 1000;
+	if (q->clock_skew_ms < 0) {
+		o->skew_ms = DW_LOCK_SKEW_MS_DEFAULT < o->ttl_ms / 4 ? DW_LOCK_SKEW_MS_DEFAULT : o->ttl_ms / 4;
+		return 0;
+	}
+	if (q->clock_skew_ms > o->ttl_ms / 2)
+		return dw_invalid("clock_skew_ms", "clock_skew_ms must be between 0 and %lld (ttl/2), not %lld",
+				  o->ttl_ms / 2, q->clock_skew_ms);
+	o->skew_ms = q->clock_skew_ms;
 	return 0;
 }
 
-static int read_acquire(const cJSON *req, struct dw_lock_opts *o)
+static int read_acquire(const struct dw_ctx *ctx, struct lock_req *q, struct dw_lock_opts *o)
 {
-	static const char *const modes[] = { "read", "write", NULL };
-	long long wait_s;
-
-	if (read_target(req, o) || read_ttl_skew(req, o) || dw_req_choice(req, "mode", "", modes))
+	if (read_req(ctx, q, o) || read_ttl_skew(q, o))
 		return -1;
-	o->write = strcmp(dw_req_str(req, "mode", "read"), "write") == 0;
-	o->wait = dw_req_bool(req, "wait", 0);
-	o->writer_priority = dw_req_bool(req, "writer_priority", 0);
+	o->write = q->write;
+	o->wait = q->wait;
+	o->writer_priority = q->writer_priority;
 	if (o->writer_priority && !o->write)
 		return dw_invalid("writer_priority", "writer_priority is for write mode");
-	if (int_field(req, "wait_timeout_s", DEFAULT_WAIT_TIMEOUT_S, 0, MAX_WAIT_S, &wait_s))
-		return -1;
-	if (cJSON_GetObjectItemCaseSensitive(req, "wait_timeout_s") && !o->wait)
+	if (dw_req_has(ctx->req, "wait_timeout_s") && !o->wait)
 		return dw_invalid("wait_timeout_s", "wait_timeout_s needs wait: true");
-	o->wait_timeout_ms = wait_s * 1000;
+	o->wait_timeout_ms = q->wait_timeout_s * 1000;
 	return 0;
 }
 
@@ -169,12 +176,13 @@ static void put_lease(struct dw_ctx *ctx, const struct dw_lock_lease *l)
 
 static int do_acquire(struct dw_ctx *ctx)
 {
+	struct lock_req q;
 	struct dw_lock_opts o;
 	struct dw_lock_lease l;
 	struct dw_aws *aws;
 	int rc;
 
-	if (read_acquire(ctx->req, &o) || !(aws = dw_ctx_aws(ctx)))
+	if (read_acquire(ctx, &q, &o) || !(aws = dw_ctx_aws(ctx)))
 		return -1;
 	rc = dw_lock_acquire(aws, &o, &l);
 	cJSON_AddBoolToObject(ctx->result, "granted", rc == 0);
@@ -199,12 +207,13 @@ static int do_acquire(struct dw_ctx *ctx)
 
 static int do_renew(struct dw_ctx *ctx)
 {
+	struct lock_req q;
 	struct dw_lock_opts o;
 	struct dw_lock_lease l;
 	struct dw_aws *aws;
 	int rc;
 
-	if (read_target(ctx->req, &o) || read_ttl_skew(ctx->req, &o) || !(aws = dw_ctx_aws(ctx)))
+	if (read_req(ctx, &q, &o) || read_ttl_skew(&q, &o) || !(aws = dw_ctx_aws(ctx)))
 		return -1;
 	rc = dw_lock_renew(aws, &o, &l);
 	cJSON_AddBoolToObject(ctx->result, "renewed", rc == 0);
@@ -216,11 +225,12 @@ static int do_renew(struct dw_ctx *ctx)
 
 static int do_release(struct dw_ctx *ctx)
 {
+	struct lock_req q;
 	struct dw_lock_opts o;
 	struct dw_aws *aws;
 	int released = 0, rc;
 
-	if (read_target(ctx->req, &o) || !(aws = dw_ctx_aws(ctx)))
+	if (read_req(ctx, &q, &o) || !(aws = dw_ctx_aws(ctx)))
 		return -1;
 	rc = dw_lock_release(aws, &o, &released);
 	cJSON_AddBoolToObject(ctx->result, "released", released);
@@ -230,16 +240,15 @@ static int do_release(struct dw_ctx *ctx)
 
 static int do_check(struct dw_ctx *ctx)
 {
+	struct lock_req q;
 	struct dw_lock_opts o;
 	struct dw_lock_lease l;
 	struct dw_aws *aws;
-	long long token = -1;
 	int rc;
 
-	if (read_target(ctx->req, &o) || int_field(ctx->req, "fencing_token", -1, -1, 1LL << 53, &token) ||
-	    !(aws = dw_ctx_aws(ctx)))
+	if (read_req(ctx, &q, &o) || !(aws = dw_ctx_aws(ctx)))
 		return -1;
-	o.fence = token;
+	o.fence = q.fencing_token;
 	rc = dw_lock_check(aws, &o, &l);
 	cJSON_AddBoolToObject(ctx->result, "current", rc == 0);
 	if (l.lease_id)
@@ -250,16 +259,14 @@ static int do_check(struct dw_ctx *ctx)
 
 static int do_status(struct dw_ctx *ctx)
 {
+	struct lock_req q;
 	struct dw_lock_opts o;
 	struct dw_aws *aws;
 	cJSON *st = NULL;
-	long long skew;
 
-	if (read_target(ctx->req, &o) ||
-	    int_field(ctx->req, "clock_skew_ms", DW_LOCK_SKEW_MS_DEFAULT, 0, 3600000, &skew) ||
-	    !(aws = dw_ctx_aws(ctx)))
+	if (read_req(ctx, &q, &o) || !(aws = dw_ctx_aws(ctx)))
 		return -1;
-	o.skew_ms = skew;
+	o.skew_ms = q.clock_skew_ms;
 	if (dw_lock_status(aws, &o, &st))
 		return -1;
 	cJSON_Delete(ctx->result);
@@ -269,13 +276,14 @@ static int do_status(struct dw_ctx *ctx)
 
 static int do_break(struct dw_ctx *ctx)
 {
+	struct lock_req q;
 	struct dw_lock_opts o;
 	struct dw_aws *aws;
 	int broken = 0, rc;
 
-	if (read_target(ctx->req, &o) || !(aws = dw_ctx_aws(ctx)))
+	if (read_req(ctx, &q, &o) || !(aws = dw_ctx_aws(ctx)))
 		return -1;
-	rc = dw_lock_break(aws, &o, dw_req_str(ctx->req, "reason", ""), &broken);
+	rc = dw_lock_break(aws, &o, q.reason, &broken);
 	cJSON_AddBoolToObject(ctx->result, "broken", broken);
 	cJSON_AddStringToObject(ctx->result, "holder", o.holder);
 	return rc;
@@ -283,22 +291,23 @@ static int do_break(struct dw_ctx *ctx)
 
 static int do_create_table(struct dw_ctx *ctx)
 {
-	const char *table = dw_req_str(ctx->req, "table", DW_LOCK_TABLE_DEFAULT);
-	struct dw_aws *aws = dw_ctx_aws(ctx);
+	struct lock_req q = { 0 };
+	struct dw_aws *aws;
 	int created = 0;
 
-	if (!aws || dw_lock_create_table(aws, table, &created))
+	if (dw_req_bind(ctx->req, table_fields, &q) || !(aws = dw_ctx_aws(ctx)) ||
+	    dw_lock_create_table(aws, q.table, &created))
 		return -1;
-	cJSON_AddStringToObject(ctx->result, "table", table);
+	cJSON_AddStringToObject(ctx->result, "table", q.table);
 	cJSON_AddBoolToObject(ctx->result, "created", created);
 	return 0;
 }
 
 /* The command: after `--`, or the request's "command". *owned is what to
  * free (the array copy of a request's command). */
-static int command_argv(const cJSON *req, char ***argv, char ***owned)
+static int command_argv(const cJSON *cmd, char ***argv, char ***owned)
 {
-	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "command"), *a;
+	const cJSON *a;
 	size_t n = 0;
 
 	*owned = NULL;
@@ -322,37 +331,34 @@ static int command_argv(const cJSON *req, char ***argv, char ***owned)
 	return 0;
 }
 
-static int read_join(const cJSON *req, struct dw_lock_opts *o)
+static int read_join(const cJSON *req, const struct lock_req *q, struct dw_lock_opts *o)
 {
-	o->join = dw_req_bool(req, "join", 0);
+	o->join = q->join;
 	if (o->join && !o->holder)
 		return dw_invalid("holder", "join needs the holder of the existing lease");
-	if (o->join && (cJSON_GetObjectItemCaseSensitive(req, "wait") ||
-			cJSON_GetObjectItemCaseSensitive(req, "writer_priority")))
+	if (o->join && (dw_req_has(req, "wait") || dw_req_has(req, "writer_priority")))
 		return dw_invalid("join", "join uses the existing lease: wait and writer_priority do not apply");
 	return 0;
 }
 
 static int do_exec(struct dw_ctx *ctx)
 {
+	struct lock_req q;
 	struct dw_lock_opts o;
 	struct dw_lock_exec_result r;
 	struct dw_aws *aws;
 	char **argv, **owned;
 	const char *cmd0;
-	long long grace_s;
 	int rc;
 
-	if (read_acquire(ctx->req, &o) ||
-	    int_field(ctx->req, "grace_s", DW_LOCK_GRACE_S_DEFAULT, 0, 3600, &grace_s) ||
-	    read_join(ctx->req, &o) ||
-	    command_argv(ctx->req, &argv, &owned))
+	if (read_acquire(ctx, &q, &o) || read_join(ctx->req, &q, &o) ||
+	    command_argv(q.command, &argv, &owned))
 		return -1;
 	if (!(aws = dw_ctx_aws(ctx))) {
 		free(owned);
 		return -1;
 	}
-	rc = dw_lock_exec(aws, &o, argv, grace_s * 1000, &r);
+	rc = dw_lock_exec(aws, &o, argv, q.grace_s * 1000, &r);
 	cmd0 = argv[0]; /* lives in argv or the request, not in owned */
 	free(owned);
 	cJSON_AddBoolToObject(ctx->result, "granted", r.lease.lease_id != NULL);
