@@ -41,6 +41,12 @@ static const char *service_env_id(const char *service)
 	return NULL;
 }
 
+/* Services whose endpoint's host prefix is not their signing name. */
+static const char *host_prefix(const char *service)
+{
+	return strcmp(service, "ses") == 0 ? "email" : service;
+}
+
 static char *configured_endpoint(struct dw_aws *aws, const char *service)
 {
 	const char *v = NULL;
@@ -84,7 +90,7 @@ const char *dw_aws_endpoint(struct dw_aws *aws, const char *service)
 	url = configured_endpoint(aws, service);
 	dw_kv_add(&aws->custom_endpoints, service, url ? "1" : "0");
 	if (!url)
-		url = dw_xasprintf("https://%s.%s.amazonaws.com", service, aws->region);
+		url = dw_xasprintf("https://%s.%s.amazonaws.com", host_prefix(service), aws->region);
 	dw_kv_add(&aws->endpoint_cache, service, url);
 	free(url);
 	return dw_kv_get(&aws->endpoint_cache, service, 0);
