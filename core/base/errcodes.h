@@ -116,7 +116,14 @@
 	X(ConcurrentModification, "75", "a Glue table or view was changed by someone else while applying (its VersionId moved); plan again") \
 	X(ApplyIncomplete, "1", "some of the catalog plan's changes failed (see the failed items); later phases were not started") \
 	X(BreakingChangesPending, "1", "skip_breaking: the plan's non-breaking changes were applied, its breaking ones left for a reviewed apply") \
-	X(RemapRolledBack, "1", "a view could not be switched to the new table; the views switched before it were put back")
+	X(RemapRolledBack, "1", "a view could not be switched to the new table; the views switched before it were put back") \
+	/* dw-alert */                                                          \
+	X(InvalidStateItem, "1", "a dw-alert state item (a scan checkpoint) is not one dw-alert wrote (is the table used by something else?)") \
+	X(CheckpointConflict, "1", "another dw-alert scan of the same log group and name moved the checkpoint meanwhile; the incidents found were published, run again") \
+	X(AlertsNotSent, "1, 75", "dw-alert deliver: some alerts were not mailed (SES refused them; 75 when it throttled or could not be reached); their messages stay in the queue") \
+	X(AirflowUnreachable, "75", "the Airflow REST API did not answer, or answered 5xx") \
+	X(AirflowAuthFailed, "2", "the Airflow REST API refused the credentials (401, 403)") \
+	X(AirflowApiError, "1", "the Airflow REST API answered a call with another error, or with something that is not JSON")
 
 /* 1 when name is a registered dwops code, 0 otherwise (an AWS code). */
 int dw_errcode_registered(const char *name);
