@@ -465,3 +465,50 @@ def test_cleanup_deletes_expired_and_idle_clones(bench, moto, run_op):
     assert r.code == 0, r
     assert clusters(rds) == sorted([SOURCE, "dw-snapshot-busy"])
     assert instances(rds) == sorted([f"{SOURCE}-1", "dw-snapshot-busy"])
+
+
+def _without_cluster(name):
+    """A rewrite pair that takes one cluster out of a DescribeDBClusters answer."""
+    return [r"<DBCluster>(?:(?!</DBCluster>).)*?<DBClusterIdentifier>" + name +
+            r"</DBClusterIdentifier>.*?</DBCluster>", ""]
+
+
+def test_list_reads_every_page_of_clusters(bench, moto, fault_proxy, run_op):
+    """moto answers DescribeDBClusters in one page: the proxy splits it in
+    two, the first with a Marker, the second only for that Marker."""
+    rds = moto.client("rds")
+    make_aurora(rds)
+    restore_clone(rds, "dw-snapshot-ann", "ann")
+    restore_clone(rds, "dw-snapshot-bob", "bob")
+    fault_proxy.set_rules([
+        {"match": {"action": "DescribeDBClusters", "body_contains": "Marker=page-2"},
+         "fault": "rewrite", "replace": [_without_cluster("dw-snapshot-ann")]},
+        {"match": {"action": "DescribeDBClusters", "body_contains": "MaxRecords"},
+         "fault": "rewrite", "times": 1,
+         "replace": [_without_cluster("dw-snapshot-bob"),
+                     ["</DBClusters>", "</DBClusters><Marker>page-2</Marker>"]]},
+    ])
+    r = run_op(OP, "list", {}, env=fault_proxy.env)
+    assert r.code == 0, r
+    assert sorted(c["instance"] for c in r.data["copies"]) == ["dw-snapshot-ann", "dw-snapshot-bob"]
+    rules = fault_proxy.stats()["rules"]
+    assert rules[0]["faulted"] == 1 and rules[1]["faulted"] == 1
+
+
+def test_cluster_tags_are_read_when_the_answer_leaves_them_out(bench, moto, fault_proxy, run_op):
+    rds = moto.client("rds")
+    make_aurora(rds)
+    restore_clone(rds, "dw-snapshot-ann", "ann")
+    fault_proxy.set_rules([{"match": {"action": "DescribeDBClusters"}, "fault": "rewrite",
+                            "replace": [[r"<TagList>.*?</TagList>|<TagList/>", ""]]},
+                           # only counts the calls
+                           {"match": {"action": "ListTagsForResource"}, "fault": "slow",
+                            "delay_ms": 1}])
+    r = run_op(OP, "status", {"owner": "ann"}, env=fault_proxy.env)
+    assert r.code == 0, r
+    assert r.data["owner"] == "ann" and r.data["method"] == "clone"
+    rules = fault_proxy.stats()["rules"]
+    assert rules[0]["faulted"] >= 1 and rules[1]["seen"] >= 1
+    r = run_op(OP, "destroy", {"owner": "bob", "instance_name": "dw-snapshot-ann"},
+               env=fault_proxy.env)
+    assert r.code == 2 and r.error["code"] == "NotOwner", r

@@ -67,3 +67,35 @@ jq -n '{owner: "someone.else", instance_name: "dw-snapshot-demo-engineer"}' | ru
 
 step "destroy: the owner deletes the copy"
 jq -n --arg owner "$owner" '{owner: $owner, poll_interval_s: 1}' | run destroy
+
+step "Aurora: the warehouse as an Aurora MySQL cluster with one instance (moto)"
+"$py" - <<'PY'
+import os, boto3
+rds = boto3.client("rds", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+ids = [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]]
+if "warehouse-aurora" not in ids:
+    rds.create_db_cluster(DBClusterIdentifier="warehouse-aurora", Engine="aurora-mysql",
+                          MasterUsername="admin", MasterUserPassword="demo-master-pw-1",
+                          BackupRetentionPeriod=7)
+    rds.create_db_instance(DBInstanceIdentifier="warehouse-aurora-1",
+                           DBClusterIdentifier="warehouse-aurora", Engine="aurora-mysql",
+                           DBInstanceClass="db.r6g.large")
+print("  cluster warehouse-aurora:", rds.describe_db_clusters(
+    DBClusterIdentifier="warehouse-aurora")["DBClusters"][0]["Status"])
+PY
+
+step "launch a copy-on-write clone with a serverless writer that can pause at 0 ACUs"
+jq -n --arg owner "$owner" --arg db "$db" \
+	--arg endpoint "$DW_BENCH_MYSQL_HOST:$DW_BENCH_MYSQL_PORT" '{
+	source_cluster: "warehouse-aurora", owner: $owner, database: $db,
+	user: {name: "demo_engineer", password_env: "DW_USER_PASSWORD"},
+	master: {user: "root", password_env: "DW_BENCH_MYSQL_ROOT_PASSWORD"},
+	serverless: {min_acu: 0, max_acu: 4, seconds_until_auto_pause: 1800}, ttl_days: 7,
+	endpoint_override: $endpoint, tls: {mode: "disabled"}, poll_interval_s: 1
+}' | run launch
+
+step "list: the clone, once (its writer is not a copy by itself)"
+echo '{}' | run list
+
+step "destroy: the writer, then the cluster"
+jq -n --arg owner "$owner" '{owner: $owner, poll_interval_s: 1}' | run destroy
