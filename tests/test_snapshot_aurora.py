@@ -512,3 +512,27 @@ def test_cluster_tags_are_read_when_the_answer_leaves_them_out(bench, moto, faul
     r = run_op(OP, "destroy", {"owner": "bob", "instance_name": "dw-snapshot-ann"},
                env=fault_proxy.env)
     assert r.code == 2 and r.error["code"] == "NotOwner", r
+
+
+def test_a_clone_that_kept_more_backups_is_brought_down_to_one_day(
+        bench, moto, fault_proxy, run_op, names, env_pw):
+    """An endpoint that ignores BackupRetentionPeriod on the restore (the
+    proxy makes moto's first answer say 7 days): ModifyDBCluster sets 1."""
+    rds = moto.client("rds")
+    make_aurora(rds)
+    fault_proxy.set_rules([
+        {"match": {"action": "DescribeDBClusters",
+                   "body_contains": "DBClusterIdentifier=dw-snapshot-lee"},
+         # the first call is the look for an existing copy (none)
+         "fault": "rewrite", "skip": 1, "times": 1,
+         "replace": [["<BackupRetentionPeriod>1</BackupRetentionPeriod>",
+                      "<BackupRetentionPeriod>7</BackupRetentionPeriod>"]]},
+        {"match": {"action": "ModifyDBCluster"}, "fault": "slow", "delay_ms": 1},
+    ])
+    r = run_op(OP, "launch", clone_request(bench, "lee", names.user(), names.database()),
+               env=dict(env_pw, **fault_proxy.env))
+    assert r.code == 0, r
+    rules = fault_proxy.stats()["rules"]
+    assert rules[0]["faulted"] == 1 and rules[1]["seen"] == 1
+    assert "keeps 7 days of backups: down to 1" in r.stderr
+    assert cluster(rds, "dw-snapshot-lee")["BackupRetentionPeriod"] == 1

@@ -564,6 +564,19 @@ int dw_rds_start_cluster(struct dw_aws *aws, const char *cluster)
 	return rc;
 }
 
+int dw_rds_modify_cluster_backups(struct dw_aws *aws, const char *cluster, int days)
+{
+	struct dw_kvlist p;
+
+	dw_kv_init(&p);
+	dw_kv_add(&p, "DBClusterIdentifier", cluster);
+	dw_kv_addf(&p, "BackupRetentionPeriod", "%d", days);
+	dw_kv_add(&p, "ApplyImmediately", "true");
+	int rc = call_only(aws, "ModifyDBCluster", &p);
+	dw_kv_release(&p);
+	return rc;
+}
+
 /* ---- snapshot exports ---------------------------------------------------- */
 
 static void read_export_task(xmlNodePtr n, struct dw_rds_export_task *t)

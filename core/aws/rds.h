@@ -175,6 +175,8 @@ int dw_rds_create_cluster_instance(struct dw_aws *aws, const struct dw_rds_creat
 int dw_rds_delete_cluster(struct dw_aws *aws, const char *cluster);
 /* StartDBCluster. */
 int dw_rds_start_cluster(struct dw_aws *aws, const char *cluster);
+/* ModifyDBCluster: BackupRetentionPeriod, applied immediately. */
+int dw_rds_modify_cluster_backups(struct dw_aws *aws, const char *cluster, int days);
 
 /* ---- snapshot exports ---------------------------------------------------- */
 

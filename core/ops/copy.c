@@ -1171,6 +1171,20 @@ static int create_writer(struct dw_aws *aws, const struct dw_copy_launch *l,
 	return 0;
 }
 
+/* The restore asks for 1 day of backups; a clone that has more (an
+ * endpoint that kept the source's) is brought down to it, as instance
+ * copies are to 0. */
+static int cluster_backups(struct dw_aws *aws, const struct waiter *w, struct dw_copy *c)
+{
+	if (c->backup_retention <= DW_COPY_CLUSTER_BACKUP_DAYS)
+		return 0;
+	dw_info("cluster %s keeps %d days of backups: down to %d", c->cluster,
+		c->backup_retention, DW_COPY_CLUSTER_BACKUP_DAYS);
+	if (dw_rds_modify_cluster_backups(aws, c->cluster, DW_COPY_CLUSTER_BACKUP_DAYS))
+		return dw_error_context("setting the backups of %s", c->cluster);
+	return wait_cluster_available(aws, c->cluster, w, c);
+}
+
 /* Cluster available; its writer made when missing (m->instance then set),
  * and available; the login made. */
 static int finish_cluster(struct dw_aws *aws, const struct dw_copy_launch *l,
@@ -1180,7 +1194,7 @@ static int finish_cluster(struct dw_aws *aws, const struct dw_copy_launch *l,
 	struct dw_copy writer = { 0 };
 	struct source_info src;
 
-	if (wait_cluster_available(aws, name, w, out))
+	if (wait_cluster_available(aws, name, w, out) || cluster_backups(aws, w, out))
 		return -1;
 	if (!out->writer[0]) {
 		if (!class) {
