@@ -271,6 +271,37 @@ def test_faults_lose_nothing(aws, run_op, fault_proxy, fault):
     assert sorted(bodies) == sorted(keys)
 
 
+# Issue 12 #10: answers a hostile or broken server gives without sending
+# anything.  The old fast path counted each as all ten sent (memmem for
+# "Successful", an empty "Failed" and ten "Id"), losing the batch.
+TEN_IDS = ",".join('{"Id":"%s"}' % i for i in "0123456789")
+LYING_ANSWERS = {
+    "duplicate-ids": '{"Successful":[' + ",".join('{"Id":"0"}' for _ in range(10)) + ']}',
+    "unknown-ids": '{"Successful":[' + ",".join('{"Id":"x%d"}' % i for i in range(10)) + ']}',
+    "cut": '{"Successful":[' + TEN_IDS,
+    "second-failed": '{"Failed":[],"Successful":[],"Failed":[' + TEN_IDS + ']}',
+    "ids-elsewhere": '{"Successful":[],"Failed":[],"Note":[' + TEN_IDS + ']}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(LYING_ANSWERS))
+def test_lying_answers_lose_nothing(aws, run_op, fault_proxy, name):
+    s3, sqs, url = aws
+    keys = [key_of(0, s) for s in range(40)]
+    put_keys(s3, keys)
+    fault_proxy.add_rule({"match": {"target": "AmazonSQS.SendMessageBatch"},
+                          "skip": 1, "times": 2, "fault": "respond",
+                          "body": LYING_ANSWERS[name]})
+    r = run_op("dw-fanout", "fanout",
+               {"bucket": BUCKET, "queue_url": url, "hour": HOUR, "concurrency": 2,
+                "max_attempts": 4}, env=fault_proxy.env)
+    assert r.code == 0, r
+    assert fault_proxy.stats()["faulted"] == 2
+    assert r.data["sent"] == 40 and r.data["failed"] == 0
+    assert r.data["entry_retries"] == 20
+    assert sorted(b for b, _, _ in drain(sqs, url)) == sorted(keys)
+
+
 def test_persistent_throttling_reports_what_was_not_sent(aws, run_op, fault_proxy):
     s3, sqs, url = aws
     keys = [key_of(0, s) for s in range(30)]
@@ -294,7 +325,7 @@ def test_persistent_throttling_reports_what_was_not_sent(aws, run_op, fault_prox
 # Entries in a SendMessageBatch answer's Failed list (re-sent when SQS's
 # fault, reported when the sender's): moto answers every batch entry as
 # successful, so how dw-fanout reads each entry of an answer is tested in
-# tests/unit/test_fanout.c (test_batch_verdicts); whole calls that fail are
+# tests/unit/test_sqs.c (test_batch_verdicts); whole calls that fail are
 # tested above through the fault proxy.
 
 

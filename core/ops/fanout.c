@@ -433,60 +433,50 @@ void dw_fanout_s3_event(struct dw_buf *ev, const char *region, const char *bucke
 	free(key);
 }
 
-/* One SendMessageBatch entry, written straight as JSON text: building a
- * JSON tree and printing it cost a quarter of the client's CPU. */
-static void put_entry(struct dw_buf *b, const struct fanout *f, const struct entry *e, int id)
-{
-	dw_buf_printf(b, "{\"Id\":\"%d\",\"MessageBody\":", id);
-	if (f->cfg->message == DW_FANOUT_MSG_S3_EVENT) {
-		struct dw_s3_object o = { .key = e->key, .size = e->size, .etag = e->etag,
-					  .last_modified = e->modified };
-		struct dw_buf ev;
-		dw_buf_init(&ev);
-		dw_fanout_s3_event(&ev, dw_aws_region(f->aws), f->cfg->bucket, &o);
-		put_json_string(b, ev.data);
-		dw_buf_release(&ev);
-	} else {
-		put_json_string(b, e->key);
-	}
-	dw_buf_puts(b, ",\"MessageAttributes\":{\"from\":{\"DataType\":\"String\",\"StringValue\":");
-	put_json_string(b, e->key);
-	dw_buf_puts(b, "}}");
-	if (f->fifo) {
-		/* Same object, same id: a re-run inside SQS's five-minute
-		 * deduplication window does not send it twice. */
-		char *name = dw_xasprintf("%s/%s", f->cfg->bucket, e->key), hash[65];
-		dw_sha256_hex(name, strlen(name), hash);
-		free(name);
-		dw_buf_printf(b, ",\"MessageDeduplicationId\":\"%s\",\"MessageGroupId\":", hash);
-		put_json_string(b, f->cfg->message_group_id ? f->cfg->message_group_id : hash);
-	}
-	dw_buf_putc(b, '}');
-}
-
 static void on_batch_done(void *ud, const struct dw_http_response *resp,
 			  const struct dw_error *err);
 
+/* The batch's entries for SendMessageBatch (dw_sqs_send_batch_body writes
+ * the text).  S3 event bodies are written into one buffer, each ended by
+ * its NUL, and pointed at once the buffer no longer moves. */
 static void batch_send(struct fanout *f, struct batch *b, long delay_ms)
 {
-	struct dw_buf body;
+	struct dw_sqs_entry e[BATCH_MAX];
+	struct dw_sqs_attr from[BATCH_MAX];
+	char hash[BATCH_MAX][65];
+	size_t at[BATCH_MAX];
+	struct dw_buf events;
 
-	dw_buf_init(&body);
-	dw_buf_puts(&body, "{\"QueueUrl\":");
-	put_json_string(&body, f->cfg->queue_url);
-	dw_buf_puts(&body, ",\"Entries\":[");
+	dw_buf_init(&events);
 	for (int i = 0; i < b->n; i++) {
-		if (i)
-			dw_buf_putc(&body, ',');
-		put_entry(&body, f, b->e[i], i);
+		const struct entry *x = b->e[i];
+		from[i] = (struct dw_sqs_attr){ "from", x->key };
+		e[i] = (struct dw_sqs_entry){ .body = x->key, .attrs = &from[i], .n_attrs = 1 };
+		if (f->cfg->message == DW_FANOUT_MSG_S3_EVENT) {
+			struct dw_s3_object o = { .key = x->key, .size = x->size, .etag = x->etag,
+						  .last_modified = x->modified };
+			at[i] = events.len;
+			dw_fanout_s3_event(&events, dw_aws_region(f->aws), f->cfg->bucket, &o);
+			dw_buf_putc(&events, '\0');
+		}
+		if (f->fifo) {
+			/* Same object, same id: a re-run inside SQS's five-minute
+			 * deduplication window does not send it twice. */
+			char *name = dw_xasprintf("%s/%s", f->cfg->bucket, x->key);
+			dw_sha256_hex(name, strlen(name), hash[i]);
+			free(name);
+			e[i].dedup_id = hash[i];
+			e[i].group_id = f->cfg->message_group_id ? f->cfg->message_group_id : hash[i];
+		}
 	}
-	dw_buf_puts(&body, "]}");
+	for (int i = 0; f->cfg->message == DW_FANOUT_MSG_S3_EVENT && i < b->n; i++)
+		e[i].body = events.data + at[i];
 	b->tries++;
 	f->batches++;
 	f->batches_waiting++;
-	dw_aws_pool_submit_after(f->pool, dw_sqs_request_text("SendMessageBatch", body.data, body.len),
+	dw_aws_pool_submit_after(f->pool, dw_sqs_send_batch_request(f->cfg->queue_url, e, (size_t)b->n),
 				 delay_ms, on_batch_done, b);
-	dw_buf_release(&body);
+	dw_buf_release(&events);
 }
 
 static void record_failure(struct fanout *f, struct hour *h, struct entry *e,
@@ -530,113 +520,35 @@ static void batch_failed(struct fanout *f, struct batch *b, const struct dw_erro
 	}
 }
 
-static int entry_index(const cJSON *v, int n)
-{
-	const char *id = dw_json_str(v, "Id");
-	int k = id && isdigit((unsigned char)id[0]) && !id[1] ? id[0] - '0' : -1;
-
-	return k < n ? k : -1;
-}
-
-void dw_fanout_batch_verdicts(const cJSON *answer, int n,
-			      struct dw_fanout_verdict *out)
-{
-	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(answer, "Successful");
-	const cJSON *failed = cJSON_GetObjectItemCaseSensitive(answer, "Failed");
-	const cJSON *v;
-
-	memset(out, 0, (size_t)n * sizeof(*out));
-	if (!cJSON_IsArray(ok))
-		ok = NULL;
-	if (!cJSON_IsArray(failed))
-		failed = NULL;
-	cJSON_ArrayForEach(v, ok) {
-		int k = entry_index(v, n);
-		if (k >= 0 && out[k].fate == DW_FANOUT_RESEND)
-			out[k].fate = DW_FANOUT_SENT;
-	}
-	cJSON_ArrayForEach(v, failed) {
-		int k = entry_index(v, n);
-		if (k < 0 || out[k].fate != DW_FANOUT_RESEND ||
-		    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "SenderFault")))
-			continue;
-		const char *code = dw_json_str(v, "Code");
-		const char *msg = dw_json_str(v, "Message");
-		out[k].fate = DW_FANOUT_REJECTED;
-		out[k].code = code ? code : "SenderFault";
-		out[k].message = msg ? msg : "";
-	}
-}
-
 /* Settle what the answer settled; what is to be sent again moves to retry. */
-static void batch_answer(struct fanout *f, struct batch *b, const cJSON *out,
+static void batch_answer(struct fanout *f, struct batch *b, const struct dw_sqs_verdict *v,
 			 struct batch *retry)
 {
-	struct dw_fanout_verdict v[BATCH_MAX];
-
-	dw_fanout_batch_verdicts(out, b->n, v);
 	for (int k = 0; k < b->n; k++) {
 		switch (v[k].fate) {
-		case DW_FANOUT_SENT:
+		case DW_SQS_SENT:
 			b->h->sent++;
 			settle(b->h, b->e[k]);
 			break;
-		case DW_FANOUT_REJECTED:
+		case DW_SQS_REJECTED:
 			record_failure(f, b->h, b->e[k], v[k].code, v[k].message, 0);
 			settle(b->h, b->e[k]);
 			break;
-		case DW_FANOUT_RESEND:
+		case DW_SQS_RESEND:
 			retry->e[retry->n++] = b->e[k];
 			break;
 		}
 	}
 }
 
-static size_t count_text(const char *p, size_t len, const char *text)
-{
-	size_t n = 0, tl = strlen(text);
-	const char *end = p + len;
-
-	while (p && (p = memmem(p, (size_t)(end - p), text, tl)) != NULL) {
-		n++;
-		p += tl;
-	}
-	return n;
-}
-
-/* Nearly every answer is {"Successful":[n entries]} with no or an empty
- * "Failed": recognise those without a full parse, which was a fifth of the
- * client's CPU time.  Anything else is parsed in full. */
-static int all_successful(const struct dw_http_response *resp, int n)
-{
-	const char *body = resp->body.data, *failed;
-	size_t len = resp->body.len;
-
-	if (!body || !memmem(body, len, "\"Successful\"", 12))
-		return 0;
-	failed = memmem(body, len, "\"Failed\"", 8);
-	if (failed) {
-		failed += 8;
-		failed += strspn(failed, " \t\r\n");
-		if (*failed++ != ':')
-			return 0;
-		failed += strspn(failed, " \t\r\n");
-		if (*failed++ != '[')
-			return 0;
-		failed += strspn(failed, " \t\r\n");
-		if (*failed != ']')
-			return 0;
-	}
-	return count_text(body, len, "\"Id\"") == (size_t)n;
-}
-
 static void on_batch_done(void *ud, const struct dw_http_response *resp,
 			  const struct dw_error *err)
 {
+	struct dw_sqs_verdict v[BATCH_MAX];
 	struct batch *b = ud;
 	struct hour *h = b->h;
 	struct fanout *f = h->f;
-	cJSON *out = NULL;
+	unsigned odd = 0;
 
 	f->batches_waiting--;
 	if (err) {
@@ -644,25 +556,17 @@ static void on_batch_done(void *ud, const struct dw_http_response *resp,
 		free(b);
 		return;
 	}
-	if (all_successful(resp, b->n)) {
-		for (int k = 0; k < b->n; k++) {
-			h->sent++;
-			settle(h, b->e[k]);
-		}
-		free(b);
-		return;
-	}
 	struct batch *retry = dw_xcalloc(1, sizeof(*retry));
 	retry->h = h;
 	retry->tries = b->tries;
-	if (dw_aws_json_parse(resp, &out) == 0) {
-		batch_answer(f, b, out, retry);
-	} else {
-		/* An answer we cannot read settles nothing: send it all again. */
-		for (int k = 0; k < b->n; k++)
-			retry->e[retry->n++] = b->e[k];
-	}
-	cJSON_Delete(out);
+	/* An answer we cannot read settles nothing (every verdict RESEND):
+	 * it is all sent again. */
+	if (dw_sqs_batch_answer(resp, (size_t)b->n, v, &odd))
+		dw_warn("SendMessageBatch: %s; sending the batch again", dw_error_last()->message);
+	else if (odd)
+		dw_warn("SendMessageBatch answered %u items with unknown, missing or repeated "
+			"ids; what they name is sent again", odd);
+	batch_answer(f, b, v, retry);
 	free(b);
 	if (retry->n && retry->tries < f->max_attempts) {
 		f->entry_retries += (unsigned long)retry->n;

@@ -138,22 +138,6 @@ void dw_fanout_result_release(struct dw_fanout_result *r);
 int dw_fanout_run(struct dw_aws *aws, const struct dw_fanout_config *cfg,
 		  struct dw_fanout_result *out);
 
-/* What a SendMessageBatch answer says of each of the n entries sent with
- * the ids "0" to "n-1": sent; rejected as the sender's fault (SenderFault
- * true: sending again cannot help), with SQS's code and message, which
- * point into answer; or to be sent again (failed on SQS's side, or not
- * mentioned at all). */
-enum dw_fanout_fate { DW_FANOUT_RESEND = 0, DW_FANOUT_SENT, DW_FANOUT_REJECTED };
-
-struct dw_fanout_verdict {
-	enum dw_fanout_fate fate;
-	const char *code;
-	const char *message;
-};
-
-void dw_fanout_batch_verdicts(const cJSON *answer, int n,
-			      struct dw_fanout_verdict *out);
-
 /* The S3 notification (eventVersion 2.1, ObjectCreated:Put) that
  * message_format s3_event sends for o, appended to out as JSON text.  The
  * size is an exact integer: a 6 GiB object says 6442450944. */

@@ -140,39 +140,6 @@ static void test_bad_key_formats(void **state)
 	}
 }
 
-/* A SendMessageBatch answer, entry by entry: moto only ever answers with
- * every entry successful, so the Failed list is checked here. */
-static void test_batch_verdicts(void **state)
-{
-	struct dw_fanout_verdict v[10];
-	cJSON *answer = cJSON_Parse(
-		"{\"Successful\":[{\"Id\":\"0\"},{\"Id\":\"2\"},{\"Id\":\"9\"},{\"Id\":\"x\"}],"
-		" \"Failed\":[{\"Id\":\"1\",\"SenderFault\":false,\"Code\":\"InternalError\"},"
-		"{\"Id\":\"3\",\"SenderFault\":true,\"Code\":\"InvalidMessageContents\",\"Message\":\"bad\"},"
-		"{\"Id\":\"4\",\"SenderFault\":true},"
-		"{\"Id\":\"0\",\"SenderFault\":true,\"Code\":\"Contradiction\"}]}");
-
-	(void)state;
-	assert_non_null(answer);
-	dw_fanout_batch_verdicts(answer, 6, v);
-	assert_int_equal(v[0].fate, DW_FANOUT_SENT);   /* success wins over a later Failed */
-	assert_int_equal(v[1].fate, DW_FANOUT_RESEND); /* SQS's fault: send again */
-	assert_int_equal(v[2].fate, DW_FANOUT_SENT);
-	assert_int_equal(v[3].fate, DW_FANOUT_REJECTED);
-	assert_string_equal(v[3].code, "InvalidMessageContents");
-	assert_string_equal(v[3].message, "bad");
-	assert_int_equal(v[4].fate, DW_FANOUT_REJECTED);
-	assert_string_equal(v[4].code, "SenderFault");
-	assert_int_equal(v[5].fate, DW_FANOUT_RESEND); /* not mentioned at all */
-	cJSON_Delete(answer);
-
-	answer = cJSON_CreateObject(); /* an answer without either list */
-	dw_fanout_batch_verdicts(answer, 3, v);
-	for (int k = 0; k < 3; k++)
-		assert_int_equal(v[k].fate, DW_FANOUT_RESEND);
-	cJSON_Delete(answer);
-}
-
 /* message_format s3_event: a valid notification whose size is exact
  * beyond 32 bits and beyond cJSON's int (valueint saturates at INT_MAX). */
 static void test_s3_event_size_is_exact(void **state)
@@ -225,7 +192,6 @@ int main(void)
 		cmocka_unit_test(test_default_key_format),
 		cmocka_unit_test(test_other_key_formats),
 		cmocka_unit_test(test_bad_key_formats),
-		cmocka_unit_test(test_batch_verdicts),
 		cmocka_unit_test(test_s3_event_size_is_exact),
 	};
 
