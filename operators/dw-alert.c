@@ -20,86 +20,86 @@
 #define MAX_RESULT_FILE (4u << 20)
 
 #define TABLE_FIELD \
-	{ "table", DW_T_STRING, 0, NULL, "DynamoDB state table (default dwops-alerts; key \"key\", a string)" }
+	DW_FIELD("table", DW_T_STRING, 0, NULL, "DynamoDB state table (default dwops-alerts; key \"key\", a string)")
 
 static const struct dw_field notify_fields[] = {
-	{ "topic_arn", DW_T_STRING, DW_REQUIRED, NULL, "the SNS topic (a .fifo topic gets a group and a de-duplication id)" },
-	{ "result", DW_T_ANY, 0, NULL, "the failed operator's result: its JSON object, or the text of its last stdout line" },
-	{ "result_file", DW_T_STRING, 0, NULL, "a file whose last non-empty line is the failed operator's result" },
-	{ "source", DW_T_STRING, 0, NULL, "where it comes from: \"airflow\", \"jenkins\", ... (default dwops)" },
-	{ "severity", DW_T_STRING, 0, NULL, "info, warning, error (default) or critical" },
-	{ "subject", DW_T_STRING, 0, NULL, "one line (default: \"<operator> <action> failed: <code>\")" },
-	{ "text", DW_T_STRING, 0, NULL, "the alert's text" },
-	{ "link", DW_T_STRING, 0, NULL, "where to look: a log or build URL" },
-	{ "context", DW_T_MAP, 0, NULL, "names to values: dag_id, task_id, run_id, try_number, log_url, build_url, ..." },
-	{ "group_id", DW_T_STRING, 0, NULL, "FIFO topics: the message group (default: the source)" },
-	{ "dry_run", DW_T_BOOL, 0, NULL, "build the alert and show it, publish nothing" },
+	DW_FIELD("topic_arn", DW_T_STRING, DW_REQUIRED, NULL, "the SNS topic (a .fifo topic gets a group and a de-duplication id)"),
+	DW_FIELD("result", DW_T_ANY, 0, NULL, "the failed operator's result: its JSON object, or the text of its last stdout line"),
+	DW_FIELD("result_file", DW_T_STRING, 0, NULL, "a file whose last non-empty line is the failed operator's result"),
+	DW_FIELD("source", DW_T_STRING, 0, NULL, "where it comes from: \"airflow\", \"jenkins\", ... (default dwops)"),
+	DW_FIELD("severity", DW_T_STRING, 0, NULL, "info, warning, error (default) or critical"),
+	DW_FIELD("subject", DW_T_STRING, 0, NULL, "one line (default: \"<operator> <action> failed: <code>\")"),
+	DW_FIELD("text", DW_T_STRING, 0, NULL, "the alert's text"),
+	DW_FIELD("link", DW_T_STRING, 0, NULL, "where to look: a log or build URL"),
+	DW_FIELD("context", DW_T_MAP, 0, NULL, "names to values: dag_id, task_id, run_id, try_number, log_url, build_url, ..."),
+	DW_FIELD("group_id", DW_T_STRING, 0, NULL, "FIFO topics: the message group (default: the source)"),
+	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "build the alert and show it, publish nothing"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field rule_fields[] = {
-	{ "name", DW_T_STRING, DW_REQUIRED, NULL, "the rule's name (the alert's code)" },
-	{ "contains", DW_T_STRING, 0, NULL, "match: the message holds this text" },
-	{ "regex", DW_T_STRING, 0, NULL, "match: a POSIX extended regular expression" },
-	{ "json_field", DW_T_STRING, 0, NULL, "match: this member (dotted path) of a JSON message ..." },
-	{ "equals", DW_T_STRING, 0, NULL, "... has this value (compared as text)" },
-	{ "ignore_case", DW_T_BOOL, 0, NULL, "compare without case (default false)" },
-	{ "severity", DW_T_STRING, 0, NULL, "the incidents' severity (default error)" },
+	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "the rule's name (the alert's code)"),
+	DW_FIELD("contains", DW_T_STRING, 0, NULL, "match: the message holds this text"),
+	DW_FIELD("regex", DW_T_STRING, 0, NULL, "match: a POSIX extended regular expression"),
+	DW_FIELD("json_field", DW_T_STRING, 0, NULL, "match: this member (dotted path) of a JSON message ..."),
+	DW_FIELD("equals", DW_T_STRING, 0, NULL, "... has this value (compared as text)"),
+	DW_FIELD("ignore_case", DW_T_BOOL, 0, NULL, "compare without case (default false)"),
+	DW_FIELD("severity", DW_T_STRING, 0, NULL, "the incidents' severity (default error)"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field scan_fields[] = {
-	{ "log_group", DW_T_STRING, DW_REQUIRED, NULL, "the CloudWatch Logs group" },
-	{ "topic_arn", DW_T_STRING, DW_REQUIRED, NULL, "the SNS topic incidents go to" },
-	{ "rules", DW_T_OBJECTS, DW_REQUIRED, rule_fields, "what to look for: 1 to 100 rules, exactly one of contains, regex, json_field+equals each" },
-	{ "name", DW_T_STRING, 0, NULL, "the checkpoint's name, for several scans of one group (default \"default\")" },
+	DW_FIELD("log_group", DW_T_STRING, DW_REQUIRED, NULL, "the CloudWatch Logs group"),
+	DW_FIELD("topic_arn", DW_T_STRING, DW_REQUIRED, NULL, "the SNS topic incidents go to"),
+	DW_FIELD("rules", DW_T_OBJECTS, DW_REQUIRED, rule_fields, "what to look for: 1 to 100 rules, exactly one of contains, regex, json_field+equals each"),
+	DW_FIELD("name", DW_T_STRING, 0, NULL, "the checkpoint's name, for several scans of one group (default \"default\")"),
 	TABLE_FIELD,
-	{ "window_s", DW_T_INT, 0, NULL, "matches of a rule in a stream within this many seconds of the first are one incident (default 300)" },
-	{ "lookback_s", DW_T_INT, 0, NULL, "first run (no checkpoint): read this far back (default 3600)" },
-	{ "page_size", DW_T_INT, 0, NULL, "events per FilterLogEvents page, 1..10000 (default: the service's)" },
-	{ "samples", DW_T_INT, 0, NULL, "lines quoted per incident, 0..50 (default 5)" },
-	{ "dry_run", DW_T_BOOL, 0, NULL, "find and count incidents, publish nothing, keep the checkpoint" },
+	DW_FIELD("window_s", DW_T_INT, 0, NULL, "matches of a rule in a stream within this many seconds of the first are one incident (default 300)"),
+	DW_FIELD("lookback_s", DW_T_INT, 0, NULL, "first run (no checkpoint): read this far back (default 3600)"),
+	DW_FIELD("page_size", DW_T_INT, 0, NULL, "events per FilterLogEvents page, 1..10000 (default: the service's)"),
+	DW_FIELD("samples", DW_T_INT, 0, NULL, "lines quoted per incident, 0..50 (default 5)"),
+	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "find and count incidents, publish nothing, keep the checkpoint"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field recipient_fields[] = {
-	{ "default", DW_T_STRINGS, DW_REQUIRED, NULL, "who gets an alert no other list names" },
-	{ "severity", DW_T_ANY, 0, NULL, "{\"critical\": [addresses]}: by the alert's severity" },
-	{ "source", DW_T_ANY, 0, NULL, "{\"jenkins\": [addresses]}: by the alert's source" },
+	DW_FIELD("default", DW_T_STRINGS, DW_REQUIRED, NULL, "who gets an alert no other list names"),
+	DW_FIELD("severity", DW_T_ANY, 0, NULL, "{\"critical\": [addresses]}: by the alert's severity"),
+	DW_FIELD("source", DW_T_ANY, 0, NULL, "{\"jenkins\": [addresses]}: by the alert's source"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field deliver_fields[] = {
-	{ "queue_url", DW_T_STRING, DW_REQUIRED, NULL, "the SQS queue subscribed to the topic (raw or not)" },
-	{ "from", DW_T_STRING, DW_REQUIRED, NULL, "the sender: an SES-verified identity" },
-	{ "recipients", DW_T_OBJECT, DW_REQUIRED, recipient_fields, "who gets what: source's and severity's lists, else default" },
+	DW_FIELD("queue_url", DW_T_STRING, DW_REQUIRED, NULL, "the SQS queue subscribed to the topic (raw or not)"),
+	DW_FIELD("from", DW_T_STRING, DW_REQUIRED, NULL, "the sender: an SES-verified identity"),
+	DW_FIELD("recipients", DW_T_OBJECT, DW_REQUIRED, recipient_fields, "who gets what: source's and severity's lists, else default"),
 	TABLE_FIELD,
-	{ "dedup_window_s", DW_T_INT, 0, NULL, "the same alert within this many seconds is mailed once (default 3600)" },
-	{ "max_messages", DW_T_INT, 0, NULL, "read at most this many messages per run, 1..10000 (default 100)" },
-	{ "wait_s", DW_T_INT, 0, NULL, "long-poll wait per receive, 0..20 (default 1); an empty receive ends the run" },
-	{ "visibility_s", DW_T_INT, 0, NULL, "messages being mailed stay hidden this long, 1..43200 (default 60)" },
-	{ "send_rate", DW_T_NUMBER, 0, NULL, "mails per second at most (default and cap: the account's MaxSendRate)" },
-	{ "digest", DW_T_BOOL, 0, NULL, "one mail per recipient list with every alert of the run (default false)" },
-	{ "subject_prefix", DW_T_STRING, 0, NULL, "in front of every mail's subject (default \"[dwops]\")" },
+	DW_FIELD("dedup_window_s", DW_T_INT, 0, NULL, "the same alert within this many seconds is mailed once (default 3600)"),
+	DW_FIELD("max_messages", DW_T_INT, 0, NULL, "read at most this many messages per run, 1..10000 (default 100)"),
+	DW_FIELD("wait_s", DW_T_INT, 0, NULL, "long-poll wait per receive, 0..20 (default 1); an empty receive ends the run"),
+	DW_FIELD("visibility_s", DW_T_INT, 0, NULL, "messages being mailed stay hidden this long, 1..43200 (default 60)"),
+	DW_FIELD("send_rate", DW_T_NUMBER, 0, NULL, "mails per second at most (default and cap: the account's MaxSendRate)"),
+	DW_FIELD("digest", DW_T_BOOL, 0, NULL, "one mail per recipient list with every alert of the run (default false)"),
+	DW_FIELD("subject_prefix", DW_T_STRING, 0, NULL, "in front of every mail's subject (default \"[dwops]\")"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field watch_fields[] = {
-	{ "url", DW_T_STRING, DW_REQUIRED, NULL, "the Airflow web server (2) or API server (3), e.g. http://airflow:8080" },
-	{ "airflow_version", DW_T_INT, DW_REQUIRED, NULL, "2 (/api/v1, basic auth) or 3 (/api/v2, a token from /auth/token)" },
-	{ "username", DW_T_STRING, 0, NULL, "the API user" },
-	{ "password", DW_T_SECRET, 0, NULL, "its password (or password_env)" },
-	{ "topic_arn", DW_T_STRING, DW_REQUIRED, NULL, "the SNS topic alerts go to" },
-	{ "limits_s", DW_T_MAP, 0, NULL, "{\"dag_id\": seconds}: a DAG's own run-time limit" },
-	{ "default_limit_s", DW_T_INT, 0, NULL, "the limit of DAGs with none of their own and no median (default none)" },
-	{ "median_factor", DW_T_NUMBER, 0, NULL, "> 0: a DAG without its own limit may run this many times its recent median" },
-	{ "median_runs", DW_T_INT, 0, NULL, "the median is of this many recent successful runs, 1..100 (default 10)" },
-	{ "min_limit_s", DW_T_INT, 0, NULL, "a median-based limit is at least this (default 300)" },
-	{ "start_grace_s", DW_T_INT, 0, NULL, "a scheduled run still queued this long after it was due is late (default 0: not checked)" },
-	{ "dag_ids", DW_T_STRINGS, 0, NULL, "watch only these DAGs (default: all)" },
-	{ "source", DW_T_STRING, 0, NULL, "the alerts' source (default airflow)" },
+	DW_FIELD("url", DW_T_STRING, DW_REQUIRED, NULL, "the Airflow web server (2) or API server (3), e.g. http://airflow:8080"),
+	DW_FIELD("airflow_version", DW_T_INT, DW_REQUIRED, NULL, "2 (/api/v1, basic auth) or 3 (/api/v2, a token from /auth/token)"),
+	DW_FIELD("username", DW_T_STRING, 0, NULL, "the API user"),
+	DW_FIELD("password", DW_T_SECRET, 0, NULL, "its password (or password_env)"),
+	DW_FIELD("topic_arn", DW_T_STRING, DW_REQUIRED, NULL, "the SNS topic alerts go to"),
+	DW_FIELD("limits_s", DW_T_MAP, 0, NULL, "{\"dag_id\": seconds}: a DAG's own run-time limit"),
+	DW_FIELD("default_limit_s", DW_T_INT, 0, NULL, "the limit of DAGs with none of their own and no median (default none)"),
+	DW_FIELD("median_factor", DW_T_NUMBER, 0, NULL, "> 0: a DAG without its own limit may run this many times its recent median"),
+	DW_FIELD("median_runs", DW_T_INT, 0, NULL, "the median is of this many recent successful runs, 1..100 (default 10)"),
+	DW_FIELD("min_limit_s", DW_T_INT, 0, NULL, "a median-based limit is at least this (default 300)"),
+	DW_FIELD("start_grace_s", DW_T_INT, 0, NULL, "a scheduled run still queued this long after it was due is late (default 0: not checked)"),
+	DW_FIELD("dag_ids", DW_T_STRINGS, 0, NULL, "watch only these DAGs (default: all)"),
+	DW_FIELD("source", DW_T_STRING, 0, NULL, "the alerts' source (default airflow)"),
 	TABLE_FIELD,
-	{ "dry_run", DW_T_BOOL, 0, NULL, "report findings, publish and mark nothing" },
+	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "report findings, publish and mark nothing"),
 	DW_FIELDS_END
 };
 
