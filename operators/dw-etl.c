@@ -3,6 +3,7 @@
  * (process), an SQS worker (consume), a Lambda custom runtime (lambda),
  * and the dead-letter queue's redrive. */
 #include "aws/aws.h"
+#include "aws/s3.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "ops/compact.h"
@@ -97,6 +98,9 @@ static int pick_run(const struct dw_ctx *ctx, struct etl_opts *o)
 	if (int_field(req, "read_chunk_bytes", DW_ETL_CHUNK_BYTES, 65536, 256LL << 20, &v))
 		return -1;
 	o->run.chunk_bytes = (size_t)v;
+	if (int_field(req, "part_mb", DW_ETL_PART_BYTES >> 20, DW_S3_MIN_PART >> 20, 1024, &v))
+		return -1;
+	o->run.part_bytes = (size_t)v << 20;
 	return pick_transform(ctx, o);
 }
 
@@ -389,6 +393,7 @@ static int compact(struct dw_ctx *ctx)
 	DW_FIELD("codec", DW_T_STRING, 0, NULL, "Avro codec: deflate (default), snappy, null"), \
 	DW_FIELD("concurrency", DW_T_INT, 0, NULL, "files or messages in flight (1-64, default 4)"), \
 	DW_FIELD("read_chunk_bytes", DW_T_INT, 0, NULL, "bytes per ranged GET (default 4 MiB)"), \
+	DW_FIELD("part_mb", DW_T_INT, 0, NULL, "an output past this is streamed as a multipart upload in parts of it (5-1024, default 8)"), \
 	DW_FIELD("max_line_bytes", DW_T_INT, 0, NULL, "a longer line is a bad line (default 16 MiB)")
 
 static const struct dw_field process_fields[] = {

@@ -320,6 +320,12 @@ static void upload_request(struct dw_aws_request *req, const char *method,
 int dw_s3_create_multipart_upload(struct dw_aws *aws, const char *bucket,
 				  const char *key, char **upload_id)
 {
+	return dw_s3_create_upload(aws, bucket, key, NULL, upload_id);
+}
+
+int dw_s3_create_upload(struct dw_aws *aws, const char *bucket, const char *key,
+			const char *content_type, char **upload_id)
+{
 	struct dw_aws_request req;
 	struct dw_http_response resp;
 	xmlDocPtr doc = NULL;
@@ -327,6 +333,8 @@ int dw_s3_create_multipart_upload(struct dw_aws *aws, const char *bucket,
 
 	*upload_id = NULL;
 	upload_request(&req, "POST", bucket, key, NULL);
+	if (content_type)
+		dw_kv_add(&req.headers, "Content-Type", content_type);
 	dw_http_response_init(&resp);
 	rc = dw_aws_send(aws, &req, &resp);
 	if (rc == 0)
@@ -334,6 +342,38 @@ int dw_s3_create_multipart_upload(struct dw_aws *aws, const char *bucket,
 	if (rc == 0 && !(*upload_id = dw_xml_text(xmlDocGetRootElement(doc), "UploadId")))
 		rc = dw_fail("InvalidResponse", "CreateMultipartUpload answered without an UploadId");
 	xmlFreeDoc(doc);
+	dw_http_response_release(&resp);
+	dw_aws_request_release(&req);
+	return rc;
+}
+
+int dw_s3_upload_part(struct dw_aws *aws, const char *bucket, const char *key,
+		      const char *upload_id, int part_number, const void *data,
+		      size_t len, struct dw_s3_part *out)
+{
+	struct dw_aws_request req;
+	struct dw_http_response resp;
+	int rc;
+
+	dw_aws_request_init(&req, "s3", DW_PROTO_REST_XML, "PUT", key);
+	req.bucket = dw_xstrdup(bucket);
+	dw_kv_addf(&req.query, "partNumber", "%d", part_number);
+	dw_kv_add(&req.query, "uploadId", upload_id);
+	/* else libcurl says application/x-www-form-urlencoded, and a server
+	 * may read the part as a form (moto then stores it empty) */
+	dw_kv_add(&req.headers, "Content-Type", "application/octet-stream");
+	dw_buf_append(&req.body, data, len);
+	dw_http_response_init(&resp);
+	rc = dw_aws_send(aws, &req, &resp);
+	if (rc == 0) {
+		const char *etag = dw_kv_get(&resp.headers, "etag", 1);
+		if (!etag || !*etag || strlen(etag) >= sizeof(out->etag))
+			rc = dw_fail("InvalidResponse", "UploadPart answered without an ETag");
+		else
+			snprintf(out->etag, sizeof(out->etag), "%s", etag);
+	}
+	if (rc)
+		dw_error_context("writing part %d of s3://%s/%s", part_number, bucket, key);
 	dw_http_response_release(&resp);
 	dw_aws_request_release(&req);
 	return rc;

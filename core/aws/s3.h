@@ -87,6 +87,17 @@ struct dw_s3_part {
 /* CreateMultipartUpload: *upload_id is a new string. */
 int dw_s3_create_multipart_upload(struct dw_aws *aws, const char *bucket,
 				  const char *key, char **upload_id);
+/* The same with the object's Content-Type (NULL: none). */
+int dw_s3_create_upload(struct dw_aws *aws, const char *bucket, const char *key,
+			const char *content_type, char **upload_id);
+
+/* UploadPart: len bytes as part part_number (1-based) of the upload; 0
+ * with out->etag from the answer.  Every part but the last must hold at
+ * least DW_S3_MIN_PART bytes (S3 refuses the completion otherwise). */
+#define DW_S3_MIN_PART (5u << 20)
+int dw_s3_upload_part(struct dw_aws *aws, const char *bucket, const char *key,
+		      const char *upload_id, int part_number, const void *data,
+		      size_t len, struct dw_s3_part *out);
 
 struct dw_s3_part_copy {
 	const char *src_bucket, *src_key;

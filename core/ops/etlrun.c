@@ -21,7 +21,8 @@
 
 struct agg {
 	unsigned long long files, missing_files, failed_files, lines, records, bad_lines,
-		unknown_records, invalid_values, objects, bytes_read, bytes_written;
+		unknown_records, invalid_values, objects, bytes_read, bytes_written,
+		multipart_objects, parts;
 	unsigned long long messages_ok, messages_failed, messages_failed_transient,
 		test_events, empty_messages;
 	cJSON *per_on;    /* {"<on>": {"records": n, "objects": n}} */
@@ -78,10 +79,124 @@ static void agg_failure(struct agg *a, const char *message_id, const char *bucke
 
 enum file_status { FILE_OK, FILE_MISSING, FILE_FAILED };
 
-/* Read the file in ranges through the transform, then write its outputs.
- * Every output is written before the file counts as done. */
+/* Where an output's bytes went so far: parts of a multipart upload, once
+ * its container outgrew the part size (f->outputs[i] <-> ups[i]). */
+struct upload {
+	char *id;                  /* NULL: nothing sent yet */
+	struct dw_s3_part *parts;
+	size_t n, cap;
+	unsigned long long sent;   /* bytes in the parts */
+};
+
+struct file_uploads {
+	struct upload *ups;
+	size_t n;
+	unsigned long long multipart, parts;
+};
+
+/* Send the output's container so far as its next part (starting the
+ * upload first), and forget those bytes.  The parts are whole stretches of
+ * the container in order, so the object is byte for byte the one a single
+ * PUT writes. */
+static int send_part(struct dw_aws *aws, const struct dw_etl_run_config *cfg,
+		     struct dw_etl_output *o, struct upload *u)
+{
+	if (!u->id && dw_s3_create_upload(aws, cfg->dest_bucket, o->key, "avro/binary", &u->id))
+		return dw_error_context("starting the multipart upload of s3://%s/%s",
+					cfg->dest_bucket, o->key);
+	if (u->n == u->cap) {
+		u->cap = u->cap ? 2 * u->cap : 8;
+		u->parts = dw_xrealloc(u->parts, u->cap * sizeof(*u->parts));
+	}
+	if (dw_s3_upload_part(aws, cfg->dest_bucket, o->key, u->id, (int)u->n + 1,
+			      o->w.out.data, o->w.out.len, &u->parts[u->n]))
+		return -1;
+	dw_debug("s3://%s/%s: part %zu, %zu bytes", cfg->dest_bucket, o->key, u->n + 1, o->w.out.len);
+	u->n++;
+	u->sent += o->w.out.len;
+	dw_buf_clear(&o->w.out);
+	return 0;
+}
+
+/* After a chunk: every output past the part size sends a part. */
+static int stream_outputs(struct dw_aws *aws, const struct dw_etl_run_config *cfg,
+			  struct dw_etl_file *f, struct file_uploads *fu)
+{
+	size_t part = cfg->part_bytes ? cfg->part_bytes : DW_ETL_PART_BYTES;
+
+	if (fu->n < f->n_outputs) {
+		fu->ups = dw_xrealloc(fu->ups, f->n_outputs * sizeof(*fu->ups));
+		memset(fu->ups + fu->n, 0, (f->n_outputs - fu->n) * sizeof(*fu->ups));
+		fu->n = f->n_outputs;
+	}
+	for (size_t i = 0; i < f->n_outputs; i++)
+		if (f->outputs[i]->w.out.len >= part && send_part(aws, cfg, f->outputs[i], &fu->ups[i]))
+			return -1;
+	return 0;
+}
+
+/* The end of the file: the rest of each output, as its last part or as
+ * the whole object. */
+static int write_outputs(struct dw_aws *aws, const struct dw_etl_run_config *cfg,
+			 struct dw_etl_file *f, struct file_uploads *fu)
+{
+	if (stream_outputs(aws, cfg, f, fu))
+		return -1;
+	for (size_t i = 0; i < f->n_outputs; i++) {
+		const struct dw_etl_output *o = f->outputs[i];
+		struct upload *u = &fu->ups[i];
+		if (!u->id) {
+			if (dw_s3_put_object(aws, cfg->dest_bucket, o->key, o->w.out.data,
+					     o->w.out.len, "avro/binary"))
+				return -1;
+			continue;
+		}
+		if (o->w.out.len && send_part(aws, cfg, f->outputs[i], u))
+			return -1;
+		if (dw_s3_complete_multipart_upload(aws, cfg->dest_bucket, o->key, u->id, u->parts, u->n))
+			return dw_error_context("completing the multipart upload of s3://%s/%s",
+						cfg->dest_bucket, o->key);
+		fu->multipart++;
+		fu->parts += u->n;
+		free(u->id);
+		u->id = NULL;
+	}
+	return 0;
+}
+
+/* Uploads left open by a failure are aborted, so no part stays stored (and
+ * billed) without an object. */
+static void file_uploads_release(struct dw_aws *aws, const struct dw_etl_run_config *cfg,
+				 const struct dw_etl_file *f, struct file_uploads *fu)
+{
+	for (size_t i = 0; i < fu->n; i++) {
+		struct upload *u = &fu->ups[i];
+		if (u->id) {
+			struct dw_error saved;
+			dw_error_save(&saved);
+			if (dw_s3_abort_multipart_upload(aws, cfg->dest_bucket, f->outputs[i]->key, u->id))
+				dw_warn("could not abort the multipart upload %s of s3://%s/%s (%s): "
+					"a lifecycle rule AbortIncompleteMultipartUpload drops it",
+					u->id, cfg->dest_bucket, f->outputs[i]->key,
+					dw_error_last()->message);
+			else
+				dw_info("aborted the multipart upload of s3://%s/%s (%zu part(s))",
+					cfg->dest_bucket, f->outputs[i]->key, u->n);
+			dw_error_restore(&saved);
+			free(u->id);
+		}
+		free(u->parts);
+	}
+	free(fu->ups);
+	memset(fu, 0, sizeof(*fu));
+}
+
+/* Read the file in ranges through the transform, streaming outputs that
+ * grow past the part size; the rest is written at the end.  Every output
+ * is written before the file counts as done. */
 static enum file_status process_file(struct dw_aws *aws, const struct dw_etl_run_config *cfg,
-				     const char *bucket, const char *key, struct dw_etl_file *f)
+				     const char *bucket, const char *key, struct dw_etl_file *f,
+				     struct file_uploads *fu)
 {
 	size_t chunk = cfg->chunk_bytes ? cfg->chunk_bytes : DW_ETL_CHUNK_BYTES;
 	long long offset = 0, total = -1;
@@ -103,24 +218,20 @@ static enum file_status process_file(struct dw_aws *aws, const struct dw_etl_run
 			return FILE_FAILED;
 		}
 		offset += (long long)data.len;
-		if (dw_etl_file_feed(f, data.data ? data.data : "", data.len)) {
+		if (dw_etl_file_feed(f, data.data ? data.data : "", data.len) ||
+		    stream_outputs(aws, cfg, f, fu)) {
 			dw_buf_release(&data);
 			return FILE_FAILED;
 		}
 	} while (offset < total && data.len > 0);
 	dw_buf_release(&data);
-	if (dw_etl_file_finish(f))
+	if (dw_etl_file_finish(f) || write_outputs(aws, cfg, f, fu))
 		return FILE_FAILED;
-	for (size_t i = 0; i < f->n_outputs; i++) {
-		const struct dw_etl_output *o = f->outputs[i];
-		if (dw_s3_put_object(aws, cfg->dest_bucket, o->key, o->w.out.data, o->w.out.len,
-				     "avro/binary"))
-			return FILE_FAILED;
-	}
 	return FILE_OK;
 }
 
-static void agg_file(struct agg *a, const struct dw_etl_file *f, enum file_status st)
+static void agg_file(struct agg *a, const struct dw_etl_file *f, const struct file_uploads *fu,
+		     enum file_status st)
 {
 	const cJSON *u;
 
@@ -146,8 +257,10 @@ static void agg_file(struct agg *a, const struct dw_etl_file *f, enum file_statu
 		add_count(on, "records", (double)o->records);
 		add_count(on, "objects", 1);
 		a->objects++;
-		a->bytes_written += o->w.out.len;
+		a->bytes_written += o->w.out.len + (i < fu->n ? fu->ups[i].sent : 0);
 	}
+	a->multipart_objects += fu->multipart;
+	a->parts += fu->parts;
 }
 
 /* ---- jobs and workers ---------------------------------------------------- */
@@ -198,12 +311,13 @@ static int run_file(struct pool *p, struct dw_aws *aws, struct job *j, const cha
 		    const char *key, int *transient)
 {
 	struct dw_etl_file f;
+	struct file_uploads fu = { 0 };
 	struct dw_error e;
 	enum file_status st;
 
 	memset(&f, 0, sizeof(f));
 	dw_error_clear();
-	st = aws ? process_file(aws, p->cfg, bucket, key, &f) : FILE_FAILED;
+	st = aws ? process_file(aws, p->cfg, bucket, key, &f, &fu) : FILE_FAILED;
 	dw_error_save(&e);
 	if (st == FILE_MISSING)
 		dw_warn("s3://%s/%s no longer exists (NoSuchKey): counted, acknowledged", bucket, key);
@@ -212,10 +326,11 @@ static int run_file(struct pool *p, struct dw_aws *aws, struct job *j, const cha
 	else
 		dw_debug("s3://%s/%s: %llu records, %zu objects", bucket, key, f.records, f.n_outputs);
 	pthread_mutex_lock(&p->mu);
-	agg_file(&p->agg, &f, st);
+	agg_file(&p->agg, &f, &fu, st);
 	if (st == FILE_FAILED)
 		agg_failure(&p->agg, j->id, bucket, key, &e);
 	pthread_mutex_unlock(&p->mu);
+	file_uploads_release(aws, p->cfg, &f, &fu);
 	dw_etl_file_release(&f);
 	*transient = e.kind == DW_TRANSIENT;
 	return st == FILE_FAILED ? -1 : 0;
@@ -370,6 +485,8 @@ static void fill_totals(const struct agg *a, cJSON *r)
 	dw_json_add_int(r, "objects_written", (long long)a->objects);
 	dw_json_add_int(r, "bytes_read", (long long)a->bytes_read);
 	dw_json_add_int(r, "bytes_written", (long long)a->bytes_written);
+	dw_json_add_int(r, "multipart_objects", (long long)a->multipart_objects);
+	dw_json_add_int(r, "parts_uploaded", (long long)a->parts);
 	cJSON_AddItemToObject(r, "per_on", cJSON_Duplicate(a->per_on, 1));
 	cJSON_AddItemToObject(r, "unknown", cJSON_Duplicate(a->unknown, 1));
 	if (cJSON_GetArraySize(a->failures))

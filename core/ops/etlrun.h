@@ -19,6 +19,11 @@
 
 #define DW_ETL_MAX_CONCURRENCY 64
 #define DW_ETL_CHUNK_BYTES (4u << 20) /* one ranged GET */
+/* An output whose container grows past this is streamed with a multipart
+ * upload, a part each time it does (so a worker holds at most about this
+ * much of each output); a smaller one is written with one PUT.  8 MiB, as
+ * the AWS CLI's multipart_chunksize; S3's least is 5 MiB (DW_S3_MIN_PART). */
+#define DW_ETL_PART_BYTES (8u << 20)
 
 struct dw_etl_run_config {
 	const struct dw_aws_config *aws_cfg; /* for the workers' clients */
@@ -27,6 +32,7 @@ struct dw_etl_run_config {
 	const char *source_bucket;   /* bare-key messages; process: the bucket */
 	int concurrency;             /* files or messages in flight */
 	size_t chunk_bytes;          /* 0: DW_ETL_CHUNK_BYTES */
+	size_t part_bytes;           /* 0: DW_ETL_PART_BYTES */
 	/* consume */
 	const char *queue_url;
 	int wait_s;                  /* long poll, 1-20 (default 20) */
