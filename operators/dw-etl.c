@@ -219,11 +219,13 @@ static int lambda(struct dw_ctx *ctx)
 {
 	struct etl_opts o;
 	const char *api = dw_req_str(ctx->req, "runtime_api", getenv("AWS_LAMBDA_RUNTIME_API"));
-	long long max;
+	long long max, margin;
 	int rc = -1;
 
-	if (pick_run(ctx, &o) || int_field(ctx->req, "max_invocations", 0, 0, 1LL << 40, &max))
+	if (pick_run(ctx, &o) || int_field(ctx->req, "max_invocations", 0, 0, 1LL << 40, &max) ||
+	    int_field(ctx->req, "deadline_margin_ms", DW_ETL_DEADLINE_MARGIN_MS, 0, 600000, &margin))
 		goto out;
+	o.run.deadline_margin_ms = (int)margin;
 	if (!api || !*api) {
 		rc = dw_invalid("runtime_api", "AWS_LAMBDA_RUNTIME_API is not set: lambda runs as a "
 				"Lambda function's bootstrap (or give runtime_api host:port)");
@@ -247,9 +249,6 @@ static int redrive(struct dw_ctx *ctx)
 	if (pick_queue(ctx->req, "queue_url", 1) || pick_queue(ctx->req, "dlq_url", 0) ||
 	    int_field(ctx->req, "max_messages", 1000, 1, 10000000, &max))
 		return -1;
-	if (strstr(queue, ".fifo") || (dlq && strstr(dlq, ".fifo")))
-		return dw_invalid("queue_url", "redrive of FIFO queues is not supported (use SQS's "
-				  "StartMessageMoveTask)");
 	if (!(aws = dw_ctx_aws(ctx)))
 		return -1;
 	return finish(ctx, dw_etl_redrive(aws, queue, dlq, (long)max, ctx->result),
@@ -425,6 +424,8 @@ static const struct dw_field lambda_fields[] = {
 	DW_FIELD("bucket", DW_T_STRING, 0, NULL, "bucket of messages that hold a bare key"),
 	DW_FIELD("runtime_api", DW_T_STRING, 0, NULL, "host:port of the Runtime API (default AWS_LAMBDA_RUNTIME_API)"),
 	DW_FIELD("max_invocations", DW_T_INT, 0, NULL, "exit after this many invocations (tests; default never)"),
+	DW_FIELD("deadline_margin_ms", DW_T_INT, 0, NULL, "start no message this long before the invocation's deadline; the "
+	  "unfinished ones are reported failed (default 2000)"),
 	TRANSFORM_FIELDS,
 	DW_FIELDS_END
 };

@@ -467,3 +467,37 @@ def test_kill_9_then_rerun_finishes(aws, run_op, fault_proxy, tmp_path):
     for i, k in enumerate(keys):
         _, got = read_both(s3.get_object(Bucket=LAKE, Key=out_key("vehicle", k))["Body"].read())
         assert got == [expected_vehicle(vehicle(i, i))]
+
+
+def test_redrive_fifo_keeps_groups_and_dedup_ids(aws, run_op):
+    s3, sqs = aws
+    dlq = sqs.create_queue(QueueName="etl-fifo-dlq.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName="etl-fifo.fifo", Attributes={
+        "FifoQueue": "true",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "2"})})["QueueUrl"]
+    sent = [(f"g{i % 3}", f"d-{i}", f"incoming/k{i}") for i in range(14)]
+    for g, d, body in sent:
+        sqs.send_message(QueueUrl=dlq, MessageBody=body, MessageGroupId=g, MessageDeduplicationId=d)
+    r = run_op("dw-etl", "redrive", {"queue_url": url})
+    assert r.code == 0 and r.data["moved"] == 14 and r.data["failed"] == 0, r
+    assert queue_count(sqs, dlq) == 0
+    got = []
+    while True:
+        m = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                MessageSystemAttributeNames=["MessageGroupId", "MessageDeduplicationId"])
+        msgs = m.get("Messages", [])
+        if not msgs:
+            break
+        for x in msgs:
+            got.append((x["Attributes"]["MessageGroupId"], x["Attributes"]["MessageDeduplicationId"],
+                        x["Body"]))
+        sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "ReceiptHandle": x["ReceiptHandle"]} for i, x in enumerate(msgs)])
+    assert sorted(got) == sorted(sent)
+    for g in ("g0", "g1", "g2"):   # each group in its order
+        assert [b for gg, _, b in got if gg == g] == [b for gg, _, b in sent if gg == g]
+    # a FIFO queue with a standard dead-letter queue (or the reverse) is refused
+    std = sqs.create_queue(QueueName="etl-std-dlq")["QueueUrl"]
+    r = run_op("dw-etl", "redrive", {"queue_url": url, "dlq_url": std})
+    assert r.code == 2 and r.error["field"] == "dlq_url", r

@@ -101,7 +101,7 @@ class Emulator:
             self.fail(f"the emulator answered 200 with no JSON: {body[:2000]!r}")
 
 
-def start_rie(tmp_path, request: dict, function_timeout_s: int = 60) -> Emulator:
+def start_rie(tmp_path, request: dict, function_timeout_s: int = 60, env=None) -> Emulator:
     """The emulator with a bootstrap that execs dw-etl lambda with request.
     AWS_LAMBDA_FUNCTION_TIMEOUT bounds the init (the runtime starts on the
     first invocation) and each invocation; the runtime sees it too."""
@@ -112,7 +112,8 @@ def start_rie(tmp_path, request: dict, function_timeout_s: int = 60) -> Emulator
     bootstrap = tmp_path / "bootstrap"
     bootstrap.write_text(f"#!/bin/sh\nexec {BIN / 'dw-etl'} lambda --request {req}\n")
     bootstrap.chmod(0o755)
-    emu = Emulator(tmp_path, bootstrap, dict(os.environ, AWS_LAMBDA_FUNCTION_TIMEOUT=str(function_timeout_s)))
+    emu = Emulator(tmp_path, bootstrap, dict(os.environ, **(env or {}),
+                                             AWS_LAMBDA_FUNCTION_TIMEOUT=str(function_timeout_s)))
     emu.start()
     return emu
 
@@ -151,3 +152,44 @@ def test_partial_batch_response(aws, rie):
     assert [r["id"] for r in recs] == ["veh-2"]
     # the same runtime serves the next invocation; an all-good batch fails nothing
     assert rie({"Records": [sqs_record("again", good)]}) == {"batchItemFailures": []}
+
+
+def test_deadline_stops_work_and_reports_the_rest(aws, tmp_path, fault_proxy):
+    """A 4 s function timeout, one message at a time, each file's read slowed
+    to 1.2 s by the fault proxy: work stops 1 s before the deadline
+    (Lambda-Runtime-Deadline-Ms), the answer goes out in time (else the
+    emulator answers "Task timed out"), and it names every message not done
+    then; the messages never started write nothing.  The same runtime then
+    serves the next invocation."""
+    s3, _ = aws
+    keys = [key_of(4, sec) for sec in range(6)]
+    put(s3, {k: lines([vehicle(i, i)]) for i, k in enumerate(keys)})
+    fault_proxy.set_rules([{"match": {"method": "GET", "path_prefix": f"/{SRC}/"},
+                            "fault": "slow", "delay_ms": 1200}])
+    emu = start_rie(tmp_path, {"bucket": SRC, "dest_bucket": LAKE, "concurrency": 1,
+                               "deadline_margin_ms": 1000},
+                    function_timeout_s=4, env=fault_proxy.env)
+    try:
+        answer = emu.invoke({"Records": [sqs_record(f"m{i}", k) for i, k in enumerate(keys)]})
+        written = set(lake_objects(s3))
+        failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+        ids = [f"m{i}" for i in range(6)]
+        # at most 3 reads of 1.2 s fit before the cutoff at 3 s: the last
+        # three messages were never started
+        assert {"m3", "m4", "m5"} <= failed and "m0" not in failed, answer
+        # every message not named was done when the answer went out
+        for i, mid in enumerate(ids):
+            if mid not in failed:
+                assert out_key("vehicle", keys[i]) in written, (mid, written)
+        time.sleep(2)   # a message in flight at the cutoff may end; none not started begins
+        later = set(lake_objects(s3))
+        assert not any(out_key("vehicle", keys[i]) in later for i in (3, 4, 5)), later
+        log = emu.log()
+        assert "not finished, reported as failures" in log
+        fault_proxy.clear()
+        again = sorted(failed)
+        answer = emu.invoke({"Records": [sqs_record(mid, keys[int(mid[1:])]) for mid in again]})
+        assert answer == {"batchItemFailures": []}, answer
+        assert set(lake_objects(s3)) == {out_key("vehicle", k) for k in keys}
+    finally:
+        emu.stop()

@@ -176,8 +176,10 @@ int dw_sqs_receive(struct dw_aws *aws, const char *queue_url, int max, int wait_
 	dw_buf_printf(&body, ",\"MaxNumberOfMessages\":%d,\"WaitTimeSeconds\":%d", max, wait_s);
 	if (visibility_s > 0)
 		dw_buf_printf(&body, ",\"VisibilityTimeout\":%d", visibility_s);
-	dw_buf_puts(&body, ",\"MessageSystemAttributeNames\":[\"ApproximateReceiveCount\"],"
-		    "\"AttributeNames\":[\"ApproximateReceiveCount\"],\"MessageAttributeNames\":[\"All\"]}");
+	dw_buf_puts(&body, ",\"MessageSystemAttributeNames\":[\"ApproximateReceiveCount\","
+		    "\"MessageGroupId\",\"MessageDeduplicationId\"],"
+		    "\"AttributeNames\":[\"ApproximateReceiveCount\",\"MessageGroupId\","
+		    "\"MessageDeduplicationId\"],\"MessageAttributeNames\":[\"All\"]}");
 	rc = call_text(aws, "ReceiveMessage", &body, &ans);
 	dw_buf_release(&body);
 	if (rc)
@@ -187,8 +189,8 @@ int dw_sqs_receive(struct dw_aws *aws, const char *queue_url, int max, int wait_
 	*out = dw_xcalloc(cap ? cap : 1, sizeof(**out));
 	cJSON_ArrayForEach(m, list) {
 		struct dw_sqs_message *x = &(*out)[*n];
-		const cJSON *count = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(m, "Attributes"), "ApproximateReceiveCount");
+		const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(m, "Attributes");
+		const cJSON *count = cJSON_GetObjectItemCaseSensitive(attrs, "ApproximateReceiveCount");
 		const cJSON *from = cJSON_GetObjectItemCaseSensitive(
 			cJSON_GetObjectItemCaseSensitive(
 				cJSON_GetObjectItemCaseSensitive(m, "MessageAttributes"), "from"),
@@ -197,6 +199,9 @@ int dw_sqs_receive(struct dw_aws *aws, const char *queue_url, int max, int wait_
 		x->receipt = str_dup_or_null(cJSON_GetObjectItemCaseSensitive(m, "ReceiptHandle"));
 		x->body = str_dup_or_null(cJSON_GetObjectItemCaseSensitive(m, "Body"));
 		x->from = str_dup_or_null(from);
+		x->group_id = str_dup_or_null(cJSON_GetObjectItemCaseSensitive(attrs, "MessageGroupId"));
+		x->dedup_id = str_dup_or_null(cJSON_GetObjectItemCaseSensitive(attrs,
+									       "MessageDeduplicationId"));
 		x->receive_count = cJSON_IsString(count) ? atol(count->valuestring) : 0;
 		if (!x->id || !x->receipt || !x->body) {
 			dw_sqs_messages_free(*out, *n + 1);
@@ -219,6 +224,8 @@ void dw_sqs_messages_free(struct dw_sqs_message *m, size_t n)
 		free(m[i].receipt);
 		free(m[i].body);
 		free(m[i].from);
+		free(m[i].group_id);
+		free(m[i].dedup_id);
 	}
 	free(m);
 }
@@ -297,7 +304,8 @@ int dw_sqs_send_batch(struct dw_aws *aws, const char *queue_url,
 	for (size_t i = 0; i < n; i++) {
 		from[i] = (struct dw_sqs_attr){ "from", m[i].from };
 		e[i] = (struct dw_sqs_entry){ .body = m[i].body, .attrs = &from[i],
-					      .n_attrs = m[i].from != NULL };
+					      .n_attrs = m[i].from != NULL,
+					      .dedup_id = m[i].dedup_id, .group_id = m[i].group_id };
 	}
 	dw_buf_init(&body);
 	dw_sqs_send_batch_body(&body, queue_url, e, n);

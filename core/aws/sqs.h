@@ -31,6 +31,8 @@ struct dw_sqs_message {
 	char *body;
 	char *from;           /* the String message attribute "from", or NULL */
 	long receive_count;   /* ApproximateReceiveCount */
+	char *group_id;       /* FIFO queues: MessageGroupId, else NULL */
+	char *dedup_id;       /* FIFO queues: MessageDeduplicationId, else NULL */
 };
 
 /* ReceiveMessage: up to max (1-10) messages, long-polling wait_s seconds
@@ -49,7 +51,9 @@ int dw_sqs_visibility_batch(struct dw_aws *aws, const char *queue_url,
 			    const char *const *receipts, size_t n, int timeout_s,
 			    int *ok);
 /* SendMessageBatch of up to 10 messages: each message's body and "from"
- * attribute (when not NULL) again.  ok[i] as above (DW_SQS_SENT). */
+ * attribute (when not NULL) again, and on a FIFO queue its group and
+ * deduplication ids (when not NULL; entries keep their order, and so does
+ * each group).  ok[i] as above (DW_SQS_SENT). */
 int dw_sqs_send_batch(struct dw_aws *aws, const char *queue_url,
 		      const struct dw_sqs_message *m, size_t n, int *ok);
 /* GetQueueUrl: *url is a new string. */

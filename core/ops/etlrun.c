@@ -274,6 +274,11 @@ struct job {
 	enum job_state state;
 	int ok, transient;
 	struct timespec extended;   /* visibility last set (consume) */
+	/* lambda: no work is started on the job from this time on (epoch ms;
+	 * 0: none), and a job its invocation gave up on at that time belongs
+	 * to the worker that has it (orphan), which frees it */
+	long long cutoff_ms;
+	int orphan;
 	struct job *next;
 };
 
@@ -294,6 +299,20 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Wall-clock epoch milliseconds, as Lambda-Runtime-Deadline-Ms counts. */
+static long long epoch_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static int past_cutoff(const struct job *j)
+{
+	return j->cutoff_ms > 0 && epoch_ms() >= j->cutoff_ms;
 }
 
 static void job_free(struct job *j)
@@ -342,6 +361,12 @@ static void run_job(struct pool *p, struct dw_aws *aws, struct job *j)
 	int transient = 0, all_transient = 1;
 
 	j->ok = 1;
+	if (past_cutoff(j)) {
+		/* the invocation's deadline is near: not started, reported failed */
+		j->ok = 0;
+		j->transient = 1;
+		return;
+	}
 	if (!j->id) {
 		j->ok = run_file(p, aws, j, j->bucket, j->key, &transient) == 0;
 		j->transient = !j->ok && transient;
@@ -359,11 +384,16 @@ static void run_job(struct pool *p, struct dw_aws *aws, struct job *j)
 		j->ok = 0;
 		return;
 	}
-	for (size_t i = 0; i < refs.n; i++)
+	for (size_t i = 0; i < refs.n; i++) {
+		if (past_cutoff(j)) {
+			j->ok = 0;  /* the rest of its files are left for a redelivery */
+			break;
+		}
 		if (run_file(p, aws, j, refs.items[i].bucket, refs.items[i].key, &transient)) {
 			j->ok = 0;
 			all_transient &= transient;
 		}
+	}
 	j->transient = !j->ok && all_transient;
 	pthread_mutex_lock(&p->mu);
 	if (refs.test_event)
@@ -410,6 +440,11 @@ static void *worker(void *arg)
 			dw_error_restore(&aws_err);
 		run_job(p, aws, j);
 		pthread_mutex_lock(&p->mu);
+		if (j->orphan) {
+			pthread_mutex_unlock(&p->mu);
+			job_free(j);
+			continue;
+		}
 		j->state = JOB_DONE;
 		pthread_cond_broadcast(&p->done);
 		pthread_mutex_unlock(&p->mu);
@@ -1025,38 +1060,99 @@ static void post_error(struct dw_http *http, const char *api, const char *path,
 	cJSON_Delete(e);
 }
 
+struct lambda_counts {
+	unsigned long long invocations, messages, failed, bad_events, unfinished;
+};
+
+/* Wait until every job is done or, with a cutoff, until the cutoff: 0 when
+ * all are done, 1 at the cutoff.  Called with p->mu held. */
+static int wait_jobs_locked(struct pool *p, struct job *const *jobs, size_t n, long long cutoff_ms)
+{
+	struct timespec until = { .tv_sec = (time_t)(cutoff_ms / 1000),
+				  .tv_nsec = (long)(cutoff_ms % 1000) * 1000000L };
+
+	for (size_t i = 0; i < n; i++)
+		while (jobs[i]->state != JOB_DONE) {
+			if (!cutoff_ms)
+				pthread_cond_wait(&p->done, &p->mu);
+			else if (pthread_cond_timedwait(&p->done, &p->mu, &until) != 0 &&
+				 epoch_ms() >= cutoff_ms)
+				return 1;
+		}
+	return 0;
+}
+
 /* One invocation: the SQS event's messages as jobs; the batch response
- * names exactly the messages that failed. */
-static char *invocation(struct pool *p, const cJSON *event, unsigned long long *messages,
-			unsigned long long *failed)
+ * names exactly the messages that failed.  With a deadline, work stops at
+ * cutoff_ms (the deadline less the margin): messages not started by then
+ * are not started, and the answer goes out then, naming every message not
+ * done (a worker still on one finishes it and frees it; its objects are
+ * the same when the message is delivered again). */
+static char *invocation(struct pool *p, const cJSON *event, long long cutoff_ms,
+			struct lambda_counts *c)
 {
 	const cJSON *recs = cJSON_GetObjectItemCaseSensitive(event, "Records"), *r;
 	size_t n = cJSON_IsArray(recs) ? (size_t)cJSON_GetArraySize(recs) : 0, k = 0, nf = 0;
 	struct job **jobs = dw_xcalloc(n ? n : 1, sizeof(struct job *));
-	const char **ids = dw_xcalloc(n ? n : 1, sizeof(*ids));
+	char **ids = dw_xcalloc(n ? n : 1, sizeof(*ids));
+	unsigned long long unfinished = 0;
 
 	cJSON_ArrayForEach(r, recs) {
 		const char *id = dw_json_str(r, "messageId"), *body = dw_json_str(r, "body");
 		struct job *j = dw_xcalloc(1, sizeof(*j));
 		j->id = dw_xstrdup(id ? id : "");
 		j->body = dw_xstrdup(body ? body : "");
+		j->cutoff_ms = cutoff_ms;
 		jobs[k++] = j;
 		pool_push(p, j);
 	}
-	pool_wait_all(p, jobs, k);
-	for (size_t i = 0; i < k; i++)
-		if (!jobs[i]->ok)
-			ids[nf++] = jobs[i]->id;
-	cJSON *resp = dw_etl_batch_response(ids, nf);
+	pthread_mutex_lock(&p->mu);
+	wait_jobs_locked(p, jobs, k, cutoff_ms);
+	for (size_t i = 0; i < k; i++) {
+		if (jobs[i]->state == JOB_DONE && jobs[i]->ok)
+			continue;
+		ids[nf++] = dw_xstrdup(jobs[i]->id);
+		if (jobs[i]->state != JOB_DONE) {
+			jobs[i]->orphan = 1;  /* its worker frees it */
+			jobs[i] = NULL;
+			unfinished++;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (unfinished)
+		dw_warn("the invocation's deadline is near: %llu of %zu message(s) not finished, "
+			"reported as failures (delivered again)", unfinished, k);
+	cJSON *resp = dw_etl_batch_response((const char *const *)ids, nf);
 	char *text = cJSON_PrintUnformatted(resp);
 	cJSON_Delete(resp);
-	*messages += k;
-	*failed += nf;
+	c->messages += k;
+	c->failed += nf;
+	c->unfinished += unfinished;
 	for (size_t i = 0; i < k; i++)
-		job_free(jobs[i]);
+		if (jobs[i])
+			job_free(jobs[i]);
+	for (size_t i = 0; i < nf; i++)
+		free(ids[i]);
 	free(jobs);
 	free(ids);
 	return text;
+}
+
+/* The time work stops for an invocation: its deadline less the margin
+ * (at most half of the time left, so a short timeout still gets work
+ * done); 0 when the runtime gave no deadline. */
+static long long invocation_cutoff(const struct dw_http_response *resp, int margin_ms)
+{
+	const char *h = dw_kv_get(&resp->headers, "lambda-runtime-deadline-ms", 1);
+	char *end = NULL;
+	long long deadline = h ? strtoll(h, &end, 10) : 0, now = epoch_ms();
+
+	if (!h || end == h || deadline <= 0)
+		return 0;
+	long long margin = margin_ms;
+	if (deadline - now < 2 * margin)
+		margin = (deadline - now) / 2;
+	return deadline - (margin > 0 ? margin : 0);
 }
 
 int dw_etl_lambda(const struct dw_etl_run_config *cfg, const char *runtime_api,
@@ -1065,14 +1161,15 @@ int dw_etl_lambda(const struct dw_etl_run_config *cfg, const char *runtime_api,
 	struct dw_http *http = dw_http_new();
 	struct dw_http_response resp;
 	struct pool p;
-	unsigned long long invocations = 0, messages = 0, failed = 0, bad_events = 0;
+	struct lambda_counts c = { 0 };
+	int margin = cfg->deadline_margin_ms >= 0 ? cfg->deadline_margin_ms : DW_ETL_DEADLINE_MARGIN_MS;
 	double t0 = now_s();
 	int rc = 0;
 
 	dw_http_response_init(&resp);
 	pool_start(&p, cfg);
 	dw_info("Lambda runtime at %s: %d message(s) of a batch in flight", runtime_api, p.n);
-	while (max_invocations <= 0 || (long)invocations < max_invocations) {
+	while (max_invocations <= 0 || (long)c.invocations < max_invocations) {
 		if (runtime_call(http, runtime_api, "GET", "invocation/next", NULL, &resp)) {
 			rc = -1;
 			break;
@@ -1080,18 +1177,19 @@ int dw_etl_lambda(const struct dw_etl_run_config *cfg, const char *runtime_api,
 		const char *rid = dw_kv_get(&resp.headers, "lambda-runtime-aws-request-id", 1);
 		char *id = dw_xstrdup(rid ? rid : "");
 		cJSON *event = NULL;
-		invocations++;
+		c.invocations++;
+		long long cutoff = invocation_cutoff(&resp, margin);
 		if (!*id || dw_json_parse(resp.body.data ? resp.body.data : "", resp.body.len,
 					  "event", &event) || !cJSON_IsObject(event) ||
 		    !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(event, "Records"))) {
 			char *path = dw_xasprintf("invocation/%s/error", id);
-			bad_events++;
+			c.bad_events++;
 			dw_warn("invocation %s: not an SQS event", id);
 			post_error(http, runtime_api, path, "InvalidEvent",
 				   "dw-etl expects an SQS event ({\"Records\": [...]})");
 			free(path);
 		} else {
-			char *answer = invocation(&p, event, &messages, &failed);
+			char *answer = invocation(&p, event, cutoff, &c);
 			char *path = dw_xasprintf("invocation/%s/response", id);
 			if (runtime_call(http, runtime_api, "POST", path, answer, &resp))
 				dw_warn("invocation %s: %s", id, dw_error_last()->message);
@@ -1104,10 +1202,11 @@ int dw_etl_lambda(const struct dw_etl_run_config *cfg, const char *runtime_api,
 	struct dw_error err;
 	dw_error_save(&err);
 	pool_stop(&p);
-	dw_json_add_int(result, "invocations", (long long)invocations);
-	dw_json_add_int(result, "messages", (long long)messages);
-	dw_json_add_int(result, "failed", (long long)failed);
-	dw_json_add_int(result, "bad_events", (long long)bad_events);
+	dw_json_add_int(result, "invocations", (long long)c.invocations);
+	dw_json_add_int(result, "messages", (long long)c.messages);
+	dw_json_add_int(result, "failed", (long long)c.failed);
+	dw_json_add_int(result, "unfinished_at_deadline", (long long)c.unfinished);
+	dw_json_add_int(result, "bad_events", (long long)c.bad_events);
 	fill_totals(&p.agg, result);
 	add_elapsed(result, t0);
 	agg_release(&p.agg);
@@ -1145,6 +1244,14 @@ static int find_dlq(struct dw_aws *aws, const char *queue_url, char **dlq_url)
 	return rc;
 }
 
+/* A FIFO queue's name ends in ".fifo" (SQS requires it). */
+static int is_fifo(const char *url)
+{
+	size_t n = strlen(url);
+
+	return n > 5 && strcmp(url + n - 5, ".fifo") == 0;
+}
+
 int dw_etl_redrive(struct dw_aws *aws, const char *queue_url, const char *dlq_url,
 		   long max_messages, cJSON *result)
 {
@@ -1161,6 +1268,15 @@ int dw_etl_redrive(struct dw_aws *aws, const char *queue_url, const char *dlq_ur
 	if (strcmp(dlq_url, queue_url) == 0) {
 		free(dlq);
 		return dw_invalid("dlq_url", "the dead-letter queue is the queue itself");
+	}
+	/* SQS gives a FIFO queue only a FIFO dead-letter queue; a mix is a
+	 * wrong dlq_url (a standard queue would drop the group and order). */
+	if (is_fifo(queue_url) != is_fifo(dlq_url)) {
+		rc = dw_invalid("dlq_url", "%s is a %s queue and %s a %s one: both or neither must be "
+				"FIFO", queue_url, is_fifo(queue_url) ? "FIFO" : "standard", dlq_url,
+				is_fifo(dlq_url) ? "FIFO" : "standard");
+		free(dlq);
+		return rc;
 	}
 	dw_info("redriving up to %ld message(s) from %s to %s", max_messages, dlq_url, queue_url);
 	while ((long)(moved + send_failed) < max_messages) {

@@ -24,6 +24,10 @@
  * much of each output); a smaller one is written with one PUT.  8 MiB, as
  * the AWS CLI's multipart_chunksize; S3's least is 5 MiB (DW_S3_MIN_PART). */
 #define DW_ETL_PART_BYTES (8u << 20)
+/* Lambda: stop taking on work 2 s before the invocation's deadline (time
+ * for the messages in flight to end and the answer to go out); at most
+ * half the time left when an invocation starts. */
+#define DW_ETL_DEADLINE_MARGIN_MS 2000
 
 struct dw_etl_run_config {
 	const struct dw_aws_config *aws_cfg; /* for the workers' clients */
@@ -40,6 +44,9 @@ struct dw_etl_run_config {
 	long max_messages;           /* 0: no limit */
 	int idle_exit_s;             /* stop after this long without messages; 0: never */
 	int time_budget_s;           /* stop receiving after this; 0: no limit */
+	/* lambda: work stops this long before the invocation's deadline
+	 * (Lambda-Runtime-Deadline-Ms); -1: DW_ETL_DEADLINE_MARGIN_MS */
+	int deadline_margin_ms;
 };
 
 /* process: the files keys[0..n) of cfg->source_bucket. */
@@ -59,7 +66,10 @@ int dw_etl_consume(struct dw_aws *aws, const struct dw_etl_run_config *cfg,
 		   cJSON *result);
 
 /* lambda: the Lambda Runtime API loop at runtime_api ("host:port"); stops
- * after max_invocations (0: never, as in Lambda). */
+ * after max_invocations (0: never, as in Lambda).  Each invocation honours
+ * its deadline: no message is started after the deadline less
+ * cfg->deadline_margin_ms, and the answer then names every message not
+ * done among the batch's failures. */
 int dw_etl_lambda(const struct dw_etl_run_config *cfg, const char *runtime_api,
 		  long max_invocations, cJSON *result);
 
@@ -68,7 +78,9 @@ int dw_etl_lambda(const struct dw_etl_run_config *cfg, const char *runtime_api,
 cJSON *dw_etl_batch_response(const char *const *failed_ids, size_t n);
 
 /* redrive: up to max_messages messages from dlq_url back to queue_url
- * (dlq_url NULL: the queue's RedrivePolicy names it). */
+ * (dlq_url NULL: the queue's RedrivePolicy names it).  FIFO queues (both
+ * must be) keep each message's MessageGroupId and MessageDeduplicationId,
+ * and each group's order. */
 int dw_etl_redrive(struct dw_aws *aws, const char *queue_url, const char *dlq_url,
 		   long max_messages, cJSON *result);
 
