@@ -272,6 +272,46 @@ static int drop(struct dw_ctx *ctx)
 	return act(ctx, strcmp(d, "athena") == 0 || strcmp(d, "glue") == 0, 1);
 }
 
+/* ---- the Snowpipe landing of dw-extract's records ---- */
+
+static const struct dw_field landing_fields[] = {
+	DW_FIELD("dialect", DW_T_STRING, DW_REQUIRED, NULL, "snowflake"),
+	DW_FIELD("table", DW_T_STRING, DW_REQUIRED, NULL, "the landing table"),
+	DW_FIELD("database", DW_T_STRING, 0, NULL, "Snowflake database"),
+	DW_FIELD("schema", DW_T_STRING, 0, NULL, "Snowflake schema"),
+	DW_FIELD("location", DW_T_STRING, 0, NULL, "s3://bucket/prefix/ of the extract's S3 sink (create_stage's url)"),
+	DW_FIELD("stage", DW_T_STRING, DW_REQUIRED, NULL, "the stage over the sink's objects, optionally with /sub/path"),
+	DW_FIELD("create_stage", DW_T_OBJECT, 0, dw_ddl_stage_fields, "also CREATE STAGE"),
+	DW_FIELD("pipe", DW_T_STRING, 0, NULL, "the pipe's name (default <table>_pipe)"),
+	DW_FIELD("auto_ingest", DW_T_BOOL, 0, NULL, "AUTO_INGEST: loaded on S3 event notifications (default true)"),
+	DW_FIELD("options", DW_T_OBJECT, 0, dw_ddl_option_fields, "replace, comment, pattern, aws_sns_topic"),
+	DW_FIELD("bundle", DW_T_STRING, 0, NULL, "also write the statements as .sql files into this zip"),
+	DW_FIELDS_END
+};
+
+static int landing(struct dw_ctx *ctx)
+{
+	struct dw_ddl_table t;
+	struct dw_kvlist st;
+	int rc;
+
+	if (strcmp(dw_req_str(ctx->req, "dialect", ""), "snowflake") != 0)
+		return dw_invalid("dialect", "the landing table and its pipe are Snowflake's: dialect snowflake");
+	dw_ddl_table_init(&t);
+	dw_kv_init(&st);
+	rc = dw_ddl_table_parse(&t, ctx->req);
+	if (rc == 0 && dw_req_str(ctx->req, "bundle", NULL))
+		rc = dw_ddl_bundle_path(dw_req_str(ctx->req, "bundle", NULL), NULL);
+	if (rc == 0)
+		rc = dw_ddl_landing_statements(&t, dw_req_str(ctx->req, "pipe", NULL),
+					       dw_req_bool(ctx->req, "auto_ingest", 1), &st);
+	if (rc == 0)
+		rc = describe(ctx, &t, &st, NULL);
+	dw_kv_release(&st);
+	dw_ddl_table_release(&t);
+	return rc;
+}
+
 static const struct dw_action actions[] = {
 	{ "generate", "print the DDL (or Glue TableInput) for the table", generate_fields, generate,
 	  "{\"dialect\":\"athena\",\"database\":\"lake\",\"table\":\"events\",\"location\":\"s3://lake/events/\",\"columns\":[{\"name\":\"id\",\"type\":\"bigint\"}]}" },
@@ -279,6 +319,9 @@ static const struct dw_action actions[] = {
 	  "{\"dialect\":\"glue\",\"database\":\"lake\",\"table\":\"events\",\"location\":\"s3://lake/events/\",\"infer\":{}}" },
 	{ "drop", "drop the table (Athena, Glue); print the DROP for the others", apply_fields, drop,
 	  "{\"dialect\":\"glue\",\"database\":\"lake\",\"table\":\"events\",\"location\":\"s3://lake/events/\"}" },
+	{ "landing", "print the Snowflake landing table for dw-extract's records and its Snowpipe (AUTO_INGEST)",
+	  landing_fields, landing,
+	  "{\"dialect\":\"snowflake\",\"database\":\"raw\",\"schema\":\"shop\",\"table\":\"orders_landing\",\"stage\":\"raw.shop.extract/orders/\"}" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -73,6 +74,9 @@ def test_example_statements_parse_in_their_dialect(run_op, path):
     req = json.loads(path.read_text())
     req.pop("infer", None)
     if req["action"] == "drop":
+        return
+    if req["action"] == "landing":
+        check_landing(run_op("dw-ddl", "landing", req), req)
         return
     if req["dialect"] == "glue":
         req.setdefault("columns", [{"name": "id", "type": "string"}])
@@ -707,3 +711,107 @@ def test_create_database(run_op, moto):
     parse(res.data["statements"][0]["sql"], "athena")
     res = generate(run_op, dict(example("redshift-csv.json"), options={"create_database": True}))
     assert res.code == 2 and res.error["field"] == "options.create_database", res
+
+
+# ------------------------------------------------- Snowpipe landing (#16) ---
+
+LANDING_COLUMNS = ["SOURCE_TABLE", "PK", "CURSOR_VALUE", "RUN_ID", "ROW_DATA", "FILE_NAME", "LOADED_AT"]
+PIPE_HEAD = re.compile(r"^CREATE (?:OR REPLACE )?PIPE (?:IF NOT EXISTS )?(?P<name>.+?)\n"
+                       r"AUTO_INGEST = (?P<auto>TRUE|FALSE)\n(?:AWS_SNS_TOPIC = '[^']*'\n)?"
+                       r"(?:COMMENT = '(?:[^']|'')*'\n)?AS (?P<copy>COPY INTO .*)$", re.S)
+
+
+def sf_table(text: str) -> exp.Table:
+    """A (qualified) Snowflake name, parsed by sqlglot."""
+    t = sqlglot.parse_one(f"SELECT 1 FROM {text}", read="snowflake").find(exp.Table)
+    assert t is not None, text
+    return t
+
+
+def check_landing(res, req):
+    """The landing table parses natively with the fixed columns; the pipe's
+    head is CREATE PIPE name AUTO_INGEST = ..., and its COPY INTO (which
+    sqlglot parses natively; CREATE PIPE itself it only knows as a Command)
+    loads the landing table from the stage with FILE_FORMAT = (TYPE = JSON)."""
+    assert res.code == 0, res
+    kinds = [s["kind"] for s in res.data["statements"]]
+    assert kinds[-2:] == ["create_table", "create_pipe"], kinds
+    st = {s["kind"]: s["sql"] for s in res.data["statements"]}
+    table = parse(st["create_table"], "snowflake")
+    assert isinstance(table, exp.Create) and table.kind == "TABLE"
+    assert create_column_names(table) == LANDING_COLUMNS
+    defs = {c.this.name: c for c in table.this.expressions if isinstance(c, exp.ColumnDef)}
+    assert defs["ROW_DATA"].args["kind"].this == exp.DataType.Type.VARIANT
+    assert table.this.this.name == req["table"]
+    m = PIPE_HEAD.match(st["create_pipe"])
+    assert m, st["create_pipe"]
+    assert m["auto"] == ("TRUE" if req.get("auto_ingest", True) else "FALSE")
+    pipe = sf_table(m["name"])
+    assert pipe.name == req.get("pipe", req["table"] + "_pipe")
+    copy = sqlglot.parse_one(m["copy"], read="snowflake", error_level=sqlglot.ErrorLevel.RAISE)
+    assert isinstance(copy, exp.Copy), m["copy"]
+    target = copy.this
+    assert [i.name for i in target.expressions] == LANDING_COLUMNS[:-1]
+    assert target.this.name == req["table"] and pipe.db == target.this.db
+    select = copy.args["files"][0].this
+    assert isinstance(select, exp.Select) and len(select.expressions) == 6
+    src = select.args["from_"].this
+    assert src.this.name.startswith("@"), repr(src)
+    params = {p.this.name: p for p in copy.args["params"]}
+    assert params["FILE_FORMAT"].expressions[0].sql("snowflake") == "TYPE=JSON"
+    return st, pipe, copy
+
+
+def test_landing_table_and_pipe(run_op):
+    req = {"dialect": "snowflake", "database": "RAW", "schema": "SHOP", "table": "orders_landing",
+           "stage": "RAW.SHOP.extract_stage", "location": "s3://acme-extract/orders/",
+           "create_stage": {"storage_integration": "extract_int"},
+           "options": {"aws_sns_topic": "arn:aws:sns:us-east-1:1:t", "pattern": ".*[.]gz",
+                       "comment": "it's the landing"}}
+    res = run_op("dw-ddl", "landing", req)
+    st, pipe, copy = check_landing(res, req)
+    assert [s["kind"] for s in res.data["statements"]] == ["create_stage", "create_table", "create_pipe"]
+    assert (pipe.catalog, pipe.db, pipe.name) == ("RAW", "SHOP", "orders_landing_pipe")
+    assert "FROM @RAW.SHOP.extract_stage)" in st["create_pipe"]
+    assert "URL = 's3://acme-extract/orders/'" in st["create_stage"]
+    assert "PATTERN = '.*[.]gz'" in st["create_pipe"]
+    # every field of a dw-extract record lands in its column, with its type
+    select = copy.args["files"][0].this
+    got = {}
+    for col, e in zip([i.name for i in copy.this.expressions], select.expressions):
+        key = e.find(exp.JSONPathKey)
+        cast = e if isinstance(e, exp.Cast) else None
+        got[col] = (key.this if key else e.sql("snowflake"), cast.to.sql("snowflake") if cast else None)
+    assert got == {"SOURCE_TABLE": ("table", "VARCHAR"), "PK": ("pk", "VARCHAR"),
+                   "CURSOR_VALUE": ("cursor", "TIMESTAMPNTZ(6)"), "RUN_ID": ("run_id", "VARCHAR"),
+                   "ROW_DATA": ("row", None), "FILE_NAME": ("METADATA$FILENAME", None)}, got
+    # replace, and no auto-ingest
+    res = run_op("dw-ddl", "landing", dict(req, auto_ingest=False, pipe="p", options={"replace": True}))
+    st, _, _ = check_landing(res, dict(req, auto_ingest=False, pipe="p"))
+    assert st["create_table"].startswith("CREATE OR REPLACE TABLE ")
+    assert st["create_pipe"].startswith("CREATE OR REPLACE PIPE ")
+
+
+@pytest.mark.parametrize("name", ['odd "name"; DROP TABLE x; --', "select", "lower case", "ü"])
+def test_landing_hostile_names_are_quoted(run_op, name):
+    req = {"dialect": "snowflake", "database": "db", "schema": name, "table": name, "pipe": name + "_p",
+           "stage": "st"}
+    st, pipe, copy = check_landing(run_op("dw-ddl", "landing", req), req)
+    assert pipe.db == name and copy.this.this.name == name
+    assert len(sqlglot.parse(st["create_table"], read="snowflake")) == 1
+
+
+@pytest.mark.parametrize("over,field", [
+    ({"dialect": "athena", "database": "d"}, "dialect"),
+    ({"columns": [{"name": "id", "type": "bigint"}]}, "columns"),
+    ({"format": "avro"}, "format"),
+    ({"pipe": ""}, "pipe"),
+    ({"stage": None}, "stage"),
+    ({"auto_refresh": True}, "auto_refresh"),
+])
+def test_landing_refused(run_op, over, field):
+    req = {"dialect": "snowflake", "table": "t", "stage": "st"}
+    req.update(over)
+    req = {k: v for k, v in req.items() if v is not None}
+    res = run_op("dw-ddl", "landing", req)
+    assert res.code == 2 and res.error["field"] == field, res

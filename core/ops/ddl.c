@@ -168,7 +168,9 @@ void dw_ddl_quote_literal(struct dw_buf *b, enum dw_ddl_dialect d, const char *s
 	dw_buf_putc(b, '\'');
 }
 
-static void put_qualified(struct dw_buf *b, const struct dw_ddl_table *t)
+/* database.schema.name in t's dialect, for the table (put_qualified) or
+ * another object beside it (a Snowpipe). */
+static void put_qualified_as(struct dw_buf *b, const struct dw_ddl_table *t, const char *name)
 {
 	const char *db = t->database, *sch = t->schema;
 
@@ -184,7 +186,12 @@ static void put_qualified(struct dw_buf *b, const struct dw_ddl_table *t)
 		dw_ddl_quote_ident(b, t->dialect, sch);
 		dw_buf_putc(b, '.');
 	}
-	dw_ddl_quote_ident(b, t->dialect, t->name);
+	dw_ddl_quote_ident(b, t->dialect, name);
+}
+
+static void put_qualified(struct dw_buf *b, const struct dw_ddl_table *t)
+{
+	put_qualified_as(b, t, t->name);
 }
 
 /* -------------------------------------------------------------- types --- */
@@ -1503,6 +1510,112 @@ static int snowflake_statements(const struct dw_ddl_table *t, struct dw_kvlist *
 	}
 	dw_kv_add(out, "create_table", b.data);
 	dw_buf_release(&b);
+	return 0;
+}
+
+/* ---------------------------------------------------- Snowpipe landing --- */
+
+/* The landing table's columns, what the pipe's COPY fills each with from a
+ * dw-extract record ($1: the JSON line), and its type.  The primary key is
+ * text whatever its type (exact digits of a BIGINT UNSIGNED too); the
+ * cursor is the source's DATETIME(6) in UTC. */
+static const struct {
+	const char *column, *type, *from;
+} landing_columns[] = {
+	{ "SOURCE_TABLE", "VARCHAR NOT NULL", "$1:\"table\"::VARCHAR" },
+	{ "PK", "VARCHAR NOT NULL", "$1:\"pk\"::VARCHAR" },
+	{ "CURSOR_VALUE", "TIMESTAMP_NTZ(6)", "$1:\"cursor\"::TIMESTAMP_NTZ(6)" },
+	{ "RUN_ID", "VARCHAR NOT NULL", "$1:\"run_id\"::VARCHAR" },
+	{ "ROW_DATA", "VARIANT", "$1:\"row\"" },
+	{ "FILE_NAME", "VARCHAR", "METADATA$FILENAME" },
+};
+
+static int check_landing(const struct dw_ddl_table *t)
+{
+	if (t->dialect != DW_DDL_SNOWFLAKE)
+		return dw_invalid("dialect", "the landing table and its pipe are Snowflake's: dialect snowflake");
+	if (t->format != DW_FMT_JSON)
+		return dw_invalid("format", "dw-extract's records are JSON lines: format json");
+	if (t->ncolumns || t->npartitions)
+		return dw_invalid(t->ncolumns ? "columns" : "partitions", "the landing table's columns "
+				  "are fixed (SOURCE_TABLE, PK, CURSOR_VALUE, RUN_ID, ROW_DATA, FILE_NAME, "
+				  "LOADED_AT): leave out columns and partitions");
+	if (t->file_format_name)
+		return dw_invalid("file_format", "the pipe reads FILE_FORMAT = (TYPE = JSON): leave out file_format");
+	return 0;
+}
+
+static void landing_table(struct dw_buf *b, const struct dw_ddl_table *t)
+{
+	dw_buf_puts(b, t->replace ? "CREATE OR REPLACE TABLE " : "CREATE TABLE IF NOT EXISTS ");
+	put_qualified(b, t);
+	dw_buf_puts(b, " (");
+	for (size_t i = 0; i < sizeof(landing_columns) / sizeof(*landing_columns); i++)
+		dw_buf_printf(b, "%s\n  %s %s", i ? "," : "", landing_columns[i].column,
+			      landing_columns[i].type);
+	dw_buf_puts(b, ",\n  LOADED_AT TIMESTAMP_LTZ DEFAULT CURRENT_TIMESTAMP()\n)");
+	if (t->comment) {
+		dw_buf_puts(b, "\nCOMMENT = ");
+		dw_ddl_quote_literal(b, DW_DDL_SNOWFLAKE, t->comment);
+	}
+}
+
+static void landing_pipe(struct dw_buf *b, const struct dw_ddl_table *t, const char *pipe,
+			 int auto_ingest)
+{
+	size_t n = sizeof(landing_columns) / sizeof(*landing_columns);
+
+	dw_buf_puts(b, t->replace ? "CREATE OR REPLACE PIPE " : "CREATE PIPE IF NOT EXISTS ");
+	put_qualified_as(b, t, pipe);
+	dw_buf_printf(b, "\nAUTO_INGEST = %s", auto_ingest ? "TRUE" : "FALSE");
+	if (t->sns_topic) {
+		dw_buf_puts(b, "\nAWS_SNS_TOPIC = ");
+		dw_ddl_quote_literal(b, DW_DDL_SNOWFLAKE, t->sns_topic);
+	}
+	if (t->comment) {
+		dw_buf_puts(b, "\nCOMMENT = ");
+		dw_ddl_quote_literal(b, DW_DDL_SNOWFLAKE, t->comment);
+	}
+	dw_buf_puts(b, "\nAS COPY INTO ");
+	put_qualified(b, t);
+	dw_buf_puts(b, " (");
+	for (size_t i = 0; i < n; i++)
+		dw_buf_printf(b, "%s%s", i ? ", " : "", landing_columns[i].column);
+	dw_buf_puts(b, ")\nFROM (SELECT ");
+	for (size_t i = 0; i < n; i++)
+		dw_buf_printf(b, "%s%s", i ? ", " : "", landing_columns[i].from);
+	dw_buf_puts(b, " FROM @");
+	put_stage_ref(b, t->stage, 1);
+	dw_buf_puts(b, ")\nFILE_FORMAT = (TYPE = JSON)");
+	if (t->pattern) {
+		dw_buf_puts(b, "\nPATTERN = ");
+		dw_ddl_quote_literal(b, DW_DDL_SNOWFLAKE, t->pattern);
+	}
+}
+
+int dw_ddl_landing_statements(const struct dw_ddl_table *t, const char *pipe,
+			      int auto_ingest, struct dw_kvlist *out)
+{
+	struct dw_buf b, name;
+
+	if (check_landing(t))
+		return -1;
+	if (pipe && check_text(pipe, "pipe"))
+		return -1;
+	dw_buf_init(&name);
+	if (pipe)
+		dw_buf_puts(&name, pipe);
+	else
+		dw_buf_printf(&name, "%s_pipe", t->name);
+	snowflake_setup(t, out);
+	dw_buf_init(&b);
+	landing_table(&b, t);
+	dw_kv_add(out, "create_table", b.data);
+	dw_buf_clear(&b);
+	landing_pipe(&b, t, name.data, auto_ingest);
+	dw_kv_add(out, "create_pipe", b.data);
+	dw_buf_release(&b);
+	dw_buf_release(&name);
 	return 0;
 }
 

@@ -142,6 +142,17 @@ void dw_ddl_quote_literal(struct dw_buf *b, enum dw_ddl_dialect d, const char *s
  * properties), in order.  Glue has none: see dw_ddl_glue_table_input. */
 int dw_ddl_create_statements(const struct dw_ddl_table *t, struct dw_kvlist *out);
 int dw_ddl_drop_statements(const struct dw_ddl_table *t, struct dw_kvlist *out);
+/* Snowpipe landing for dw-extract's records (JSON lines: {"table",
+ * "run_id", "pk", "cursor", "row"}): the landing table (SOURCE_TABLE, PK,
+ * CURSOR_VALUE, RUN_ID, ROW_DATA VARIANT, FILE_NAME, LOADED_AT) and a pipe
+ * (AUTO_INGEST = auto_ingest) copying every new file of t->stage into it,
+ * after the stage when create_stage was given.  t is a Snowflake
+ * description without columns or partitions (the landing's are fixed) in
+ * JSON; pipe NULL names the pipe <table>_pipe.  Raises DW_INVALID naming
+ * the field otherwise. */
+int dw_ddl_landing_statements(const struct dw_ddl_table *t, const char *pipe,
+			      int auto_ingest, struct dw_kvlist *out);
+
 /* The Glue TableInput (new reference) for the Hive-family description. */
 int dw_ddl_glue_table_input(const struct dw_ddl_table *t, cJSON **out);
 
