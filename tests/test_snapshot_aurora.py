@@ -279,12 +279,13 @@ def test_kill_9_during_the_launch_then_a_rerun_leaves_one_clone(
     make_aurora(rds)
     user, db = names.user(), names.database()
     req = dict(clone_request(bench, "ida", user, db), action="launch")
-    # The writer's creation hangs in the proxy: the kill comes after the
-    # restore, before (or while) the writer is made.
-    fault_proxy.set_rules([{"match": {"action": "CreateDBInstance"}, "fault": "slow",
+    # The writer's creation hangs in the proxy (and is never forwarded: a
+    # "drop" after the delay): the kill comes after the restore, while the
+    # writer is being asked for.
+    fault_proxy.set_rules([{"match": {"action": "CreateDBInstance"}, "fault": "drop",
                             "delay_ms": 20000}])
     p = subprocess.Popen([str(BIN / OP)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, cwd=str(REPO), start_new_session=True,
+                         stderr=subprocess.DEVNULL, cwd=str(REPO), start_new_session=True,
                          env=dict(os.environ, **env_pw, **fault_proxy.env))
     p.stdin.write(json.dumps(req).encode())
     p.stdin.close()
@@ -295,6 +296,8 @@ def test_kill_9_during_the_launch_then_a_rerun_leaves_one_clone(
     os.killpg(p.pid, signal.SIGKILL)
     p.wait(timeout=30)
     assert "dw-snapshot-ida" in clusters(rds)
+    assert fault_proxy.stats()["rules"][0]["seen"] == 1  # killed while asking for the writer
+    assert "dw-snapshot-ida" not in instances(rds)
     fault_proxy.set_rules([])
     r = run_op(OP, "launch", req, env=env_pw)
     assert r.code == 0, r
