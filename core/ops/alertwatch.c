@@ -321,7 +321,7 @@ static int finding(struct watch *w, const cJSON *run, const char *dag, const cha
 		   const char *kind, const char *text, long long age_ms, long long limit_ms)
 {
 	const struct dw_watch_opts *o = w->af->o;
-	cJSON *a = cJSON_CreateObject(), *ctx, *brief;
+	cJSON *a, *ctx, *brief;
 	char *subject, *link;
 	int rc;
 
@@ -343,6 +343,7 @@ static int finding(struct watch *w, const cJSON *run, const char *dag, const cha
 		cJSON_AddTrueToObject(brief, "already_alerted");
 		return 0;
 	}
+	a = cJSON_CreateObject();
 	subject = dw_xasprintf("%s: run %s %s", dag, run_id, kind);
 	link = dw_xasprintf("%s/dags/%s/grid", o->url, dag);
 	cJSON_AddStringToObject(a, "source", o->source ? o->source : "airflow");
