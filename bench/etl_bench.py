@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """dw-etl benchmark (make bench; started by bench/run.sh).
 
-Starts its own moto, seeds event files named like dw-fanout's
-(`in/2019-06-01-HH-m-s-events.json`, BENCH_ETL_FILES of them over whole
-hours, default a day = 86,400; each BENCH_ETL_RECORDS records, default 36:
-vehicles, operating periods and one unknown kind), then transforms them all
-with `dw-etl process` (the hours, concurrency BENCH_ETL_CONCURRENCY, default
-4) and, in the same run on the same files, with the Python original
-(bench/etl_python.py: boto3 + pandas + fastavro per file, in .venv-bench).
-Each client runs in its own process under GNU time: wall, user+system CPU,
-peak RSS; moto's CPU meanwhile from /proc.
+Starts its own S3 (gofakes3 when BENCH_GOFAKES3 names its executable, as
+bench/run.sh does: the fast S3; else moto), seeds event files named like
+dw-fanout's (`in/2019-06-01-HH-m-s-events.json`, BENCH_ETL_FILES of them over
+whole hours, default a day = 86,400; each BENCH_ETL_RECORDS records, default
+36: vehicles, operating periods and one unknown kind), then transforms them
+all with `dw-etl process` (the hours, concurrency BENCH_ETL_CONCURRENCY,
+default 4) and, in the same run on the same files, with the Python original
+(bench/etl_python.py: boto3 + pandas + fastavro per file, in .venv-bench):
+on the first BENCH_ETL_PY_HOURS hours (default 1; 0: all of them), because
+it needs about 35 CPU-minutes for a day; dw-etl is also measured on that
+sample, so both are compared on the same files.  Each client runs in its own
+process under GNU time: wall, user+system CPU, peak RSS; the server's CPU
+meanwhile from /proc.
 
 Prints a Markdown table; raw figures in bench/.cache/etl-results.json.
 """
@@ -90,8 +94,14 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="dwops-etl-bench-"))
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
                "files": files, "records_per_file": per_file, "concurrency": concurrency}
-    log("starting moto")
-    moto = services.start_moto(base_dir=work)
+    py_hours = int(os.environ.get("BENCH_ETL_PY_HOURS", "1")) or hours
+    py_hours = min(py_hours, hours)
+    gofakes3 = os.environ.get("BENCH_GOFAKES3")
+    server_name = "gofakes3" if gofakes3 else "moto"
+    log(f"starting {server_name}")
+    moto = (services.start_service(services.GoFakeS3(work, gofakes3)) if gofakes3
+            else services.start_moto(base_dir=work))
+    results["server"] = server_name
     try:
         env = dict(os.environ)
         for k in list(env):
@@ -101,13 +111,13 @@ def main():
         s3 = boto3.client("s3", endpoint_url=moto.url, region_name=env["AWS_REGION"],
                           aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
                           aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
-        for b in (SRC, "lake-dw", "lake-py"):
+        for b in (SRC, "lake-dw", "lake-dw-sample", "lake-py"):
             s3.create_bucket(Bucket=b)
         keys = [(h, s) for h in range(hours) for s in range(3600)][:files]
         rng = random.Random(42)
         bodies = {f"{PREFIX}{DAY}-{h:02d}-{s // 60}-{s % 60}-events.json": file_body(rng, h, s, per_file)
                   for h, s in keys}
-        log(f"seeding {len(bodies):,} files of {per_file} records into moto's S3")
+        log(f"seeding {len(bodies):,} files of {per_file} records into {server_name}")
         t0 = time.monotonic()
         with ThreadPoolExecutor(32) as pool:
             list(pool.map(lambda kv: s3.put_object(Bucket=SRC, Key=kv[0], Body=kv[1]), bodies.items()))
@@ -115,38 +125,52 @@ def main():
         results["input_bytes"] = sum(len(b) for b in bodies.values())
         del bodies
 
-        req = {"bucket": SRC, "prefix": PREFIX, "start": f"{DAY}T00", "end": f"{DAY}T{hours:02d}"
-               if hours < 24 else "2019-06-02T00", "dest_bucket": "lake-dw", "concurrency": concurrency}
-        log(f"dw-etl process, {hours} hour(s), concurrency {concurrency}")
-        dw = measure([dw_etl, "process"], env, moto.pid, json.dumps(req).encode())
-        dw["records"] = dw["out"]["result"]["records"] - dw["out"]["result"]["unknown_records"]
-        dw["objects"] = dw["out"]["result"]["objects_written"]
-        dw.pop("out")
-        log(f"  {dw['records']} records, {dw['objects']} objects in {dw['wall_s']:.1f} s, CPU {dw['cpu_s']:.1f} s")
-        log("the Python original (boto3 + pandas + fastavro per file)")
+        def run_dw(n_hours, dest):
+            req = {"bucket": SRC, "prefix": PREFIX, "start": f"{DAY}T00",
+                   "end": f"{DAY}T{n_hours:02d}" if n_hours < 24 else "2019-06-02T00",
+                   "dest_bucket": dest, "concurrency": concurrency}
+            log(f"dw-etl process, {n_hours} hour(s), concurrency {concurrency}")
+            m = measure([dw_etl, "process"], env, moto.pid, json.dumps(req).encode())
+            m["files"] = m["out"]["result"]["files"]
+            m["records"] = m["out"]["result"]["records"] - m["out"]["result"]["unknown_records"]
+            m["objects"] = m["out"]["result"]["objects_written"]
+            m.pop("out")
+            log(f"  {m['records']} records, {m['objects']} objects in {m['wall_s']:.1f} s, CPU {m['cpu_s']:.1f} s")
+            return m
+
+        dw = run_dw(hours, "lake-dw")
+        dw_sample = run_dw(py_hours, "lake-dw-sample") if py_hours < hours else dw
+        log(f"the Python original (boto3 + pandas + fastavro per file), {py_hours} hour(s)")
         py = measure([py_bench, str(REPO / "bench" / "etl_python.py"), SRC, PREFIX, f"{DAY}T00",
-                      str(hours), "lake-py"], env, moto.pid)
-        py.update(records=py["out"]["records"], objects=py["out"]["objects"])
+                      str(py_hours), "lake-py"], env, moto.pid)
+        py.update(files=py["out"]["files"], records=py["out"]["records"], objects=py["out"]["objects"])
         py.pop("out")
         log(f"  {py['records']} records, {py['objects']} objects in {py['wall_s']:.1f} s, CPU {py['cpu_s']:.1f} s")
-        for m in (dw, py):
+        for m in (dw, dw_sample, py):
             m["records_per_s"] = m["records"] / m["wall_s"]
             m["cpu_ms_per_1000_records"] = 1000 * 1000 * m["cpu_s"] / m["records"]
-        results.update({"dw-etl": dw, "python": py,
-                        "cpu_ratio": py["cpu_ms_per_1000_records"] / dw["cpu_ms_per_1000_records"]})
+        results.update({"dw-etl": dw, "dw-etl-sample": dw_sample, "python": py, "python_hours": py_hours,
+                        "cpu_ratio": py["cpu_ms_per_1000_records"] / dw_sample["cpu_ms_per_1000_records"]})
     finally:
         moto.stop()
     cache = REPO / "bench" / ".cache"
     cache.mkdir(parents=True, exist_ok=True)
     (cache / "etl-results.json").write_text(json.dumps(results, indent=2))
-    print(f"\n**dw-etl: {files:,} files x {per_file} records, moto S3** ({results['machine']})\n")
-    print("| client | records | objects | wall s | records/s | client CPU s | CPU ms / 1000 records | peak RSS MiB | moto CPU s |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, m in (("dw-etl process (C, %d threads)" % concurrency, results["dw-etl"]),
-                    ("Python original (boto3 + pandas + fastavro)", results["python"])):
-        print(f"| {name} | {m['records']:,} | {m['objects']:,} | {m['wall_s']:.1f} | {m['records_per_s']:,.0f} | "
-              f"{m['cpu_s']:.2f} | {m['cpu_ms_per_1000_records']:.1f} | {m['peak_rss_mib']:.1f} | {m['moto_cpu_s']:.1f} |")
-    print(f"\nCPU per record: the Python original needs {results['cpu_ratio']:.1f}x dw-etl's.")
+    print(f"\n**dw-etl: {files:,} files x {per_file} records, {server_name} S3** ({results['machine']})\n")
+    print(f"| client | files | records | objects | wall s | records/s | client CPU s | CPU ms / 1000 records "
+          f"| peak RSS MiB | {server_name} CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    rows = [("dw-etl process (C, %d threads), the day" % concurrency, results["dw-etl"])]
+    if results["dw-etl-sample"] is not results["dw-etl"]:
+        rows.append(("dw-etl process (C, %d threads), %d hour(s)" % (concurrency, py_hours),
+                     results["dw-etl-sample"]))
+    rows.append(("Python original (boto3 + pandas + fastavro), %d hour(s)" % py_hours, results["python"]))
+    for name, m in rows:
+        print(f"| {name} | {m['files']:,} | {m['records']:,} | {m['objects']:,} | {m['wall_s']:.1f} | "
+              f"{m['records_per_s']:,.0f} | {m['cpu_s']:.2f} | {m['cpu_ms_per_1000_records']:.1f} | "
+              f"{m['peak_rss_mib']:.1f} | {m['moto_cpu_s']:.1f} |")
+    print(f"\nCPU per record on the same {py_hours} hour(s): the Python original needs "
+          f"{results['cpu_ratio']:.1f}x dw-etl's.")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@
 #   BENCH_COMPARE=        extra dw-fanout builds, "label=path,label=path"
 #   BENCH_ONLY=           run only these benchmarks, e.g. "catalog" or "fanout,catalog"
 #   BENCH_CATALOG_TABLES=2000 BENCH_CATALOG_VIEWS=500  dw-catalog's model size
-#   BENCH_ETL_FILES=86400 BENCH_ETL_RECORDS=36 BENCH_ETL_CONCURRENCY=4  dw-etl vs the Python original
+#   BENCH_ETL_FILES=86400 BENCH_ETL_RECORDS=36 BENCH_ETL_CONCURRENCY=4  dw-etl vs the Python original,
+#   BENCH_ETL_PY_HOURS=1  on gofakes3; the Python original on the first hour only (it needs
+#                         ~35 CPU-minutes for a day; 0: the whole day too)
 #   BENCH_MOTO_DAY=1      the day with listing from moto's S3 (0: skip)
 #   BENCH_MOTO_FILES=1200 files of one hour sent against moto's own SQS
 #                         (each moto send scans the queue: time grows with n^2)
@@ -41,9 +43,14 @@ if nm -D "$cache/dw-fanout" 2>/dev/null | grep __asan_init >/dev/null; then
 	exit 1
 fi
 
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
+
+# Java and ElasticMQ only for the fan-out (the other benchmarks use S3 alone).
 need=()
-command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
-command -v mvn >/dev/null 2>&1 || need+=(maven)
+if want fanout; then
+	command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+	command -v mvn >/dev/null 2>&1 || need+=(maven)
+fi
 [ -x /usr/bin/time ] || need+=(time)
 if [ "${#need[@]}" -gt 0 ]; then
 	echo "bench: installing ${need[*]}" >&2
@@ -51,7 +58,7 @@ if [ "${#need[@]}" -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-if ! ls "$lib"/elasticmq-server_2.13-*.jar >/dev/null 2>&1; then
+if want fanout && ! ls "$lib"/elasticmq-server_2.13-*.jar >/dev/null 2>&1; then
 	echo "bench: fetching ElasticMQ $ELASTICMQ_VERSION and its dependencies from Maven Central" >&2
 	mkdir -p "$lib"
 	mvn -q -B -f bench/elasticmq/pom.xml -Delasticmq.version="$ELASTICMQ_VERSION" \
@@ -74,12 +81,10 @@ if [ ! -x "$gofakes3" ]; then
 	cp "$gocache/bin/gofakes3" "$gofakes3"
 fi
 floor="$cache/dw-bench-floor"
-if [ ! -x "$floor" ] || [ -n "$(find bench/floor -newer "$floor" -type f)" ]; then
+if want fanout && { [ ! -x "$floor" ] || [ -n "$(find bench/floor -newer "$floor" -type f)" ]; }; then
 	echo "bench: building bench/floor" >&2
 	(cd bench/floor && go build -o "$OLDPWD/$floor" .)
 fi
-
-want() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
 
 if want fanout; then
 	.venv/bin/python bench/fanout_bench.py --elasticmq-lib "$lib" --dw-fanout "$cache/dw-fanout" \
@@ -108,5 +113,5 @@ if want etl; then
 		echo "bench: bin/dw-etl is a sanitizer build; run make clean all first" >&2
 		exit 1
 	fi
-	BENCH_DW_ETL="$cache/dw-etl" .venv/bin/python bench/etl_bench.py
+	BENCH_DW_ETL="$cache/dw-etl" BENCH_GOFAKES3="$gofakes3" .venv/bin/python bench/etl_bench.py
 fi
