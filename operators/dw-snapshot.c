@@ -2,6 +2,7 @@
  * warehouse's newest automated snapshot (or clone its Aurora cluster) with
  * the engineer's own MySQL login, list, extend and destroy them.  The work is in core/copy.c. */
 #include "ops/copy.h"
+#include "proto/mysqlreq.h"
 #include "proto/op.h"
 #include "aws/secrets.h"
 
@@ -152,28 +153,12 @@ static int fetch_master(struct dw_ctx *ctx, const char *secret_id, struct launch
 
 static int read_tls(const cJSON *tls, struct dw_copy_login *login)
 {
-	login->tls = DW_MYSQL_TLS_VERIFY;
-	login->ca_file = dw_req_str(tls, "ca_file", NULL);
-	if (dw_req_str(tls, "mode", NULL) &&
-	    dw_mysql_tls_from_string(dw_req_str(tls, "mode", NULL), &login->tls))
-		return -1;
-	if (login->ca_file && login->tls != DW_MYSQL_TLS_VERIFY)
-		return dw_invalid("tls.ca_file", "tls.ca_file is only used with tls.mode verify");
-	return 0;
+	return dw_req_mysql_tls(tls, "tls", &login->tls, &login->ca_file);
 }
 
 static int read_tunnel(const cJSON *t, struct dw_ssh_tunnel_config *cfg)
 {
-	long long port;
-
-	if (bounded(t, "port", "ssh_tunnel.port", 22, 1, 65535, &port))
-		return -1;
-	cfg->host = dw_req_str(t, "host", NULL);
-	cfg->port = (int)port;
-	cfg->user = dw_req_str(t, "user", NULL);
-	cfg->private_key_file = dw_req_str(t, "private_key_file", NULL);
-	cfg->known_hosts_file = dw_req_str(t, "known_hosts_file", NULL);
-	return 0;
+	return dw_req_ssh_tunnel(t, "ssh_tunnel", cfg);
 }
 
 static const char **string_array(const cJSON *a, size_t *n)
@@ -413,19 +398,6 @@ static const struct dw_field master_fields[] = {
 	DW_FIELD("secret_id", DW_T_STRING, 0, NULL, "or: a Secrets Manager secret with username and password"),
 	DW_FIELDS_END
 };
-static const struct dw_field tunnel_fields[] = {
-	DW_FIELD("host", DW_T_STRING, DW_REQUIRED, NULL, "SSH bastion"),
-	DW_FIELD("port", DW_T_INT, 0, NULL, "its port (default 22)"),
-	DW_FIELD("user", DW_T_STRING, DW_REQUIRED, NULL, "SSH user"),
-	DW_FIELD("private_key_file", DW_T_STRING, DW_REQUIRED, NULL, "unencrypted private key"),
-	DW_FIELD("known_hosts_file", DW_T_STRING, DW_REQUIRED, NULL, "must hold the bastion's host key"),
-	DW_FIELDS_END
-};
-static const struct dw_field tls_fields[] = {
-	DW_FIELD("mode", DW_T_STRING, 0, NULL, "verify (default), required (no certificate check), disabled"),
-	DW_FIELD("ca_file", DW_T_STRING, 0, NULL, "CA bundle for verify (default: the system CAs)"),
-	DW_FIELDS_END
-};
 static const struct dw_field serverless_fields[] = {
 	DW_FIELD("min_acu", DW_T_NUMBER, DW_REQUIRED, NULL, "least capacity, 0 to 256 ACUs in steps of 0.5 (0: an idle clone costs no compute)"),
 	DW_FIELD("max_acu", DW_T_NUMBER, DW_REQUIRED, NULL, "most capacity, 1 to 256 ACUs"),
@@ -452,8 +424,8 @@ static const struct dw_field launch_fields[] = {
 	DW_FIELD("wait_timeout_s", DW_T_INT, 0, NULL, "give up waiting after this (default 3600; exit 75)"),
 	DW_FIELD("poll_interval_s", DW_T_INT, 0, NULL, "seconds between status polls (default 30)"),
 	DW_FIELD("endpoint_override", DW_T_STRING, 0, NULL, "host:port to connect to instead of the instance endpoint"),
-	DW_FIELD("ssh_tunnel", DW_T_OBJECT, 0, tunnel_fields, "reach the copy through an SSH bastion"),
-	DW_FIELD("tls", DW_T_OBJECT, 0, tls_fields, "TLS to MySQL"),
+	DW_FIELD("ssh_tunnel", DW_T_OBJECT, 0, dw_ssh_tunnel_fields, "reach the copy through an SSH bastion"),
+	DW_FIELD("tls", DW_T_OBJECT, 0, dw_mysql_tls_fields, "TLS to MySQL"),
 	DW_FIELD("keep_on_failure", DW_T_BOOL, 0, NULL, "keep the copy when a step after the restore fails"),
 	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "check and pick the snapshot; change nothing"),
 	DW_FIELDS_END

@@ -2,6 +2,7 @@
 #include "db/mysql.h"
 #include "base/log.h"
 #include "base/redact.h"
+#include "db/ssh.h"
 
 #include <mysql.h>
 #include <stdio.h>
@@ -134,4 +135,406 @@ int dw_mysql_tls_from_string(const char *s, enum dw_mysql_tls *out)
 			return 0;
 		}
 	return dw_invalid("tls.mode", "tls.mode must be one of: verify, required, disabled");
+}
+
+unsigned dw_mysql_errno(struct dw_mysql *db)
+{
+	return db ? mysql_errno(db->conn) : 0;
+}
+
+/* ---- connecting by request ---------------------------------------------- */
+
+int dw_mysql_endpoint_parse(const char *text, const char *field, char *host,
+			    size_t host_len, int *port)
+{
+	const char *colon = strrchr(text, ':');
+	char *end;
+	long p;
+
+	if (!colon || colon == text)
+		return dw_invalid(field, "%s must be host:port", field);
+	p = strtol(colon + 1, &end, 10);
+	if (*end || p < 1 || p > 65535)
+		return dw_invalid(field, "%s has no valid port", field);
+	size_t n = (size_t)(colon - text);
+	if (text[0] == '[' && colon[-1] == ']') {
+		text++;
+		n -= 2;
+	}
+	if (n == 0 || n >= host_len)
+		return dw_invalid(field, "%s has no valid host", field);
+	memcpy(host, text, n);
+	host[n] = '\0';
+	*port = (int)p;
+	return 0;
+}
+
+int dw_mysql_open(struct dw_mysql_link *l, const struct dw_mysql_target *t)
+{
+	char host[256];
+	int port = t->port ? t->port : 3306;
+
+	l->db = NULL;
+	l->tunnel = NULL;
+	snprintf(host, sizeof(host), "%s", t->host ? t->host : "");
+	if (t->endpoint && dw_mysql_endpoint_parse(t->endpoint, "mysql.endpoint", host,
+						   sizeof(host), &port))
+		return -1;
+	if (!host[0])
+		return dw_invalid("mysql.host", "mysql needs host or endpoint");
+	if (t->tunnel) {
+		struct dw_ssh_tunnel_config tc = *t->tunnel;
+		tc.target_host = host;
+		tc.target_port = port;
+		if (dw_ssh_tunnel_open(&l->tunnel, &tc))
+			return -1;
+		snprintf(host, sizeof(host), "127.0.0.1");
+		port = dw_ssh_tunnel_port(l->tunnel);
+	}
+	struct dw_mysql_config cfg = {
+		.host = host, .port = port, .user = t->user, .password = t->password,
+		.tls = t->tls, .ca_file = t->ca_file, .timeout_s = t->timeout_s,
+	};
+	if (dw_mysql_connect(&l->db, &cfg)) {
+		if (l->tunnel) {
+			char why[512];
+			dw_ssh_tunnel_error(l->tunnel, why, sizeof(why));
+			if (why[0])
+				dw_error_context("through the SSH tunnel (%s)", why);
+		}
+		dw_mysql_link_release(l);
+		return -1;
+	}
+	return 0;
+}
+
+void dw_mysql_link_release(struct dw_mysql_link *l)
+{
+	dw_mysql_close(l->db);
+	dw_ssh_tunnel_close(l->tunnel);
+	l->db = NULL;
+	l->tunnel = NULL;
+}
+
+/* ---- prepared statements ------------------------------------------------ */
+
+struct column {
+	enum dw_mysql_vtype type;
+	enum enum_field_types ftype;
+	unsigned decimals;
+	char *name;
+	char *buf;                 /* strings, decimals */
+	unsigned long cap, length;
+	long long i;
+	double d;
+	MYSQL_TIME t;
+	my_bool is_null, error;
+	char text[40];             /* a temporal value formatted */
+};
+
+struct dw_mysql_stmt {
+	struct dw_mysql *db;
+	MYSQL_STMT *st;
+	MYSQL_BIND *out;
+	struct column *cols;
+	struct dw_mysql_value *row;
+	size_t n;
+	int bound, executed;
+};
+
+static int raise_stmt(struct dw_mysql_stmt *s, const char *doing)
+{
+	return dw_fail("MySQLError", "%s on %s: %s (MySQL error %u)", doing, s->db->where,
+		       mysql_stmt_error(s->st), mysql_stmt_errno(s->st));
+}
+
+int dw_mysql_prepare(struct dw_mysql *db, const char *sql, struct dw_mysql_stmt **out)
+{
+	struct dw_mysql_stmt *s = dw_xcalloc(1, sizeof(*s));
+
+	*out = NULL;
+	s->db = db;
+	s->st = mysql_stmt_init(db->conn);
+	if (!s->st) {
+		free(s);
+		return raise_mysql(db, "preparing a statement");
+	}
+	if (mysql_stmt_prepare(s->st, sql, strlen(sql))) {
+		raise_stmt(s, "preparing a statement");
+		dw_mysql_stmt_free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+static void free_columns(struct dw_mysql_stmt *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->cols[i].buf);
+		free(s->cols[i].name);
+	}
+	free(s->cols);
+	free(s->out);
+	free(s->row);
+	s->cols = NULL;
+	s->out = NULL;
+	s->row = NULL;
+	s->n = 0;
+	s->bound = 0;
+}
+
+void dw_mysql_stmt_free(struct dw_mysql_stmt *s)
+{
+	if (!s)
+		return;
+	if (s->st)
+		mysql_stmt_close(s->st);
+	free_columns(s);
+	free(s);
+}
+
+static enum dw_mysql_vtype vtype_of(const MYSQL_FIELD *f)
+{
+	switch (f->type) {
+	case MYSQL_TYPE_TINY: case MYSQL_TYPE_SHORT: case MYSQL_TYPE_INT24:
+	case MYSQL_TYPE_LONG: case MYSQL_TYPE_LONGLONG: case MYSQL_TYPE_YEAR:
+		return (f->flags & UNSIGNED_FLAG) ? DW_MYSQL_V_UINT : DW_MYSQL_V_INT;
+	case MYSQL_TYPE_FLOAT: case MYSQL_TYPE_DOUBLE:
+		return DW_MYSQL_V_DOUBLE;
+	case MYSQL_TYPE_DECIMAL: case MYSQL_TYPE_NEWDECIMAL:
+		return DW_MYSQL_V_DECIMAL;
+	case MYSQL_TYPE_DATE: case MYSQL_TYPE_DATETIME: case MYSQL_TYPE_TIMESTAMP:
+	case MYSQL_TYPE_TIME: case MYSQL_TYPE_NEWDATE:
+		return DW_MYSQL_V_TEMPORAL;
+	case MYSQL_TYPE_BIT: case MYSQL_TYPE_GEOMETRY:
+		return DW_MYSQL_V_BINARY;
+	default:
+		/* character set 63 is "binary": BLOB, BINARY, VARBINARY */
+		return f->charsetnr == 63 ? DW_MYSQL_V_BINARY : DW_MYSQL_V_TEXT;
+	}
+}
+
+/* Text columns start with a buffer of their declared size up to 64 KiB
+ * (wider values are read whole with mysql_stmt_fetch_column on truncation). */
+#define INITIAL_CAP 65536UL
+
+static int bind_results(struct dw_mysql_stmt *s)
+{
+	MYSQL_RES *meta = mysql_stmt_result_metadata(s->st);
+	MYSQL_FIELD *f;
+
+	free_columns(s);
+	if (!meta)
+		return 0;
+	s->n = mysql_num_fields(meta);
+	f = mysql_fetch_fields(meta);
+	s->cols = dw_xcalloc(s->n ? s->n : 1, sizeof(*s->cols));
+	s->out = dw_xcalloc(s->n ? s->n : 1, sizeof(*s->out));
+	s->row = dw_xcalloc(s->n ? s->n : 1, sizeof(*s->row));
+	for (size_t i = 0; i < s->n; i++) {
+		struct column *c = &s->cols[i];
+		MYSQL_BIND *b = &s->out[i];
+		c->type = vtype_of(&f[i]);
+		c->ftype = f[i].type;
+		c->decimals = f[i].decimals > 6 ? 0 : f[i].decimals;
+		c->name = dw_xstrdup(f[i].name);
+		b->is_null = &c->is_null;
+		b->error = &c->error;
+		b->length = &c->length;
+		switch (c->type) {
+		case DW_MYSQL_V_INT: case DW_MYSQL_V_UINT:
+			b->buffer_type = MYSQL_TYPE_LONGLONG;
+			b->buffer = &c->i;
+			b->is_unsigned = c->type == DW_MYSQL_V_UINT;
+			break;
+		case DW_MYSQL_V_DOUBLE:
+			b->buffer_type = MYSQL_TYPE_DOUBLE;
+			b->buffer = &c->d;
+			break;
+		case DW_MYSQL_V_TEMPORAL:
+			b->buffer_type = c->ftype == MYSQL_TYPE_NEWDATE ? MYSQL_TYPE_DATE : c->ftype;
+			b->buffer = &c->t;
+			b->buffer_length = sizeof(c->t);
+			break;
+		default:
+			c->cap = f[i].length && f[i].length < INITIAL_CAP ? f[i].length + 1 : INITIAL_CAP;
+			c->buf = dw_xmalloc(c->cap);
+			b->buffer_type = MYSQL_TYPE_STRING;
+			b->buffer = c->buf;
+			b->buffer_length = c->cap;
+			break;
+		}
+	}
+	mysql_free_result(meta);
+	if (mysql_stmt_bind_result(s->st, s->out))
+		return raise_stmt(s, "binding a result");
+	s->bound = 1;
+	return 0;
+}
+
+int dw_mysql_stmt_execute(struct dw_mysql_stmt *s, const struct dw_mysql_param *p, size_t n)
+{
+	MYSQL_BIND *in;
+	int rc = 0;
+
+	dw_mysql_stmt_finish(s);
+	if (n != mysql_stmt_param_count(s->st))
+		return dw_fail("InternalError", "a statement with %lu parameters was given %zu",
+			       mysql_stmt_param_count(s->st), n);
+	in = dw_xcalloc(n ? n : 1, sizeof(*in));
+	for (size_t i = 0; i < n; i++) {
+		switch (p[i].type) {
+		case DW_MYSQL_P_NULL:
+			in[i].buffer_type = MYSQL_TYPE_NULL;
+			break;
+		case DW_MYSQL_P_INT: case DW_MYSQL_P_UINT:
+			in[i].buffer_type = MYSQL_TYPE_LONGLONG;
+			in[i].buffer = (void *)&p[i].i;
+			in[i].is_unsigned = p[i].type == DW_MYSQL_P_UINT;
+			break;
+		case DW_MYSQL_P_STR:
+			in[i].buffer_type = MYSQL_TYPE_STRING;
+			in[i].buffer = (void *)p[i].s;
+			in[i].buffer_length = strlen(p[i].s);
+			break;
+		}
+	}
+	if (n && mysql_stmt_bind_param(s->st, in))
+		rc = raise_stmt(s, "binding parameters");
+	if (rc == 0 && mysql_stmt_execute(s->st))
+		rc = raise_stmt(s, "running a query");
+	free(in);
+	if (rc == 0 && !s->bound)
+		rc = bind_results(s);
+	if (rc == 0)
+		s->executed = 1;
+	return rc;
+}
+
+size_t dw_mysql_stmt_columns(const struct dw_mysql_stmt *s)
+{
+	return s->n;
+}
+
+const char *dw_mysql_stmt_column_name(const struct dw_mysql_stmt *s, size_t i)
+{
+	return i < s->n ? s->cols[i].name : NULL;
+}
+
+static void format_time(struct column *c)
+{
+	const MYSQL_TIME *t = &c->t;
+	int n;
+
+	if (c->ftype == MYSQL_TYPE_DATE || c->ftype == MYSQL_TYPE_NEWDATE) {
+		snprintf(c->text, sizeof(c->text), "%04u-%02u-%02u", t->year, t->month, t->day);
+		return;
+	}
+	if (c->ftype == MYSQL_TYPE_TIME)
+		n = snprintf(c->text, sizeof(c->text), "%s%02u:%02u:%02u", t->neg ? "-" : "",
+			     t->hour + 24 * t->day, t->minute, t->second);
+	else
+		n = snprintf(c->text, sizeof(c->text), "%04u-%02u-%02u %02u:%02u:%02u", t->year,
+			     t->month, t->day, t->hour, t->minute, t->second);
+	if (c->decimals > 0 && n > 0 && (size_t)n < sizeof(c->text)) {
+		char frac[8];
+		snprintf(frac, sizeof(frac), "%06lu", t->second_part % 1000000UL);
+		frac[c->decimals] = '\0';
+		snprintf(c->text + n, sizeof(c->text) - (size_t)n, ".%s", frac);
+	}
+}
+
+/* A value wider than its buffer: grow the buffer and read it whole. */
+static int fetch_whole(struct dw_mysql_stmt *s, size_t i)
+{
+	struct column *c = &s->cols[i];
+	MYSQL_BIND *b = &s->out[i];
+
+	c->cap = c->length + 1;
+	c->buf = dw_xrealloc(c->buf, c->cap);
+	b->buffer = c->buf;
+	b->buffer_length = c->cap;
+	if (mysql_stmt_fetch_column(s->st, b, (unsigned)i, 0))
+		return raise_stmt(s, "reading a wide value");
+	/* the next rows use the grown buffer */
+	return mysql_stmt_bind_result(s->st, s->out) ? raise_stmt(s, "binding a result") : 0;
+}
+
+int dw_mysql_stmt_fetch(struct dw_mysql_stmt *s, const struct dw_mysql_value **row)
+{
+	int rc;
+
+	*row = NULL;
+	if (!s->executed)
+		return 0;
+	rc = mysql_stmt_fetch(s->st);
+	if (rc == MYSQL_NO_DATA) {
+		s->executed = 0;
+		return 0;
+	}
+	if (rc == 1) {
+		s->executed = 0;
+		return raise_stmt(s, "reading a row");
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		struct column *c = &s->cols[i];
+		struct dw_mysql_value *v = &s->row[i];
+		if (c->is_null) {
+			v->type = DW_MYSQL_V_NULL;
+			continue;
+		}
+		v->type = c->type;
+		switch (c->type) {
+		case DW_MYSQL_V_INT: case DW_MYSQL_V_UINT:
+			v->i = c->i;
+			break;
+		case DW_MYSQL_V_DOUBLE:
+			v->d = c->d;
+			break;
+		case DW_MYSQL_V_TEMPORAL:
+			format_time(c);
+			v->s = c->text;
+			v->len = strlen(c->text);
+			break;
+		default:
+			if (c->length >= c->cap && fetch_whole(s, i)) {
+				s->executed = 0;
+				return -1;
+			}
+			c->buf[c->length] = '\0';
+			v->s = c->buf;
+			v->len = c->length;
+			break;
+		}
+	}
+	*row = s->row;
+	return 1;
+}
+
+void dw_mysql_stmt_finish(struct dw_mysql_stmt *s)
+{
+	if (s->executed)
+		mysql_stmt_free_result(s->st);
+	s->executed = 0;
+}
+
+void dw_mysql_value_text(const struct dw_mysql_value *v, struct dw_buf *out)
+{
+	switch (v->type) {
+	case DW_MYSQL_V_NULL:
+		break;
+	case DW_MYSQL_V_INT:
+		dw_buf_printf(out, "%lld", v->i);
+		break;
+	case DW_MYSQL_V_UINT:
+		dw_buf_printf(out, "%llu", (unsigned long long)v->i);
+		break;
+	case DW_MYSQL_V_DOUBLE:
+		dw_buf_printf(out, "%.17g", v->d);
+		break;
+	default:
+		dw_buf_append(out, v->s, v->len);
+		break;
+	}
 }

@@ -51,4 +51,86 @@ int dw_mysql_safe_name(const char *name, size_t max_len);
 /* Parse "verify", "required" or "disabled". */
 int dw_mysql_tls_from_string(const char *s, enum dw_mysql_tls *out);
 
+/* ---- connecting by request: host/port or endpoint, optional tunnel ---- */
+
+struct dw_ssh_tunnel_config;
+struct dw_ssh_tunnel;
+
+/* Where and how to connect (the "mysql" object of dw-extract's request,
+ * dw-snapshot's login): host and port, or endpoint "host:port"; through an
+ * SSH bastion when tunnel is set (its target is filled in here). */
+struct dw_mysql_target {
+	const char *host;
+	int port;                  /* 0: 3306 */
+	const char *endpoint;      /* "host:port" or "[v6]:port" instead of host/port */
+	const char *user;
+	const char *password;
+	enum dw_mysql_tls tls;
+	const char *ca_file;
+	const struct dw_ssh_tunnel_config *tunnel;
+	unsigned timeout_s;
+};
+
+/* A connection and the tunnel it goes through (or NULL). */
+struct dw_mysql_link {
+	struct dw_mysql *db;
+	struct dw_ssh_tunnel *tunnel;
+};
+
+/* "host:port" or "[v6]:port" (field names the request field in errors). */
+int dw_mysql_endpoint_parse(const char *text, const char *field, char *host,
+			    size_t host_len, int *port);
+/* Open the tunnel (if any) and connect; on failure nothing is left open and
+ * the tunnel's own error is added to the message. */
+int dw_mysql_open(struct dw_mysql_link *l, const struct dw_mysql_target *t);
+void dw_mysql_link_release(struct dw_mysql_link *l);
+
+/* ---- prepared statements: values always reach the server as bound
+ * parameters, results are read row by row (unbuffered: a page of any size
+ * streams through the client's fixed column buffers). ---- */
+
+struct dw_mysql_stmt;
+
+enum dw_mysql_ptype { DW_MYSQL_P_NULL, DW_MYSQL_P_INT, DW_MYSQL_P_UINT, DW_MYSQL_P_STR };
+struct dw_mysql_param {
+	enum dw_mysql_ptype type;
+	long long i;               /* P_INT; P_UINT as unsigned */
+	const char *s;             /* P_STR */
+};
+
+enum dw_mysql_vtype {
+	DW_MYSQL_V_NULL,
+	DW_MYSQL_V_INT,            /* i */
+	DW_MYSQL_V_UINT,           /* (unsigned long long)i */
+	DW_MYSQL_V_DOUBLE,         /* d */
+	DW_MYSQL_V_DECIMAL,        /* s: the exact digits */
+	DW_MYSQL_V_TEMPORAL,       /* s: "2024-01-02 03:04:05.123456" (the column's decimals) */
+	DW_MYSQL_V_TEXT,           /* s, len: utf8mb4 */
+	DW_MYSQL_V_BINARY,         /* s, len: bytes */
+};
+
+struct dw_mysql_value {
+	enum dw_mysql_vtype type;
+	long long i;
+	double d;
+	const char *s;
+	size_t len;
+};
+
+int dw_mysql_prepare(struct dw_mysql *db, const char *sql, struct dw_mysql_stmt **out);
+void dw_mysql_stmt_free(struct dw_mysql_stmt *st);
+/* Bind n parameters and execute; the rows are then read with fetch. */
+int dw_mysql_stmt_execute(struct dw_mysql_stmt *st, const struct dw_mysql_param *p, size_t n);
+size_t dw_mysql_stmt_columns(const struct dw_mysql_stmt *st);
+const char *dw_mysql_stmt_column_name(const struct dw_mysql_stmt *st, size_t i);
+/* The next row: 1 with *row (n columns, valid until the next fetch), 0 at
+ * the end, -1 failed. */
+int dw_mysql_stmt_fetch(struct dw_mysql_stmt *st, const struct dw_mysql_value **row);
+/* Read the rest of the result away (before executing again). */
+void dw_mysql_stmt_finish(struct dw_mysql_stmt *st);
+/* A value as text ("" for NULL; integers and doubles printed), into out. */
+void dw_mysql_value_text(const struct dw_mysql_value *v, struct dw_buf *out);
+/* The server error number of the last failure on db (0: none). */
+unsigned dw_mysql_errno(struct dw_mysql *db);
+
 #endif

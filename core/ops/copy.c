@@ -573,29 +573,10 @@ static int wait_cluster_available(struct dw_aws *aws, const char *cluster,
 
 /* ---- the engineer's login ---------------------------------------------- */
 
-/* "host:port" or "[v6]:port". */
+/* "host:port" or "[v6]:port" (db/mysql.c, shared with dw-extract). */
 static int parse_endpoint(const char *text, char *host, size_t host_len, int *port)
 {
-	const char *colon = strrchr(text, ':');
-	char *end;
-	long p;
-
-	if (!colon || colon == text)
-		return dw_invalid("endpoint_override", "endpoint_override must be host:port");
-	p = strtol(colon + 1, &end, 10);
-	if (*end || p < 1 || p > 65535)
-		return dw_invalid("endpoint_override", "endpoint_override has no valid port");
-	size_t n = (size_t)(colon - text);
-	if (text[0] == '[' && colon[-1] == ']') {
-		text++;
-		n -= 2;
-	}
-	if (n == 0 || n >= host_len)
-		return dw_invalid("endpoint_override", "endpoint_override has no valid host");
-	memcpy(host, text, n);
-	host[n] = '\0';
-	*port = (int)p;
-	return 0;
+	return dw_mysql_endpoint_parse(text, "endpoint_override", host, host_len, port);
 }
 
 /* 'user'@'%' */
