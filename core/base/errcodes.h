@@ -123,7 +123,12 @@
 	X(AlertsNotSent, "1, 75", "dw-alert deliver: some alerts were not mailed (SES refused them; 75 when it throttled or could not be reached); their messages stay in the queue") \
 	X(AirflowUnreachable, "75", "the Airflow REST API did not answer, or answered 5xx") \
 	X(AirflowAuthFailed, "2", "the Airflow REST API refused the credentials (401, 403)") \
-	X(AirflowApiError, "1", "the Airflow REST API answered a call with another error, or with something that is not JSON")
+	X(AirflowApiError, "1", "the Airflow REST API answered a call with another error, or with something that is not JSON") \
+	/* dw-extract */                                                        \
+	X(WatermarkConflict, "1", "the watermark was written by someone else meanwhile (the SSM version is not the one read plus one, or the DynamoDB item's version moved); nothing past the last page was sent") \
+	X(WatermarkInvalid, "1", "the stored watermark is not one dw-extract wrote (its cursor or tiebreak cannot be read)") \
+	X(Locked, "75", "another run holds the table's write lease (dw-extract run, reset); run again later, or give lock.wait_timeout_s") \
+	X(RecordTooLarge, "1", "a record is larger than the sink takes (Kinesis 1 MiB with its key, Firehose 1000 KiB); nothing of its page was sent")
 
 /* 1 when name is a registered dwops code, 0 otherwise (an AWS code). */
 int dw_errcode_registered(const char *name);
