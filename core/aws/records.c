@@ -83,7 +83,7 @@ int dw_records_send(struct dw_records_send *s, const struct dw_record *recs, siz
 		return 0;
 	if (dw_records_check(recs, n, s->limits))
 		return -1;
-	pending = dw_xcalloc(n, sizeof(*pending));
+	pending = dw_xcalloc(n, sizeof(*pending)); /* NOLINT(bugprone-sizeof-expression): an array of pointers */
 	failed = dw_xcalloc(n < s->limits->max_records ? n : s->limits->max_records, 1);
 	for (size_t i = 0; i < n; i++)
 		pending[i] = &recs[i];

@@ -120,7 +120,7 @@ static int split_table(const char *table, char *db, char *name)
 		return dw_invalid("table", "table must be database.table");
 	memcpy(db, table, (size_t)(dot - table));
 	db[dot - table] = '\0';
-	strcpy(name, dot + 1);
+	snprintf(name, 65, "%s", dot + 1);
 	if (!dw_extract_safe_ident(db) || !dw_extract_safe_ident(name))
 		return dw_invalid("table", "table \"%s\": database and table names must be 1 to "
 				  "64 letters, digits, _ or $ (other names are refused, not quoted)",
@@ -204,7 +204,7 @@ int dw_extract_state_parse(const char *text, char **cursor, char **tiebreak)
 	const cJSON *c, *t;
 
 	*cursor = *tiebreak = NULL;
-	if (dw_json_parse(text, strlen(text), "watermark", &o) || !cJSON_IsObject(o)) {
+	if (!text || dw_json_parse(text, strlen(text), "watermark", &o) || !cJSON_IsObject(o)) {
 		dw_error_clear();
 		cJSON_Delete(o);
 		return dw_fail("WatermarkInvalid", "the stored watermark is not a JSON object");
@@ -416,7 +416,7 @@ static int resolve_keys(struct run *x)
 		int unique = 0;
 		for (size_t i = 0; i < x->n_ii && !unique; i++)
 			if (!x->ii[i].non_unique && index_columns(x, x->ii[i].index, &a, &b) == 1 &&
-			    strcasecmp(a, x->tiebreak) == 0)
+			    a && strcasecmp(a, x->tiebreak) == 0)
 				unique = 1;
 		if (!unique)
 			return dw_invalid("cursor.tiebreak", "cursor.tiebreak %s has no unique index "
