@@ -1,16 +1,21 @@
 """dw-etl streams large outputs with S3 multipart uploads (moto): an output
 past part_mb goes up in parts while the file is still being read, the object
 is byte for byte the one a single PUT writes (and the same on every run), and
-a part that fails aborts the upload, so no parts are left stored."""
+a part that fails aborts the upload, so no parts are left stored; one left
+open by a kill -9 is aborted by the re-run."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import random
+import subprocess
+import time
 
 import fastavro
-import io
 
+from conftest import BIN
 from test_etl import LAKE, SRC, aws, lake_objects  # noqa: F401
 
 MAPPING = {"blob": [{"name": "id", "type": "string"}, {"name": "n", "type": "bigint"},
@@ -88,3 +93,37 @@ def test_failed_part_aborts_the_upload(aws, run_op, fault_proxy):
     r = run(run_op)                        # a re-run finishes the job
     assert r.code == 0 and r.data["multipart_objects"] == 1, r
     assert open_uploads(s3) == []
+
+
+def test_kill_9_midway_then_rerun_aborts_the_left_upload(aws, run_op, fault_proxy):
+    """Killed while its second part is on the way, a worker leaves an open
+    upload (part 1 stored, billed); the re-run of the file aborts it before
+    starting its own, and writes the same object."""
+    s3, _ = aws
+    s3.put_object(Bucket=SRC, Key=KEY, Body=big_file())
+    fault_proxy.set_rules([{"match": {"method": "PUT", "path_prefix": f"/{LAKE}/"}, "skip": 1,
+                            "times": 1, "fault": "slow", "delay_ms": 20000}])
+    req = {"bucket": SRC, "keys": [KEY], "dest_bucket": LAKE, "mapping": MAPPING, "codec": "null",
+           "read_chunk_bytes": 1 << 20, "part_mb": 5}
+    env = dict(os.environ, **fault_proxy.env)
+    proc = subprocess.Popen([str(BIN / "dw-etl"), "process"], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc.stdin.write(json.dumps(req).encode())
+    proc.stdin.close()
+    deadline = time.monotonic() + 60
+    while fault_proxy.stats()["rules"][0]["seen"] < 2:   # part 2 is being held
+        assert proc.poll() is None and time.monotonic() < deadline, "part 2 never came"
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    left = open_uploads(s3)
+    assert len(left) == 1 and lake_objects(s3) == [], left
+    fault_proxy.clear()
+    r = run(run_op)
+    assert r.code == 0 and r.data["stale_uploads_aborted"] == 1 and r.data["multipart_objects"] == 1, r
+    assert open_uploads(s3) == []
+    key = "demo/blob/2019/06/01/2019-06-01-15-0-0-events.avro"
+    streamed = s3.get_object(Bucket=LAKE, Key=key)["Body"].read()
+    r = run(run_op, part_mb=1024, dest_prefix="single")
+    assert r.code == 0, r
+    assert s3.get_object(Bucket=LAKE, Key=key.replace("demo/", "single/", 1))["Body"].read() == streamed

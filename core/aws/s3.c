@@ -438,6 +438,67 @@ int dw_s3_complete_multipart_upload(struct dw_aws *aws, const char *bucket,
 	return rc;
 }
 
+/* One page of ListMultipartUploads: the uploads to on_upload, and the
+ * markers of the next page (new strings; NULL after the last). */
+static int uploads_page(struct dw_aws *aws, const char *bucket, const char *prefix,
+			char **key_marker, char **id_marker, dw_s3_upload_fn on_upload, void *ud)
+{
+	struct dw_aws_request req;
+	struct dw_http_response resp;
+	xmlDocPtr doc = NULL;
+	char key[2048], id[1024], truncated[8];
+	int rc;
+
+	upload_request(&req, "GET", bucket, "/", NULL);
+	if (prefix && *prefix)
+		dw_kv_add(&req.query, "prefix", prefix);
+	if (*key_marker)
+		dw_kv_add(&req.query, "key-marker", *key_marker);
+	if (*id_marker)
+		dw_kv_add(&req.query, "upload-id-marker", *id_marker);
+	free(*key_marker);
+	free(*id_marker);
+	*key_marker = *id_marker = NULL;
+	dw_http_response_init(&resp);
+	rc = dw_aws_send(aws, &req, &resp);
+	if (rc == 0)
+		rc = dw_xml_parse(resp.body.data, resp.body.len, &doc);
+	xmlNodePtr root = rc == 0 ? xmlDocGetRootElement(doc) : NULL;
+	for (xmlNodePtr u = root ? dw_xml_first(root, "Upload") : NULL; rc == 0 && u;
+	     u = dw_xml_next(u, "Upload"))
+		rc = on_upload(ud, dw_xml_textbuf(u, "Key", key, sizeof(key)),
+			       dw_xml_textbuf(u, "UploadId", id, sizeof(id)));
+	if (rc == 0 && strcmp(dw_xml_textbuf(root, "IsTruncated", truncated, sizeof(truncated)),
+			      "true") == 0) {
+		*key_marker = dw_xml_text(root, "NextKeyMarker");
+		*id_marker = dw_xml_text(root, "NextUploadIdMarker");
+		if (!*key_marker || !**key_marker)
+			rc = dw_fail("InvalidResponse", "ListMultipartUploads answered a truncated "
+				     "page without NextKeyMarker");
+	}
+	xmlFreeDoc(doc);
+	dw_http_response_release(&resp);
+	dw_aws_request_release(&req);
+	return rc;
+}
+
+int dw_s3_list_uploads(struct dw_aws *aws, const char *bucket, const char *prefix,
+		       dw_s3_upload_fn on_upload, void *ud)
+{
+	char *key_marker = NULL, *id_marker = NULL;
+	int rc;
+
+	do {
+		rc = uploads_page(aws, bucket, prefix, &key_marker, &id_marker, on_upload, ud);
+	} while (rc == 0 && key_marker);
+	free(key_marker);
+	free(id_marker);
+	if (rc)
+		return dw_error_context("listing the multipart uploads of s3://%s/%s", bucket,
+					prefix ? prefix : "");
+	return 0;
+}
+
 int dw_s3_abort_multipart_upload(struct dw_aws *aws, const char *bucket,
 				 const char *key, const char *upload_id)
 {

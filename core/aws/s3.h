@@ -117,6 +117,12 @@ int dw_s3_upload_part_copy_parse(const struct dw_http_response *resp,
 int dw_s3_complete_multipart_upload(struct dw_aws *aws, const char *bucket,
 				    const char *key, const char *upload_id,
 				    const struct dw_s3_part *parts, size_t n);
+/* ListMultipartUploads under prefix across every page: on_upload gets
+ * each open upload's key and id (return 0 to go on, -1 to stop with the
+ * error it raised). */
+typedef int (*dw_s3_upload_fn)(void *ud, const char *key, const char *upload_id);
+int dw_s3_list_uploads(struct dw_aws *aws, const char *bucket, const char *prefix,
+		       dw_s3_upload_fn on_upload, void *ud);
 /* AbortMultipartUpload (the parts copied so far are dropped, not billed). */
 int dw_s3_abort_multipart_upload(struct dw_aws *aws, const char *bucket,
 				 const char *key, const char *upload_id);

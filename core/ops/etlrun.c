@@ -22,7 +22,7 @@
 struct agg {
 	unsigned long long files, missing_files, failed_files, lines, records, bad_lines,
 		unknown_records, invalid_values, objects, bytes_read, bytes_written,
-		multipart_objects, parts;
+		multipart_objects, parts, stale_uploads_aborted;
 	unsigned long long messages_ok, messages_failed, messages_failed_transient,
 		test_events, empty_messages;
 	cJSON *per_on;    /* {"<on>": {"records": n, "objects": n}} */
@@ -91,16 +91,61 @@ struct upload {
 struct file_uploads {
 	struct upload *ups;
 	size_t n;
-	unsigned long long multipart, parts;
+	unsigned long long multipart, parts, stale_aborted;
 };
+
+struct stale {
+	const char *key;
+	char **ids;
+	size_t n;
+};
+
+static int on_open_upload(void *ud, const char *key, const char *upload_id)
+{
+	struct stale *st = ud;
+
+	if (strcmp(key, st->key) == 0 && *upload_id) {
+		st->ids = dw_xrealloc(st->ids, (st->n + 1) * sizeof(*st->ids));
+		st->ids[st->n++] = dw_xstrdup(upload_id);
+	}
+	return 0;
+}
+
+/* Before an output's upload starts: an upload of the same key still open
+ * was left by a worker killed midway (or is a redelivered message's twin
+ * still at work, which then fails and is delivered again): abort it, so
+ * its parts stop being stored and billed.  A failure here is only logged
+ * (the bucket's AbortIncompleteMultipartUpload rule is the backstop). */
+static void abort_stale_uploads(struct dw_aws *aws, const char *bucket, const char *key,
+				struct file_uploads *fu)
+{
+	struct stale st = { .key = key };
+	struct dw_error saved;
+
+	dw_error_save(&saved);
+	if (dw_s3_list_uploads(aws, bucket, key, on_open_upload, &st))
+		dw_warn("%s", dw_error_last()->message);
+	for (size_t i = 0; i < st.n; i++) {
+		if (dw_s3_abort_multipart_upload(aws, bucket, key, st.ids[i]) == 0) {
+			dw_warn("s3://%s/%s: aborted the multipart upload %s left open by an "
+				"earlier run", bucket, key, st.ids[i]);
+			fu->stale_aborted++;
+		}
+		free(st.ids[i]);
+	}
+	free(st.ids);
+	dw_error_restore(&saved);
+}
 
 /* Send the output's container so far as its next part (starting the
  * upload first), and forget those bytes.  The parts are whole stretches of
  * the container in order, so the object is byte for byte the one a single
  * PUT writes. */
 static int send_part(struct dw_aws *aws, const struct dw_etl_run_config *cfg,
-		     struct dw_etl_output *o, struct upload *u)
+		     struct dw_etl_output *o, struct upload *u, struct file_uploads *fu)
 {
+	if (!u->id)
+		abort_stale_uploads(aws, cfg->dest_bucket, o->key, fu);
 	if (!u->id && dw_s3_create_upload(aws, cfg->dest_bucket, o->key, "avro/binary", &u->id))
 		return dw_error_context("starting the multipart upload of s3://%s/%s",
 					cfg->dest_bucket, o->key);
@@ -130,7 +175,8 @@ static int stream_outputs(struct dw_aws *aws, const struct dw_etl_run_config *cf
 		fu->n = f->n_outputs;
 	}
 	for (size_t i = 0; i < f->n_outputs; i++)
-		if (f->outputs[i]->w.out.len >= part && send_part(aws, cfg, f->outputs[i], &fu->ups[i]))
+		if (f->outputs[i]->w.out.len >= part &&
+		    send_part(aws, cfg, f->outputs[i], &fu->ups[i], fu))
 			return -1;
 	return 0;
 }
@@ -151,7 +197,7 @@ static int write_outputs(struct dw_aws *aws, const struct dw_etl_run_config *cfg
 				return -1;
 			continue;
 		}
-		if (o->w.out.len && send_part(aws, cfg, f->outputs[i], u))
+		if (o->w.out.len && send_part(aws, cfg, f->outputs[i], u, fu))
 			return -1;
 		if (dw_s3_complete_multipart_upload(aws, cfg->dest_bucket, o->key, u->id, u->parts, u->n))
 			return dw_error_context("completing the multipart upload of s3://%s/%s",
@@ -247,6 +293,7 @@ static void agg_file(struct agg *a, const struct dw_etl_file *f, const struct fi
 	cJSON_ArrayForEach(u, f->unknown_counts) {
 		add_count(a->unknown, u->string, u->valuedouble);
 	}
+	a->stale_uploads_aborted += fu->stale_aborted;
 	if (st != FILE_OK)
 		return;
 	for (size_t i = 0; i < f->n_outputs; i++) {
@@ -522,6 +569,8 @@ static void fill_totals(const struct agg *a, cJSON *r)
 	dw_json_add_int(r, "bytes_written", (long long)a->bytes_written);
 	dw_json_add_int(r, "multipart_objects", (long long)a->multipart_objects);
 	dw_json_add_int(r, "parts_uploaded", (long long)a->parts);
+	if (a->stale_uploads_aborted)
+		dw_json_add_int(r, "stale_uploads_aborted", (long long)a->stale_uploads_aborted);
 	cJSON_AddItemToObject(r, "per_on", cJSON_Duplicate(a->per_on, 1));
 	cJSON_AddItemToObject(r, "unknown", cJSON_Duplicate(a->unknown, 1));
 	if (cJSON_GetArraySize(a->failures))
