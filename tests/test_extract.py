@@ -435,3 +435,24 @@ def test_examples(bench, db, aws, mysql, extract):
     r = extract("run", run)
     assert r.code == 0 and r.data["rows"] == 10, r
     assert len(stream_records(aws)) == 20
+
+
+def test_source_through_ssh_tunnel_and_secret(bench, db, aws, mysql, extract, tmp_path):
+    """The mysql object's fields are dw-snapshot's: an SSH bastion, and the
+    login from Secrets Manager (never printed)."""
+    insert_same_time(mysql, db, 5)
+    aws.client("secretsmanager").create_secret(
+        Name="extract/login", SecretString=json.dumps({"username": "root",
+                                                       "password": bench.mysql_root_password}))
+    tunnel = {"host": bench.ssh_host, "port": bench.ssh_port, "user": bench.ssh_user,
+              "private_key_file": bench.ssh_private_key, "known_hosts_file": bench.ssh_known_hosts}
+    src = {"endpoint": f"{bench.mysql_host}:{bench.mysql_port}", "secret_id": "extract/login",
+           "tls": {"mode": "disabled"}, "ssh_tunnel": tunnel}
+    r = extract("run", request(bench, db, mysql=src))
+    assert r.code == 0 and r.data["rows"] == 5, r
+    assert "SSH tunnel 127.0.0.1:" in r.stderr
+    bad = dict(src, ssh_tunnel=dict(tunnel, known_hosts_file=str(tmp_path / "none")))
+    r = extract("run", request(bench, db, mysql=bad))
+    assert r.code == 2 and r.error["field"] == "mysql.ssh_tunnel.known_hosts_file", r
+    r = extract("run", request(bench, db, mysql=dict(src, user="root")))
+    assert r.code == 2 and r.error["field"] == "mysql.secret_id", r

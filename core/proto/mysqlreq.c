@@ -38,8 +38,11 @@ const struct dw_field dw_mysql_fields[] = {
 
 static int readable(const char *file, const char *path, const char *name)
 {
+	char field[128];
+
+	snprintf(field, sizeof(field), "%s.%s", path, name);
 	if (file && access(file, R_OK) != 0)
-		return dw_invalid(name, "%s.%s: cannot read %s", path, name, file);
+		return dw_invalid(field, "%s: cannot read %s", field, file);
 	return 0;
 }
 
@@ -52,9 +55,11 @@ int dw_req_mysql_tls(const cJSON *tls, const char *path, enum dw_mysql_tls *mode
 	*ca_file = dw_req_str(tls, "ca_file", NULL);
 	if (m && dw_mysql_tls_from_string(m, mode))
 		return -1;
-	if (*ca_file && *mode != DW_MYSQL_TLS_VERIFY)
-		return dw_invalid("tls.ca_file", "%s.ca_file is only used with %s.mode verify",
-				  path, path);
+	if (*ca_file && *mode != DW_MYSQL_TLS_VERIFY) {
+		char field[128];
+		snprintf(field, sizeof(field), "%s.ca_file", path);
+		return dw_invalid(field, "%s.ca_file is only used with %s.mode verify", path, path);
+	}
 	return 0;
 }
 
