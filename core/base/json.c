@@ -418,13 +418,14 @@ int dw_json_parse(const char *text, size_t len, const char *what, cJSON **out)
 	struct walk w = { 0 };
 	const char *end = NULL;
 	long line, col;
+	size_t bom = 0;
 	cJSON *doc;
 
 	*out = NULL;
 	if (!what)
 		what = "text";
 	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
-		sc.pos = 3; /* a UTF-8 byte order mark, which cJSON skips too */
+		sc.pos = bom = 3; /* a UTF-8 byte order mark */
 	if (scan_value(&sc, 0) == 0) {
 		skip_ws(&sc);
 		if (sc.pos < sc.len)
@@ -438,7 +439,9 @@ int dw_json_parse(const char *text, size_t len, const char *what, cJSON **out)
 				"the %s is not valid JSON: %s at line %ld, column %ld",
 				what, sc.err, line, col);
 	}
-	doc = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	/* Past the mark: cJSON skips one only when two more bytes follow it
+	 * ("\xEF\xBB\xBF" "5" failed there). */
+	doc = cJSON_ParseWithLengthOpts(text + bom, len - bom, &end, 0);
 	if (!doc) {
 		/* Only out of memory: the scanner is stricter than cJSON. */
 		free(sc.flags);
