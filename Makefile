@@ -42,7 +42,7 @@ LIB      := $(OBJ)/libdwcore.a
 # Objects are intermediate files of chained rules: keep them.  (Not a bare
 # .SECONDARY:, which would make every target secondary, FORCE included, and
 # so stop build/flags from being checked.)
-.PRECIOUS: $(OBJ)/%.o $(FUZZ_OBJ)/%.o
+.PRECIOUS: $(OBJ)/%.o $(FUZZ_OBJ)/%.o $(FUZZ_OBJ)/req/%.o
 all: $(OPS)
 
 # Relink when the flags change (release <-> sanitizers).
@@ -119,7 +119,11 @@ FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 		-fno-sanitize-recover=undefined
 FUZZ_OBJ     := build/obj-fuzz
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+# ... and the request protocol of every operator: tests/fuzz/req.c built
+# with each operator's own source (build/fuzz/fuzz_req_<op>, seeds: the
+# operator's examples/dw-<op>/ requests).
+FUZZ_REQ_OPS := $(patsubst operators/dw-%.c,%,$(wildcard operators/dw-*.c))
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%) $(FUZZ_REQ_OPS:%=build/fuzz/fuzz_req_%)
 FUZZ_LIB     := $(FUZZ_OBJ)/libdwcore.a
 
 $(FUZZ_OBJ)/%.o: %.c $(wildcard core/*/*.h) tests/fuzz/fuzz.h
@@ -135,16 +139,27 @@ build/fuzz/%: $(FUZZ_OBJ)/tests/fuzz/%.o $(FUZZ_LIB)
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LDLIBS)
 
+$(FUZZ_OBJ)/req/%.o: tests/fuzz/req.c operators/dw-%.c $(wildcard core/*/*.h) tests/fuzz/fuzz.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link \
+		-Icore $(PKG_CFLAGS) -DFUZZ_OPERATOR='"../../operators/dw-$*.c"' -c $< -o $@
+
+build/fuzz/fuzz_req_%: $(FUZZ_OBJ)/req/%.o $(FUZZ_LIB)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+
 fuzz-build: $(FUZZ_BIN)
 
 fuzz: fuzz-build
 	@for f in $(FUZZ_BIN); do \
 		n=$${f#build/fuzz/fuzz_}; mkdir -p build/fuzz/$$n.corpus; \
+		seeds=tests/fuzz/$$n/corpus; \
+		case $$n in req_*) seeds=examples/dw-$${n#req_};; esac; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
 		ASAN_OPTIONS=detect_leaks=1 $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 			-rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
 			-artifact_prefix=build/fuzz/crash-$$n- \
-			build/fuzz/$$n.corpus tests/fuzz/$$n/corpus 2>build/fuzz/$$n.log || \
+			build/fuzz/$$n.corpus $$seeds 2>build/fuzz/$$n.log || \
 			{ tail -40 build/fuzz/$$n.log; exit 1; }; \
 		grep -E '^stat::number_of_executed_units' build/fuzz/$$n.log; \
 	done

@@ -14,7 +14,18 @@ import pytest
 from conftest import REPO
 
 FUZZ_DIR = REPO / "tests" / "fuzz"
-HARNESSES = sorted(p.stem[len("fuzz_"):] for p in FUZZ_DIR.glob("fuzz_*.c"))
+# tests/fuzz/fuzz_<name>.c, seeds in tests/fuzz/<name>/corpus; and the request
+# protocol of every operator (tests/fuzz/req.c with operators/dw-<op>.c),
+# seeds: its example requests.
+OPERATORS = sorted(p.stem[len("dw-"):] for p in (REPO / "operators").glob("dw-*.c"))
+HARNESSES = sorted([p.stem[len("fuzz_"):] for p in FUZZ_DIR.glob("fuzz_*.c")] +
+                   [f"req_{op}" for op in OPERATORS])
+
+
+def seeds_of(name):
+    if name.startswith("req_"):
+        return REPO / "examples" / f"dw-{name[len('req_'):]}"
+    return FUZZ_DIR / name / "corpus"
 SECONDS = int(os.environ.get("DW_FUZZ_SECONDS", "3"))
 
 
@@ -27,10 +38,10 @@ def fuzz_build():
 
 
 def test_every_harness_has_seeds():
-    assert len(HARNESSES) >= 5
+    assert len(HARNESSES) >= 6 + len(OPERATORS)
     for name in HARNESSES:
-        seeds = list((FUZZ_DIR / name / "corpus").glob("*"))
-        assert seeds, f"tests/fuzz/{name}/corpus has no seeds"
+        seeds = list(seeds_of(name).glob("*"))
+        assert seeds, f"{seeds_of(name)} has no seeds"
 
 
 @pytest.mark.parametrize("name", HARNESSES)
@@ -40,7 +51,7 @@ def test_fuzz_briefly(fuzz_build, tmp_path, name):
     r = subprocess.run(
         [str(fuzz_build / f"fuzz_{name}"), f"-max_total_time={SECONDS}", "-timeout=10",
          "-rss_limit_mb=2048", "-max_len=65536", "-print_final_stats=1",
-         f"-artifact_prefix={tmp_path}/crash-", str(work), str(FUZZ_DIR / name / "corpus")],
+         f"-artifact_prefix={tmp_path}/crash-", str(work), str(seeds_of(name))],
         cwd=REPO, capture_output=True, text=True, timeout=SECONDS + 120,
         env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1"))
     crashes = list(tmp_path.glob("crash-*"))
