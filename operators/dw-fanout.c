@@ -6,12 +6,14 @@
 
 #include <string.h>
 
-/* hour, or start and end: which hours to send, as whole hours. */
-static int pick_hours(const cJSON *req, time_t *start, time_t *end)
-{
-	return dw_fanout_pick_hours(dw_req_str(req, "hour", NULL), dw_req_str(req, "start", NULL),
-				    dw_req_str(req, "end", NULL), start, end);
-}
+/* The request, bound by fanout_fields. */
+struct fanout_req {
+	const char *bucket, *prefix, *hour, *start, *end, *queue_url, *key_format;
+	const char *message_group_id;
+	int message_format;         /* index in message_formats: enum dw_fanout_message */
+	int empty;                  /* index in empties: enum dw_fanout_empty */
+	int concurrency, page_size, dry_run;
+};
 
 /* What SQS accepts as a MessageGroupId. */
 static int group_id_ok(const char *id)
@@ -24,39 +26,26 @@ static int group_id_ok(const char *id)
 	return n >= 1 && n <= 128;
 }
 
-static int pick_options(const cJSON *req, struct dw_fanout_config *c)
+/* The checks the table cannot make, and the config for the core. */
+static int read_config(const struct fanout_req *q, struct dw_fanout_config *c)
 {
-	static const char *const formats[] = { "key", "s3_event", NULL };
-	static const char *const empties[] = { "skip", "fail", "ok", NULL };
-	const char *fmt = dw_req_str(req, "message_format", "key");
-	const char *empty = dw_req_str(req, "empty", "skip");
-	const char *url = c->queue_url;
-
-	if (dw_req_choice(req, "message_format", "", formats) ||
-	    dw_req_choice(req, "empty", "", empties))
-		return -1;
-	c->message = fmt[0] == 's' ? DW_FANOUT_MSG_S3_EVENT : DW_FANOUT_MSG_KEY;
-	c->empty = empty[0] == 'f' ? DW_FANOUT_EMPTY_FAIL
-		 : empty[0] == 'o' ? DW_FANOUT_EMPTY_OK : DW_FANOUT_EMPTY_SKIP;
-	/* checked in 64 bits, then narrowed: 4294967297 is not 1 */
-	long long concurrency = dw_req_int(req, "concurrency", 32);
-	if (concurrency < 1 || concurrency > DW_FANOUT_MAX_CONCURRENCY)
-		return dw_invalid("concurrency", "concurrency must be between 1 and %d, not %lld",
-				  DW_FANOUT_MAX_CONCURRENCY, concurrency);
-	c->concurrency = (int)concurrency;
-	long long page_size = dw_req_int(req, "page_size", 1000);
-	if (page_size < 1 || page_size > 1000)
-		return dw_invalid("page_size", "page_size must be between 1 and 1000, not %lld",
-				  page_size);
-	c->page_size = (int)page_size;
+	/* The choices' order is the enums' (message_formats, empties). */
+	*c = (struct dw_fanout_config){
+		.bucket = q->bucket, .folder = q->prefix, .queue_url = q->queue_url,
+		.message_group_id = q->message_group_id, .dry_run = q->dry_run,
+		.message = (enum dw_fanout_message)q->message_format,
+		.empty = (enum dw_fanout_empty)q->empty,
+		.concurrency = q->concurrency, .page_size = q->page_size,
+	};
 	if (c->message_group_id && !group_id_ok(c->message_group_id))
 		return dw_invalid("message_group_id", "message_group_id must be 1 to 128 printable "
 				  "ASCII characters without spaces");
 	if (!*c->bucket)
 		return dw_invalid("bucket", "bucket must not be empty");
-	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+	if (strncmp(c->queue_url, "https://", 8) != 0 && strncmp(c->queue_url, "http://", 7) != 0)
 		return dw_invalid("queue_url", "queue_url must be a queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)");
-	return 0;
+	/* hour, or start and end: which hours to send, as whole hours. */
+	return dw_fanout_pick_hours(q->hour, q->start, q->end, &c->start, &c->end);
 }
 
 /* The result: the core's struct as JSON. */
@@ -130,23 +119,39 @@ static void put_result(cJSON *r, const struct dw_fanout_config *c,
 		dw_json_add_int(r, "failures_omitted", (long long)f->failures_omitted);
 }
 
+#define F(kind, n, ...) DW_##kind(n, struct fanout_req, __VA_ARGS__)
+static const struct dw_field fanout_fields[] = {
+	F(STR, "bucket", bucket, DW_REQUIRED, NULL, "bucket the event files are in"),
+	F(STR, "prefix", prefix, 0, NULL, "folder the files are in (a \"/\" is added)"),
+	F(STR, "hour", hour, 0, NULL, "the hour, e.g. 2019-06-01T15 or 2019-06-01T15:00:00+00:00"),
+	F(STR, "start", start, 0, NULL, "first hour of a range (instead of hour)"),
+	F(STR, "end", end, 0, NULL, "end of the range, exclusive"),
+	F(STR, "queue_url", queue_url, DW_REQUIRED, NULL, "SQS queue URL (.fifo: FIFO ids are set)"),
+	F(STR, "key_format", key_format, 0, DW_FANOUT_KEY_FORMAT,
+	  "key layout ({YYYY} {MM} {DD} {HH} {H} {m} {mm} {s} {ss})"),
+	F(CHOICE, "message_format", message_format, 0, "key", DW_CHOICES("key", "s3_event"),
+	  "the message body: the key, or an S3 event notification"),
+	F(STR, "message_group_id", message_group_id, 0, NULL, "FIFO: one group for all (default: one per object)"),
+	F(INT, "concurrency", concurrency, 0, 32, 1, DW_FANOUT_MAX_CONCURRENCY, "SendMessageBatch calls in flight"),
+	F(INT, "page_size", page_size, 0, 1000, 1, 1000, "keys per ListObjectsV2 page"),
+	F(CHOICE, "empty", empty, 0, "skip", DW_CHOICES("skip", "fail", "ok"),
+	  "no files for the hour(s): skip (exit 99), fail, or ok"),
+	F(BOOL, "dry_run", dry_run, 0, 0, "list and count what would be sent, send nothing"),
+	DW_FIELDS_END
+};
+#undef F
+
 static int fanout(struct dw_ctx *ctx)
 {
-	struct dw_fanout_config c = {
-		.bucket = dw_req_str(ctx->req, "bucket", ""),
-		.folder = dw_req_str(ctx->req, "prefix", NULL),
-		.queue_url = dw_req_str(ctx->req, "queue_url", ""),
-		.message_group_id = dw_req_str(ctx->req, "message_group_id", NULL),
-		.dry_run = dw_req_bool(ctx->req, "dry_run", 0),
-	};
+	struct fanout_req q;
+	struct dw_fanout_config c;
 	struct dw_fanout_keyfmt *keyfmt = NULL;
 	struct dw_fanout_result res = { 0 };
 	struct dw_aws *aws;
 	int rc;
 
-	if (pick_hours(ctx->req, &c.start, &c.end) || pick_options(ctx->req, &c) ||
-	    dw_fanout_keyfmt_new(dw_req_str(ctx->req, "key_format", DW_FANOUT_KEY_FORMAT),
-				 "key_format", &keyfmt))
+	if (dw_req_bind(ctx->req, fanout_fields, &q) || read_config(&q, &c) ||
+	    dw_fanout_keyfmt_new(q.key_format, "key_format", &keyfmt))
 		return -1;
 	c.keyfmt = keyfmt;
 	aws = dw_ctx_aws(ctx);
@@ -159,24 +164,6 @@ static int fanout(struct dw_ctx *ctx)
 	dw_fanout_keyfmt_free(keyfmt);
 	return rc;
 }
-
-static const struct dw_field fanout_fields[] = {
-	DW_FIELD("bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket the event files are in"),
-	DW_FIELD("prefix", DW_T_STRING, 0, NULL, "folder the files are in (a \"/\" is added)"),
-	DW_FIELD("hour", DW_T_STRING, 0, NULL, "the hour, e.g. 2019-06-01T15 or 2019-06-01T15:00:00+00:00"),
-	DW_FIELD("start", DW_T_STRING, 0, NULL, "first hour of a range (instead of hour)"),
-	DW_FIELD("end", DW_T_STRING, 0, NULL, "end of the range, exclusive"),
-	DW_FIELD("queue_url", DW_T_STRING, DW_REQUIRED, NULL, "SQS queue URL (.fifo: FIFO ids are set)"),
-	DW_FIELD("key_format", DW_T_STRING, 0, NULL, "key layout, default " DW_FANOUT_KEY_FORMAT
-	  " ({YYYY} {MM} {DD} {HH} {H} {m} {mm} {s} {ss})"),
-	DW_FIELD("message_format", DW_T_STRING, 0, NULL, "key (default) or s3_event"),
-	DW_FIELD("message_group_id", DW_T_STRING, 0, NULL, "FIFO: one group for all (default: one per object)"),
-	DW_FIELD("concurrency", DW_T_INT, 0, NULL, "SendMessageBatch calls in flight (default 32)"),
-	DW_FIELD("page_size", DW_T_INT, 0, NULL, "keys per ListObjectsV2 page (default 1000)"),
-	DW_FIELD("empty", DW_T_STRING, 0, NULL, "no files for the hour(s): skip (exit 99, default), fail, ok"),
-	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "list and count what would be sent, send nothing"),
-	DW_FIELDS_END
-};
 
 static const struct dw_action actions[] = {
 	{ "fanout", "send one SQS message per S3 object of an hour or a range of hours",
