@@ -1,7 +1,8 @@
 /* dw/wait.h - the one waiter: poll something until it is done, has failed
  * or the time is up, sleeping between polls and saying on stderr how it
  * goes.  Serves every polling loop (copy launch and destroy, export wait,
- * Glue crawls, Athena queries). */
+ * Glue crawls, Athena queries, lock waits and a locked command's
+ * renewals). */
 #ifndef DW_WAIT_H
 #define DW_WAIT_H
 
@@ -34,11 +35,21 @@ struct dw_wait {
 				     launch's waits share one limit) */
 	const char *timeout_hint; /* after the timeout message, e.g. "; wait
 				     again later"; may be NULL */
+	const char *timeout_field;/* the WaitTimeout's error field (the
+				     request field that set the limit, e.g.
+				     "wait_timeout_s"); may be NULL */
+	int forever;              /* no time limit: only the poll ends the
+				     wait (a command supervised under a lease) */
+	int jitter;               /* each pause +-25% at random, so that many
+				     waiters on one thing (a lock) spread out */
+	long progress_every_s;    /* log a pending poll's status at most this
+				     often (the first always); 0: every poll */
 };
 
 /* Poll until DONE (0) or FAILED (-1, the poll's error); a poll that is
- * PENDING when timeout_s has passed raises DW_TRANSIENT WaitTimeout
- * ("<what> is still <status> after <n>s<hint>").  The last pause is cut
+ * PENDING when timeout_s has passed (measured in milliseconds on the
+ * monotonic clock) raises DW_TRANSIENT WaitTimeout ("<what> is still
+ * <status> after <n>s<hint>", field timeout_field).  The last pause is cut
  * to end at the time limit, so the final poll comes right at it.  Each
  * poll's status is logged: "<what> is <status>; checking again in ..."
  * while pending, "<what>: <status> (<n>s elapsed)" when it ended. */

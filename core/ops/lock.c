@@ -6,6 +6,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/timefmt.h"
+#include "base/wait.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -421,18 +422,6 @@ static long long poll_ms(const struct dw_lock_opts *o)
 	return p;
 }
 
-static void sleep_jittered(long long ms, long long deadline)
-{
-	long long j = ms / 4 > 0 ? (long long)(random() % (ms / 2 + 1)) - ms / 4 : 0;
-	long long left = deadline - now_ms();
-
-	ms += j;
-	if (ms > left)
-		ms = left;
-	if (ms > 0)
-		dw_sleep_ms((long)ms);
-}
-
 /* A waiting writer takes the waiter slot (when it is free, dead or its own
  * and getting old), so that status shows it and, with writer_priority, new
  * readers hold back.  Losing the race for it is fine: it is advisory. */
@@ -520,41 +509,64 @@ static int try_acquire(struct dw_aws *aws, const struct dw_lock_opts *o, const c
 	return 2;
 }
 
+/* try_acquire until it is not a lost race: 0 granted, 1 blocked, -1 failed
+ * (LockContention after MAX_CONFLICTS races in a row). */
+static int try_settled(struct dw_aws *aws, const struct dw_lock_opts *o, const char *holder,
+		       const char *lease_id, struct dw_lock_lease *l)
+{
+	int conflicts = 0, rc;
+
+	while ((rc = try_acquire(aws, o, holder, lease_id, l, o->wait)) == 2) {
+		if (++conflicts >= MAX_CONFLICTS)
+			return dw_raise(DW_TRANSIENT, "LockContention", NULL,
+					"%d conflicting writes in a row on %s", conflicts, o->resource);
+		if (conflicts > 3)
+			dw_sleep_ms(5 + random() % (10 * conflicts));
+	}
+	return rc;
+}
+
+struct acquire_wait {
+	struct dw_aws *aws;
+	const struct dw_lock_opts *o;
+	const char *holder, *lease_id;
+	struct dw_lock_lease *l;
+};
+
+static enum dw_wait_state poll_acquire(void *ud, struct dw_wait_poll *p)
+{
+	struct acquire_wait *a = ud;
+	int rc = try_settled(a->aws, a->o, a->holder, a->lease_id, a->l);
+
+	if (rc == 1)
+		snprintf(p->status, sizeof(p->status), "not granted: %s", a->l->blocked);
+	return rc == 0 ? DW_WAIT_DONE : rc < 0 ? DW_WAIT_FAILED : DW_WAIT_PENDING;
+}
+
 int dw_lock_acquire(struct dw_aws *aws, const struct dw_lock_opts *o,
 		    struct dw_lock_lease *l)
 {
-	char lease_id[33];
+	char lease_id[33], what[1100];
 	char *holder = o->holder ? dw_xstrdup(o->holder) : dw_lock_default_holder();
-	long long start = now_ms(), deadline = start + o->wait_timeout_ms;
-	int conflicts = 0, waiting_logged = 0, rc;
+	long long start = now_ms();
+	struct acquire_wait a = { aws, o, holder, lease_id, NULL };
+	/* Polls every ttl/4 (0.1 to 1 s), spread by jitter so that waiters do
+	 * not meet on the item; the progress line once a minute. */
+	struct dw_wait w = {
+		.what = what, .interval_ms = (long)poll_ms(o),
+		.timeout_s = (long)((o->wait_timeout_ms + 999) / 1000),
+		.timeout_field = "wait_timeout_s", .jitter = 1, .progress_every_s = 60,
+	};
+	int rc;
 
 	memset(l, 0, sizeof(*l));
+	a.l = l;
 	random_hex(lease_id, 16);
-	for (;;) {
-		rc = try_acquire(aws, o, holder, lease_id, l, o->wait);
-		if (rc == 2) {
-			if (++conflicts >= MAX_CONFLICTS) {
-				rc = dw_raise(DW_TRANSIENT, "LockContention", NULL,
-					      "%d conflicting writes in a row on %s", conflicts, o->resource);
-				break;
-			}
-			if (conflicts > 3)
-				dw_sleep_ms(5 + random() % (10 * conflicts));
-			continue;
-		}
-		conflicts = 0;
-		if (rc != 1 || !o->wait)
-			break;
-		if (now_ms() >= deadline) {
-			rc = dw_raise(DW_TRANSIENT, "WaitTimeout", "wait_timeout_s",
-				      "%s lock on %s not granted within %lld s: %s", mode_name(o->write),
-				      o->resource, o->wait_timeout_ms / 1000, l->blocked);
-			break;
-		}
-		if (!waiting_logged++)
-			dw_info("waiting for a %s lock on %s: %s", mode_name(o->write), o->resource, l->blocked);
-		sleep_jittered(poll_ms(o), deadline);
-	}
+	snprintf(what, sizeof(what), "the %s lock on %s", mode_name(o->write), o->resource);
+	if (o->wait)
+		rc = dw_wait_until(&w, poll_acquire, &a);
+	else
+		rc = try_settled(aws, o, holder, lease_id, l);
 	if (rc != 0 && o->wait && o->write)
 		drop_waiter(aws, o, holder);
 	if (rc == 1 && !l->holder)
@@ -855,29 +867,38 @@ int dw_lock_status(struct dw_aws *aws, const struct dw_lock_opts *o, cJSON **out
 	return 0;
 }
 
+struct table_wait {
+	struct dw_aws *aws;
+	const char *table;
+};
+
+static enum dw_wait_state poll_table(void *ud, struct dw_wait_poll *p)
+{
+	struct table_wait *t = ud;
+	char *status = NULL;
+	int rc = dw_ddb_table_status(t->aws, t->table, &status);
+
+	if (rc < 0)
+		return DW_WAIT_FAILED;
+	snprintf(p->status, sizeof(p->status), "%s", rc == 0 ? status : "not found yet");
+	rc = rc == 0 && strcmp(status, "ACTIVE") == 0;
+	free(status);
+	return rc ? DW_WAIT_DONE : DW_WAIT_PENDING;
+}
+
 int dw_lock_create_table(struct dw_aws *aws, const char *table, int *created)
 {
-	long long deadline = now_ms() + TABLE_ACTIVE_TIMEOUT_MS;
+	char what[300];
+	struct table_wait t = { aws, table };
+	struct dw_wait w = { .what = what, .interval_ms = 2000,
+			     .timeout_s = TABLE_ACTIVE_TIMEOUT_MS / 1000 };
 	int rc = dw_ddb_create_table(aws, table, DW_LOCK_KEY);
 
 	if (rc < 0)
 		return -1;
 	*created = rc == 0;
-	for (;;) {
-		char *status = NULL;
-		rc = dw_ddb_table_status(aws, table, &status);
-		if (rc < 0)
-			return -1;
-		int active = rc == 0 && strcmp(status, "ACTIVE") == 0;
-		free(status);
-		if (active)
-			return 0;
-		if (now_ms() >= deadline)
-			return dw_raise(DW_TRANSIENT, "WaitTimeout", NULL, "table %s not ACTIVE after %d s",
-					table, TABLE_ACTIVE_TIMEOUT_MS / 1000);
-		dw_info("waiting for table %s to become ACTIVE", table);
-		dw_sleep_ms(2000);
-	}
+	snprintf(what, sizeof(what), "table %s", table);
+	return dw_wait_until(&w, poll_table, &t);
 }
 
 cJSON *dw_lock_lease_json(const struct dw_lock_lease *l)
@@ -903,13 +924,6 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop(int sig)
 {
 	stop_signal = sig;
-}
-
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL); /* a signal cuts it short: wanted */
 }
 
 /* What the command learns of its lease, to check it before committing
@@ -961,22 +975,37 @@ static int reap(pid_t pid, int *status)
 	return got == pid;
 }
 
-/* Stop the command: sig to its group, then SIGKILL after grace_ms. */
+struct reap_wait {
+	pid_t pid;
+	int *status;
+};
+
+static enum dw_wait_state poll_reaped(void *ud, struct dw_wait_poll *p)
+{
+	struct reap_wait *r = ud;
+
+	(void)p;
+	return reap(r->pid, r->status) ? DW_WAIT_DONE : DW_WAIT_PENDING;
+}
+
+/* Stop the command: sig to its group, then SIGKILL after grace_ms (looked
+ * at every 50 ms). */
 static void stop_command(pid_t pid, int sig, long long grace_ms, int *status)
 {
-	long long deadline = now_ms() + grace_ms;
+	struct reap_wait r = { pid, status };
+	struct dw_wait w = { .what = "the command", .interval_ms = 50,
+			     .timeout_s = (long)((grace_ms + 999) / 1000) };
+	struct dw_error saved;
 
+	dw_error_save(&saved);
 	kill(-pid, sig);
-	while (!reap(pid, status)) {
-		if (now_ms() >= deadline) {
-			dw_warn("the command did not stop within %lld s of %s: SIGKILL", grace_ms / 1000,
-				strsignal(sig));
-			kill(-pid, SIGKILL);
-			waitpid(pid, status, 0);
-			break;
-		}
-		nap_ms(50);
+	if (dw_wait_until(&w, poll_reaped, &r)) {
+		dw_warn("the command did not stop within %lld s of %s: SIGKILL", grace_ms / 1000,
+			strsignal(sig));
+		kill(-pid, SIGKILL);
+		waitpid(pid, status, 0);
 	}
+	dw_error_restore(&saved);
 	kill(-pid, SIGKILL); /* what is left of its group */
 }
 
@@ -999,47 +1028,81 @@ static void uninstall(const struct sigaction *old)
 	sigaction(SIGHUP, &old[2], NULL);
 }
 
-/* Run the command to its end, renewing; returns its wait status. */
+struct supervision {
+	struct dw_aws *aws;
+	const struct dw_lock_opts *o;
+	pid_t pid;
+	long long grace_ms, every, retry, next;
+	struct dw_lock_exec_result *r;
+	int status;
+};
+
+/* A renewal that failed: LeaseLost, or it ran out meanwhile, stops the
+ * command (1); anything else is tried again in a moment (0). */
+static int renewal_failed(struct supervision *s)
+{
+	struct dw_error lost_error;
+
+	if (!dw_error_is("LeaseLost") && now_ms() < s->r->lease.expires_ms) {
+		dw_warn("renewal failed (%s: %s); trying again in %lld ms", dw_error_last()->code,
+			dw_error_last()->message, s->retry);
+		s->next = now_ms() + s->retry;
+		return 0;
+	}
+	if (!dw_error_is("LeaseLost"))
+		lease_lost(s->o, s->r->lease.holder, "it could not be renewed before it ran out");
+	dw_error_save(&lost_error);
+	s->r->lost = 1;
+	dw_err("%s: stopping the command (SIGTERM, SIGKILL after %lld s)",
+	       lost_error.message, s->grace_ms / 1000);
+	stop_command(s->pid, SIGTERM, s->grace_ms, &s->status);
+	dw_error_restore(&lost_error);
+	return 1;
+}
+
+/* Every 100 ms: has the command ended, was a stop signal received, is a
+ * renewal due?  Ends (DONE) when the command has ended or was stopped. */
+static enum dw_wait_state poll_command(void *ud, struct dw_wait_poll *p)
+{
+	struct supervision *s = ud;
+
+	(void)p;
+	if (reap(s->pid, &s->status))
+		return DW_WAIT_DONE;
+	if (stop_signal) {
+		int sig = stop_signal;
+		dw_warn("%s received: passing it to the command", strsignal(sig));
+		stop_command(s->pid, sig, s->grace_ms, &s->status);
+		return DW_WAIT_DONE;
+	}
+	if (now_ms() < s->next)
+		return DW_WAIT_PENDING;
+	if (renew_known(s->aws, s->o, &s->r->lease) == 0) {
+		s->r->renewals++;
+		s->next = now_ms() + s->every;
+		dw_debug("lease renewed until %lld", s->r->lease.expires_ms);
+		return DW_WAIT_PENDING;
+	}
+	return renewal_failed(s) ? DW_WAIT_DONE : DW_WAIT_PENDING;
+}
+
+/* Run the command to its end, renewing every ttl/3 (a failed renewal again
+ * after ttl/10, 50 ms to 1 s); returns its wait status. */
 static int supervise(struct dw_aws *aws, const struct dw_lock_opts *o, pid_t pid,
 		     long long grace_ms, struct dw_lock_exec_result *r)
 {
-	long long every = o->ttl_ms / 3, next = now_ms() + every;
-	long long retry = o->ttl_ms / 10 < 1000 ? (o->ttl_ms / 10 > 50 ? o->ttl_ms / 10 : 50) : 1000;
-	int status = 0;
-	struct dw_error lost_error;
+	struct supervision s = {
+		.aws = aws, .o = o, .pid = pid, .grace_ms = grace_ms, .r = r,
+		.every = o->ttl_ms / 3,
+		.retry = o->ttl_ms / 10 < 1000 ? (o->ttl_ms / 10 > 50 ? o->ttl_ms / 10 : 50) : 1000,
+	};
+	struct dw_wait w = { .what = "the command", .interval_ms = 100, .forever = 1 };
 
-	while (!reap(pid, &status)) {
-		if (stop_signal) {
-			int sig = stop_signal;
-			dw_warn("%s received: passing it to the command", strsignal(sig));
-			stop_command(pid, sig, grace_ms, &status);
-			break;
-		}
-		if (now_ms() >= next) {
-			if (renew_known(aws, o, &r->lease) == 0) {
-				r->renewals++;
-				next = now_ms() + every;
-				dw_debug("lease renewed until %lld", r->lease.expires_ms);
-			} else if (dw_error_is("LeaseLost") || now_ms() >= r->lease.expires_ms) {
-				if (!dw_error_is("LeaseLost"))
-					lease_lost(o, r->lease.holder, "it could not be renewed before it ran out");
-				dw_error_save(&lost_error);
-				r->lost = 1;
-				dw_err("%s: stopping the command (SIGTERM, SIGKILL after %lld s)",
-				       lost_error.message, grace_ms / 1000);
-				stop_command(pid, SIGTERM, grace_ms, &status);
-				dw_error_restore(&lost_error);
-				break;
-			} else {
-				dw_warn("renewal failed (%s: %s); trying again in %lld ms", dw_error_last()->code,
-					dw_error_last()->message, retry);
-				next = now_ms() + retry;
-			}
-		}
-		long long nap = next - now_ms();
-		nap_ms(nap > 100 ? 100 : (nap > 0 ? (long)nap : 1));
-	}
-	return status;
+	s.next = now_ms() + s.every;
+	/* The poll never fails and there is no time limit: it ends when the
+	 * command does. */
+	(void)dw_wait_until(&w, poll_command, &s);
+	return s.status;
 }
 
 int dw_lock_exec(struct dw_aws *aws, const struct dw_lock_opts *o,

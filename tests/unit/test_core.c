@@ -356,6 +356,37 @@ static int parse(const char *text, cJSON **out)
 	return dw_json_parse(text, strlen(text), "request", out);
 }
 
+/* The options lock.c's waits use: a limit in the error's field, no limit
+ * at all, jittered pauses (the time limit still ends the wait on time). */
+static void test_wait_lock_options(void **state)
+{
+	struct script s = { .done_at = 1000 };
+	struct dw_wait w = { .what = "the write lock on r", .interval_ms = 1, .timeout_s = 0,
+			     .timeout_field = "wait_timeout_s", .jitter = 1 };
+	struct timespec t0, t1;
+
+	(void)state;
+	assert_int_equal(dw_wait_until(&w, scripted, &s), -1);
+	assert_string_equal(dw_error_last()->code, "WaitTimeout");
+	assert_string_equal(dw_error_last()->field, "wait_timeout_s");
+	/* forever: only the poll ends it, long after a 0 s limit */
+	s = (struct script){ .done_at = 30 };
+	w.forever = 1;
+	assert_int_equal(dw_wait_until(&w, scripted, &s), 0);
+	assert_int_equal(s.polls, 30);
+	/* jitter: 30 to 50 ms pauses; the 1 s limit is measured in ms, never
+	 * cut short by a whole-second tick of time() */
+	s = (struct script){ .done_at = 1000 };
+	w = (struct dw_wait){ .what = "x", .interval_ms = 40, .timeout_s = 1, .jitter = 1,
+			      .progress_every_s = 60 };
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(dw_wait_until(&w, scripted, &s), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms >= 1000);
+	assert_true(s.polls >= 2 && s.polls <= 35); /* at least 30 ms each */
+}
+
 static void test_json_duplicate_keys(void **state)
 {
 	cJSON *doc = NULL;
@@ -573,6 +604,7 @@ int main(void)
 		cmocka_unit_test(test_wait_failure),
 		cmocka_unit_test(test_wait_timeout),
 		cmocka_unit_test(test_wait_backoff),
+		cmocka_unit_test(test_wait_lock_options),
 		cmocka_unit_test(test_json_duplicate_keys),
 		cmocka_unit_test(test_json_duplicate_keys_many),
 		cmocka_unit_test(test_json_syntax_errors_say_where),
