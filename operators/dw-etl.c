@@ -16,8 +16,42 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Everything a transforming action reads from its request, in one place. */
+/* compact's "lock": the write lease it takes itself. */
+struct compact_lock {
+	const char *resource, *table, *holder;
+	long long ttl_s, wait_timeout_s;
+	int writer_priority;
+};
+
+/* Every action's request (each action's table binds the fields it has). */
+struct etl_req {
+	/* the transform (process, consume, lambda) */
+	const char *dest_bucket, *dest_prefix, *key_format, *split_field, *date_field, *codec;
+	const cJSON *mapping;
+	int unknown;                /* index in the choices: enum dw_etl_unknown */
+	int date_from;              /* index in the choices: enum dw_etl_date_from */
+	int concurrency;
+	size_t read_chunk_bytes, max_line_bytes, part_mb;
+	/* process */
+	const char *bucket, *prefix, *hour, *start, *end, *source_key_format;
+	const cJSON *keys;
+	/* consume, redrive */
+	const char *queue_url, *dlq_url;
+	int wait_s, visibility_timeout_s, idle_exit_s, time_budget_s;
+	long max_messages;
+	/* lambda */
+	const char *runtime_api;
+	long max_invocations;
+	int deadline_margin_ms;
+	/* compact */
+	long long target_mb;
+	int dry_run;
+	struct compact_lock lock;
+};
+
+/* What a transforming action makes of its request. */
 struct etl_opts {
+	struct etl_req q;
 	struct dw_aws_config aws;
 	struct dw_etl_run_config run;
 	struct dw_etl_mapping *mapping;
@@ -32,76 +66,50 @@ static void opts_release(struct etl_opts *o)
 	cJSON_Delete(o->default_mapping);
 }
 
-static int int_field(const cJSON *req, const char *name, long long def, long long lo,
-		     long long hi, long long *out)
+static int pick_transform(struct etl_opts *o)
 {
-	*out = dw_req_int(req, name, def);
-	if (*out < lo || *out > hi)
-		return dw_invalid(name, "%s must be between %lld and %lld", name, lo, hi);
-	return 0;
-}
-
-static int pick_transform(const struct dw_ctx *ctx, struct etl_opts *o)
-{
-	static const char *const unknowns[] = { "skip", "fail", "folder", NULL };
-	static const char *const dates[] = { "key", "records", NULL };
-	static const char *const codecs[] = { "deflate", "snappy", "null", NULL };
-	const cJSON *req = ctx->req, *mapping = cJSON_GetObjectItemCaseSensitive(req, "mapping");
+	const struct etl_req *q = &o->q;
+	const cJSON *mapping = q->mapping;
 	struct dw_etl_config *e = &o->run.etl;
-	long long v;
 
-	if (dw_req_choice(req, "unknown", "", unknowns) || dw_req_choice(req, "date_from", "", dates) ||
-	    dw_req_choice(req, "codec", "", codecs))
-		return -1;
-	if (!mapping || cJSON_IsNull(mapping)) {
+	if (!mapping) {
 		o->default_mapping = cJSON_Parse(dw_etl_default_mapping);
 		mapping = o->default_mapping;
 	}
 	if (dw_etl_mapping_new(mapping, "mapping", &o->mapping) ||
-	    dw_etl_keyfmt_new(dw_req_str(req, "key_format", DW_ETL_KEY_FORMAT), "key_format",
-			      &o->keyfmt))
+	    dw_etl_keyfmt_new(q->key_format, "key_format", &o->keyfmt))
 		return -1;
-	const char *unknown = dw_req_str(req, "unknown", "skip");
 	e->mapping = o->mapping;
 	e->keyfmt = o->keyfmt;
-	e->split_field = dw_req_str(req, "split_field", "on");
-	e->unknown = unknown[0] == 'f' ? (unknown[1] == 'a' ? DW_ETL_UNKNOWN_FAIL : DW_ETL_UNKNOWN_FOLDER)
-				       : DW_ETL_UNKNOWN_SKIP;
-	e->date_from = strcmp(dw_req_str(req, "date_from", "key"), "records") == 0
-		       ? DW_ETL_DATE_RECORDS : DW_ETL_DATE_KEY;
-	e->date_field = dw_req_str(req, "date_field", "at");
-	e->prefix = dw_req_str(req, "dest_prefix", "demo");
-	dw_avro_codec_parse(dw_req_str(req, "codec", "deflate"), &e->codec);
+	e->split_field = q->split_field;
+	/* The choices' order is the enums'. */
+	e->unknown = (enum dw_etl_unknown)q->unknown;
+	e->date_from = (enum dw_etl_date_from)q->date_from;
+	e->date_field = q->date_field;
+	e->prefix = q->dest_prefix;
+	dw_avro_codec_parse(q->codec, &e->codec);
 	if (!*e->split_field || !*e->date_field)
 		return dw_invalid(*e->split_field ? "date_field" : "split_field", "must not be empty");
-	if (int_field(req, "max_line_bytes", DW_ETL_MAX_LINE, 1024, 1LL << 30, &v))
-		return -1;
-	e->max_line = (size_t)v;
+	e->max_line = q->max_line_bytes;
 	return 0;
 }
 
+/* Bind the action's request and set up the run. */
 static int pick_run(const struct dw_ctx *ctx, struct etl_opts *o)
 {
-	const cJSON *req = ctx->req;
-	long long v;
-
 	memset(o, 0, sizeof(*o));
+	if (dw_req_bind(ctx->req, ctx->action->fields, &o->q))
+		return -1;
 	dw_ctx_aws_config(ctx, &o->aws);
 	o->run.aws_cfg = &o->aws;
-	o->run.dest_bucket = dw_req_str(req, "dest_bucket", "");
-	o->run.source_bucket = dw_req_str(req, "bucket", NULL);
+	o->run.dest_bucket = o->q.dest_bucket;
+	o->run.source_bucket = o->q.bucket;
 	if (!*o->run.dest_bucket)
 		return dw_invalid("dest_bucket", "dest_bucket must not be empty");
-	if (int_field(req, "concurrency", 4, 1, DW_ETL_MAX_CONCURRENCY, &v))
-		return -1;
-	o->run.concurrency = (int)v;
-	if (int_field(req, "read_chunk_bytes", DW_ETL_CHUNK_BYTES, 65536, 256LL << 20, &v))
-		return -1;
-	o->run.chunk_bytes = (size_t)v;
-	if (int_field(req, "part_mb", DW_ETL_PART_BYTES >> 20, DW_S3_MIN_PART >> 20, 1024, &v))
-		return -1;
-	o->run.part_bytes = (size_t)v << 20;
-	return pick_transform(ctx, o);
+	o->run.concurrency = o->q.concurrency;
+	o->run.chunk_bytes = o->q.read_chunk_bytes;
+	o->run.part_bytes = o->q.part_mb << 20;
+	return pick_transform(o);
 }
 
 static int finish(struct dw_ctx *ctx, int rc, const char *nothing)
@@ -116,16 +124,16 @@ static int finish(struct dw_ctx *ctx, int rc, const char *nothing)
 static int process(struct dw_ctx *ctx)
 {
 	struct etl_opts o;
-	const cJSON *keys = cJSON_GetObjectItemCaseSensitive(ctx->req, "keys"), *k;
-	const char *hour = dw_req_str(ctx->req, "hour", NULL);
-	int has_hours = hour || dw_req_str(ctx->req, "start", NULL) || dw_req_str(ctx->req, "end", NULL);
+	const cJSON *keys, *k;
 	struct dw_fanout_keyfmt *srcfmt = NULL;
 	time_t start = 0, end = 0;
 	struct dw_aws *aws;
-	int rc = -1;
+	int has_hours, rc = -1;
 
 	if (pick_run(ctx, &o))
 		goto out;
+	keys = o.q.keys;
+	has_hours = o.q.hour || o.q.start || o.q.end;
 	if (!o.run.source_bucket || !*o.run.source_bucket) {
 		rc = dw_invalid("bucket", "bucket (where the event files are) is required");
 		goto out;
@@ -135,11 +143,8 @@ static int process(struct dw_ctx *ctx)
 				keys ? "both" : "neither");
 		goto out;
 	}
-	if (has_hours && (dw_fanout_pick_hours(hour, dw_req_str(ctx->req, "start", NULL),
-					       dw_req_str(ctx->req, "end", NULL), &start, &end) ||
-			  dw_fanout_keyfmt_new(dw_req_str(ctx->req, "source_key_format",
-							  DW_FANOUT_KEY_FORMAT),
-					       "source_key_format", &srcfmt)))
+	if (has_hours && (dw_fanout_pick_hours(o.q.hour, o.q.start, o.q.end, &start, &end) ||
+			  dw_fanout_keyfmt_new(o.q.source_key_format, "source_key_format", &srcfmt)))
 		goto out;
 	cJSON_ArrayForEach(k, keys)
 		if (!*k->valuestring) {
@@ -149,8 +154,7 @@ static int process(struct dw_ctx *ctx)
 	if (!(aws = dw_ctx_aws(ctx)))
 		goto out;
 	if (has_hours) {
-		rc = dw_etl_process_hours(aws, &o.run, dw_req_str(ctx->req, "prefix", NULL), srcfmt,
-					  start, end, ctx->result);
+		rc = dw_etl_process_hours(aws, &o.run, o.q.prefix, srcfmt, start, end, ctx->result);
 	} else {
 		size_t n = (size_t)cJSON_GetArraySize(keys), i = 0;
 		const char **list = calloc(n ? n : 1, sizeof(*list));
@@ -168,10 +172,8 @@ out:
 
 /* ---- consume ------------------------------------------------------------- */
 
-static int pick_queue(const cJSON *req, const char *name, int required)
+static int pick_queue(const char *url, const char *name, int required)
 {
-	const char *url = dw_req_str(req, name, NULL);
-
 	if (!url && !required)
 		return 0;
 	if (!url || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0))
@@ -183,28 +185,17 @@ static int pick_queue(const cJSON *req, const char *name, int required)
 static int consume(struct dw_ctx *ctx)
 {
 	struct etl_opts o;
-	long long v;
 	struct dw_aws *aws;
 	int rc = -1;
 
-	if (pick_run(ctx, &o) || pick_queue(ctx->req, "queue_url", 1))
+	if (pick_run(ctx, &o) || pick_queue(o.q.queue_url, "queue_url", 1))
 		goto out;
-	o.run.queue_url = dw_req_str(ctx->req, "queue_url", NULL);
-	if (int_field(ctx->req, "wait_s", 20, 0, 20, &v))
-		goto out;
-	o.run.wait_s = (int)v;
-	if (int_field(ctx->req, "visibility_timeout_s", 0, 0, 43200, &v))
-		goto out;
-	o.run.visibility_s = (int)v;
-	if (int_field(ctx->req, "max_messages", 0, 0, 100000000, &v))
-		goto out;
-	o.run.max_messages = (long)v;
-	if (int_field(ctx->req, "idle_exit_s", 60, 0, 86400, &v))
-		goto out;
-	o.run.idle_exit_s = (int)v;
-	if (int_field(ctx->req, "time_budget_s", 0, 0, 7 * 86400, &v))
-		goto out;
-	o.run.time_budget_s = (int)v;
+	o.run.queue_url = o.q.queue_url;
+	o.run.wait_s = o.q.wait_s;
+	o.run.visibility_s = o.q.visibility_timeout_s;
+	o.run.max_messages = o.q.max_messages;
+	o.run.idle_exit_s = o.q.idle_exit_s;
+	o.run.time_budget_s = o.q.time_budget_s;
 	if (!(aws = dw_ctx_aws(ctx)))
 		goto out;
 	rc = finish(ctx, dw_etl_consume(aws, &o.run, ctx->result), "the queue had no messages");
@@ -218,20 +209,19 @@ out:
 static int lambda(struct dw_ctx *ctx)
 {
 	struct etl_opts o;
-	const char *api = dw_req_str(ctx->req, "runtime_api", getenv("AWS_LAMBDA_RUNTIME_API"));
-	long long max, margin;
+	const char *api;
 	int rc = -1;
 
-	if (pick_run(ctx, &o) || int_field(ctx->req, "max_invocations", 0, 0, 1LL << 40, &max) ||
-	    int_field(ctx->req, "deadline_margin_ms", DW_ETL_DEADLINE_MARGIN_MS, 0, 600000, &margin))
+	if (pick_run(ctx, &o))
 		goto out;
-	o.run.deadline_margin_ms = (int)margin;
+	api = o.q.runtime_api ? o.q.runtime_api : getenv("AWS_LAMBDA_RUNTIME_API");
+	o.run.deadline_margin_ms = o.q.deadline_margin_ms;
 	if (!api || !*api) {
 		rc = dw_invalid("runtime_api", "AWS_LAMBDA_RUNTIME_API is not set: lambda runs as a "
 				"Lambda function's bootstrap (or give runtime_api host:port)");
 		goto out;
 	}
-	rc = dw_etl_lambda(&o.run, api, (long)max, ctx->result);
+	rc = dw_etl_lambda(&o.run, api, o.q.max_invocations, ctx->result);
 out:
 	opts_release(&o);
 	return rc;
@@ -241,17 +231,15 @@ out:
 
 static int redrive(struct dw_ctx *ctx)
 {
-	const char *queue = dw_req_str(ctx->req, "queue_url", NULL);
-	const char *dlq = dw_req_str(ctx->req, "dlq_url", NULL);
+	struct etl_req q = { 0 };
 	struct dw_aws *aws;
-	long long max;
 
-	if (pick_queue(ctx->req, "queue_url", 1) || pick_queue(ctx->req, "dlq_url", 0) ||
-	    int_field(ctx->req, "max_messages", 1000, 1, 10000000, &max))
+	if (dw_req_bind(ctx->req, ctx->action->fields, &q) ||
+	    pick_queue(q.queue_url, "queue_url", 1) || pick_queue(q.dlq_url, "dlq_url", 0))
 		return -1;
 	if (!(aws = dw_ctx_aws(ctx)))
 		return -1;
-	return finish(ctx, dw_etl_redrive(aws, queue, dlq, (long)max, ctx->result),
+	return finish(ctx, dw_etl_redrive(aws, q.queue_url, q.dlq_url, q.max_messages, ctx->result),
 		      "the dead-letter queue is empty");
 }
 
@@ -259,28 +247,20 @@ static int redrive(struct dw_ctx *ctx)
 /* ---- compact ------------------------------------------------------------- */
 
 /* The write lease compact takes itself (its "lock" field). */
-static int compact_lock_opts(const cJSON *lock, struct dw_lock_opts *lk)
+static int compact_lock_opts(const struct compact_lock *l, struct dw_lock_opts *lk)
 {
-	long long ttl, wait;
-
 	dw_lock_opts_init(lk);
 	lk->write = 1;
 	lk->wait = 1;
-	lk->resource = dw_req_str(lock, "resource", NULL);
-	lk->table = dw_req_str(lock, "table", DW_LOCK_TABLE_DEFAULT);
-	lk->holder = dw_req_str(lock, "holder", NULL);
-	lk->writer_priority = dw_req_bool(lock, "writer_priority", 1);
+	lk->resource = l->resource;
+	lk->table = l->table;
+	lk->holder = l->holder;
+	lk->writer_priority = l->writer_priority;
 	if (!*lk->resource)
 		return dw_invalid("lock.resource", "lock.resource must not be empty");
-	ttl = dw_req_int(lock, "ttl_s", DW_LOCK_TTL_S_DEFAULT);
-	if (ttl < 10 || ttl > 86400)
-		return dw_invalid("lock.ttl_s", "lock.ttl_s must be between 10 and 86400");
-	wait = dw_req_int(lock, "wait_timeout_s", 3600);
-	if (wait < 0 || wait > 7 * 86400)
-		return dw_invalid("lock.wait_timeout_s", "lock.wait_timeout_s must be between 0 and 604800");
-	lk->ttl_ms = ttl * 1000;
+	lk->ttl_ms = l->ttl_s * 1000;
 	lk->skew_ms = DW_LOCK_SKEW_MS_DEFAULT;
-	lk->wait_timeout_ms = wait * 1000;
+	lk->wait_timeout_ms = l->wait_timeout_s * 1000;
 	return 0;
 }
 
@@ -306,29 +286,29 @@ static void compact_report(struct dw_ctx *ctx, const struct dw_compact_result *r
 
 static int compact(struct dw_ctx *ctx)
 {
-	const cJSON *lock = cJSON_GetObjectItemCaseSensitive(ctx->req, "lock");
+	struct etl_req q = { 0 };
+	int lock = dw_req_has(ctx->req, "lock");
 	struct dw_compact_opts o = { 0 };
 	struct dw_compact_result r;
 	struct dw_lock_opts lk;
 	struct dw_lock_lease lease = { 0 };
 	char *prefix, *holder = NULL, *lease_id = NULL;
 	struct dw_aws *aws;
-	long long mb;
 	int from_env, rc;
 
-	o.bucket = dw_req_str(ctx->req, "bucket", NULL);
-	o.dry_run = dw_req_bool(ctx->req, "dry_run", 0);
-	if (int_field(ctx->req, "target_mb", DW_COMPACT_DEFAULT_MB, DW_COMPACT_MIN_MB, DW_COMPACT_MAX_MB, &mb))
+	if (dw_req_bind(ctx->req, ctx->action->fields, &q))
 		return -1;
-	o.target_bytes = mb << 20;
+	o.bucket = q.bucket;
+	o.dry_run = q.dry_run;
+	o.target_bytes = q.target_mb << 20;
 	from_env = dw_compact_lock_from_env(&lk);
 	if (from_env < 0)
 		return -1;
 	if (lock && from_env)
 		return dw_invalid("lock", "compact runs under dw-lock exec's write lease already: leave out lock");
-	if (lock && compact_lock_opts(lock, &lk))
+	if (lock && compact_lock_opts(&q.lock, &lk))
 		return -1;
-	prefix = dw_xstrdup(dw_req_str(ctx->req, "prefix", ""));
+	prefix = dw_xstrdup(q.prefix);
 	for (size_t n = strlen(prefix); n > 0 && prefix[n - 1] == '/'; n--)
 		prefix[n - 1] = '\0';
 	if (!*prefix) {
@@ -356,7 +336,7 @@ static int compact(struct dw_ctx *ctx)
 		o.lock = &lk;
 	dw_compact_result_init(&r);
 	rc = dw_compact_run(aws, &o, &r);
-	compact_report(ctx, &r, o.dry_run, mb);
+	compact_report(ctx, &r, o.dry_run, q.target_mb);
 	if (o.own_lease) {
 		struct dw_error saved;
 		int released = 0;
@@ -379,82 +359,98 @@ static int compact(struct dw_ctx *ctx)
 
 /* ---- the request --------------------------------------------------------- */
 
+#define F(kind, n, ...) DW_##kind(n, struct etl_req, __VA_ARGS__)
 #define TRANSFORM_FIELDS \
-	DW_FIELD("dest_bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket the Avro files are written to"), \
-	DW_FIELD("dest_prefix", DW_T_STRING, 0, NULL, "{prefix} of key_format (default demo)"), \
-	DW_FIELD("key_format", DW_T_STRING, 0, NULL, "output keys, default " DW_ETL_KEY_FORMAT \
-	  " ({prefix} {on} {YYYY} {MM} {DD} {basename} {name})"), \
-	DW_FIELD("mapping", DW_T_ANY, 0, NULL, "{\"<on value>\": [{name, type, path}]} (default: vehicle, operating_period)"), \
-	DW_FIELD("split_field", DW_T_STRING, 0, NULL, "the field that names a record's kind (default on)"), \
-	DW_FIELD("unknown", DW_T_STRING, 0, NULL, "a kind without mapping: skip (default, counted), fail, folder (_unknown/)"), \
-	DW_FIELD("date_from", DW_T_STRING, 0, NULL, "the date of the output keys: key (the file name, default) or records"), \
-	DW_FIELD("date_field", DW_T_STRING, 0, NULL, "date_from records: the record's time (default at)"), \
-	DW_FIELD("codec", DW_T_STRING, 0, NULL, "Avro codec: deflate (default), snappy, null"), \
-	DW_FIELD("concurrency", DW_T_INT, 0, NULL, "files or messages in flight (1-64, default 4)"), \
-	DW_FIELD("read_chunk_bytes", DW_T_INT, 0, NULL, "bytes per ranged GET (default 4 MiB)"), \
-	DW_FIELD("part_mb", DW_T_INT, 0, NULL, "an output past this is streamed as a multipart upload in parts of it (5-1024, default 8)"), \
-	DW_FIELD("max_line_bytes", DW_T_INT, 0, NULL, "a longer line is a bad line (default 16 MiB)")
+	F(STR, "dest_bucket", dest_bucket, DW_REQUIRED, NULL, "bucket the Avro files are written to"), \
+	F(STR, "dest_prefix", dest_prefix, 0, "demo", "{prefix} of key_format"), \
+	F(STR, "key_format", key_format, 0, DW_ETL_KEY_FORMAT, \
+	  "output keys ({prefix} {on} {YYYY} {MM} {DD} {basename} {name})"), \
+	F(ANY, "mapping", mapping, 0, "{\"<on value>\": [{name, type, path}]} (default: vehicle, operating_period)"), \
+	F(STR, "split_field", split_field, 0, "on", "the field that names a record's kind"), \
+	F(CHOICE, "unknown", unknown, 0, "skip", DW_CHOICES("skip", "fail", "folder"), \
+	  "a kind without mapping: skip (counted), fail, or folder (_unknown/)"), \
+	F(CHOICE, "date_from", date_from, 0, "key", DW_CHOICES("key", "records"), \
+	  "the date of the output keys: the file name's (key) or the records'"), \
+	F(STR, "date_field", date_field, 0, "at", "date_from records: the record's time"), \
+	F(CHOICE, "codec", codec, 0, "deflate", DW_CHOICES("deflate", "snappy", "null"), "Avro codec"), \
+	F(INT, "concurrency", concurrency, 0, 4, 1, DW_ETL_MAX_CONCURRENCY, "files or messages in flight"), \
+	F(INT, "read_chunk_bytes", read_chunk_bytes, 0, DW_ETL_CHUNK_BYTES, 65536, 256LL << 20, \
+	  "bytes per ranged GET"), \
+	F(INT, "part_mb", part_mb, 0, DW_ETL_PART_BYTES >> 20, DW_S3_MIN_PART >> 20, 1024, \
+	  "an output past this is streamed as a multipart upload in parts of it"), \
+	F(INT, "max_line_bytes", max_line_bytes, 0, DW_ETL_MAX_LINE, 1024, 1LL << 30, \
+	  "a longer line is a bad line")
 
 static const struct dw_field process_fields[] = {
-	DW_FIELD("bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket the event files are in"),
-	DW_FIELD("keys", DW_T_STRINGS, 0, NULL, "the files' keys (or hour / start and end)"),
-	DW_FIELD("prefix", DW_T_STRING, 0, NULL, "hours: folder the files are in"),
-	DW_FIELD("hour", DW_T_STRING, 0, NULL, "an hour's files, as dw-fanout names them (2019-06-01T15)"),
-	DW_FIELD("start", DW_T_STRING, 0, NULL, "first hour of a range (instead of hour)"),
-	DW_FIELD("end", DW_T_STRING, 0, NULL, "end of the range, exclusive"),
-	DW_FIELD("source_key_format", DW_T_STRING, 0, NULL, "how the files are named (dw-fanout's key_format, default "
-	  DW_FANOUT_KEY_FORMAT ")"),
+	F(STR, "bucket", bucket, DW_REQUIRED, NULL, "bucket the event files are in"),
+	F(STRINGS, "keys", keys, 0, "the files' keys (or hour / start and end)"),
+	F(STR, "prefix", prefix, 0, NULL, "hours: folder the files are in"),
+	F(STR, "hour", hour, 0, NULL, "an hour's files, as dw-fanout names them (2019-06-01T15)"),
+	F(STR, "start", start, 0, NULL, "first hour of a range (instead of hour)"),
+	F(STR, "end", end, 0, NULL, "end of the range, exclusive"),
+	F(STR, "source_key_format", source_key_format, 0, DW_FANOUT_KEY_FORMAT,
+	  "how the files are named (dw-fanout's key_format)"),
 	TRANSFORM_FIELDS,
 	DW_FIELDS_END
 };
 
 static const struct dw_field consume_fields[] = {
-	DW_FIELD("queue_url", DW_T_STRING, DW_REQUIRED, NULL, "the SQS queue dw-fanout fills"),
-	DW_FIELD("bucket", DW_T_STRING, 0, NULL, "bucket of messages that hold a bare key (dw-fanout's key format)"),
-	DW_FIELD("wait_s", DW_T_INT, 0, NULL, "long poll seconds (0-20, default 20)"),
-	DW_FIELD("visibility_timeout_s", DW_T_INT, 0, NULL, "visibility timeout of received messages (default: the queue's)"),
-	DW_FIELD("max_messages", DW_T_INT, 0, NULL, "stop after receiving this many (default: no limit)"),
-	DW_FIELD("idle_exit_s", DW_T_INT, 0, NULL, "stop after this long without messages (default 60; 0: never)"),
-	DW_FIELD("time_budget_s", DW_T_INT, 0, NULL, "stop receiving after this long (default: no limit)"),
+	F(STR, "queue_url", queue_url, DW_REQUIRED, NULL, "the SQS queue dw-fanout fills"),
+	F(STR, "bucket", bucket, 0, NULL, "bucket of messages that hold a bare key (dw-fanout's key format)"),
+	F(INT, "wait_s", wait_s, 0, 20, 0, 20, "long poll seconds"),
+	F(INT, "visibility_timeout_s", visibility_timeout_s, DW_NODEFAULT, 0, 0, 43200,
+	  "visibility timeout of received messages (default: the queue's)"),
+	F(INT, "max_messages", max_messages, DW_NODEFAULT, 0, 0, 100000000,
+	  "stop after receiving this many (default: no limit)"),
+	F(INT, "idle_exit_s", idle_exit_s, 0, 60, 0, 86400, "stop after this long without messages (0: never)"),
+	F(INT, "time_budget_s", time_budget_s, DW_NODEFAULT, 0, 0, 7 * 86400,
+	  "stop receiving after this long (default: no limit)"),
 	TRANSFORM_FIELDS,
 	DW_FIELDS_END
 };
 
 static const struct dw_field lambda_fields[] = {
-	DW_FIELD("bucket", DW_T_STRING, 0, NULL, "bucket of messages that hold a bare key"),
-	DW_FIELD("runtime_api", DW_T_STRING, 0, NULL, "host:port of the Runtime API (default AWS_LAMBDA_RUNTIME_API)"),
-	DW_FIELD("max_invocations", DW_T_INT, 0, NULL, "exit after this many invocations (tests; default never)"),
-	DW_FIELD("deadline_margin_ms", DW_T_INT, 0, NULL, "start no message this long before the invocation's deadline; the "
-	  "unfinished ones are reported failed (default 2000)"),
+	F(STR, "bucket", bucket, 0, NULL, "bucket of messages that hold a bare key"),
+	F(STR, "runtime_api", runtime_api, 0, NULL, "host:port of the Runtime API (default AWS_LAMBDA_RUNTIME_API)"),
+	F(INT, "max_invocations", max_invocations, DW_NODEFAULT, 0, 0, 1LL << 40,
+	  "exit after this many invocations (tests; default never)"),
+	F(INT, "deadline_margin_ms", deadline_margin_ms, 0, DW_ETL_DEADLINE_MARGIN_MS, 0, 600000,
+	  "start no message this long before the invocation's deadline; the unfinished ones are reported failed"),
 	TRANSFORM_FIELDS,
 	DW_FIELDS_END
 };
 
 static const struct dw_field redrive_fields[] = {
-	DW_FIELD("queue_url", DW_T_STRING, DW_REQUIRED, NULL, "the source queue the messages go back to"),
-	DW_FIELD("dlq_url", DW_T_STRING, 0, NULL, "the dead-letter queue (default: from the queue's RedrivePolicy)"),
-	DW_FIELD("max_messages", DW_T_INT, 0, NULL, "move at most this many (default 1000)"),
+	F(STR, "queue_url", queue_url, DW_REQUIRED, NULL, "the source queue the messages go back to"),
+	F(STR, "dlq_url", dlq_url, 0, NULL, "the dead-letter queue (default: from the queue's RedrivePolicy)"),
+	F(INT, "max_messages", max_messages, 0, 1000, 1, 10000000, "move at most this many"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field compact_lock_fields[] = {
-	DW_FIELD("resource", DW_T_STRING, DW_REQUIRED, NULL, "the dw-lock resource of the partitions (e.g. lake/events)"),
-	DW_FIELD("table", DW_T_STRING, 0, NULL, "dw-lock's table (default dwops-locks)"),
-	DW_FIELD("holder", DW_T_STRING, 0, NULL, "holder name (default host:pid:random)"),
-	DW_FIELD("ttl_s", DW_T_INT, 0, NULL, "lease length, renewed while compaction runs (10..86400, default 120)"),
-	DW_FIELD("wait_timeout_s", DW_T_INT, 0, NULL, "wait this long for readers to finish, then exit 75 (default 3600)"),
-	DW_FIELD("writer_priority", DW_T_BOOL, 0, NULL, "new readers wait while compaction waits (default true)"),
+	DW_STR("resource", struct compact_lock, resource, DW_REQUIRED, NULL,
+	       "the dw-lock resource of the partitions (e.g. lake/events)"),
+	DW_STR("table", struct compact_lock, table, 0, DW_LOCK_TABLE_DEFAULT, "dw-lock's table"),
+	DW_STR("holder", struct compact_lock, holder, 0, NULL, "holder name (default host:pid:random)"),
+	DW_INT("ttl_s", struct compact_lock, ttl_s, 0, DW_LOCK_TTL_S_DEFAULT, 10, 86400,
+	       "lease length, renewed while compaction runs"),
+	DW_INT("wait_timeout_s", struct compact_lock, wait_timeout_s, 0, 3600, 0, 7 * 86400,
+	       "wait this long for readers to finish, then exit 75"),
+	DW_BOOL("writer_priority", struct compact_lock, writer_priority, 0, 1,
+		"new readers wait while compaction waits"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field compact_fields[] = {
-	DW_FIELD("bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket of the Avro partitions"),
-	DW_FIELD("prefix", DW_T_STRING, DW_REQUIRED, NULL, "the partitions' prefix (dest_prefix of process; never empty)"),
-	DW_FIELD("target_mb", DW_T_INT, 0, NULL, "merged files up to this size, 16..256 (default 128)"),
-	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "list what would be merged, change nothing"),
-	DW_FIELD("lock", DW_T_OBJECT, 0, compact_lock_fields, "take dw-lock's write lease (else run under dw-lock exec)"),
+	F(STR, "bucket", bucket, DW_REQUIRED, NULL, "bucket of the Avro partitions"),
+	F(STR, "prefix", prefix, DW_REQUIRED, NULL, "the partitions' prefix (dest_prefix of process; never empty)"),
+	F(INT, "target_mb", target_mb, 0, DW_COMPACT_DEFAULT_MB, DW_COMPACT_MIN_MB, DW_COMPACT_MAX_MB,
+	  "merged files up to this size"),
+	F(BOOL, "dry_run", dry_run, 0, 0, "list what would be merged, change nothing"),
+	F(STRUCT, "lock", lock, 0, compact_lock_fields, "take dw-lock's write lease (else run under dw-lock exec)"),
 	DW_FIELDS_END
 };
+#undef F
 
 static const struct dw_action actions[] = {
 	{ "process", "transform the named files, or an hour's or a range's files",
