@@ -6,11 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Every action's request (each action's table binds the fields it has). */
+struct catalog_req {
+	const cJSON *model;
+	const char *model_file, *logical, *to;
+	int dry_run;
+	struct dw_catalog_apply_opts apply;
+};
+
 /* The model: inline, or a file (the DAGs folder, a Jenkins workspace). */
-static int load_model(const cJSON *req, struct dw_catalog_model *m)
+static int load_model(const struct catalog_req *q, struct dw_catalog_model *m)
 {
-	const cJSON *inline_model = cJSON_GetObjectItemCaseSensitive(req, "model");
-	const char *file = dw_req_str(req, "model_file", NULL);
+	const cJSON *inline_model = q->model;
+	const char *file = q->model_file;
 	cJSON *parsed = NULL;
 	int rc;
 
@@ -90,6 +98,7 @@ static void put_requests(struct dw_ctx *ctx, struct dw_aws *aws)
 
 static int plan(struct dw_ctx *ctx)
 {
+	struct catalog_req q = { 0 };
 	struct dw_catalog_model m;
 	struct dw_catalog_plan p;
 	struct dw_aws *aws = NULL;
@@ -97,7 +106,7 @@ static int plan(struct dw_ctx *ctx)
 
 	dw_catalog_model_init(&m);
 	dw_catalog_plan_init(&p);
-	rc = load_model(ctx->req, &m);
+	rc = dw_req_bind(ctx->req, ctx->action->fields, &q) || load_model(&q, &m) ? -1 : 0;
 	if (rc == 0 && !(aws = dw_ctx_aws(ctx)))
 		rc = -1;
 	if (rc == 0)
@@ -112,40 +121,27 @@ static int plan(struct dw_ctx *ctx)
 	return rc;
 }
 
-static int apply_opts(const cJSON *req, struct dw_catalog_apply_opts *o)
+static int check_expect_plan(const char *expect)
 {
-	const char *expect = dw_req_str(req, "expect_plan", NULL);
-	long long c;
-
-	o->allow_breaking = dw_req_bool(req, "allow_breaking", 0);
-	o->skip_breaking = dw_req_bool(req, "skip_breaking", 0);
-	o->overwrite_drift = dw_req_bool(req, "overwrite_drift", 0);
-	o->max_deletions = dw_req_int(req, "max_deletions", 10);
-	if (o->max_deletions < 0 || o->max_deletions > DW_CATALOG_MAX_TABLES + DW_CATALOG_MAX_VIEWS)
-		return dw_invalid("max_deletions", "max_deletions must be between 0 and %d",
-				  DW_CATALOG_MAX_TABLES + DW_CATALOG_MAX_VIEWS);
-	c = dw_req_int(req, "concurrency", 16);
-	if (c < 1 || c > 64)
-		return dw_invalid("concurrency", "concurrency must be between 1 and 64");
-	o->concurrency = (int)c;
 	if (expect && (strlen(expect) != 64 || strspn(expect, "0123456789abcdef") != 64))
 		return dw_invalid("expect_plan", "expect_plan is a plan_hash: 64 hexadecimal digits");
-	o->expect_plan = expect;
 	return 0;
 }
 
 static int apply(struct dw_ctx *ctx)
 {
+	struct catalog_req q = { 0 };
 	struct dw_catalog_model m;
 	struct dw_catalog_plan p;
-	struct dw_catalog_apply_opts o;
 	struct dw_aws *aws = NULL;
-	int dry = dw_req_bool(ctx->req, "dry_run", 0);
 	int rc;
 
 	dw_catalog_model_init(&m);
 	dw_catalog_plan_init(&p);
-	rc = apply_opts(ctx->req, &o) || load_model(ctx->req, &m) ? -1 : 0;
+	rc = dw_req_bind(ctx->req, ctx->action->fields, &q) || check_expect_plan(q.apply.expect_plan) ||
+	     load_model(&q, &m) ? -1 : 0;
+	const struct dw_catalog_apply_opts o = q.apply;
+	int dry = q.dry_run;
 	if (rc == 0 && !(aws = dw_ctx_aws(ctx)))
 		rc = -1;
 	if (rc == 0)
@@ -206,16 +202,18 @@ static void put_remap(cJSON *result, const struct dw_catalog_remap *r)
 
 static int remap(struct dw_ctx *ctx)
 {
+	struct catalog_req q = { 0 };
 	struct dw_catalog_model m;
 	struct dw_catalog_remap r = { 0 };
-	const char *logical = dw_req_str(ctx->req, "logical", "");
-	int dry = dw_req_bool(ctx->req, "dry_run", 0);
 	char *db = NULL, *table = NULL;
 	struct dw_aws *aws = NULL;
 	int rc;
 
 	dw_catalog_model_init(&m);
-	rc = split_target(dw_req_str(ctx->req, "to", ""), &db, &table) || load_model(ctx->req, &m) ? -1 : 0;
+	rc = dw_req_bind(ctx->req, ctx->action->fields, &q) || split_target(q.to, &db, &table) ||
+	     load_model(&q, &m) ? -1 : 0;
+	const char *logical = q.logical ? q.logical : "";
+	int dry = q.dry_run;
 	if (rc == 0 && !(aws = dw_ctx_aws(ctx)))
 		rc = -1;
 	if (rc == 0)
@@ -232,12 +230,13 @@ static int remap(struct dw_ctx *ctx)
 
 static int views(struct dw_ctx *ctx)
 {
+	struct catalog_req q = { 0 };
 	struct dw_catalog_model m;
 	cJSON *out;
 	int rc;
 
 	dw_catalog_model_init(&m);
-	rc = load_model(ctx->req, &m);
+	rc = dw_req_bind(ctx->req, ctx->action->fields, &q) || load_model(&q, &m) ? -1 : 0;
 	out = cJSON_AddArrayToObject(ctx->result, "views");
 	for (size_t i = 0; i < m.nviews && rc == 0; i++) {
 		const struct dw_catalog_view *v = &m.views[i];
@@ -263,9 +262,10 @@ static int views(struct dw_ctx *ctx)
 	return rc;
 }
 
+#define F(kind, n, ...) DW_##kind(n, struct catalog_req, __VA_ARGS__)
 #define MODEL_FIELDS \
-	DW_FIELD("model", DW_T_OBJECT, 0, NULL, "the model inline: datasets, consumers, bindings"), \
-	DW_FIELD("model_file", DW_T_STRING, 0, NULL, "the model as a JSON file (instead of model)")
+	F(OBJ, "model", model, 0, NULL, "the model inline: datasets, consumers, bindings"), \
+	F(STR, "model_file", model_file, 0, NULL, "the model as a JSON file (instead of model)")
 
 static const struct dw_field plan_fields[] = {
 	MODEL_FIELDS,
@@ -274,23 +274,27 @@ static const struct dw_field plan_fields[] = {
 
 static const struct dw_field apply_fields[] = {
 	MODEL_FIELDS,
-	DW_FIELD("allow_breaking", DW_T_BOOL, 0, NULL, "apply breaking changes too (removed columns, narrowed types, deletions)"),
-	DW_FIELD("skip_breaking", DW_T_BOOL, 0, NULL, "apply the non-breaking changes, leave the breaking ones and exit 1"),
-	DW_FIELD("overwrite_drift", DW_T_BOOL, 0, NULL, "replace changes made in Glue by someone else"),
-	DW_FIELD("max_deletions", DW_T_INT, 0, NULL, "refuse a plan deleting more objects than this (default 10)"),
-	DW_FIELD("expect_plan", DW_T_STRING, 0, NULL, "the plan_hash that was reviewed: refuse if the plan changed"),
-	DW_FIELD("concurrency", DW_T_INT, 0, NULL, "Glue calls in flight at once (default 16, 1 to 64)"),
-	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "plan and check the guards, change nothing"),
+	F(BOOL, "allow_breaking", apply.allow_breaking, 0, 0,
+	  "apply breaking changes too (removed columns, narrowed types, deletions)"),
+	F(BOOL, "skip_breaking", apply.skip_breaking, 0, 0,
+	  "apply the non-breaking changes, leave the breaking ones and exit 1"),
+	F(BOOL, "overwrite_drift", apply.overwrite_drift, 0, 0, "replace changes made in Glue by someone else"),
+	F(INT, "max_deletions", apply.max_deletions, 0, 10, 0, DW_CATALOG_MAX_TABLES + DW_CATALOG_MAX_VIEWS,
+	  "refuse a plan deleting more objects than this"),
+	F(STR, "expect_plan", apply.expect_plan, 0, NULL, "the plan_hash that was reviewed: refuse if the plan changed"),
+	F(INT, "concurrency", apply.concurrency, 0, 16, 1, 64, "Glue calls in flight at once"),
+	F(BOOL, "dry_run", dry_run, 0, 0, "plan and check the guards, change nothing"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field remap_fields[] = {
 	MODEL_FIELDS,
-	DW_FIELD("logical", DW_T_STRING, DW_REQUIRED, NULL, "the logical table whose views move"),
-	DW_FIELD("to", DW_T_STRING, DW_REQUIRED, NULL, "the new physical table, database.table"),
-	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "check everything, switch nothing"),
+	F(STR, "logical", logical, DW_REQUIRED, NULL, "the logical table whose views move"),
+	F(STR, "to", to, DW_REQUIRED, NULL, "the new physical table, database.table"),
+	F(BOOL, "dry_run", dry_run, 0, 0, "check everything, switch nothing"),
 	DW_FIELDS_END
 };
+#undef F
 
 static const struct dw_action actions[] = {
 	{ "plan", "compare the model with the Glue catalog: what to create, update, delete",
