@@ -12,38 +12,23 @@
 
 #define DEFAULT_MAX_DELETIONS 100
 
-static const struct dw_field snapshot_fields[] = {
-	DW_FIELD("idle_hours", DW_T_INT, 0, NULL, "also copies with no database connections for this many hours (CloudWatch DatabaseConnections)"),
-	DW_FIELD("owner", DW_T_STRING, 0, NULL, "only this owner's copies (default: everyone's)"),
-	DW_FIELDS_END
-};
-static const struct dw_field s3_fields[] = {
-	DW_FIELD("bucket", DW_T_STRING, DW_REQUIRED, NULL, "bucket"),
-	DW_FIELD("prefix", DW_T_STRING, DW_REQUIRED, NULL, "key prefix (never empty)"),
-	DW_FIELD("older_than_days", DW_T_INT, DW_REQUIRED, NULL, "delete objects last modified more than this many days ago"),
-	DW_FIELD("keep_latest", DW_T_INT, 0, NULL, "always keep this many newest objects under the prefix (default 0)"),
-	DW_FIELDS_END
-};
-static const struct dw_field table_fields[] = {
-	DW_FIELD("database", DW_T_STRING, DW_REQUIRED, NULL, "Glue database"),
-	DW_FIELD("pattern", DW_T_STRING, DW_REQUIRED, NULL, "table names, a glob (fnmatch): \"tmp_*\""),
-	DW_FIELD("older_than_days", DW_T_INT, 0, NULL, "drop tables created or last updated more than this many days ago"),
-	DW_FIELD("location_empty", DW_T_BOOL, 0, NULL, "drop tables whose S3 location holds no objects"),
-	DW_FIELDS_END
-};
-static const struct dw_field queue_fields[] = {
-	DW_FIELD("prefix", DW_T_STRING, DW_REQUIRED, NULL, "queue name prefix (never empty)"),
-	DW_FIELD("unused_days", DW_T_INT, DW_REQUIRED, NULL, "delete empty queues not used for this many days"),
-	DW_FIELDS_END
+/* The request besides the policy (which the core reads, its sections bound
+ * by the core's tables). */
+struct cleanup_req {
+	const char *now, *expect_plan;
+	size_t max_deletions;
+	int dry_run;
 };
 
+#define F(kind, n, ...) DW_##kind(n, struct cleanup_req, __VA_ARGS__)
 #define POLICY_FIELDS \
-	DW_FIELD("snapshots", DW_T_OBJECT, 0, snapshot_fields, "destroy expired (and idle) dwops-managed warehouse copies"), \
-	DW_FIELD("s3", DW_T_OBJECTS, 0, s3_fields, "rules for stale objects"), \
-	DW_FIELD("tables", DW_T_OBJECTS, 0, table_fields, "rules for Glue tables"), \
-	DW_FIELD("queues", DW_T_OBJECTS, 0, queue_fields, "rules for SQS queues"), \
-	DW_FIELD("max_deletions", DW_T_INT, 0, NULL, "refuse to apply a plan with more deletions than this (default 100)"), \
-	DW_FIELD("now", DW_T_STRING, 0, NULL, "ISO 8601 time to measure ages against instead of the clock (tests, what-if planning)")
+	DW_FIELD("snapshots", DW_T_OBJECT, 0, dw_cleanup_snapshot_fields, "destroy expired (and idle) dwops-managed warehouse copies"), \
+	DW_FIELD("s3", DW_T_OBJECTS, 0, dw_cleanup_s3_fields, "rules for stale objects"), \
+	DW_FIELD("tables", DW_T_OBJECTS, 0, dw_cleanup_table_fields, "rules for Glue tables"), \
+	DW_FIELD("queues", DW_T_OBJECTS, 0, dw_cleanup_queue_fields, "rules for SQS queues"), \
+	F(INT, "max_deletions", max_deletions, 0, DEFAULT_MAX_DELETIONS, 1, 1LL << 53, \
+	  "refuse to apply a plan with more deletions than this"), \
+	F(STR, "now", now, 0, NULL, "ISO 8601 time to measure ages against instead of the clock (tests, what-if planning)")
 
 static const struct dw_field plan_fields[] = {
 	POLICY_FIELDS,
@@ -51,10 +36,12 @@ static const struct dw_field plan_fields[] = {
 };
 static const struct dw_field apply_fields[] = {
 	POLICY_FIELDS,
-	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "only plan (default false)"),
-	DW_FIELD("expect_plan", DW_T_STRING, 0, NULL, "the reviewed plan's plan_hash: refuse (PlanChanged, exit 2) unless the plan is that one"),
+	F(BOOL, "dry_run", dry_run, 0, 0, "only plan"),
+	F(STR, "expect_plan", expect_plan, 0, NULL,
+	  "the reviewed plan's plan_hash: refuse (PlanChanged, exit 2) unless the plan is that one"),
 	DW_FIELDS_END
 };
+#undef F
 
 struct options {
 	struct dw_cleanup_policy policy;
@@ -63,23 +50,23 @@ struct options {
 	const char *expect_plan;
 };
 
-static int read_options(const cJSON *req, struct options *o)
+static int read_options(const struct dw_ctx *ctx, struct options *o, int *dry_run)
 {
-	const char *now = dw_req_str(req, "now", NULL);
-	long long max = dw_req_int(req, "max_deletions", DEFAULT_MAX_DELETIONS);
+	struct cleanup_req q = { 0 };
 
-	o->now = now ? dw_time_parse_iso(now) : time(NULL);
+	if (dw_req_bind(ctx->req, ctx->action->fields, &q))
+		return -1;
+	o->now = q.now ? dw_time_parse_iso(q.now) : time(NULL);
 	if (o->now < 0)
-		return dw_invalid("now", "now must be an ISO 8601 time like 2026-01-31T00:00:00Z, not \"%s\"", now);
-	if (max < 1)
-		return dw_invalid("max_deletions", "max_deletions must be at least 1, not %lld", max);
-	o->max_deletions = (size_t)max;
-	o->expect_plan = dw_req_str(req, "expect_plan", NULL);
+		return dw_invalid("now", "now must be an ISO 8601 time like 2026-01-31T00:00:00Z, not \"%s\"", q.now);
+	o->max_deletions = q.max_deletions;
+	o->expect_plan = q.expect_plan;
 	if (o->expect_plan && (strlen(o->expect_plan) != 64 ||
 			       strspn(o->expect_plan, "0123456789abcdef") != 64))
 		return dw_invalid("expect_plan", "expect_plan must be a plan's plan_hash (64 "
 				  "lower-case hex digits)");
-	return dw_cleanup_policy_read(&o->policy, req);
+	*dry_run = *dry_run || q.dry_run;
+	return dw_cleanup_policy_read(&o->policy, ctx->req);
 }
 
 /* [{kind, target, reason, rule, status[, error]}] */
@@ -175,7 +162,7 @@ static int run(struct dw_ctx *ctx, int dry_run)
 	struct options o = { 0 };
 	int rc;
 
-	if (read_options(ctx->req, &o))
+	if (read_options(ctx, &o, &dry_run))
 		return -1;
 	rc = plan_and_maybe_apply(ctx, &o, dry_run);
 	dw_cleanup_policy_release(&o.policy);
@@ -189,7 +176,7 @@ static int do_plan(struct dw_ctx *ctx)
 
 static int do_apply(struct dw_ctx *ctx)
 {
-	return run(ctx, dw_req_bool(ctx->req, "dry_run", 0));
+	return run(ctx, 0); /* or the request's dry_run */
 }
 
 static const struct dw_action actions[] = {

@@ -21,25 +21,48 @@
 
 /* ---- the policy -------------------------------------------------------- */
 
-/* A whole number of days or hours, checked to be within [min, max]. */
-static int read_count(const cJSON *obj, const char *name, const char *path,
-		      long min, long max, long def, long *out)
-{
-	long long v = dw_req_int(obj, name, def);
+/* The policy's field tables: the operator's request schema uses them, and
+ * each section is bound from them into its rule struct. */
+const struct dw_field dw_cleanup_snapshot_fields[] = {
+	DW_INT("idle_hours", struct dw_cleanup_copies, idle_hours, 0, 0, 0, 24L * 366,
+	       "also copies with no database connections for this many hours (CloudWatch DatabaseConnections; 0: not)"),
+	DW_STR("owner", struct dw_cleanup_copies, owner, 0, NULL, "only this owner's copies (default: everyone's)"),
+	DW_FIELDS_END
+};
+const struct dw_field dw_cleanup_s3_fields[] = {
+	DW_STR("bucket", struct dw_cleanup_s3_rule, bucket, DW_REQUIRED, NULL, "bucket"),
+	DW_STR("prefix", struct dw_cleanup_s3_rule, prefix, DW_REQUIRED, NULL, "key prefix (never empty)"),
+	DW_INT("older_than_days", struct dw_cleanup_s3_rule, older_than_days, DW_REQUIRED, 0, 1, 100000,
+	       "delete objects last modified more than this many days ago"),
+	DW_INT("keep_latest", struct dw_cleanup_s3_rule, keep_latest, 0, 0, 0, 1000000,
+	       "always keep this many newest objects under the prefix"),
+	DW_FIELDS_END
+};
+const struct dw_field dw_cleanup_table_fields[] = {
+	DW_STR("database", struct dw_cleanup_table_rule, database, DW_REQUIRED, NULL, "Glue database"),
+	DW_STR("pattern", struct dw_cleanup_table_rule, pattern, DW_REQUIRED, NULL,
+	       "table names, a glob (fnmatch): \"tmp_*\""),
+	DW_INT("older_than_days", struct dw_cleanup_table_rule, older_than_days, DW_NODEFAULT, -1, 1, 100000,
+	       "drop tables created or last updated more than this many days ago"),
+	DW_BOOL("location_empty", struct dw_cleanup_table_rule, location_empty, 0, 0,
+		"drop tables whose S3 location holds no objects"),
+	DW_FIELDS_END
+};
+const struct dw_field dw_cleanup_queue_fields[] = {
+	DW_STR("prefix", struct dw_cleanup_queue_rule, prefix, DW_REQUIRED, NULL, "queue name prefix (never empty)"),
+	DW_INT("unused_days", struct dw_cleanup_queue_rule, unused_days, DW_REQUIRED, 0, 1, 455,
+	       "delete empty queues not used for this many days"),
+	DW_FIELDS_END
+};
 
-	if (v < min || v > max)
-		return dw_invalid(path, "%s must be between %ld and %ld, not %lld", path, min, max, v);
-	*out = (long)v;
-	return 0;
-}
-
-static int read_nonempty(const cJSON *obj, const char *name, const char *path,
-			 const char **out)
+static int nonempty(const char *v, const char *path, const char *name)
 {
-	*out = dw_req_str(obj, name, NULL);
-	if (!*out || !**out)
-		return dw_invalid(path, "%s must not be empty", path);
-	return 0;
+	char where[96];
+
+	if (*v)
+		return 0;
+	snprintf(where, sizeof(where), "%s.%s", path, name);
+	return dw_invalid(where, "%s must not be empty", where);
 }
 
 static int read_copies(struct dw_cleanup_copies *c, const cJSON *sec)
@@ -47,50 +70,29 @@ static int read_copies(struct dw_cleanup_copies *c, const cJSON *sec)
 	if (!sec || cJSON_IsNull(sec))
 		return 0;
 	c->enabled = 1;
-	c->owner = dw_req_str(sec, "owner", NULL);
-	return read_count(sec, "idle_hours", "snapshots.idle_hours", 0, 24L * 366, 0,
-			  &c->idle_hours);
+	return dw_req_bind_at(sec, dw_cleanup_snapshot_fields, "snapshots", c);
 }
 
 static int read_s3_rule(struct dw_cleanup_s3_rule *r, const cJSON *o, size_t i)
 {
 	char path[64];
 
-	snprintf(path, sizeof(path), "s3[%zu].bucket", i);
-	if (read_nonempty(o, "bucket", path, &r->bucket))
+	snprintf(path, sizeof(path), "s3[%zu]", i);
+	if (dw_req_bind_at(o, dw_cleanup_s3_fields, path, r))
 		return -1;
-	snprintf(path, sizeof(path), "s3[%zu].prefix", i);
-	if (read_nonempty(o, "prefix", path, &r->prefix))
-		return -1;
-	snprintf(path, sizeof(path), "s3[%zu].older_than_days", i);
-	if (!cJSON_GetObjectItemCaseSensitive(o, "older_than_days"))
-		return dw_invalid(path, "%s is required", path);
-	if (read_count(o, "older_than_days", path, 1, 100000, 0, &r->older_than_days))
-		return -1;
-	snprintf(path, sizeof(path), "s3[%zu].keep_latest", i);
-	return read_count(o, "keep_latest", path, 0, 1000000, 0, &r->keep_latest);
+	return nonempty(r->bucket, path, "bucket") || nonempty(r->prefix, path, "prefix") ? -1 : 0;
 }
 
 static int read_table_rule(struct dw_cleanup_table_rule *r, const cJSON *o, size_t i)
 {
 	char path[64];
 
-	snprintf(path, sizeof(path), "tables[%zu].database", i);
-	if (read_nonempty(o, "database", path, &r->database))
+	snprintf(path, sizeof(path), "tables[%zu]", i);
+	if (dw_req_bind_at(o, dw_cleanup_table_fields, path, r) ||
+	    nonempty(r->database, path, "database") || nonempty(r->pattern, path, "pattern"))
 		return -1;
-	snprintf(path, sizeof(path), "tables[%zu].pattern", i);
-	if (read_nonempty(o, "pattern", path, &r->pattern))
-		return -1;
-	snprintf(path, sizeof(path), "tables[%zu].older_than_days", i);
-	r->older_than_days = -1;
-	if (cJSON_GetObjectItemCaseSensitive(o, "older_than_days") &&
-	    read_count(o, "older_than_days", path, 1, 100000, 0, &r->older_than_days))
-		return -1;
-	r->location_empty = dw_req_bool(o, "location_empty", 0);
-	if (r->older_than_days < 0 && !r->location_empty) {
-		snprintf(path, sizeof(path), "tables[%zu]", i);
+	if (r->older_than_days < 0 && !r->location_empty)
 		return dw_invalid(path, "%s needs older_than_days, location_empty: true, or both", path);
-	}
 	return 0;
 }
 
@@ -98,13 +100,10 @@ static int read_queue_rule(struct dw_cleanup_queue_rule *r, const cJSON *o, size
 {
 	char path[64];
 
-	snprintf(path, sizeof(path), "queues[%zu].prefix", i);
-	if (read_nonempty(o, "prefix", path, &r->prefix))
+	snprintf(path, sizeof(path), "queues[%zu]", i);
+	if (dw_req_bind_at(o, dw_cleanup_queue_fields, path, r))
 		return -1;
-	snprintf(path, sizeof(path), "queues[%zu].unused_days", i);
-	if (!cJSON_GetObjectItemCaseSensitive(o, "unused_days"))
-		return dw_invalid(path, "%s is required", path);
-	return read_count(o, "unused_days", path, 1, 455, 0, &r->unused_days);
+	return nonempty(r->prefix, path, "prefix");
 }
 
 /* The items of an array (none for anything else), and how many. */

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <time.h>
 #include "aws/aws.h"
+#include "proto/req.h"
 
 /* The policy: what to look for.  Strings are borrowed (from the request). */
 struct dw_cleanup_copies {
@@ -49,6 +50,13 @@ struct dw_cleanup_policy {
 	struct dw_cleanup_queue_rule *queues;
 	size_t nqueues;
 };
+
+/* The sections' field tables (bound into the structs above); the
+ * operator's request schema names them as the sections' sub-fields. */
+extern const struct dw_field dw_cleanup_snapshot_fields[];
+extern const struct dw_field dw_cleanup_s3_fields[];
+extern const struct dw_field dw_cleanup_table_fields[];
+extern const struct dw_field dw_cleanup_queue_fields[];
 
 /* Read the policy from a request already checked against its field table
  * ("snapshots", "s3", "tables", "queues"), checking the values: raises
