@@ -10,35 +10,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The request besides the table description (which the core reads). */
+struct infer_req {
+	const char *location;
+	int max_files;
+	long long max_records;
+};
+struct ddl_req {
+	struct infer_req infer;
+	const char *bundle, *dialect, *pipe;
+	int auto_ingest;
+	struct dw_ddl_athena_opts athena;
+	int dry_run;
+};
+
 static const struct dw_field infer_fields[] = {
-	DW_FIELD("location", DW_T_STRING, 0, NULL, "s3://bucket/prefix/ of sample files (default: location)"),
-	DW_FIELD("max_files", DW_T_INT, 0, NULL, "files to read (default 10)"),
-	DW_FIELD("max_records", DW_T_INT, 0, NULL, "records to read (default 1000)"),
+	DW_STR("location", struct infer_req, location, 0, NULL, "s3://bucket/prefix/ of sample files (default: location)"),
+	DW_INT("max_files", struct infer_req, max_files, 0, 10, 1, 1000, "files to read"),
+	DW_INT("max_records", struct infer_req, max_records, 0, 1000, 1, 1LL << 53, "records to read"),
 	DW_FIELDS_END
 };
 
+#define F(kind, n, ...) DW_##kind(n, struct ddl_req, __VA_ARGS__)
 #define DDL_FIELDS \
 	DW_DDL_TABLE_FIELDS, \
-	DW_FIELD("infer", DW_T_OBJECT, 0, infer_fields, "infer the columns from sample files (json lines, avro)"), \
-	DW_FIELD("bundle", DW_T_STRING, 0, NULL, "also write the statements as .sql files into this zip (a relative path under DW_DDL_BUNDLE_DIR)")
-
+	F(STRUCT, "infer", infer, 0, infer_fields, "infer the columns from sample files (json lines, avro)"), \
+	F(STR, "bundle", bundle, 0, NULL, "also write the statements as .sql files into this zip (a relative path under DW_DDL_BUNDLE_DIR)")
 #define APPLY_FIELDS \
-	DW_FIELD("workgroup", DW_T_STRING, 0, NULL, "athena: workgroup (default primary)"), \
-	DW_FIELD("output_location", DW_T_STRING, 0, NULL, "athena: s3:// query result location (default: the workgroup's)"), \
-	DW_FIELD("wait_s", DW_T_INT, 0, NULL, "athena: seconds to wait for each statement (default 300)"), \
-	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "show what would be applied, change nothing")
+	F(STR, "workgroup", athena.workgroup, 0, "primary", "athena: workgroup"), \
+	F(STR, "output_location", athena.output_location, 0, NULL, "athena: s3:// query result location (default: the workgroup's)"), \
+	F(INT, "wait_s", athena.wait_s, 0, 300, 1, 86400, "athena: seconds to wait for each statement"), \
+	F(BOOL, "dry_run", dry_run, 0, 0, "show what would be applied, change nothing")
 
 static const struct dw_field generate_fields[] = { DDL_FIELDS, DW_FIELDS_END };
 static const struct dw_field apply_fields[] = { DDL_FIELDS, APPLY_FIELDS, DW_FIELDS_END };
+#undef F
 
-static int infer_columns(struct dw_ctx *ctx, struct dw_ddl_table *t)
+static int infer_columns(struct dw_ctx *ctx, const struct infer_req *in, struct dw_ddl_table *t)
 {
-	const cJSON *in = cJSON_GetObjectItemCaseSensitive(ctx->req, "infer");
-	const char *url = dw_req_str(in, "location", t->location);
-	long long max_files = dw_req_int(in, "max_files", 10);
+	const char *url = in->location ? in->location : t->location;
 	struct dw_infer_source src = {
-		.format = t->format,
-		.max_records = dw_req_int(in, "max_records", 1000),
+		.format = t->format, .max_files = in->max_files, .max_records = in->max_records,
 	};
 	char *bucket = NULL, *prefix = NULL;
 	struct dw_infer inf;
@@ -47,11 +59,6 @@ static int infer_columns(struct dw_ctx *ctx, struct dw_ddl_table *t)
 
 	if (!url)
 		return dw_invalid("infer.location", "infer needs a location to read sample files from");
-	if (max_files < 1 || max_files > 1000)
-		return dw_invalid("infer.max_files", "infer.max_files must be 1..1000");
-	if (src.max_records < 1)
-		return dw_invalid("infer.max_records", "infer.max_records must be at least 1");
-	src.max_files = (int)max_files;
 	if (dw_s3_parse_url(url, "infer.location", &bucket, &prefix))
 		return -1;
 	if (!(aws = dw_ctx_aws(ctx))) {
@@ -77,15 +84,12 @@ static int infer_columns(struct dw_ctx *ctx, struct dw_ddl_table *t)
 	return rc;
 }
 
-static int check_athena_fields(const cJSON *req)
+static int check_athena_fields(const struct ddl_req *q)
 {
-	const char *out = dw_req_str(req, "output_location", NULL);
-	long long wait = dw_req_int(req, "wait_s", 300);
+	const char *out = q->athena.output_location;
 
 	if (out && strncmp(out, "s3://", 5) != 0)
 		return dw_invalid("output_location", "output_location must be an s3:// URL");
-	if (wait < 1 || wait > 86400)
-		return dw_invalid("wait_s", "wait_s must be 1..86400 seconds");
 	return 0;
 }
 
@@ -156,8 +160,8 @@ static cJSON *applied_json(const struct dw_ddl_applied_list *l)
 
 /* Read the request into t and the statements (or TableInput) for what,
  * refusing to apply what cannot be before any sample file is read. */
-static int prepare(struct dw_ctx *ctx, struct dw_ddl_table *t, int apply, int drop,
-		   struct dw_kvlist *st, cJSON **table_input)
+static int prepare(struct dw_ctx *ctx, const struct ddl_req *q, struct dw_ddl_table *t, int apply,
+		   int drop, struct dw_kvlist *st, cJSON **table_input)
 {
 	*table_input = NULL;
 	if (dw_ddl_table_parse(t, ctx->req))
@@ -165,15 +169,14 @@ static int prepare(struct dw_ctx *ctx, struct dw_ddl_table *t, int apply, int dr
 	if (apply && (t->dialect == DW_DDL_SNOWFLAKE || t->dialect == DW_DDL_REDSHIFT))
 		return dw_invalid("dialect", "%s is generate-only: run the generated statements yourself",
 				  dw_req_str(ctx->req, "dialect", ""));
-	if (check_athena_fields(ctx->req))
+	if (check_athena_fields(q))
 		return -1;
 	/* Checked before anything is read or applied; written by describe. */
-	if (dw_req_str(ctx->req, "bundle", NULL) &&
-	    dw_ddl_bundle_path(dw_req_str(ctx->req, "bundle", NULL), NULL))
+	if (q->bundle && dw_ddl_bundle_path(q->bundle, NULL))
 		return -1;
 	if (drop)
 		return dw_ddl_drop_statements(t, st);
-	if (cJSON_GetObjectItemCaseSensitive(ctx->req, "infer") && infer_columns(ctx, t))
+	if (dw_req_has(ctx->req, "infer") && infer_columns(ctx, &q->infer, t))
 		return -1;
 	if (dw_ddl_create_statements(t, st) ||
 	    (t->dialect == DW_DDL_GLUE && dw_ddl_glue_table_input(t, table_input)))
@@ -183,10 +186,9 @@ static int prepare(struct dw_ctx *ctx, struct dw_ddl_table *t, int apply, int dr
 }
 
 /* The result's description of the table, and the bundle when asked. */
-static int describe(struct dw_ctx *ctx, const struct dw_ddl_table *t,
+static int describe(struct dw_ctx *ctx, const char *bundle, const struct dw_ddl_table *t,
 		    const struct dw_kvlist *st, const cJSON *table_input)
 {
-	const char *bundle = dw_req_str(ctx->req, "bundle", NULL);
 	size_t files;
 
 	cJSON_AddStringToObject(ctx->result, "dialect", dw_req_str(ctx->req, "dialect", ""));
@@ -207,27 +209,23 @@ static int describe(struct dw_ctx *ctx, const struct dw_ddl_table *t,
 	return 0;
 }
 
-static int run(struct dw_ctx *ctx, const struct dw_ddl_table *t, int drop,
+static int run(struct dw_ctx *ctx, const struct ddl_req *q, const struct dw_ddl_table *t, int drop,
 	       const struct dw_kvlist *st, const cJSON *table_input,
 	       struct dw_ddl_applied_list *applied)
 {
 	struct dw_aws *aws = dw_ctx_aws(ctx);
-	struct dw_ddl_athena_opts o = {
-		.workgroup = dw_req_str(ctx->req, "workgroup", NULL),
-		.output_location = dw_req_str(ctx->req, "output_location", NULL),
-		.wait_s = (int)dw_req_int(ctx->req, "wait_s", 300),
-	};
 
 	if (!aws)
 		return -1;
 	if (t->dialect == DW_DDL_ATHENA)
-		return dw_ddl_apply_athena(aws, t, st, &o, applied);
+		return dw_ddl_apply_athena(aws, t, st, &q->athena, applied);
 	return drop ? dw_ddl_drop_glue(aws, t, applied) :
 	       dw_ddl_apply_glue(aws, t, table_input, applied);
 }
 
 static int act(struct dw_ctx *ctx, int apply, int drop)
 {
+	struct ddl_req q = { 0 };
 	struct dw_ddl_table t;
 	struct dw_kvlist st;
 	cJSON *table_input = NULL;
@@ -236,14 +234,16 @@ static int act(struct dw_ctx *ctx, int apply, int drop)
 
 	dw_ddl_table_init(&t);
 	dw_kv_init(&st);
-	rc = prepare(ctx, &t, apply && !drop, drop, &st, &table_input);
+	rc = dw_req_bind(ctx->req, ctx->action->fields, &q);
 	if (rc == 0)
-		rc = describe(ctx, &t, &st, table_input);
-	if (rc == 0 && apply && dw_req_bool(ctx->req, "dry_run", 0)) {
+		rc = prepare(ctx, &q, &t, apply && !drop, drop, &st, &table_input);
+	if (rc == 0)
+		rc = describe(ctx, q.bundle, &t, &st, table_input);
+	if (rc == 0 && apply && q.dry_run) {
 		dw_info("dry run: nothing applied");
 		cJSON_AddTrueToObject(ctx->result, "dry_run");
 	} else if (rc == 0 && apply) {
-		rc = run(ctx, &t, drop, &st, table_input, &applied);
+		rc = run(ctx, &q, &t, drop, &st, table_input, &applied);
 	}
 	if (apply)
 		cJSON_AddItemToObject(ctx->result, "applied", applied_json(&applied));
@@ -274,39 +274,43 @@ static int drop(struct dw_ctx *ctx)
 
 /* ---- the Snowpipe landing of dw-extract's records ---- */
 
+#define F(kind, n, ...) DW_##kind(n, struct ddl_req, __VA_ARGS__)
 static const struct dw_field landing_fields[] = {
-	DW_FIELD("dialect", DW_T_STRING, DW_REQUIRED, NULL, "snowflake"),
+	F(STR, "dialect", dialect, DW_REQUIRED, NULL, "snowflake"),
 	DW_FIELD("table", DW_T_STRING, DW_REQUIRED, NULL, "the landing table"),
 	DW_FIELD("database", DW_T_STRING, 0, NULL, "Snowflake database"),
 	DW_FIELD("schema", DW_T_STRING, 0, NULL, "Snowflake schema"),
 	DW_FIELD("location", DW_T_STRING, 0, NULL, "s3://bucket/prefix/ of the extract's S3 sink (create_stage's url)"),
 	DW_FIELD("stage", DW_T_STRING, DW_REQUIRED, NULL, "the stage over the sink's objects, optionally with /sub/path"),
 	DW_FIELD("create_stage", DW_T_OBJECT, 0, dw_ddl_stage_fields, "also CREATE STAGE"),
-	DW_FIELD("pipe", DW_T_STRING, 0, NULL, "the pipe's name (default <table>_pipe)"),
-	DW_FIELD("auto_ingest", DW_T_BOOL, 0, NULL, "AUTO_INGEST: loaded on S3 event notifications (default true)"),
+	F(STR, "pipe", pipe, 0, NULL, "the pipe's name (default <table>_pipe)"),
+	F(BOOL, "auto_ingest", auto_ingest, 0, 1, "AUTO_INGEST: loaded on S3 event notifications"),
 	DW_FIELD("options", DW_T_OBJECT, 0, dw_ddl_option_fields, "replace, comment, pattern, aws_sns_topic"),
-	DW_FIELD("bundle", DW_T_STRING, 0, NULL, "also write the statements as .sql files into this zip"),
+	F(STR, "bundle", bundle, 0, NULL, "also write the statements as .sql files into this zip"),
 	DW_FIELDS_END
 };
+#undef F
 
 static int landing(struct dw_ctx *ctx)
 {
+	struct ddl_req q = { 0 };
 	struct dw_ddl_table t;
 	struct dw_kvlist st;
 	int rc;
 
-	if (strcmp(dw_req_str(ctx->req, "dialect", ""), "snowflake") != 0)
+	if (dw_req_bind(ctx->req, ctx->action->fields, &q))
+		return -1;
+	if (strcmp(q.dialect, "snowflake") != 0)
 		return dw_invalid("dialect", "the landing table and its pipe are Snowflake's: dialect snowflake");
 	dw_ddl_table_init(&t);
 	dw_kv_init(&st);
 	rc = dw_ddl_table_parse(&t, ctx->req);
-	if (rc == 0 && dw_req_str(ctx->req, "bundle", NULL))
-		rc = dw_ddl_bundle_path(dw_req_str(ctx->req, "bundle", NULL), NULL);
+	if (rc == 0 && q.bundle)
+		rc = dw_ddl_bundle_path(q.bundle, NULL);
 	if (rc == 0)
-		rc = dw_ddl_landing_statements(&t, dw_req_str(ctx->req, "pipe", NULL),
-					       dw_req_bool(ctx->req, "auto_ingest", 1), &st);
+		rc = dw_ddl_landing_statements(&t, q.pipe, q.auto_ingest, &st);
 	if (rc == 0)
-		rc = describe(ctx, &t, &st, NULL);
+		rc = describe(ctx, q.bundle, &t, &st, NULL);
 	dw_kv_release(&st);
 	dw_ddl_table_release(&t);
 	return rc;
