@@ -25,28 +25,27 @@ enum need {
 	CATALOG_OPTIONAL = 16,
 };
 
+/* The request: every action takes the same fields. */
+struct export_req {
+	const char *source_instance, *source_cluster, *export_task_id;
+	const char *s3_bucket, *s3_prefix, *iam_role_arn, *kms_key_id, *main_prefix;
+	const char *crawler, *glue_database, *table_prefix;
+	const cJSON *export_only;
+	int concurrency, poll_s, wait_timeout_s;
+	long long multipart_threshold_mb, part_size_mb;
+};
+
 /* An optional string field; "" counts as absent, as templated requests
  * (Airflow Variables left empty) give it. */
-static const char *opt(const cJSON *req, const char *name)
+static const char *opt(const char *v)
 {
-	const char *v = dw_req_str(req, name, NULL);
-
 	return v && *v ? v : NULL;
 }
 
-static int need_str(const cJSON *req, const char *name, const char *why)
+static int need_str(const char *v, const char *name, const char *why)
 {
-	if (!opt(req, name))
+	if (!opt(v))
 		return dw_invalid(name, "%s is required %s", name, why);
-	return 0;
-}
-
-static int check_range(const cJSON *req, const char *name, long long lo, long long hi)
-{
-	long long v = dw_req_int(req, name, lo);
-
-	if (v < lo || v > hi)
-		return dw_invalid(name, "%s must be between %lld and %lld, not %lld", name, lo, hi, v);
 	return 0;
 }
 
@@ -65,10 +64,10 @@ static int check_task_id(const char *id)
 	return 0;
 }
 
-static int check_source(const cJSON *req, int required)
+static int check_source(const struct export_req *q, int required)
 {
-	const char *inst = opt(req, "source_instance");
-	const char *clus = opt(req, "source_cluster");
+	const char *inst = opt(q->source_instance);
+	const char *clus = opt(q->source_cluster);
 
 	if (inst && clus)
 		return dw_invalid("source_cluster", "give source_instance or source_cluster, not both");
@@ -80,11 +79,11 @@ static int check_source(const cJSON *req, int required)
 
 /* Refuse the layouts where promote could delete an export (see
  * dw_export_prefixes_overlap). */
-static int check_prefixes(const cJSON *req)
+static int check_prefixes(const struct export_req *q)
 {
 	char *main_prefix = NULL;
-	const char *s3_prefix = dw_req_str(req, "s3_prefix", "");
-	int rc = dw_export_main_prefix(dw_req_str(req, "main_prefix", NULL), "main_prefix", &main_prefix);
+	const char *s3_prefix = q->s3_prefix ? q->s3_prefix : "";
+	int rc = dw_export_main_prefix(q->main_prefix, "main_prefix", &main_prefix);
 
 	if (rc)
 		return rc;
@@ -96,45 +95,47 @@ static int check_prefixes(const cJSON *req)
 	return rc;
 }
 
-static int check_catalog(const cJSON *req, unsigned needs)
+static int check_catalog(const struct export_req *q, unsigned needs)
 {
-	const char *crawler = opt(req, "crawler");
-	const char *database = opt(req, "glue_database");
+	const char *crawler = opt(q->crawler);
+	const char *database = opt(q->glue_database);
 
 	if (crawler && database)
 		return dw_invalid("glue_database", "give crawler (a crawler catalogs) or glue_database "
 				  "(dw-export writes the tables), not both");
 	if (!crawler && !database && !(needs & CATALOG_OPTIONAL))
 		return dw_invalid("crawler", "crawler or glue_database is required to catalog");
-	if (database && (need_str(req, "s3_bucket", "to find the promoted tables") ||
-			 check_prefixes(req)))
+	if (database && (need_str(q->s3_bucket, "s3_bucket", "to find the promoted tables") ||
+			 check_prefixes(q)))
 		return -1;
 	return 0;
 }
 
-/* Everything an action relies on, checked before its first change. */
-static int check_request(const cJSON *req, unsigned needs)
+/* Everything an action relies on (beyond the table's bounds), checked
+ * before its first change. */
+static int check_request(const struct dw_ctx *ctx, struct export_req *q, unsigned needs)
 {
-	const char *id = opt(req, "export_task_id");
+	const char *id;
 
+	memset(q, 0, sizeof(*q));
+	if (dw_req_bind(ctx->req, ctx->action->fields, q))
+		return -1;
+	id = opt(q->export_task_id);
 	if (id && check_task_id(id))
 		return -1;
-	if (check_source(req, (needs & NEED_START) ? 1 : (needs & NEED_TASK) && !id ? 2 : 0))
+	if (check_source(q, (needs & NEED_START) ? 1 : (needs & NEED_TASK) && !id ? 2 : 0))
 		return -1;
 	if ((needs & NEED_START) &&
-	    (need_str(req, "s3_bucket", "to start an export") ||
-	     need_str(req, "iam_role_arn", "to start an export") ||
-	     need_str(req, "kms_key_id", "to start an export")))
+	    (need_str(q->s3_bucket, "s3_bucket", "to start an export") ||
+	     need_str(q->iam_role_arn, "iam_role_arn", "to start an export") ||
+	     need_str(q->kms_key_id, "kms_key_id", "to start an export")))
 		return -1;
-	if ((needs & NEED_PROMOTE) && (need_str(req, "main_prefix", "to promote") || check_prefixes(req)))
+	if ((needs & NEED_PROMOTE) && (need_str(q->main_prefix, "main_prefix", "to promote") ||
+				       check_prefixes(q)))
 		return -1;
-	if ((needs & NEED_CATALOG) && check_catalog(req, needs))
+	if ((needs & NEED_CATALOG) && check_catalog(q, needs))
 		return -1;
-	return check_range(req, "concurrency", 1, 512) ||
-	       check_range(req, "multipart_threshold_mb", 5, 5120) ||
-	       check_range(req, "part_size_mb", 5, 5120) ||
-	       check_range(req, "poll_s", 1, 3600) ||
-	       check_range(req, "wait_timeout_s", 1, 7 * 24 * 3600) ? -1 : 0;
+	return 0;
 }
 
 /* ---- which export -------------------------------------------------- */
@@ -146,11 +147,11 @@ struct target {
 
 /* The export task to act on: export_task_id, or the id derived from the
  * newest snapshot (which start always needs, to name its ARN). */
-static int resolve(struct dw_aws *aws, const cJSON *req, int need_snapshot, struct target *t)
+static int resolve(struct dw_aws *aws, const struct export_req *q, int need_snapshot, struct target *t)
 {
-	const char *given = opt(req, "export_task_id");
-	const char *clus = opt(req, "source_cluster");
-	const char *source = clus ? clus : opt(req, "source_instance");
+	const char *given = opt(q->export_task_id);
+	const char *clus = opt(q->source_cluster);
+	const char *source = clus ? clus : opt(q->source_instance);
 
 	memset(t, 0, sizeof(*t));
 	if (given)
@@ -233,9 +234,9 @@ static void put_target(cJSON *r, const struct target *t)
 
 /* ---- the steps --------------------------------------------------- */
 
-static int step_start(struct dw_aws *aws, const cJSON *req, struct target *t, cJSON *r)
+static int step_start(struct dw_aws *aws, const struct export_req *q, struct target *t, cJSON *r)
 {
-	const cJSON *only = cJSON_GetObjectItemCaseSensitive(req, "export_only"), *item;
+	const cJSON *only = q->export_only, *item;
 	size_t n = cJSON_IsArray(only) ? (size_t)cJSON_GetArraySize(only) : 0, i = 0;
 	const char **tables = dw_xcalloc(n ? n : 1, sizeof(*tables));
 	struct dw_rds_export_task task;
@@ -246,10 +247,10 @@ static int step_start(struct dw_aws *aws, const cJSON *req, struct target *t, cJ
 			tables[i++] = cJSON_GetStringValue(item);
 	struct dw_export_spec spec = {
 		.source_arn = t->snap.arn,
-		.s3_bucket = dw_req_str(req, "s3_bucket", NULL),
-		.s3_prefix = dw_req_str(req, "s3_prefix", NULL),
-		.iam_role_arn = dw_req_str(req, "iam_role_arn", NULL),
-		.kms_key_id = dw_req_str(req, "kms_key_id", NULL),
+		.s3_bucket = q->s3_bucket,
+		.s3_prefix = q->s3_prefix,
+		.iam_role_arn = q->iam_role_arn,
+		.kms_key_id = q->kms_key_id,
 		.export_only = tables, .n_export_only = n,
 	};
 	rc = dw_export_start(aws, t->id, &spec, &task, &started);
@@ -262,11 +263,10 @@ static int step_start(struct dw_aws *aws, const cJSON *req, struct target *t, cJ
 	return 0;
 }
 
-static int step_wait(struct dw_aws *aws, const cJSON *req, const struct target *t,
+static int step_wait(struct dw_aws *aws, const struct export_req *q, const struct target *t,
 		     struct dw_rds_export_task *task, cJSON *r)
 {
-	int rc = dw_export_wait(aws, t->id, (int)dw_req_int(req, "poll_s", 30),
-				(int)dw_req_int(req, "wait_timeout_s", 6 * 3600), task);
+	int rc = dw_export_wait(aws, t->id, q->poll_s, q->wait_timeout_s, task);
 
 	put_target(r, t);
 	if (task->id[0])
@@ -285,19 +285,19 @@ static void promotion_version(const struct target *t, const struct dw_rds_export
 		dw_time_format_iso(when, out);
 }
 
-static int step_promote(struct dw_aws *aws, const cJSON *req, const struct target *t,
+static int step_promote(struct dw_aws *aws, const struct export_req *q, const struct target *t,
 			const struct dw_rds_export_task *task, cJSON *r)
 {
 	struct dw_export_promotion p;
 	char version[32], *main_prefix;
 	int rc;
 
-	if (dw_export_main_prefix(dw_req_str(req, "main_prefix", NULL), "main_prefix", &main_prefix))
+	if (dw_export_main_prefix(q->main_prefix, "main_prefix", &main_prefix))
 		return -1;
 	struct dw_export_copying copying = {
-		.concurrency = (int)dw_req_int(req, "concurrency", 32),
-		.multipart_threshold = dw_req_int(req, "multipart_threshold_mb", 5120) * MIB,
-		.part_size = dw_req_int(req, "part_size_mb", 512) * MIB,
+		.concurrency = q->concurrency,
+		.multipart_threshold = q->multipart_threshold_mb * MIB,
+		.part_size = q->part_size_mb * MIB,
 	};
 	promotion_version(t, task, version);
 	rc = dw_export_promote(aws, task, main_prefix, version[0] ? version : NULL, &copying, &p);
@@ -315,17 +315,16 @@ static int step_promote(struct dw_aws *aws, const cJSON *req, const struct targe
 	return rc;
 }
 
-static int step_catalog(struct dw_aws *aws, const cJSON *req, cJSON *r)
+static int step_catalog(struct dw_aws *aws, const struct export_req *q, cJSON *r)
 {
-	const char *crawler = opt(req, "crawler");
-	const char *database = opt(req, "glue_database");
+	const char *crawler = opt(q->crawler);
+	const char *database = opt(q->glue_database);
 	char *main_prefix = NULL;
 	int rc;
 
 	if (crawler) {
 		struct dw_glue_crawl c;
-		rc = dw_glue_crawl(aws, crawler, (int)dw_req_int(req, "poll_s", 30),
-				   (int)dw_req_int(req, "wait_timeout_s", 6 * 3600), &c);
+		rc = dw_glue_crawl(aws, crawler, q->poll_s, q->wait_timeout_s, &c);
 		put_str(r, "crawler", crawler);
 		put_str(r, "crawl_status", c.status);
 		put_int(r, "crawl_seconds", c.elapsed_s);
@@ -336,10 +335,10 @@ static int step_catalog(struct dw_aws *aws, const cJSON *req, cJSON *r)
 		return 0;
 	}
 	struct dw_export_tables tables = { 0 };
-	rc = dw_export_main_prefix(dw_req_str(req, "main_prefix", NULL), "main_prefix", &main_prefix);
+	rc = dw_export_main_prefix(q->main_prefix, "main_prefix", &main_prefix);
 	if (rc == 0)
-		rc = dw_export_catalog(aws, dw_req_str(req, "s3_bucket", NULL), main_prefix, database,
-				       opt(req, "table_prefix"), &tables);
+		rc = dw_export_catalog(aws, q->s3_bucket, main_prefix, database, opt(q->table_prefix),
+				       &tables);
 	put_str(r, "glue_database", database);
 	put(r, "tables", tables_json(&tables));
 	dw_export_tables_release(&tables);
@@ -351,25 +350,25 @@ static int step_catalog(struct dw_aws *aws, const cJSON *req, cJSON *r)
 
 static int act_start(struct dw_ctx *ctx)
 {
+	struct export_req q;
 	struct dw_aws *aws;
 	struct target t;
 
-	if (check_request(ctx->req, NEED_START) || !(aws = dw_ctx_aws(ctx)) ||
-	    resolve(aws, ctx->req, 1, &t))
+	if (check_request(ctx, &q, NEED_START) || !(aws = dw_ctx_aws(ctx)) || resolve(aws, &q, 1, &t))
 		return -1;
-	return step_start(aws, ctx->req, &t, ctx->result);
+	return step_start(aws, &q, &t, ctx->result);
 }
 
 static int act_wait(struct dw_ctx *ctx)
 {
 	struct dw_rds_export_task task;
+	struct export_req q;
 	struct dw_aws *aws;
 	struct target t;
 
-	if (check_request(ctx->req, NEED_TASK) || !(aws = dw_ctx_aws(ctx)) ||
-	    resolve(aws, ctx->req, 0, &t))
+	if (check_request(ctx, &q, NEED_TASK) || !(aws = dw_ctx_aws(ctx)) || resolve(aws, &q, 0, &t))
 		return -1;
-	return step_wait(aws, ctx->req, &t, &task, ctx->result);
+	return step_wait(aws, &q, &t, &task, ctx->result);
 }
 
 /* The task, which must exist. */
@@ -387,32 +386,35 @@ static int described(struct dw_aws *aws, const char *id, struct dw_rds_export_ta
 static int act_promote(struct dw_ctx *ctx)
 {
 	struct dw_rds_export_task task;
+	struct export_req q;
 	struct dw_aws *aws;
 	struct target t;
 
-	if (check_request(ctx->req, NEED_TASK | NEED_PROMOTE) || !(aws = dw_ctx_aws(ctx)) ||
-	    resolve(aws, ctx->req, 0, &t) || described(aws, t.id, &task))
+	if (check_request(ctx, &q, NEED_TASK | NEED_PROMOTE) || !(aws = dw_ctx_aws(ctx)) ||
+	    resolve(aws, &q, 0, &t) || described(aws, t.id, &task))
 		return -1;
-	return step_promote(aws, ctx->req, &t, &task, ctx->result);
+	return step_promote(aws, &q, &t, &task, ctx->result);
 }
 
 static int act_catalog(struct dw_ctx *ctx)
 {
+	struct export_req q;
 	struct dw_aws *aws;
 
-	if (check_request(ctx->req, NEED_CATALOG) || !(aws = dw_ctx_aws(ctx)))
+	if (check_request(ctx, &q, NEED_CATALOG) || !(aws = dw_ctx_aws(ctx)))
 		return -1;
-	return step_catalog(aws, ctx->req, ctx->result);
+	return step_catalog(aws, &q, ctx->result);
 }
 
 static int act_cancel(struct dw_ctx *ctx)
 {
 	struct dw_rds_export_task task;
+	struct export_req q;
 	struct dw_aws *aws;
 	struct target t;
 
-	if (check_request(ctx->req, NEED_TASK) || !(aws = dw_ctx_aws(ctx)) ||
-	    resolve(aws, ctx->req, 0, &t) || dw_export_cancel(aws, t.id, &task))
+	if (check_request(ctx, &q, NEED_TASK) || !(aws = dw_ctx_aws(ctx)) ||
+	    resolve(aws, &q, 0, &t) || dw_export_cancel(aws, t.id, &task))
 		return -1;
 	put_target(ctx->result, &t);
 	put_task(ctx->result, &task);
@@ -422,39 +424,43 @@ static int act_cancel(struct dw_ctx *ctx)
 static int act_run(struct dw_ctx *ctx)
 {
 	struct dw_rds_export_task task;
+	struct export_req q;
 	struct dw_aws *aws;
 	struct target t;
 
-	if (check_request(ctx->req, NEED_START | NEED_PROMOTE | NEED_CATALOG | CATALOG_OPTIONAL) ||
-	    !(aws = dw_ctx_aws(ctx)) || resolve(aws, ctx->req, 1, &t))
+	if (check_request(ctx, &q, NEED_START | NEED_PROMOTE | NEED_CATALOG | CATALOG_OPTIONAL) ||
+	    !(aws = dw_ctx_aws(ctx)) || resolve(aws, &q, 1, &t))
 		return -1;
-	if (step_start(aws, ctx->req, &t, ctx->result) ||
-	    step_wait(aws, ctx->req, &t, &task, ctx->result) ||
-	    step_promote(aws, ctx->req, &t, &task, ctx->result))
+	if (step_start(aws, &q, &t, ctx->result) || step_wait(aws, &q, &t, &task, ctx->result) ||
+	    step_promote(aws, &q, &t, &task, ctx->result))
 		return -1;
-	return step_catalog(aws, ctx->req, ctx->result);
+	return step_catalog(aws, &q, ctx->result);
 }
 
+#define F(kind, n, ...) DW_##kind(n, struct export_req, __VA_ARGS__)
 static const struct dw_field fields[] = {
-	DW_FIELD("source_instance", DW_T_STRING, 0, NULL, "RDS instance whose newest automated snapshot is exported"),
-	DW_FIELD("source_cluster", DW_T_STRING, 0, NULL, "Aurora cluster, instead of source_instance"),
-	DW_FIELD("export_task_id", DW_T_STRING, 0, NULL, "use this export task id instead of the derived one"),
-	DW_FIELD("s3_bucket", DW_T_STRING, 0, NULL, "bucket the export goes to (start; catalog's table path)"),
-	DW_FIELD("s3_prefix", DW_T_STRING, 0, NULL, "folder of the dated exports in s3_bucket (default: the root)"),
-	DW_FIELD("iam_role_arn", DW_T_STRING, 0, NULL, "role RDS assumes to write to the bucket (start)"),
-	DW_FIELD("kms_key_id", DW_T_STRING, 0, NULL, "KMS key RDS encrypts the export with (start)"),
-	DW_FIELD("export_only", DW_T_STRINGS, 0, NULL, "databases, schemas or tables to export (default: all)"),
-	DW_FIELD("main_prefix", DW_T_STRING, 0, NULL, "stable folder the export is promoted to (promote, catalog)"),
-	DW_FIELD("concurrency", DW_T_INT, 0, NULL, "copies in flight while promoting (default 32)"),
-	DW_FIELD("multipart_threshold_mb", DW_T_INT, 0, NULL, "objects larger than this are copied in parts (default 5120, CopyObject's limit)"),
-	DW_FIELD("part_size_mb", DW_T_INT, 0, NULL, "part size of those copies (5-5120, default 512)"),
-	DW_FIELD("poll_s", DW_T_INT, 0, NULL, "seconds between polls of the export or crawler (default 30)"),
-	DW_FIELD("wait_timeout_s", DW_T_INT, 0, NULL, "give up waiting after this long, exit 75 (default 21600)"),
-	DW_FIELD("crawler", DW_T_STRING, 0, NULL, "Glue crawler to run (catalog)"),
-	DW_FIELD("glue_database", DW_T_STRING, 0, NULL, "Glue database dw-export writes the tables to, without a crawler"),
-	DW_FIELD("table_prefix", DW_T_STRING, 0, NULL, "prefix of the table names on the table path"),
+	F(STR, "source_instance", source_instance, 0, NULL, "RDS instance whose newest automated snapshot is exported"),
+	F(STR, "source_cluster", source_cluster, 0, NULL, "Aurora cluster, instead of source_instance"),
+	F(STR, "export_task_id", export_task_id, 0, NULL, "use this export task id instead of the derived one"),
+	F(STR, "s3_bucket", s3_bucket, 0, NULL, "bucket the export goes to (start; catalog's table path)"),
+	F(STR, "s3_prefix", s3_prefix, 0, NULL, "folder of the dated exports in s3_bucket (default: the root)"),
+	F(STR, "iam_role_arn", iam_role_arn, 0, NULL, "role RDS assumes to write to the bucket (start)"),
+	F(STR, "kms_key_id", kms_key_id, 0, NULL, "KMS key RDS encrypts the export with (start)"),
+	F(STRINGS, "export_only", export_only, 0, "databases, schemas or tables to export (default: all)"),
+	F(STR, "main_prefix", main_prefix, 0, NULL, "stable folder the export is promoted to (promote, catalog)"),
+	F(INT, "concurrency", concurrency, 0, 32, 1, 512, "copies in flight while promoting"),
+	F(INT, "multipart_threshold_mb", multipart_threshold_mb, 0, 5120, 5, 5120,
+	  "objects larger than this are copied in parts (CopyObject's limit)"),
+	F(INT, "part_size_mb", part_size_mb, 0, 512, 5, 5120, "part size of those copies"),
+	F(INT, "poll_s", poll_s, 0, 30, 1, 3600, "seconds between polls of the export or crawler"),
+	F(INT, "wait_timeout_s", wait_timeout_s, 0, 6 * 3600, 1, 7 * 24 * 3600,
+	  "give up waiting after this long, exit 75"),
+	F(STR, "crawler", crawler, 0, NULL, "Glue crawler to run (catalog)"),
+	F(STR, "glue_database", glue_database, 0, NULL, "Glue database dw-export writes the tables to, without a crawler"),
+	F(STR, "table_prefix", table_prefix, 0, NULL, "prefix of the table names on the table path"),
 	DW_FIELDS_END
 };
+#undef F
 
 #define EXAMPLE "{\"source_instance\": \"warehouse\", \"s3_bucket\": \"analytics-exports\", " \
 	"\"s3_prefix\": \"rds\", \"iam_role_arn\": \"arn:aws:iam::123456789012:role/rds-s3-export\", " \
