@@ -25,7 +25,7 @@
 static const struct dw_field notify_fields[] = {
 	DW_FIELD("topic_arn", DW_T_STRING, DW_REQUIRED, NULL, "the SNS topic (a .fifo topic gets a group and a de-duplication id)"),
 	DW_FIELD("result", DW_T_ANY, 0, NULL, "the failed operator's result: its JSON object, or the text of its last stdout line"),
-	DW_FIELD("result_file", DW_T_STRING, 0, NULL, "a file whose last non-empty line is the failed operator's result"),
+	DW_FIELD("result_file", DW_T_STRING, 0, NULL, "a file holding the failed operator's result: the whole file, or its last non-empty line"),
 	DW_FIELD("source", DW_T_STRING, 0, NULL, "where it comes from: \"airflow\", \"jenkins\", ... (default dwops)"),
 	DW_FIELD("severity", DW_T_STRING, 0, NULL, "info, warning, error (default) or critical"),
 	DW_FIELD("subject", DW_T_STRING, 0, NULL, "one line (default: \"<operator> <action> failed: <code>\")"),
@@ -146,7 +146,7 @@ static void put_stats(struct dw_ctx *ctx, const struct dw_alert_stats *st)
 
 /* ---- notify ------------------------------------------------------------------ */
 
-/* The last non-empty line of a file. */
+/* A result file: a JSON object, or output whose last line is one. */
 static int read_last_line(const char *path, cJSON **out)
 {
 	FILE *f = fopen(path, "rb");
@@ -167,10 +167,17 @@ static int read_last_line(const char *path, cJSON **out)
 	}
 	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' || b.data[b.len - 1] == ' '))
 		b.data[--b.len] = '\0';
-	const char *last = b.len ? strrchr(b.data, '\n') : NULL;
-	last = last ? last + 1 : (b.data ? b.data : "");
-	if (*last)
-		*out = cJSON_Parse(last);
+	/* The whole file (a pretty-printed result, as Jenkins keeps them),
+	 * else its last line (an operator's stdout). */
+	*out = b.len ? cJSON_Parse(b.data) : NULL;
+	if (!cJSON_IsObject(*out)) {
+		cJSON_Delete(*out);
+		*out = NULL;
+		const char *last = b.len ? strrchr(b.data, '\n') : NULL;
+		last = last ? last + 1 : (b.data ? b.data : "");
+		if (*last)
+			*out = cJSON_Parse(last);
+	}
 	dw_buf_release(&b);
 	if (!cJSON_IsObject(*out)) {
 		cJSON_Delete(*out);
