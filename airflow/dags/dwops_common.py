@@ -55,6 +55,18 @@ What ``dwops_task(task_id, operator, action, request_template, **kw)`` builds
     * Any other keyword argument goes to ``BashOperator`` (``retries``,
       ``execution_timeout``, ``pool``, ``env`` for extra variables, ...).
 
+Alerts (dw-alert)
+    Every ``dwops_task`` gets an ``on_failure_callback`` that runs
+    ``dw-alert notify`` with the task's context (DAG, task, run id, try, log
+    URL) and the failed operator's JSON result (its last stdout line, kept in
+    a temporary file while the task runs).  The topic is the Variable
+    ``dwops_alert_topic_arn`` (env ``DWOPS_ALERT_TOPIC_ARN``); without one the
+    callback only logs.  ``dwops_alert=False`` (per task, or for a whole DAG in
+    ``default_args``) opts out; ``dwops_alert="retry"`` alerts on retries too
+    (severity warning).  A callback never fails the task: a notify that fails
+    is logged.  ``dwops_alert_callback`` / ``dwops_retry_callback`` can be set
+    on other tasks.
+
 Settings
     ``setting_template(name, default="")`` returns the Jinja expression
     ``{{ var.value.get('dwops_<name>', <fallback>) }}`` where ``<fallback>`` is
@@ -82,6 +94,8 @@ import json
 import os
 import re
 import shlex
+import subprocess
+import tempfile
 from typing import Any, Dict, Optional
 
 import airflow
@@ -97,11 +111,12 @@ VARIABLE_PREFIX = "dwops_"
 ENV_PREFIX = "DWOPS_"
 DEFAULT_BIN = "/usr/local/bin"
 REQUEST_ENV = "DWOPS_REQUEST"
+RESULT_FILE_ENV = "DWOPS_RESULT_FILE"
 
 __all__ = [
     "AIRFLOW_MAJOR", "BashOperator", "DwopsOperator", "dwops_task",
     "setting_template", "get_setting", "parse_result", "check_run_config",
-    "CONNECTION_FIELDS",
+    "CONNECTION_FIELDS", "dwops_alert_callback", "dwops_retry_callback",
 ]
 
 # Request fields that say where the worker's credentials are sent, or which
@@ -265,6 +280,86 @@ def aws_env_from_connection(conn_id: str) -> Dict[str, str]:
     return env
 
 
+# --------------------------------------------------------------------------
+# alerts: dw-alert notify from the failure (and retry) callbacks
+# --------------------------------------------------------------------------
+
+def _log():
+    import logging
+    return logging.getLogger("dwops.alert")
+
+
+def alert_request(context: Dict[str, Any], retry: bool = False) -> Optional[Dict[str, Any]]:
+    """The dw-alert notify request for a failed task's context, or None when
+    no topic is configured."""
+    topic = get_setting("alert_topic_arn")
+    if not topic:
+        return None
+    ti = context.get("ti") or context.get("task_instance")
+
+    def attr(name: str, default: Any = None) -> Any:
+        try:  # some are properties that look things up (log_url)
+            return getattr(ti, name, default)
+        except Exception:
+            return default
+
+    dag_id = attr("dag_id") or getattr(context.get("dag"), "dag_id", "")
+    task_id = attr("task_id", "")
+    run_id = attr("run_id") or context.get("run_id", "")
+    try_number = attr("try_number")
+    log_url = attr("log_url")
+    exc = context.get("exception")
+    ctx = {"dag_id": dag_id, "task_id": task_id, "run_id": run_id}
+    if try_number is not None:
+        ctx["try_number"] = int(try_number)
+    if log_url:
+        ctx["log_url"] = str(log_url)
+    req: Dict[str, Any] = {"topic_arn": topic, "source": "airflow", "context": ctx}
+    if log_url:
+        req["link"] = str(log_url)
+    result = getattr(exc, "dwops_result", None)
+    if isinstance(result, dict) and result.get("ok") is False:
+        req["result"] = result
+    else:
+        req["subject"] = f"{dag_id}.{task_id} {'will be retried' if retry else 'failed'}"
+        req["text"] = str(exc)[:4000] if exc else "the task failed"
+    if retry:
+        req["severity"] = "warning"
+    return req
+
+
+def _notify(context: Dict[str, Any], retry: bool) -> None:
+    try:
+        req = alert_request(context, retry)
+        if req is None:
+            _log().warning("dwops alert: no topic (Variable dwops_alert_topic_arn): not sent")
+            return
+        task = context.get("task")
+        env = dict(os.environ)
+        conn_id = getattr(task, "aws_conn_id", None)
+        if conn_id:
+            env.update(aws_env_from_connection(conn_id))
+        exe = os.path.join(os.environ.get("DWOPS_BIN") or str(get_setting("bin", DEFAULT_BIN)),
+                           "dw-alert")
+        p = subprocess.run([exe, "notify"], input=json.dumps(req, default=str), text=True,
+                           capture_output=True, env=env, timeout=120)
+        last = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
+        (_log().info if p.returncode in (0, 99) else _log().warning)(
+            "dwops alert: dw-alert notify exited %s: %s", p.returncode, last)
+    except Exception as e:  # a callback never fails the task
+        _log().warning("dwops alert: not sent: %s", e)
+
+
+def dwops_alert_callback(context: Dict[str, Any]) -> None:
+    """on_failure_callback: dw-alert notify with the task's context and result."""
+    _notify(context, retry=False)
+
+
+def dwops_retry_callback(context: Dict[str, Any]) -> None:
+    """on_retry_callback: the same, severity warning."""
+    _notify(context, retry=True)
+
+
 try:  # BashOperator(output_processor=...) exists from Airflow 2.10 on
     import inspect as _inspect
     _HAS_OUTPUT_PROCESSOR = "output_processor" in _inspect.signature(BashOperator.__init__).parameters
@@ -281,7 +376,8 @@ class DwopsOperator(BashOperator):
     ui_color = "#d9ecf2"
 
     def __init__(self, *, dwops_operator: str, dwops_action: str, request: Any,
-                 aws_conn_id: Optional[str] = None, **kwargs: Any) -> None:
+                 aws_conn_id: Optional[str] = None, dwops_alert: Any = True,
+                 **kwargs: Any) -> None:
         for what, value in (("operator", dwops_operator), ("action", dwops_action)):
             if not _NAME_RE.match(value or ""):
                 raise ValueError(f"dwops {what} name {value!r} must match {_NAME_RE.pattern}")
@@ -292,12 +388,20 @@ class DwopsOperator(BashOperator):
         command = (
             'bin="${DWOPS_BIN:-%s}"; '
             'out="$(printf \'%%s\' "$%s" | "$bin"/%s %s)"; rc=$?; '
-            'printf \'%%s\\n\' "$out"; exit "$rc"'
-            % (DEFAULT_BIN, REQUEST_ENV, shlex.quote(exe), shlex.quote(dwops_action))
+            'printf \'%%s\\n\' "$out"; '
+            'if [ -n "${%s:-}" ]; then printf \'%%s\\n\' "$out" > "$%s"; fi; exit "$rc"'
+            % (DEFAULT_BIN, REQUEST_ENV, shlex.quote(exe), shlex.quote(dwops_action),
+               RESULT_FILE_ENV, RESULT_FILE_ENV)
         )
         kwargs.setdefault("do_xcom_push", True)
         kwargs.setdefault("skip_on_exit_code", 99)
         kwargs.setdefault("append_env", True)
+        if dwops_alert not in (True, False, "retry"):
+            raise ValueError(f"dwops_alert must be True, False or 'retry', not {dwops_alert!r}")
+        if dwops_alert:
+            kwargs.setdefault("on_failure_callback", dwops_alert_callback)
+        if dwops_alert == "retry":
+            kwargs.setdefault("on_retry_callback", dwops_retry_callback)
         if _HAS_OUTPUT_PROCESSOR:
             kwargs.setdefault("output_processor", parse_result)
         super().__init__(bash_command=command, **kwargs)
@@ -305,6 +409,8 @@ class DwopsOperator(BashOperator):
         self.aws_conn_id = aws_conn_id
         self.dwops_operator = exe
         self.dwops_action = dwops_action
+        self.dwops_alert = dwops_alert
+        self._result_file: Optional[str] = None
 
     def _request_json(self) -> str:
         req = self.request
@@ -333,7 +439,32 @@ class DwopsOperator(BashOperator):
             env.update(aws)
         if not env.get("DWOPS_BIN"):
             env["DWOPS_BIN"] = str(get_setting("bin", DEFAULT_BIN))
+        if self._result_file:
+            env[RESULT_FILE_ENV] = self._result_file
         return env
+
+    def execute(self, context):
+        # The result line of a failed run reaches the failure callback on
+        # the exception (XCom is only pushed on success).
+        fd, self._result_file = tempfile.mkstemp(prefix="dwops-result-")
+        os.close(fd)
+        try:
+            return super().execute(context)
+        except Exception as e:
+            try:
+                with open(self._result_file, encoding="utf-8", errors="replace") as f:
+                    result = parse_result(f.read())
+                if isinstance(result, dict):
+                    e.dwops_result = result  # type: ignore[attr-defined]
+            except OSError:
+                pass
+            raise
+        finally:
+            try:
+                os.unlink(self._result_file)
+            except OSError:
+                pass
+            self._result_file = None
 
 
 def dwops_task(task_id: str, operator: str, action: str, request_template: Any = None,
