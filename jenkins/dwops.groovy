@@ -50,4 +50,50 @@ int runOperator(String operator, String action, String request, String name,
     return rc
 }
 
+// In post { failure { ... } }: publish one alert with dw-alert notify, to
+// the SNS topic in DWOPS_ALERT_TOPIC_ARN (the agent's or the job's
+// environment; unset: says so and sends nothing).  The alert carries the
+// build (build: [job: env.JOB_NAME, number: env.BUILD_NUMBER, url:
+// env.BUILD_URL]) and the result of the operator that failed: the newest
+// build/*-result.json whose "ok" is false (runOperator keeps them); a build
+// that failed outside an operator sends a plain "failed" alert.  Never fails
+// the build further: returns dw-alert's exit code (0 sent).
+int notifyFailure(Map build) {
+    int rc = 0
+    withEnv(["DW_ALERT_JOB=${build.job ?: ''}", "DW_ALERT_BUILD=${build.number ?: ''}",
+             "DW_ALERT_BUILD_URL=${build.url ?: ''}"]) {
+        rc = sh(returnStatus: true, script: '''#!/bin/bash
+            set -uo pipefail
+            if [ -z "${DWOPS_ALERT_TOPIC_ARN:-}" ]; then
+                echo "DWOPS_ALERT_TOPIC_ARN is not set: no alert sent"; exit 0
+            fi
+            if [ ! -x bin/dw-alert ]; then
+                echo "bin/dw-alert was not built: no alert sent" >&2; exit 1
+            fi
+            mkdir -p build
+            failed=""
+            for f in $(ls -t build/*-result.json 2>/dev/null); do
+                if [ "$(jq -r '.ok' "$f" 2>/dev/null)" = "false" ]; then failed="$f"; break; fi
+            done
+            jq -n --arg topic "$DWOPS_ALERT_TOPIC_ARN" --arg job "$DW_ALERT_JOB" \
+                --arg num "$DW_ALERT_BUILD" --arg url "$DW_ALERT_BUILD_URL" --arg res "$failed" '
+                {action: "notify", topic_arn: $topic, source: "jenkins",
+                 context: {job: $job, build: $num, build_url: $url}}
+                + (if $url != "" then {link: $url} else {} end)
+                + (if $res != "" then {result_file: $res}
+                   else {subject: ("Jenkins " + $job + " #" + $num + " failed"),
+                         text: "the build failed outside a dwops operator"} end)' \
+                > build/alert-notify.json
+            rc=0
+            bin/dw-alert notify --request build/alert-notify.json > build/alert-notify.out || rc=$?
+            tail -n 1 build/alert-notify.out
+            exit "$rc"
+        ''')
+    }
+    if (rc != 0 && rc != 99) {
+        echo "dw-alert notify exited ${rc}: the failure alert was not sent"
+    }
+    return rc
+}
+
 return this
