@@ -33,7 +33,7 @@ try:
     from airflow.providers.standard.operators.empty import EmptyOperator
 except ImportError:
     from airflow.operators.empty import EmptyOperator
-for name in ("watch_slow", "watch_fast", "watch_median"):
+for name in ("watch_slow", "watch_fast", "watch_median", "watch_late"):
     with DAG(name, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
              catchup=False) as dag:
         EmptyOperator(task_id="t")
@@ -50,9 +50,9 @@ from airflow.utils.state import DagRunState
 from airflow.utils.types import DagRunType
 major = int(airflow.__version__.split(".")[0])
 now = datetime.now(timezone.utc)
-def run(dag_id, run_id, state, start, end=None, when=None):
+def run(dag_id, run_id, state, start, end=None, when=None, run_type=DagRunType.MANUAL):
     when = when or start
-    kw = dict(dag_id=dag_id, run_id=run_id, run_type=DagRunType.MANUAL, state=state,
+    kw = dict(dag_id=dag_id, run_id=run_id, run_type=run_type, state=state,
               start_date=start, data_interval=(when, when))
     if major >= 3:
         kw["logical_date"] = when
@@ -72,6 +72,14 @@ with create_session() as s:
         st = now - timedelta(days=i + 1)
         s.add(run("watch_median", f"ok{i}", DagRunState.SUCCESS, st, st + timedelta(seconds=100)))
     s.add(run("watch_median", "long", DagRunState.RUNNING, now - timedelta(seconds=1000)))
+    # due two hours ago, never started; and one due a minute ago
+    late = run("watch_late", "scheduled__late", DagRunState.QUEUED, None,
+               when=now - timedelta(hours=2), run_type=DagRunType.SCHEDULED)
+    soon = run("watch_late", "scheduled__soon", DagRunState.QUEUED, None,
+               when=now - timedelta(minutes=1), run_type=DagRunType.SCHEDULED)
+    for r in (late, soon):
+        r.start_date = None
+        s.add(r)
 print(MARK + json.dumps({"ok": True}))
 '''
 
@@ -200,6 +208,22 @@ def test_watch_median_limit(api_server, run_op, extra_moto):
     assert r.code == 0, r
     assert [(f["dag_id"], f["limit_s"]) for f in r.data["findings"]] == [("watch_median", 300)]
     assert len(_drain(extra_moto, q)) == 1
+
+
+def test_watch_scheduled_run_that_did_not_start(api_server, run_op, extra_moto):
+    major, url = api_server
+    arn, q = _setup_aws(extra_moto)
+    env = dict(extra_moto.env, AIRFLOW_WATCH_PASSWORD=PASSWORD)
+    assert run_op("dw-alert", "create-table", {}, env=env).code == 0
+    req = {"url": url, "airflow_version": major, "username": USER,
+           "password_env": "AIRFLOW_WATCH_PASSWORD", "topic_arn": arn,
+           "start_grace_s": 600, "dag_ids": ["watch_late"]}
+    r = run_op("dw-alert", "watch", req, env=env)
+    assert r.code == 0, r
+    assert [(f["run_id"], f["kind"]) for f in r.data["findings"]] == [("scheduled__late", "late")]
+    alerts = _drain(extra_moto, q)
+    assert [a["code"] for a in alerts] == ["RunNotStarted"]
+    assert run_op("dw-alert", "watch", req, env=env).code == 99
 
 
 def test_watch_wrong_password(api_server, run_op, extra_moto):
