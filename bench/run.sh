@@ -18,6 +18,7 @@
 #   BENCH_ETL_FILES=86400 BENCH_ETL_RECORDS=36 BENCH_ETL_CONCURRENCY=4  dw-etl vs the Python original,
 #   BENCH_ETL_PY_HOURS=1  on gofakes3; the Python original on the first hour only (it needs
 #                         ~35 CPU-minutes for a day; 0: the whole day too)
+#   BENCH_EXTRACT_ROWS=1000000 BENCH_EXTRACT_PAGE=10000  dw-extract vs PyMySQL + json + boto3
 #   BENCH_MOTO_DAY=1      the day with listing from moto's S3 (0: skip)
 #   BENCH_MOTO_FILES=1200 files of one hour sent against moto's own SQS
 #                         (each moto send scans the queue: time grows with n^2)
@@ -114,4 +115,23 @@ if want etl; then
 		exit 1
 	fi
 	BENCH_DW_ETL="$cache/dw-etl" BENCH_GOFAKES3="$gofakes3" .venv/bin/python bench/etl_bench.py
+fi
+
+# dw-extract against the Python way (PyMySQL + json + boto3, in
+# .venv-bench-extract: bench/requirements-extract.txt), a million rows from
+# the bench MariaDB to the S3 sink on gofakes3.
+if want extract; then
+	log() { printf 'bench: %s\n' "$*" >&2; }
+	. scripts/venv.sh
+	if ! venv_current bench/requirements-extract.txt .venv-bench-extract; then
+		venv_install bench/requirements-extract.txt .venv-bench-extract "$(find_python)"
+		venv_stamp bench/requirements-extract.txt .venv-bench-extract
+	fi
+	make -s bin/dw-extract bin/dw-lock
+	cp bin/dw-extract bin/dw-lock "$cache/"
+	if nm -D "$cache/dw-extract" 2>/dev/null | grep __asan_init >/dev/null; then
+		echo "bench: bin/dw-extract is a sanitizer build; run make clean all first" >&2
+		exit 1
+	fi
+	BENCH_DW_EXTRACT="$cache/dw-extract" BENCH_GOFAKES3="$gofakes3" .venv/bin/python bench/extract_bench.py
 fi
