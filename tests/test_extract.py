@@ -456,3 +456,17 @@ def test_source_through_ssh_tunnel_and_secret(bench, db, aws, mysql, extract, tm
     assert r.code == 2 and r.error["field"] == "mysql.ssh_tunnel.known_hosts_file", r
     r = extract("run", request(bench, db, mysql=dict(src, user="root")))
     assert r.code == 2 and r.error["field"] == "mysql.secret_id", r
+
+
+def test_dates_times_doubles_and_binary(bench, db, aws, mysql, extract):
+    mysql(f"CREATE TABLE `{db}`.kinds (id INT PRIMARY KEY, ts DATETIME(3) NOT NULL, d DATE, "
+          f"tm TIME(2), f DOUBLE, b VARBINARY(4), KEY (ts))")
+    mysql(f"INSERT INTO `{db}`.kinds VALUES (1, '2024-02-29 23:59:59.999', '2024-02-29', "
+          f"'-838:59:59.5', 0.1, 0x00ff10), (2, '2024-03-01 00:00:00', NULL, '01:02:03', -2.5e300, '')")
+    r = extract("run", request(bench, db, table=f"{db}.kinds", cursor={"column": "ts"}))
+    assert r.code == 0 and r.data["rows"] == 2, r
+    rows = {x["pk"]: x["row"] for x in stream_records(aws)}
+    assert rows[1] == {"id": 1, "ts": "2024-02-29 23:59:59.999", "d": "2024-02-29",
+                       "tm": "-838:59:59.50", "f": 0.1, "b": "AP8Q"}
+    assert rows[2] == {"id": 2, "ts": "2024-03-01 00:00:00.000", "d": None, "tm": "01:02:03.00",
+                       "f": -2.5e300, "b": ""}

@@ -422,27 +422,51 @@ const char *dw_mysql_stmt_column_name(const struct dw_mysql_stmt *s, size_t i)
 	return i < s->n ? s->cols[i].name : NULL;
 }
 
+/* n digits of v at p (zero-padded); returns p + n. */
+static char *digits(char *p, unsigned long v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + n;
+}
+
+/* "YYYY-MM-DD", "[-]HH:MM:SS" or "YYYY-MM-DD HH:MM:SS", then the column's
+ * fractional digits (snprintf per value was a tenth of an extract's CPU). */
 static void format_time(struct column *c)
 {
 	const MYSQL_TIME *t = &c->t;
-	int n;
+	char *p = c->text;
 
-	if (c->ftype == MYSQL_TYPE_DATE || c->ftype == MYSQL_TYPE_NEWDATE) {
-		snprintf(c->text, sizeof(c->text), "%04u-%02u-%02u", t->year, t->month, t->day);
-		return;
+	if (c->ftype == MYSQL_TYPE_TIME) {
+		unsigned long h = t->hour + 24UL * t->day;
+		if (t->neg)
+			*p++ = '-';
+		p = digits(p, h, h > 99 ? (h > 999 ? 4 : 3) : 2);
+	} else {
+		p = digits(p, t->year % 10000, 4);
+		*p++ = '-';
+		p = digits(p, t->month % 100, 2);
+		*p++ = '-';
+		p = digits(p, t->day % 100, 2);
+		if (c->ftype == MYSQL_TYPE_DATE || c->ftype == MYSQL_TYPE_NEWDATE) {
+			*p = '\0';
+			return;
+		}
+		*p++ = ' ';
+		p = digits(p, t->hour % 100, 2);
 	}
-	if (c->ftype == MYSQL_TYPE_TIME)
-		n = snprintf(c->text, sizeof(c->text), "%s%02u:%02u:%02u", t->neg ? "-" : "",
-			     t->hour + 24 * t->day, t->minute, t->second);
-	else
-		n = snprintf(c->text, sizeof(c->text), "%04u-%02u-%02u %02u:%02u:%02u", t->year,
-			     t->month, t->day, t->hour, t->minute, t->second);
-	if (c->decimals > 0 && n > 0 && (size_t)n < sizeof(c->text)) {
-		char frac[8];
-		snprintf(frac, sizeof(frac), "%06lu", t->second_part % 1000000UL);
-		frac[c->decimals] = '\0';
-		snprintf(c->text + n, sizeof(c->text) - (size_t)n, ".%s", frac);
+	*p++ = ':';
+	p = digits(p, t->minute % 100, 2);
+	*p++ = ':';
+	p = digits(p, t->second % 100, 2);
+	if (c->decimals > 0) {
+		char frac[6];
+		digits(frac, t->second_part % 1000000UL, 6);
+		*p++ = '.';
+		memcpy(p, frac, c->decimals);
+		p += c->decimals;
 	}
+	*p = '\0';
 }
 
 /* A value wider than its buffer: grow the buffer and read it whole. */

@@ -260,7 +260,8 @@ struct run {
 	int leased;
 	char *holder, *lease_id, *resource;
 	/* a page */
-	struct dw_buf lines, keys;
+	struct dw_buf lines, keys, head;
+	char **col_keys;              /* ,"col": per column */
 	size_t *rec;                  /* per record: line start, line end, key start */
 	size_t n_rec, cap_rec;
 	char *first_cursor, *first_tie;
@@ -689,6 +690,22 @@ static void json_text(struct dw_buf *b, const char *s, size_t len)
 	dw_buf_putc(b, '"');
 }
 
+/* Decimal digits of v appended (snprintf per value was a third of the
+ * client's CPU). */
+static void put_u64(struct dw_buf *b, unsigned long long v, int neg)
+{
+	char d[24];
+	size_t i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (neg)
+		d[--i] = '-';
+	dw_buf_append(b, d + i, sizeof(d) - i);
+}
+
 static void json_value(struct dw_buf *b, const struct dw_mysql_value *v)
 {
 	char num[32];
@@ -698,11 +715,11 @@ static void json_value(struct dw_buf *b, const struct dw_mysql_value *v)
 		dw_buf_append(b, "null", 4);
 		break;
 	case DW_MYSQL_V_INT:
-		dw_buf_append(b, num, (size_t)snprintf(num, sizeof(num), "%lld", v->i));
+		put_u64(b, v->i < 0 ? 0ULL - (unsigned long long)v->i : (unsigned long long)v->i,
+			v->i < 0);
 		break;
 	case DW_MYSQL_V_UINT:
-		dw_buf_append(b, num, (size_t)snprintf(num, sizeof(num), "%llu",
-						       (unsigned long long)v->i));
+		put_u64(b, (unsigned long long)v->i, 0);
 		break;
 	case DW_MYSQL_V_DOUBLE:
 		if (isfinite(v->d))
@@ -719,24 +736,43 @@ static void json_value(struct dw_buf *b, const struct dw_mysql_value *v)
 	}
 }
 
-/* The prefix every record of a run shares: {"table":"db.t","run_id":"..." */
+/* The partition key: the tiebreak's text. */
+static void key_text(struct dw_buf *b, const struct dw_mysql_value *v)
+{
+	if (v->type == DW_MYSQL_V_INT || v->type == DW_MYSQL_V_UINT)
+		json_value(b, v);
+	else
+		dw_mysql_value_text(v, b);
+}
+
+/* The text every record of a run starts with, and each column's key,
+ * made once: {"table":"db.t","run_id":"...","pk": and ,"col": */
+static void record_parts(struct run *x)
+{
+	dw_buf_clear(&x->head);
+	dw_buf_printf(&x->head, "{\"table\":\"%s.%s\",\"run_id\":\"%s\",\"pk\":", x->db,
+		      x->name, x->r->run_id);
+	x->col_keys = dw_xcalloc(x->n_cols ? x->n_cols : 1, sizeof(*x->col_keys));
+	for (size_t i = 0; i < x->n_cols; i++)
+		x->col_keys[i] = dw_xasprintf(i ? ",\"%s\":" : "\"%s\":", x->cols[i]);
+}
+
 static void record(struct run *x, const struct dw_mysql_value *row)
 {
 	struct dw_buf *b = &x->lines;
 	size_t start = b->len, key = x->keys.len;
 
-	dw_buf_printf(b, "{\"table\":\"%s.%s\",\"run_id\":\"%s\",\"pk\":", x->db, x->name,
-		      x->r->run_id);
+	dw_buf_append(b, x->head.data, x->head.len);
 	json_value(b, &row[1]);
-	dw_buf_puts(b, ",\"cursor\":");
+	dw_buf_append(b, ",\"cursor\":", 10);
 	json_value(b, &row[0]);
-	dw_buf_puts(b, ",\"row\":{");
+	dw_buf_append(b, ",\"row\":{", 8);
 	for (size_t i = 0; i < x->n_cols; i++) {
-		dw_buf_printf(b, i ? ",\"%s\":" : "\"%s\":", x->cols[i]);
+		dw_buf_puts(b, x->col_keys[i]);
 		json_value(b, &row[2 + i]);
 	}
-	dw_buf_puts(b, "}}\n");
-	dw_mysql_value_text(&row[1], &x->keys);
+	dw_buf_append(b, "}}\n", 3);
+	key_text(&x->keys, &row[1]);
 	dw_buf_putc(&x->keys, '\0');
 	if (x->n_rec == x->cap_rec) {
 		x->cap_rec = x->cap_rec ? 2 * x->cap_rec : 1024;
@@ -780,21 +816,26 @@ static int read_page(struct run *x, long long limit, char **last_c, char **last_
 	p[np++] = (struct dw_mysql_param){ .type = DW_MYSQL_P_STR, .s = x->r->upper_bound };
 	p[np++] = (struct dw_mysql_param){ .type = DW_MYSQL_P_INT, .i = limit };
 	rc = dw_mysql_stmt_execute(st, p, np);
+	char cursor[64] = "";
 	while (rc == 0 && (rc = dw_mysql_stmt_fetch(st, &row)) == 1) {
 		rc = 0;
-		if (row[0].type == DW_MYSQL_V_NULL || row[1].type == DW_MYSQL_V_NULL)
+		if (row[0].type != DW_MYSQL_V_TEMPORAL || row[1].type == DW_MYSQL_V_NULL)
 			continue;  /* cannot be: the keyset compares both */
 		if (x->n_rec == 0) {
 			x->first_cursor = text_of(&row[0]);
 			x->first_tie = text_of(&row[1]);
 		}
 		record(x, row);
-		free(*last_c);
-		free(*last_t);
-		*last_c = text_of(&row[0]);
-		*last_t = text_of(&row[1]);
+		/* the page's end: its cursor here, its tiebreak the last key */
+		snprintf(cursor, sizeof(cursor), "%.*s", (int)row[0].len, row[0].s);
 	}
 	dw_mysql_stmt_finish(st);
+	if (rc >= 0 && x->n_rec > 0) {
+		free(*last_c);
+		free(*last_t);
+		*last_c = dw_xstrdup(cursor);
+		*last_t = dw_xstrdup(x->keys.data + x->rec[3 * (x->n_rec - 1) + 2]);
+	}
 	if (rc < 0)
 		return dw_error_context("reading a page of %s.%s", x->db, x->name);
 	return 0;
@@ -849,7 +890,9 @@ static int gzip_page(const struct dw_buf *in, struct dw_buf *out)
 	int rc;
 
 	memset(&z, 0, sizeof(z));
-	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	/* Level 1: compression was two thirds of the client's CPU at level 6, for
+	 * objects 8% smaller. */
+	if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return dw_fail("NoMemory", "cannot start gzip");
 	size_t cap = deflateBound(&z, in->len) + 32;
 	out->data = dw_xrealloc(out->data, cap);
@@ -1132,6 +1175,10 @@ static void run_release(struct run *x)
 	page_clear(x);
 	dw_buf_release(&x->lines);
 	dw_buf_release(&x->keys);
+	dw_buf_release(&x->head);
+	for (size_t i = 0; x->col_keys && i < x->n_cols; i++)
+		free(x->col_keys[i]);
+	free(x->col_keys);
 	free(x->rec);
 }
 
@@ -1215,6 +1262,7 @@ int dw_extract_run(struct dw_aws *aws, const struct dw_extract_opts *o,
 	x.r = r;
 	dw_buf_init(&x.lines);
 	dw_buf_init(&x.keys);
+	dw_buf_init(&x.head);
 	clock_gettime(CLOCK_MONOTONIC, &x.started);
 	run_id(r->run_id);
 	rc = open_source(&x);
@@ -1233,8 +1281,10 @@ int dw_extract_run(struct dw_aws *aws, const struct dw_extract_opts *o,
 		rc = count_null_cursors(&x);
 	if (rc == 0)
 		rc = prepare_pages(&x);
-	if (rc == 0)
+	if (rc == 0) {
+		record_parts(&x);
 		rc = pages(&x);
+	}
 	/* progress is reported also when a page failed: up to the last one
 	 * the sink took */
 	r->to_cursor = x.wm_cursor ? dw_xstrdup(x.wm_cursor) : NULL;
@@ -1269,6 +1319,7 @@ int dw_extract_status(struct dw_aws *aws, const struct dw_extract_opts *o,
 	x.r = r;
 	dw_buf_init(&x.lines);
 	dw_buf_init(&x.keys);
+	dw_buf_init(&x.head);
 	rc = read_state(aws, o, &r->to_cursor, &r->to_tiebreak, &r->state_version);
 	if (rc == 0 && o->mysql.user)
 		rc = open_source(&x);
@@ -1295,6 +1346,7 @@ int dw_extract_set_watermark(struct dw_aws *aws, const struct dw_extract_opts *o
 	x.r = r;
 	dw_buf_init(&x.lines);
 	dw_buf_init(&x.keys);
+	dw_buf_init(&x.head);
 	run_id(r->run_id);
 	rc = read_state(aws, o, &r->from_cursor, &r->from_tiebreak, &x.version);
 	if (rc == 0 && !o->dry_run) {
