@@ -165,7 +165,6 @@ int dw_sqs_receive(struct dw_aws *aws, const char *queue_url, int max, int wait_
 {
 	struct dw_buf body;
 	cJSON *ans = NULL;
-	const cJSON *m;
 	int rc;
 
 	*out = NULL;
@@ -184,8 +183,23 @@ int dw_sqs_receive(struct dw_aws *aws, const char *queue_url, int max, int wait_
 	dw_buf_release(&body);
 	if (rc)
 		return dw_error_context("receiving from %s", queue_url);
+	rc = dw_sqs_receive_parse(ans, out, n);
+	cJSON_Delete(ans);
+	return rc;
+}
+
+int dw_sqs_receive_parse(const cJSON *ans, struct dw_sqs_message **out, size_t *n)
+{
+	const cJSON *m;
+
+	*out = NULL;
+	*n = 0;
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(ans, "Messages");
-	size_t cap = cJSON_IsArray(list) ? (size_t)cJSON_GetArraySize(list) : 0;
+	/* Only a list: its members were walked as messages too, into an array
+	 * sized for none (a heap overflow from the second member on). */
+	if (!cJSON_IsArray(list))
+		list = NULL;
+	size_t cap = list ? (size_t)cJSON_GetArraySize(list) : 0;
 	*out = dw_xcalloc(cap ? cap : 1, sizeof(**out));
 	cJSON_ArrayForEach(m, list) {
 		struct dw_sqs_message *x = &(*out)[*n];
@@ -207,13 +221,11 @@ int dw_sqs_receive(struct dw_aws *aws, const char *queue_url, int max, int wait_
 			dw_sqs_messages_free(*out, *n + 1);
 			*out = NULL;
 			*n = 0;
-			cJSON_Delete(ans);
 			return dw_fail("InvalidResponse", "ReceiveMessage answered a message without "
 				       "MessageId, ReceiptHandle or Body");
 		}
 		(*n)++;
 	}
-	cJSON_Delete(ans);
 	return 0;
 }
 

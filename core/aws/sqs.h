@@ -41,6 +41,9 @@ struct dw_sqs_message {
 int dw_sqs_receive(struct dw_aws *aws, const char *queue_url, int max, int wait_s,
 		   int visibility_s, struct dw_sqs_message **out, size_t *n);
 void dw_sqs_messages_free(struct dw_sqs_message *m, size_t n);
+/* The messages of a ReceiveMessage answer, as dw_sqs_receive reads them:
+ * InvalidResponse when one lacks MessageId, ReceiptHandle or Body. */
+int dw_sqs_receive_parse(const cJSON *answer, struct dw_sqs_message **out, size_t *n);
 
 /* DeleteMessageBatch / ChangeMessageVisibilityBatch for up to 10 receipt
  * handles.  ok[i] (may be NULL) is set to 1 for the entries SQS accepted;

@@ -247,6 +247,48 @@ static void test_rejected_message_is_bounded(void **state)
 	dw_buf_release(&a);
 }
 
+/* ReceiveMessage answers: "Messages" that is not a list read no message
+ * (it was walked as one, into an array sized for none: a heap overflow from
+ * the second member on); a message without its ids is InvalidResponse. */
+static void test_receive_parse(void **state)
+{
+	static const char *const texts[] = {
+		"{\"Messages\":{\"a\":{\"MessageId\":\"1\",\"ReceiptHandle\":\"r\",\"Body\":\"b\"},"
+		"\"b\":{\"MessageId\":\"2\",\"ReceiptHandle\":\"r\",\"Body\":\"b\"},"
+		"\"c\":{\"MessageId\":\"3\",\"ReceiptHandle\":\"r\",\"Body\":\"b\"}}}",
+		"{\"Messages\":\"x\"}", "{}",
+	};
+	struct dw_sqs_message *m = NULL;
+	size_t n = 9;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		cJSON *a = cJSON_Parse(texts[i]);
+		assert_int_equal(dw_sqs_receive_parse(a, &m, &n), 0);
+		assert_int_equal(n, 0);
+		dw_sqs_messages_free(m, n);
+		cJSON_Delete(a);
+	}
+	cJSON *a = cJSON_Parse("{\"Messages\":[{\"MessageId\":\"1\",\"ReceiptHandle\":\"r\","
+			       "\"Body\":\"b\",\"Attributes\":{\"ApproximateReceiveCount\":\"3\"},"
+			       "\"MessageAttributes\":{\"from\":{\"StringValue\":\"k\"}}},"
+			       "{\"MessageId\":\"2\",\"Body\":\"b\"}]}");
+	dw_error_clear();
+	assert_int_equal(dw_sqs_receive_parse(a, &m, &n), -1);
+	assert_string_equal(dw_error_last()->code, "InvalidResponse");
+	assert_null(m);
+	cJSON_Delete(a);
+	a = cJSON_Parse("{\"Messages\":[{\"MessageId\":\"1\",\"ReceiptHandle\":\"r\","
+			"\"Body\":\"b\",\"Attributes\":{\"ApproximateReceiveCount\":\"3\"},"
+			"\"MessageAttributes\":{\"from\":{\"StringValue\":\"k\"}}}]}");
+	assert_int_equal(dw_sqs_receive_parse(a, &m, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(m[0].from, "k");
+	assert_int_equal(m[0].receive_count, 3);
+	dw_sqs_messages_free(m, n);
+	cJSON_Delete(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_fast_path_takes_the_common_answers),
 		cmocka_unit_test(test_fast_path_agrees_with_the_full_reading),
 		cmocka_unit_test(test_rejected_message_is_bounded),
+		cmocka_unit_test(test_receive_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
