@@ -5,6 +5,7 @@
 #include "base/xml.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ static const struct snapshot_names cluster_names = {
 static void read_snapshot(xmlNodePtr n, const struct snapshot_names *names,
 			  struct dw_rds_snapshot *s)
 {
+	memset(s, 0, sizeof(*s));
 	dw_xml_textbuf(n, names->id, s->id, sizeof(s->id));
 	dw_xml_textbuf(n, names->arn, s->arn, sizeof(s->arn));
 	dw_xml_textbuf(n, names->source, s->source, sizeof(s->source));
@@ -579,6 +581,18 @@ int dw_rds_modify_cluster_backups(struct dw_aws *aws, const char *cluster, int d
 
 /* ---- snapshot exports ---------------------------------------------------- */
 
+/* A whole decimal integer from 0 up, else 0 (atoi's overflow is undefined,
+ * and glibc's read "99999999999999999999" as a progress of -1). */
+static long long count_of(const char *text)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	return errno || end == text || *end || v < 0 ? 0 : v;
+}
+
 static void read_export_task(xmlNodePtr n, struct dw_rds_export_task *t)
 {
 	char num[32];
@@ -598,8 +612,9 @@ static void read_export_task(xmlNodePtr n, struct dw_rds_export_task *t)
 	dw_xml_textbuf(n, "FailureCause", t->failure_cause, sizeof(t->failure_cause));
 	dw_xml_textbuf(n, "TaskStartTime", t->started, sizeof(t->started));
 	dw_xml_textbuf(n, "SnapshotTime", t->snapshot_time, sizeof(t->snapshot_time));
-	t->percent = atoi(dw_xml_textbuf(n, "PercentProgress", num, sizeof(num)));
-	t->extracted_gb = atoll(dw_xml_textbuf(n, "TotalExtractedDataInGB", num, sizeof(num)));
+	long long pct = count_of(dw_xml_textbuf(n, "PercentProgress", num, sizeof(num)));
+	t->percent = pct > 100 ? 100 : (int)pct;
+	t->extracted_gb = count_of(dw_xml_textbuf(n, "TotalExtractedDataInGB", num, sizeof(num)));
 }
 
 int dw_rds_describe_export_task(struct dw_aws *aws, const char *id,
@@ -679,4 +694,14 @@ int dw_rds_cancel_export_task(struct dw_aws *aws, const char *id,
 		read_export_task(dw_xml_find(xmlDocGetRootElement(doc), "CancelExportTaskResult"), out);
 	xmlFreeDoc(doc);
 	return rc;
+}
+
+void dw_rds_read_snapshot(xmlNodePtr item, int cluster, struct dw_rds_snapshot *out)
+{
+	read_snapshot(item, cluster ? &cluster_names : &instance_names, out);
+}
+
+void dw_rds_read_export_task(xmlNodePtr item, struct dw_rds_export_task *out)
+{
+	read_export_task(item, out);
 }

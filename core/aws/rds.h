@@ -219,4 +219,12 @@ int dw_rds_start_export_task(struct dw_aws *aws, const struct dw_rds_start_expor
 int dw_rds_cancel_export_task(struct dw_aws *aws, const char *id,
 			      struct dw_rds_export_task *out);
 
+/* ---- answers ------------------------------------------------------------ */
+
+/* One DBSnapshot (DBClusterSnapshot when cluster is set) or ExportTask item
+ * of an answer, read as the calls above read them (and the fuzz harness
+ * reads hostile answers): each field cut to its buffer, absent ones "". */
+void dw_rds_read_snapshot(xmlNodePtr item, int cluster, struct dw_rds_snapshot *out);
+void dw_rds_read_export_task(xmlNodePtr item, struct dw_rds_export_task *out);
+
 #endif

@@ -16,6 +16,8 @@
 #include "ops/export.h"
 #include "ops/s3sync.h"
 #include "base/timefmt.h"
+#include "aws/rds.h"
+#include "base/xml.h"
 
 /* RDS: 1-60 letters, digits and hyphens, a letter first, no "--", no '-' last. */
 static int valid_task_id(const char *id)
@@ -207,6 +209,34 @@ static void test_promotion_sizes_are_exact(void **state)
 	}
 }
 
+/* An export task as a hostile server may describe it (fuzz_rds_answers):
+ * a number that is not one, or out of range, reads as 0 (atoi read
+ * "99999999999999999999" as a progress of -1); a progress over 100 is 100. */
+static void test_export_task_numbers_bounded(void **state)
+{
+	static const struct { const char *pct, *gb; int want_pct; long long want_gb; } cases[] = {
+		{ "42", "6", 42, 6 }, { "99999999999999999999", "99999999999999999999999", 0, 0 },
+		{ "-5", "-7", 0, 0 }, { "101", "x", 100, 0 }, { "", "", 0, 0 },
+		{ "7%", "12.5", 0, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *xml = dw_xasprintf("<R><ExportTaskIdentifier>t</ExportTaskIdentifier>"
+					 "<PercentProgress>%s</PercentProgress>"
+					 "<TotalExtractedDataInGB>%s</TotalExtractedDataInGB></R>",
+					 cases[i].pct, cases[i].gb);
+		xmlDocPtr doc = NULL;
+		struct dw_rds_export_task t;
+		assert_int_equal(dw_xml_parse(xml, strlen(xml), &doc), 0);
+		dw_rds_read_export_task(xmlDocGetRootElement(doc), &t);
+		assert_int_equal(t.percent, cases[i].want_pct);
+		assert_true(t.extracted_gb == cases[i].want_gb);
+		xmlFreeDoc(doc);
+		free(xml);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_prefixes_overlap_by_path_segments),
 		cmocka_unit_test(test_wait_verdicts),
 		cmocka_unit_test(test_promotion_sizes_are_exact),
+		cmocka_unit_test(test_export_task_numbers_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
