@@ -31,14 +31,23 @@ int dw_secrets_get_login(struct dw_aws *aws, const char *secret_id,
 			 char **username, char **password)
 {
 	char *text;
-	cJSON *doc;
+	int rc;
 
 	*username = *password = NULL;
 	if (dw_secrets_get_string(aws, secret_id, &text))
 		return -1;
-	/* Silent on a syntax error: the text is the secret. */
-	doc = cJSON_Parse(text);
+	rc = dw_secrets_parse_login(text, secret_id, username, password);
 	free(text);
+	return rc;
+}
+
+int dw_secrets_parse_login(const char *text, const char *secret_id,
+			   char **username, char **password)
+{
+	/* Silent on a syntax error: the text is the secret. */
+	cJSON *doc = cJSON_Parse(text);
+
+	*username = *password = NULL;
 	const char *user = dw_json_str(doc, "username");
 	const char *pass = dw_json_str(doc, "password");
 	if (pass)

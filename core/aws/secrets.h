@@ -12,5 +12,9 @@ int dw_secrets_get_string(struct dw_aws *aws, const char *secret_id, char **out)
  * Both values are new strings; the password is registered for redaction. */
 int dw_secrets_get_login(struct dw_aws *aws, const char *secret_id,
 			 char **username, char **password);
+/* The same from the secret's text (SecretNotLogin when it is not such JSON;
+ * the message never quotes the text). */
+int dw_secrets_parse_login(const char *text, const char *secret_id,
+			   char **username, char **password);
 
 #endif
