@@ -53,6 +53,7 @@ static const struct dw_field scan_fields[] = {
 	DW_FIELD("topic_arn", DW_T_STRING, DW_REQUIRED, NULL, "the SNS topic incidents go to"),
 	DW_FIELD("rules", DW_T_OBJECTS, DW_REQUIRED, rule_fields, "what to look for: 1 to 100 rules, exactly one of contains, regex, json_field+equals each"),
 	DW_FIELD("name", DW_T_STRING, 0, NULL, "the checkpoint's name, for several scans of one group (default \"default\")"),
+	DW_FIELD("checkpoint_parameter", DW_T_STRING, 0, NULL, "keep the checkpoint in this SSM parameter instead of the table"),
 	TABLE_FIELD,
 	DW_FIELD("window_s", DW_T_INT, 0, NULL, "matches of a rule in a stream within this many seconds of the first are one incident (default 300)"),
 	DW_FIELD("lookback_s", DW_T_INT, 0, NULL, "first run (no checkpoint): read this far back (default 3600)"),
@@ -323,6 +324,7 @@ static int do_scan(struct dw_ctx *ctx)
 	struct dw_scan_opts o = { .log_group = dw_req_str(req, "log_group", NULL),
 				  .topic_arn = dw_req_str(req, "topic_arn", NULL),
 				  .name = dw_req_str(req, "name", "default"), .table = table_of(req),
+				  .ssm_parameter = dw_req_str(req, "checkpoint_parameter", NULL),
 				  .dry_run = dw_req_bool(req, "dry_run", 0) };
 	struct dw_alert_stats st = { 0 };
 	long long window, lookback, page, samples;
@@ -331,6 +333,7 @@ static int do_scan(struct dw_ctx *ctx)
 	int rc = -1;
 
 	if (nonempty(req, "log_group") || nonempty(req, "topic_arn") || nonempty(req, "name") ||
+	    nonempty(req, "checkpoint_parameter") ||
 	    check_table(o.table) ||
 	    int_field(req, "window_s", 300, 0, MAX_DAY_S, &window) ||
 	    int_field(req, "lookback_s", 3600, 1, 14 * MAX_DAY_S, &lookback) ||

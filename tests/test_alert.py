@@ -215,6 +215,30 @@ def test_scan_checkpoint_nothing_sent_twice(run_op, extra_moto, state_table):
     assert [(a["code"], a["context"]["stream"]) for a in got] == [("Traceback", "b")]
 
 
+def test_scan_checkpoint_in_ssm(run_op, extra_moto):
+    """checkpoint_parameter: the checkpoint in SSM (no state table needed)."""
+    logs = extra_moto.client("logs")
+    group = "/dwops/ssm"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    arn, url = topic_with_queue(extra_moto)
+    now = int(time.time() * 1000) - 60000
+    put_events(extra_moto, group, "s", ["ERROR one", "fine", "ERROR two"], now)
+    req = {"log_group": group, "topic_arn": arn, "checkpoint_parameter": "/dwops/alert/ssm-scan",
+           "window_s": 0, "rules": [{"name": "Err", "contains": "ERROR"}]}
+    r = op(run_op, extra_moto, "scan", req)
+    assert r.code == 0 and r.data["published"] == 2, r
+    p = extra_moto.client("ssm").get_parameter(Name="/dwops/alert/ssm-scan")["Parameter"]
+    assert json.loads(p["Value"])["ts"] == now + 20 and p["Version"] == 1
+    r = op(run_op, extra_moto, "scan", req)
+    assert r.code == 99 and r.data["events_read"] == 0, r
+    put_events(extra_moto, group, "s", ["ERROR three"], now + 1000)
+    r = op(run_op, extra_moto, "scan", req)
+    assert r.code == 0 and r.data["published"] == 1, r
+    assert extra_moto.client("ssm").get_parameter(Name="/dwops/alert/ssm-scan")["Parameter"]["Version"] == 2
+    assert len(drain(extra_moto, url)) == 3
+
+
 def test_scan_bad_rules_rejected(run_op, extra_moto):
     base = {"log_group": "g", "topic_arn": "arn:aws:sns:us-east-1:123456789012:t"}
     r = op(run_op, extra_moto, "scan", dict(base, rules=[{"name": "x", "regex": "("}]))

@@ -7,6 +7,7 @@
 #include "aws/ses.h"
 #include "aws/sigv4.h"
 #include "aws/sns.h"
+#include "aws/ssm.h"
 #include "aws/sqs.h"
 #include "base/buf.h"
 #include "base/error.h"
@@ -565,8 +566,64 @@ static char *checkpoint_key(const struct dw_scan_opts *o)
 	return dw_xasprintf("scan#%s#%s", o->log_group, o->name ? o->name : "default");
 }
 
+/* The checkpoint in an SSM parameter: {"ts": N, "ids": ",a,b,"}; its
+ * version stands in for the conditional write DynamoDB has. */
+static int checkpoint_read_ssm(struct dw_aws *aws, const struct dw_scan_opts *o, struct checkpoint *c)
+{
+	char *value = NULL;
+	long long version = 0;
+	int rc = dw_ssm_get_parameter(aws, o->ssm_parameter, &value, &version);
+	cJSON *doc;
+
+	memset(c, 0, sizeof(*c));
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		return 0;
+	doc = cJSON_Parse(value);
+	free(value);
+	c->exists = 1;
+	c->ver = version;
+	if (!cJSON_IsObject(doc) || dw_json_int(cJSON_GetObjectItemCaseSensitive(doc, "ts"), &c->ts) ||
+	    !dw_json_str(doc, "ids")) {
+		cJSON_Delete(doc);
+		return dw_fail("InvalidStateItem", "the SSM parameter %s is not a dw-alert checkpoint "
+			       "({\"ts\", \"ids\"})", o->ssm_parameter);
+	}
+	c->ids = dw_xstrdup(dw_json_str(doc, "ids"));
+	cJSON_Delete(doc);
+	return 0;
+}
+
+static int checkpoint_write_ssm(struct dw_aws *aws, const struct dw_scan_opts *o,
+				const struct checkpoint *old, long long ts, const char *ids)
+{
+	cJSON *doc = cJSON_CreateObject();
+	long long version = 0;
+	char *text;
+	int rc;
+
+	dw_json_add_int(doc, "ts", ts);
+	cJSON_AddStringToObject(doc, "ids", ids);
+	text = dw_json_print(doc);
+	cJSON_Delete(doc);
+	rc = dw_ssm_put_parameter(aws, o->ssm_parameter, text ? text : "{}", old->exists, &version);
+	cJSON_free(text);
+	if (rc < 0)
+		return -1;
+	/* Overwrite always wins: a version other than ours + 1 means
+	 * another scan wrote in between. */
+	if (rc == 1 || (old->exists && version != old->ver + 1))
+		return dw_fail("CheckpointConflict", "another scan of %s moved the checkpoint %s while "
+			       "this one ran; its incidents were published, run again", o->log_group,
+			       o->ssm_parameter);
+	return 0;
+}
+
 static int checkpoint_read(struct dw_aws *aws, const struct dw_scan_opts *o, struct checkpoint *c)
 {
+	if (o->ssm_parameter)
+		return checkpoint_read_ssm(aws, o, c);
 	char *key = checkpoint_key(o);
 	cJSON *k = state_key(key), *item = NULL;
 	int rc = dw_ddb_get_item(aws, o->table, k, 1, &item);
@@ -591,6 +648,8 @@ static int checkpoint_read(struct dw_aws *aws, const struct dw_scan_opts *o, str
 static int checkpoint_write(struct dw_aws *aws, const struct dw_scan_opts *o,
 			    const struct checkpoint *old, long long ts, const char *ids)
 {
+	if (o->ssm_parameter)
+		return checkpoint_write_ssm(aws, o, old, ts, ids);
 	char *key = checkpoint_key(o);
 	cJSON *item = state_key(key), *names = cJSON_CreateObject(), *values = cJSON_CreateObject();
 	struct dw_ddb_write w = { .table = o->table, .item = item, .names = names };

@@ -13,6 +13,7 @@
  * State (scan checkpoints, deliver's de-duplication claims, watch's
  * "already alerted" keys) lives in one DynamoDB table, key "key" (a string):
  *   scan#<group>#<name>   ts N, ids S (event ids at ts, comma-separated), ver N
+ *                         (or an SSM parameter {"ts", "ids"}, checked by version)
  *   mail#<alert id>       state S (sending | sent), owner S, until N (epoch ms)
  *   watch#<dag>#<run>#<kind>  at N
  * Every write is conditional, so two runs never both act. */
@@ -99,6 +100,8 @@ struct dw_scan_opts {
 	const char *log_group;
 	const char *name;           /* the checkpoint's name (default "default") */
 	const char *table;
+	const char *ssm_parameter;  /* the checkpoint in this SSM parameter
+				     * instead of the table */
 	const char *topic_arn;
 	struct dw_alert_rule *rules;
 	size_t nrules;
