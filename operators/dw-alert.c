@@ -19,47 +19,69 @@
 /* A result file larger than this is not a dwops result line. */
 #define MAX_RESULT_FILE (4u << 20)
 
+/* Every action's request (each action's table binds the fields it has). */
+struct rule_req {
+	const char *name, *contains, *regex, *json_field, *equals, *severity;
+	int ignore_case;
+};
+struct alert_req {
+	const char *table, *topic_arn, *source, *severity, *subject, *text, *link, *group_id;
+	const char *result_file, *log_group, *name, *queue_url, *from, *subject_prefix;
+	const char *url, *username, *checkpoint_parameter;
+	char *password;
+	const cJSON *result, *context, *rules, *recipients, *limits_s, *dag_ids;
+	long long window_s, lookback_s, dedup_window_s, default_limit_s, min_limit_s, start_grace_s;
+	int page_size, samples, max_messages, wait_s, visibility_s, airflow_version, median_runs;
+	double send_rate, median_factor;
+	int digest, dry_run;
+};
+
+#define F(kind, n, ...) DW_##kind(n, struct alert_req, __VA_ARGS__)
 #define TABLE_FIELD \
-	DW_FIELD("table", DW_T_STRING, 0, NULL, "DynamoDB state table (default dwops-alerts; key \"key\", a string)")
+	F(STR, "table", table, 0, DW_ALERT_TABLE_DEFAULT, "DynamoDB state table (key \"key\", a string)")
 
 static const struct dw_field notify_fields[] = {
-	DW_FIELD("topic_arn", DW_T_STRING, DW_REQUIRED, NULL, "the SNS topic (a .fifo topic gets a group and a de-duplication id)"),
-	DW_FIELD("result", DW_T_ANY, 0, NULL, "the failed operator's result: its JSON object, or the text of its last stdout line"),
-	DW_FIELD("result_file", DW_T_STRING, 0, NULL, "a file holding the failed operator's result: the whole file, or its last non-empty line"),
-	DW_FIELD("source", DW_T_STRING, 0, NULL, "where it comes from: \"airflow\", \"jenkins\", ... (default dwops)"),
-	DW_FIELD("severity", DW_T_STRING, 0, NULL, "info, warning, error (default) or critical"),
-	DW_FIELD("subject", DW_T_STRING, 0, NULL, "one line (default: \"<operator> <action> failed: <code>\")"),
-	DW_FIELD("text", DW_T_STRING, 0, NULL, "the alert's text"),
-	DW_FIELD("link", DW_T_STRING, 0, NULL, "where to look: a log or build URL"),
-	DW_FIELD("context", DW_T_MAP, 0, NULL, "names to values: dag_id, task_id, run_id, try_number, log_url, build_url, ..."),
-	DW_FIELD("group_id", DW_T_STRING, 0, NULL, "FIFO topics: the message group (default: the source)"),
-	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "build the alert and show it, publish nothing"),
+	F(STR, "topic_arn", topic_arn, DW_REQUIRED, NULL, "the SNS topic (a .fifo topic gets a group and a de-duplication id)"),
+	F(ANY, "result", result, 0, "the failed operator's result: its JSON object, or the text of its last stdout line"),
+	F(STR, "result_file", result_file, 0, NULL, "a file holding the failed operator's result: the whole file, or its last non-empty line"),
+	F(STR, "source", source, 0, NULL, "where it comes from: \"airflow\", \"jenkins\", ... (default dwops)"),
+	F(CHOICE, "severity", severity, 0, NULL, DW_CHOICES("info", "warning", "error", "critical"),
+	  "the alert's severity (default error, or the result's)"),
+	F(STR, "subject", subject, 0, NULL, "one line (default: \"<operator> <action> failed: <code>\")"),
+	F(STR, "text", text, 0, NULL, "the alert's text"),
+	F(STR, "link", link, 0, NULL, "where to look: a log or build URL"),
+	F(MAP, "context", context, 0, "names to values: dag_id, task_id, run_id, try_number, log_url, build_url, ..."),
+	F(STR, "group_id", group_id, 0, NULL, "FIFO topics: the message group (default: the source)"),
+	F(BOOL, "dry_run", dry_run, 0, 0, "build the alert and show it, publish nothing"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field rule_fields[] = {
-	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "the rule's name (the alert's code)"),
-	DW_FIELD("contains", DW_T_STRING, 0, NULL, "match: the message holds this text"),
-	DW_FIELD("regex", DW_T_STRING, 0, NULL, "match: a POSIX extended regular expression"),
-	DW_FIELD("json_field", DW_T_STRING, 0, NULL, "match: this member (dotted path) of a JSON message ..."),
-	DW_FIELD("equals", DW_T_STRING, 0, NULL, "... has this value (compared as text)"),
-	DW_FIELD("ignore_case", DW_T_BOOL, 0, NULL, "compare without case (default false)"),
-	DW_FIELD("severity", DW_T_STRING, 0, NULL, "the incidents' severity (default error)"),
+	DW_STR("name", struct rule_req, name, DW_REQUIRED, NULL, "the rule's name (the alert's code)"),
+	DW_STR("contains", struct rule_req, contains, 0, NULL, "match: the message holds this text"),
+	DW_STR("regex", struct rule_req, regex, 0, NULL, "match: a POSIX extended regular expression"),
+	DW_STR("json_field", struct rule_req, json_field, 0, NULL, "match: this member (dotted path) of a JSON message ..."),
+	DW_STR("equals", struct rule_req, equals, 0, NULL, "... has this value (compared as text)"),
+	DW_BOOL("ignore_case", struct rule_req, ignore_case, 0, 0, "compare without case"),
+	DW_CHOICE("severity", struct rule_req, severity, 0, "error", DW_CHOICES("info", "warning", "error", "critical"),
+		  "the incidents' severity"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field scan_fields[] = {
-	DW_FIELD("log_group", DW_T_STRING, DW_REQUIRED, NULL, "the CloudWatch Logs group"),
-	DW_FIELD("topic_arn", DW_T_STRING, DW_REQUIRED, NULL, "the SNS topic incidents go to"),
-	DW_FIELD("rules", DW_T_OBJECTS, DW_REQUIRED, rule_fields, "what to look for: 1 to 100 rules, exactly one of contains, regex, json_field+equals each"),
-	DW_FIELD("name", DW_T_STRING, 0, NULL, "the checkpoint's name, for several scans of one group (default \"default\")"),
-	DW_FIELD("checkpoint_parameter", DW_T_STRING, 0, NULL, "keep the checkpoint in this SSM parameter instead of the table"),
+	F(STR, "log_group", log_group, DW_REQUIRED, NULL, "the CloudWatch Logs group"),
+	F(STR, "topic_arn", topic_arn, DW_REQUIRED, NULL, "the SNS topic incidents go to"),
+	F(OBJS, "rules", rules, DW_REQUIRED, rule_fields, "what to look for: 1 to 100 rules, exactly one of contains, regex, json_field+equals each"),
+	F(STR, "name", name, 0, "default", "the checkpoint's name, for several scans of one group"),
+	F(STR, "checkpoint_parameter", checkpoint_parameter, 0, NULL,
+	  "keep the checkpoint in this SSM parameter instead of the table"),
 	TABLE_FIELD,
-	DW_FIELD("window_s", DW_T_INT, 0, NULL, "matches of a rule in a stream within this many seconds of the first are one incident (default 300)"),
-	DW_FIELD("lookback_s", DW_T_INT, 0, NULL, "first run (no checkpoint): read this far back (default 3600)"),
-	DW_FIELD("page_size", DW_T_INT, 0, NULL, "events per FilterLogEvents page, 1..10000 (default: the service's)"),
-	DW_FIELD("samples", DW_T_INT, 0, NULL, "lines quoted per incident, 0..50 (default 5)"),
-	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "find and count incidents, publish nothing, keep the checkpoint"),
+	F(INT, "window_s", window_s, 0, 300, 0, MAX_DAY_S,
+	  "matches of a rule in a stream within this many seconds of the first are one incident"),
+	F(INT, "lookback_s", lookback_s, 0, 3600, 1, 14 * MAX_DAY_S, "first run (no checkpoint): read this far back"),
+	F(INT, "page_size", page_size, DW_NODEFAULT, 0, 0, 10000, "events per FilterLogEvents page (default: the service's)"),
+	F(INT, "samples", samples, 0, 5, 0, 50, "lines quoted per incident"),
+	F(BOOL, "dry_run", dry_run, 0, 0, "find and count incidents, publish nothing, keep the checkpoint"),
 	DW_FIELDS_END
 };
 
@@ -71,36 +93,41 @@ static const struct dw_field recipient_fields[] = {
 };
 
 static const struct dw_field deliver_fields[] = {
-	DW_FIELD("queue_url", DW_T_STRING, DW_REQUIRED, NULL, "the SQS queue subscribed to the topic (raw or not)"),
-	DW_FIELD("from", DW_T_STRING, DW_REQUIRED, NULL, "the sender: an SES-verified identity"),
-	DW_FIELD("recipients", DW_T_OBJECT, DW_REQUIRED, recipient_fields, "who gets what: source's and severity's lists, else default"),
+	F(STR, "queue_url", queue_url, DW_REQUIRED, NULL, "the SQS queue subscribed to the topic (raw or not)"),
+	F(STR, "from", from, DW_REQUIRED, NULL, "the sender: an SES-verified identity"),
+	F(OBJ, "recipients", recipients, DW_REQUIRED, recipient_fields, "who gets what: source's and severity's lists, else default"),
 	TABLE_FIELD,
-	DW_FIELD("dedup_window_s", DW_T_INT, 0, NULL, "the same alert within this many seconds is mailed once (default 3600)"),
-	DW_FIELD("max_messages", DW_T_INT, 0, NULL, "read at most this many messages per run, 1..10000 (default 100)"),
-	DW_FIELD("wait_s", DW_T_INT, 0, NULL, "long-poll wait per receive, 0..20 (default 1); an empty receive ends the run"),
-	DW_FIELD("visibility_s", DW_T_INT, 0, NULL, "messages being mailed stay hidden this long, 1..43200 (default 60)"),
-	DW_FIELD("send_rate", DW_T_NUMBER, 0, NULL, "mails per second at most (default and cap: the account's MaxSendRate)"),
-	DW_FIELD("digest", DW_T_BOOL, 0, NULL, "one mail per recipient list with every alert of the run (default false)"),
-	DW_FIELD("subject_prefix", DW_T_STRING, 0, NULL, "in front of every mail's subject (default \"[dwops]\")"),
+	F(INT, "dedup_window_s", dedup_window_s, 0, 3600, 0, MAX_WEEK_S, "the same alert within this many seconds is mailed once"),
+	F(INT, "max_messages", max_messages, 0, 100, 1, 10000, "read at most this many messages per run"),
+	F(INT, "wait_s", wait_s, 0, 1, 0, 20, "long-poll wait per receive; an empty receive ends the run"),
+	F(INT, "visibility_s", visibility_s, 0, 60, 1, 43200, "messages being mailed stay hidden this long"),
+	F(NUM, "send_rate", send_rate, DW_NODEFAULT, 0, 0, 1000,
+	  "mails per second at most, above 0 (default and cap: the account's MaxSendRate)"),
+	F(BOOL, "digest", digest, 0, 0, "one mail per recipient list with every alert of the run"),
+	F(STR, "subject_prefix", subject_prefix, 0, "[dwops]", "in front of every mail's subject"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field watch_fields[] = {
-	DW_FIELD("url", DW_T_STRING, DW_REQUIRED, NULL, "the Airflow web server (2) or API server (3), e.g. http://airflow:8080"),
-	DW_FIELD("airflow_version", DW_T_INT, DW_REQUIRED, NULL, "2 (/api/v1, basic auth) or 3 (/api/v2, a token from /auth/token)"),
-	DW_FIELD("username", DW_T_STRING, 0, NULL, "the API user"),
-	DW_FIELD("password", DW_T_SECRET, 0, NULL, "its password (or password_env)"),
-	DW_FIELD("topic_arn", DW_T_STRING, DW_REQUIRED, NULL, "the SNS topic alerts go to"),
-	DW_FIELD("limits_s", DW_T_MAP, 0, NULL, "{\"dag_id\": seconds}: a DAG's own run-time limit"),
-	DW_FIELD("default_limit_s", DW_T_INT, 0, NULL, "the limit of DAGs with none of their own and no median (default none)"),
-	DW_FIELD("median_factor", DW_T_NUMBER, 0, NULL, "> 0: a DAG without its own limit may run this many times its recent median"),
-	DW_FIELD("median_runs", DW_T_INT, 0, NULL, "the median is of this many recent successful runs, 1..100 (default 10)"),
-	DW_FIELD("min_limit_s", DW_T_INT, 0, NULL, "a median-based limit is at least this (default 300)"),
-	DW_FIELD("start_grace_s", DW_T_INT, 0, NULL, "a scheduled run still queued this long after it was due is late (default 0: not checked)"),
-	DW_FIELD("dag_ids", DW_T_STRINGS, 0, NULL, "watch only these DAGs (default: all)"),
-	DW_FIELD("source", DW_T_STRING, 0, NULL, "the alerts' source (default airflow)"),
+	F(STR, "url", url, DW_REQUIRED, NULL, "the Airflow web server (2) or API server (3), e.g. http://airflow:8080"),
+	F(INT, "airflow_version", airflow_version, DW_REQUIRED, 2, 2, 3,
+	  "2 (/api/v1, basic auth) or 3 (/api/v2, a token from /auth/token)"),
+	F(STR, "username", username, 0, NULL, "the API user"),
+	F(SECRET, "password", password, 0, "its password"),
+	F(STR, "topic_arn", topic_arn, DW_REQUIRED, NULL, "the SNS topic alerts go to"),
+	F(MAP, "limits_s", limits_s, 0, "{\"dag_id\": seconds}: a DAG's own run-time limit"),
+	F(INT, "default_limit_s", default_limit_s, DW_NODEFAULT, 0, 0, 30 * MAX_DAY_S,
+	  "the limit of DAGs with none of their own and no median (default none)"),
+	F(NUM, "median_factor", median_factor, DW_NODEFAULT, 0, 1, 1000,
+	  "a DAG without its own limit may run this many times its recent median (default: not)"),
+	F(INT, "median_runs", median_runs, 0, 10, 1, 100, "the median is of this many recent successful runs"),
+	F(INT, "min_limit_s", min_limit_s, 0, 300, 0, 30 * MAX_DAY_S, "a median-based limit is at least this"),
+	F(INT, "start_grace_s", start_grace_s, 0, 0, 0, 30 * MAX_DAY_S,
+	  "a scheduled run still queued this long after it was due is late (0: not checked)"),
+	F(STRINGS, "dag_ids", dag_ids, 0, "watch only these DAGs (default: all)"),
+	F(STR, "source", source, 0, "airflow", "the alerts' source"),
 	TABLE_FIELD,
-	DW_FIELD("dry_run", DW_T_BOOL, 0, NULL, "report findings, publish and mark nothing"),
+	F(BOOL, "dry_run", dry_run, 0, 0, "report findings, publish and mark nothing"),
 	DW_FIELDS_END
 };
 
@@ -108,20 +135,10 @@ static const struct dw_field table_fields[] = {
 	TABLE_FIELD,
 	DW_FIELDS_END
 };
+#undef F
 
-static int int_field(const cJSON *req, const char *name, long long def, long long min,
-		     long long max, long long *out)
+static int nonempty(const char *v, const char *name)
 {
-	*out = dw_req_int(req, name, def);
-	if (*out < min || *out > max)
-		return dw_invalid(name, "%s must be between %lld and %lld, not %lld", name, min, max, *out);
-	return 0;
-}
-
-static int nonempty(const cJSON *req, const char *name)
-{
-	const char *v = dw_req_str(req, name, NULL);
-
 	if (v && (!*v || strlen(v) > 2048))
 		return dw_invalid(name, "%s must be 1 to 2048 characters", name);
 	return 0;
@@ -133,11 +150,6 @@ static int check_table(const char *t)
 	    strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(t))
 		return dw_invalid("table", "table must be a DynamoDB table name (3 to 255 of a-z A-Z 0-9 _ . -)");
 	return 0;
-}
-
-static const char *table_of(const cJSON *req)
-{
-	return dw_req_str(req, "table", DW_ALERT_TABLE_DEFAULT);
 }
 
 static void put_stats(struct dw_ctx *ctx, const struct dw_alert_stats *st)
@@ -188,15 +200,15 @@ static int read_last_line(const char *path, cJSON **out)
 	return 0;
 }
 
-static int notify_result(const cJSON *req, cJSON **alert)
+static int notify_result(const struct alert_req *q, cJSON **alert)
 {
-	const cJSON *r = cJSON_GetObjectItemCaseSensitive(req, "result");
-	const char *file = dw_req_str(req, "result_file", NULL);
+	const cJSON *r = q->result;
+	const char *file = q->result_file;
 	cJSON *parsed = NULL;
 	int rc;
 
 	*alert = NULL;
-	if (r && !cJSON_IsNull(r) && file)
+	if (r && file)
 		return dw_invalid("result_file", "give result or result_file, not both");
 	if (file) {
 		if (read_last_line(file, &parsed))
@@ -209,10 +221,10 @@ static int notify_result(const cJSON *req, cJSON **alert)
 			return dw_invalid("result", "result is text that is not a dwops result (a JSON object)");
 		}
 		r = parsed;
-	} else if (r && !cJSON_IsNull(r) && !cJSON_IsObject(r)) {
+	} else if (r && !cJSON_IsObject(r)) {
 		return dw_invalid("result", "result must be a dwops result: an object or its JSON text");
 	}
-	if (!r || cJSON_IsNull(r)) {
+	if (!r) {
 		*alert = cJSON_CreateObject();
 		return 0;
 	}
@@ -224,47 +236,47 @@ static int notify_result(const cJSON *req, cJSON **alert)
 static int do_notify(struct dw_ctx *ctx)
 {
 	static const char *const direct[] = { "source", "severity", "subject", "text", "link", NULL };
-	const cJSON *req = ctx->req, *ctxmap = cJSON_GetObjectItemCaseSensitive(req, "context");
-	const char *topic = dw_req_str(req, "topic_arn", NULL);
+	struct alert_req q = { 0 };
 	struct dw_alert_stats st = { 0 };
 	cJSON *alert = NULL;
 	char *msg_id = NULL;
 	struct dw_aws *aws;
 	int rc;
 
-	for (size_t i = 0; direct[i]; i++)
-		if (nonempty(req, direct[i]))
-			return -1;
-	if (nonempty(req, "topic_arn") || nonempty(req, "group_id"))
+	if (dw_req_bind(ctx->req, ctx->action->fields, &q))
 		return -1;
-	if (dw_req_str(req, "severity", NULL) && !dw_alert_severity_valid(dw_req_str(req, "severity", NULL)))
-		return dw_invalid("severity", "severity must be info, warning, error or critical");
-	rc = notify_result(req, &alert);
+	/* The fields that override the result's (as direct[]). */
+	const char *const values[] = { q.source, q.severity, q.subject, q.text, q.link };
+	for (size_t i = 0; direct[i]; i++)
+		if (nonempty(values[i], direct[i]))
+			return -1;
+	if (nonempty(q.topic_arn, "topic_arn") || nonempty(q.group_id, "group_id"))
+		return -1;
+	rc = notify_result(&q, &alert);
 	if (rc == 1) {
 		put_stats(ctx, &st);
 		return dw_nothing_to_do(ctx, "the result is not a failure (ok is true): no alert");
 	}
 	if (rc)
 		return -1;
-	if (!alert->child && !dw_req_str(req, "subject", NULL) && !dw_req_str(req, "text", NULL)) {
+	if (!alert->child && !q.subject && !q.text) {
 		cJSON_Delete(alert);
 		return dw_invalid("result", "notify needs a failed result (result, result_file) or a subject or text");
 	}
 	for (size_t i = 0; direct[i]; i++) {
-		const char *v = dw_req_str(req, direct[i], NULL);
-		if (v) {
+		if (values[i]) {
 			cJSON_DeleteItemFromObjectCaseSensitive(alert, direct[i]);
-			cJSON_AddStringToObject(alert, direct[i], v);
+			cJSON_AddStringToObject(alert, direct[i], values[i]);
 		}
 	}
-	if (ctxmap)
-		cJSON_AddItemToObject(alert, "context", cJSON_Duplicate(ctxmap, 1));
+	if (q.context)
+		cJSON_AddItemToObject(alert, "context", cJSON_Duplicate(q.context, 1));
 	dw_alert_finish(alert);
 	st.incidents = 1;
 	cJSON_AddStringToObject(ctx->result, "alert_id", dw_json_str(alert, "id"));
 	cJSON_AddStringToObject(ctx->result, "subject", dw_json_str(alert, "subject"));
 	cJSON_AddStringToObject(ctx->result, "severity", dw_json_str(alert, "severity"));
-	if (dw_req_bool(req, "dry_run", 0)) {
+	if (q.dry_run) {
 		cJSON_AddItemToObject(ctx->result, "alert", alert);
 		put_stats(ctx, &st);
 		return 0;
@@ -273,7 +285,7 @@ static int do_notify(struct dw_ctx *ctx)
 		cJSON_Delete(alert);
 		return -1;
 	}
-	rc = dw_alert_publish(aws, topic, alert, dw_req_str(req, "group_id", NULL), &msg_id);
+	rc = dw_alert_publish(aws, q.topic_arn, alert, q.group_id, &msg_id);
 	cJSON_Delete(alert);
 	if (rc == 0) {
 		st.published = 1;
@@ -292,15 +304,18 @@ static int do_notify(struct dw_ctx *ctx)
 static int read_rule(const cJSON *r, size_t i, struct dw_alert_rule *out)
 {
 	char field[64];
-	const char *contains = dw_req_str(r, "contains", NULL), *regex = dw_req_str(r, "regex", NULL);
-	const char *jf = dw_req_str(r, "json_field", NULL), *eq = dw_req_str(r, "equals", NULL);
-	int kinds = (contains != NULL) + (regex != NULL) + (jf != NULL);
+	struct rule_req q;
 
 	memset(out, 0, sizeof(*out));
-	out->name = dw_req_str(r, "name", NULL);
-	out->severity = dw_req_str(r, "severity", "error");
-	out->ignore_case = dw_req_bool(r, "ignore_case", 0);
 	snprintf(field, sizeof(field), "rules[%zu]", i);
+	if (dw_req_bind_at(r, rule_fields, field, &q))
+		return -1;
+	const char *contains = q.contains, *regex = q.regex, *jf = q.json_field, *eq = q.equals;
+	int kinds = (contains != NULL) + (regex != NULL) + (jf != NULL);
+
+	out->name = q.name;
+	out->severity = q.severity;
+	out->ignore_case = q.ignore_case;
 	if (!*out->name || strlen(out->name) > 256)
 		return dw_invalid(field, "%s.name must be 1 to 256 characters", field);
 	if (kinds != 1)
@@ -309,8 +324,6 @@ static int read_rule(const cJSON *r, size_t i, struct dw_alert_rule *out)
 		return dw_invalid(field, "%s: json_field and equals go together", field);
 	if ((contains && !*contains) || (regex && !*regex) || (jf && !*jf))
 		return dw_invalid(field, "%s: the pattern must not be empty", field);
-	if (!dw_alert_severity_valid(out->severity))
-		return dw_invalid(field, "%s.severity must be info, warning, error or critical", field);
 	out->kind = contains ? DW_RULE_CONTAINS : regex ? DW_RULE_REGEX : DW_RULE_JSON;
 	out->pattern = contains ? contains : regex;
 	out->json_field = jf;
@@ -320,32 +333,27 @@ static int read_rule(const cJSON *r, size_t i, struct dw_alert_rule *out)
 
 static int do_scan(struct dw_ctx *ctx)
 {
-	const cJSON *req = ctx->req, *rules = cJSON_GetObjectItemCaseSensitive(req, "rules"), *r;
-	struct dw_scan_opts o = { .log_group = dw_req_str(req, "log_group", NULL),
-				  .topic_arn = dw_req_str(req, "topic_arn", NULL),
-				  .name = dw_req_str(req, "name", "default"), .table = table_of(req),
-				  .ssm_parameter = dw_req_str(req, "checkpoint_parameter", NULL),
-				  .dry_run = dw_req_bool(req, "dry_run", 0) };
+	struct alert_req q = { 0 };
+	const cJSON *rules, *r;
+	struct dw_scan_opts o;
 	struct dw_alert_stats st = { 0 };
-	long long window, lookback, page, samples;
 	struct dw_aws *aws;
 	size_t n = 0;
 	int rc = -1;
 
-	if (nonempty(req, "log_group") || nonempty(req, "topic_arn") || nonempty(req, "name") ||
-	    nonempty(req, "checkpoint_parameter") ||
-	    check_table(o.table) ||
-	    int_field(req, "window_s", 300, 0, MAX_DAY_S, &window) ||
-	    int_field(req, "lookback_s", 3600, 1, 14 * MAX_DAY_S, &lookback) ||
-	    int_field(req, "page_size", 0, 0, 10000, &page) ||
-	    int_field(req, "samples", 5, 0, 50, &samples))
+	if (dw_req_bind(ctx->req, ctx->action->fields, &q) || nonempty(q.log_group, "log_group") ||
+	    nonempty(q.topic_arn, "topic_arn") || nonempty(q.name, "name") ||
+	    nonempty(q.checkpoint_parameter, "checkpoint_parameter") || check_table(q.table))
 		return -1;
+	rules = q.rules;
 	if (cJSON_GetArraySize(rules) < 1 || cJSON_GetArraySize(rules) > MAX_RULES)
 		return dw_invalid("rules", "rules must hold 1 to %d rules", MAX_RULES);
-	o.window_ms = window * 1000;
-	o.lookback_ms = lookback * 1000;
-	o.page_size = (int)page;
-	o.samples = (int)samples;
+	o = (struct dw_scan_opts){
+		.log_group = q.log_group, .topic_arn = q.topic_arn, .name = q.name, .table = q.table,
+		.ssm_parameter = q.checkpoint_parameter, .dry_run = q.dry_run,
+		.window_ms = q.window_s * 1000, .lookback_ms = q.lookback_s * 1000,
+		.page_size = q.page_size, .samples = q.samples,
+	};
 	o.rules = dw_xcalloc((size_t)cJSON_GetArraySize(rules), sizeof(*o.rules));
 	cJSON_ArrayForEach(r, rules) {
 		if (read_rule(r, n, &o.rules[n]))
@@ -408,34 +416,27 @@ static int check_recipients(const cJSON *rcp)
 
 static int do_deliver(struct dw_ctx *ctx)
 {
-	const cJSON *req = ctx->req, *rate = cJSON_GetObjectItemCaseSensitive(req, "send_rate");
-	struct dw_deliver_opts o = { .queue_url = dw_req_str(req, "queue_url", NULL),
-				     .from = dw_req_str(req, "from", NULL),
-				     .recipients = cJSON_GetObjectItemCaseSensitive(req, "recipients"),
-				     .table = table_of(req), .digest = dw_req_bool(req, "digest", 0),
-				     .subject_prefix = dw_req_str(req, "subject_prefix", "[dwops]") };
+	struct alert_req q = { 0 };
+	struct dw_deliver_opts o;
 	struct dw_alert_stats st = { 0 };
-	long long window, max, wait, vis;
 	struct dw_aws *aws;
 	int rc;
 
-	if (nonempty(req, "queue_url") || nonempty(req, "from") || check_table(o.table) ||
-	    check_recipients(o.recipients) ||
-	    int_field(req, "dedup_window_s", 3600, 0, MAX_WEEK_S, &window) ||
-	    int_field(req, "max_messages", 100, 1, 10000, &max) ||
-	    int_field(req, "wait_s", 1, 0, 20, &wait) ||
-	    int_field(req, "visibility_s", 60, 1, 43200, &vis))
+	if (dw_req_bind(ctx->req, ctx->action->fields, &q) || nonempty(q.queue_url, "queue_url") ||
+	    nonempty(q.from, "from") || check_table(q.table) || check_recipients(q.recipients))
 		return -1;
-	if (rate && cJSON_IsNumber(rate) && !(rate->valuedouble > 0 && rate->valuedouble <= 1000))
+	/* The table allows 0 (absent: the account's rate); given, it is above 0. */
+	if (dw_req_has(ctx->req, "send_rate") && !(q.send_rate > 0))
 		return dw_invalid("send_rate", "send_rate must be above 0 and at most 1000 mails per second");
-	o.send_rate = rate && cJSON_IsNumber(rate) ? rate->valuedouble : 0;
-	o.dedup_window_ms = window * 1000;
-	o.max_messages = (int)max;
-	o.wait_s = (int)wait;
-	o.visibility_s = (int)vis;
-	/* A claim outlives the message's visibility: a redelivered message
-	 * finds it busy, not free. */
-	o.claim_ms = vis * 1000 + 10000;
+	o = (struct dw_deliver_opts){
+		.queue_url = q.queue_url, .from = q.from, .recipients = q.recipients, .table = q.table,
+		.digest = q.digest, .subject_prefix = q.subject_prefix, .send_rate = q.send_rate,
+		.dedup_window_ms = q.dedup_window_s * 1000, .max_messages = q.max_messages,
+		.wait_s = q.wait_s, .visibility_s = q.visibility_s,
+		/* A claim outlives the message's visibility: a redelivered
+		 * message finds it busy, not free. */
+		.claim_ms = q.visibility_s * 1000LL + 10000,
+	};
 	if (!(aws = dw_ctx_aws(ctx)))
 		return -1;
 	rc = dw_alert_deliver(aws, &o, &st, ctx->result);
@@ -450,56 +451,52 @@ static int do_deliver(struct dw_ctx *ctx)
 
 static int do_watch(struct dw_ctx *ctx)
 {
-	const cJSON *req = ctx->req, *ids = cJSON_GetObjectItemCaseSensitive(req, "dag_ids"), *v;
-	const cJSON *factor = cJSON_GetObjectItemCaseSensitive(req, "median_factor");
-	struct dw_watch_opts o = { .url = dw_req_str(req, "url", NULL),
-				   .username = dw_req_str(req, "username", NULL),
-				   .topic_arn = dw_req_str(req, "topic_arn", NULL),
-				   .limits_s = cJSON_GetObjectItemCaseSensitive(req, "limits_s"),
-				   .table = table_of(req), .source = dw_req_str(req, "source", "airflow"),
-				   .dry_run = dw_req_bool(req, "dry_run", 0) };
+	struct alert_req q = { 0 };
+	const cJSON *ids, *v;
+	struct dw_watch_opts o;
+	struct dw_common_req common;
 	struct dw_alert_stats st = { 0 };
-	long long version, def, runs, min, grace;
 	const char **dag_ids = NULL;
-	char *password = NULL, *url;
+	char *url;
 	struct dw_aws *aws;
 	int rc = -1;
 
-	if (nonempty(req, "url") || nonempty(req, "topic_arn") || check_table(o.table) ||
-	    int_field(req, "airflow_version", 2, 2, 3, &version) ||
-	    int_field(req, "default_limit_s", 0, 0, 30 * MAX_DAY_S, &def) ||
-	    int_field(req, "median_runs", 10, 1, 100, &runs) ||
-	    int_field(req, "min_limit_s", 300, 0, 30 * MAX_DAY_S, &min) ||
-	    int_field(req, "start_grace_s", 0, 0, 30 * MAX_DAY_S, &grace))
+	if (dw_req_bind(ctx->req, ctx->action->fields, &q))
 		return -1;
-	if (strncmp(o.url, "http://", 7) != 0 && strncmp(o.url, "https://", 8) != 0)
-		return dw_invalid("url", "url must be an http:// or https:// URL");
-	if (factor && cJSON_IsNumber(factor) && !(factor->valuedouble >= 1 && factor->valuedouble <= 1000))
-		return dw_invalid("median_factor", "median_factor must be between 1 and 1000");
-	for (v = o.limits_s ? o.limits_s->child : NULL; v; v = v->next) {
+	if (nonempty(q.url, "url") || nonempty(q.topic_arn, "topic_arn") || check_table(q.table))
+		goto fail;
+	if (strncmp(q.url, "http://", 7) != 0 && strncmp(q.url, "https://", 8) != 0) {
+		dw_invalid("url", "url must be an http:// or https:// URL");
+		goto fail;
+	}
+	for (v = q.limits_s ? q.limits_s->child : NULL; v; v = v->next) {
 		long long s;
-		if (dw_json_int(v, &s) || s < 1 || s > 30 * MAX_DAY_S)
-			return dw_invalid("limits_s", "limits_s.%s must be a number of seconds, 1 to 30 days", v->string);
+		if (dw_json_int(v, &s) || s < 1 || s > 30 * MAX_DAY_S) {
+			dw_invalid("limits_s", "limits_s.%s must be a number of seconds, 1 to 30 days", v->string);
+			goto fail;
+		}
 	}
-	if (dw_req_secret(req, "password", "password", &password))
-		return -1;
-	if (password && !o.username) {
-		free(password);
-		return dw_invalid("username", "a password needs its username");
+	if (q.password && !q.username) {
+		dw_invalid("username", "a password needs its username");
+		goto fail;
 	}
+	dw_req_common(ctx->req, &common);
+	ids = q.dag_ids;
+	o = (struct dw_watch_opts){
+		.username = q.username, .topic_arn = q.topic_arn, .limits_s = q.limits_s,
+		.table = q.table, .source = q.source, .dry_run = q.dry_run,
+		.api_version = q.airflow_version == 2 ? 1 : 2, .password = q.password,
+		.default_limit_ms = q.default_limit_s * 1000, .median_factor = q.median_factor,
+		.median_runs = q.median_runs, .min_limit_ms = q.min_limit_s * 1000,
+		.start_grace_ms = q.start_grace_s * 1000,
+		/* Airflow's API: 30 s unless the request says (timeout_s). */
+		.timeout_ms = (dw_req_has(ctx->req, "timeout_s") ? common.timeout_s : 30) * 1000L,
+	};
 	/* No slash at the end: paths are appended. */
-	url = dw_xstrdup(o.url);
+	url = dw_xstrdup(q.url);
 	for (size_t n = strlen(url); n > 0 && url[n - 1] == '/'; n--)
 		url[n - 1] = '\0';
 	o.url = url;
-	o.api_version = version == 2 ? 1 : 2;
-	o.password = password;
-	o.default_limit_ms = def * 1000;
-	o.median_factor = factor && cJSON_IsNumber(factor) ? factor->valuedouble : 0;
-	o.median_runs = (int)runs;
-	o.min_limit_ms = min * 1000;
-	o.start_grace_ms = grace * 1000;
-	o.timeout_ms = (long)dw_req_int(req, "timeout_s", 30) * 1000;
 	if (ids) {
 		size_t n = 0;
 		dag_ids = dw_xcalloc((size_t)cJSON_GetArraySize(ids) + 1, sizeof(*dag_ids));
@@ -519,19 +516,21 @@ static int do_watch(struct dw_ctx *ctx)
 	}
 	free(dag_ids);
 	free(url);
-	free(password);
+fail:
+	dw_req_release(ctx->action->fields, &q);
 	return rc;
 }
 
 static int do_create_table(struct dw_ctx *ctx)
 {
-	const char *table = table_of(ctx->req);
+	struct alert_req q = { 0 };
 	struct dw_aws *aws;
 	int created = 0;
 
-	if (check_table(table) || !(aws = dw_ctx_aws(ctx)) || dw_alert_create_table(aws, table, &created))
+	if (dw_req_bind(ctx->req, ctx->action->fields, &q) || check_table(q.table) ||
+	    !(aws = dw_ctx_aws(ctx)) || dw_alert_create_table(aws, q.table, &created))
 		return -1;
-	cJSON_AddStringToObject(ctx->result, "table", table);
+	cJSON_AddStringToObject(ctx->result, "table", q.table);
 	cJSON_AddBoolToObject(ctx->result, "created", created);
 	return 0;
 }
