@@ -9,32 +9,37 @@
 #include <unistd.h>
 
 const struct dw_field dw_mysql_tls_fields[] = {
-	DW_FIELD("mode", DW_T_STRING, 0, NULL, "verify (default), required (no certificate check), disabled"),
-	DW_FIELD("ca_file", DW_T_STRING, 0, NULL, "CA bundle for verify (default: the system CAs)"),
+	DW_CHOICE("mode", struct dw_mysql_tls_req, mode, 0, "verify", DW_CHOICES("verify", "required", "disabled"),
+		  "verify the server's certificate, require TLS without checking it, or no TLS"),
+	DW_STR("ca_file", struct dw_mysql_tls_req, ca_file, 0, NULL, "CA bundle for verify (default: the system CAs)"),
 	DW_FIELDS_END
 };
 
 const struct dw_field dw_ssh_tunnel_fields[] = {
-	DW_FIELD("host", DW_T_STRING, DW_REQUIRED, NULL, "SSH bastion"),
-	DW_FIELD("port", DW_T_INT, 0, NULL, "its port (default 22)"),
-	DW_FIELD("user", DW_T_STRING, DW_REQUIRED, NULL, "SSH user"),
-	DW_FIELD("private_key_file", DW_T_STRING, DW_REQUIRED, NULL, "unencrypted private key"),
-	DW_FIELD("known_hosts_file", DW_T_STRING, DW_REQUIRED, NULL, "must hold the bastion's host key"),
+	DW_STR("host", struct dw_ssh_tunnel_config, host, DW_REQUIRED, NULL, "SSH bastion"),
+	DW_INT("port", struct dw_ssh_tunnel_config, port, 0, 22, 1, 65535, "its port"),
+	DW_STR("user", struct dw_ssh_tunnel_config, user, DW_REQUIRED, NULL, "SSH user"),
+	DW_STR("private_key_file", struct dw_ssh_tunnel_config, private_key_file, DW_REQUIRED, NULL,
+	       "unencrypted private key"),
+	DW_STR("known_hosts_file", struct dw_ssh_tunnel_config, known_hosts_file, DW_REQUIRED, NULL,
+	       "must hold the bastion's host key"),
 	DW_FIELDS_END
 };
 
+#define M(kind, n, ...) DW_##kind(n, struct dw_mysql_req, __VA_ARGS__)
 const struct dw_field dw_mysql_fields[] = {
-	DW_FIELD("host", DW_T_STRING, 0, NULL, "the server (or endpoint)"),
-	DW_FIELD("port", DW_T_INT, 0, NULL, "its port (default 3306)"),
-	DW_FIELD("endpoint", DW_T_STRING, 0, NULL, "host:port instead of host and port"),
+	M(STR, "host", target.host, 0, NULL, "the server (or endpoint)"),
+	M(INT, "port", target.port, 0, 3306, 1, 65535, "its port"),
+	M(STR, "endpoint", target.endpoint, 0, NULL, "host:port instead of host and port"),
 	DW_FIELD("user", DW_T_STRING, 0, NULL, "the login (or secret_id)"),
 	DW_FIELD("password", DW_T_SECRET, 0, NULL, "its password"),
-	DW_FIELD("secret_id", DW_T_STRING, 0, NULL, "or: a Secrets Manager secret with username and password"),
+	M(STR, "secret_id", secret_id, 0, NULL, "or: a Secrets Manager secret with username and password"),
 	DW_FIELD("tls", DW_T_OBJECT, 0, dw_mysql_tls_fields, "TLS to MySQL"),
 	DW_FIELD("ssh_tunnel", DW_T_OBJECT, 0, dw_ssh_tunnel_fields, "reach MySQL through an SSH bastion"),
-	DW_FIELD("timeout_s", DW_T_INT, 0, NULL, "connect, read and write timeout (default 30)"),
+	M(INT, "timeout_s", target.timeout_s, 0, 30, 1, 3600, "connect, read and write timeout"),
 	DW_FIELDS_END
 };
+#undef M
 
 static int readable(const char *file, const char *path, const char *name)
 {
@@ -49,12 +54,13 @@ static int readable(const char *file, const char *path, const char *name)
 int dw_req_mysql_tls(const cJSON *tls, const char *path, enum dw_mysql_tls *mode,
 		     const char **ca_file)
 {
-	const char *m = dw_req_str(tls, "mode", NULL);
+	struct dw_mysql_tls_req t = { .mode = DW_MYSQL_TLS_VERIFY };
 
-	*mode = DW_MYSQL_TLS_VERIFY;
-	*ca_file = dw_req_str(tls, "ca_file", NULL);
-	if (m && dw_mysql_tls_from_string(m, mode))
+	if (tls && !cJSON_IsNull(tls) && dw_req_bind_at(tls, dw_mysql_tls_fields, path, &t))
 		return -1;
+	/* The choices' order is the enum's. */
+	*mode = (enum dw_mysql_tls)t.mode;
+	*ca_file = t.ca_file;
 	if (*ca_file && *mode != DW_MYSQL_TLS_VERIFY) {
 		char field[128];
 		snprintf(field, sizeof(field), "%s.ca_file", path);
@@ -65,37 +71,19 @@ int dw_req_mysql_tls(const cJSON *tls, const char *path, enum dw_mysql_tls *mode
 
 int dw_req_ssh_tunnel(const cJSON *t, const char *path, struct dw_ssh_tunnel_config *cfg)
 {
-	long long port = dw_req_int(t, "port", 22);
-	char field[96];
-
-	snprintf(field, sizeof(field), "%s.port", path);
-	if (port < 1 || port > 65535)
-		return dw_invalid(field, "%s must be between 1 and 65535, not %lld", field, port);
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->host = dw_req_str(t, "host", NULL);
-	cfg->port = (int)port;
-	cfg->user = dw_req_str(t, "user", NULL);
-	cfg->private_key_file = dw_req_str(t, "private_key_file", NULL);
-	cfg->known_hosts_file = dw_req_str(t, "known_hosts_file", NULL);
-	return 0;
+	return dw_req_bind_at(t, dw_ssh_tunnel_fields, path, cfg);
 }
 
 int dw_req_mysql(const cJSON *obj, const char *path, struct dw_mysql_req *m)
 {
 	const cJSON *tls = cJSON_GetObjectItemCaseSensitive(obj, "tls");
 	const cJSON *tun = cJSON_GetObjectItemCaseSensitive(obj, "ssh_tunnel");
-	long long port = dw_req_int(obj, "port", 3306), timeout = dw_req_int(obj, "timeout_s", 30);
 	char tpath[96];
 
 	memset(m, 0, sizeof(*m));
-	if (port < 1 || port > 65535)
-		return dw_invalid("mysql.port", "mysql.port must be between 1 and 65535");
-	if (timeout < 1 || timeout > 3600)
-		return dw_invalid("mysql.timeout_s", "mysql.timeout_s must be between 1 and 3600");
-	m->target.host = dw_req_str(obj, "host", NULL);
-	m->target.port = (int)port;
-	m->target.endpoint = dw_req_str(obj, "endpoint", NULL);
-	m->target.timeout_s = (unsigned)timeout;
+	if (dw_req_bind_at(obj, dw_mysql_fields, path, m))
+		return -1;
 	if (!!m->target.host == !!m->target.endpoint)
 		return dw_invalid("mysql.host", "give mysql.host (and port) or mysql.endpoint");
 	if (m->target.endpoint) {
@@ -117,7 +105,6 @@ int dw_req_mysql(const cJSON *obj, const char *path, struct dw_mysql_req *m)
 			return -1;
 		m->target.tunnel = &m->tunnel;
 	}
-	m->secret_id = dw_req_str(obj, "secret_id", NULL);
 	int has_login = dw_req_str(obj, "user", NULL) ||
 			cJSON_GetObjectItemCaseSensitive(obj, "password") ||
 			cJSON_GetObjectItemCaseSensitive(obj, "password_env");

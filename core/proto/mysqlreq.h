@@ -11,6 +11,16 @@
 
 struct dw_aws;
 
+/* tls {mode, ca_file}, bound by dw_mysql_tls_fields. */
+struct dw_mysql_tls_req {
+	int mode;                   /* the choices' index: enum dw_mysql_tls */
+	const char *ca_file;
+};
+
+/* Bound tables: tls into struct dw_mysql_tls_req, ssh_tunnel into struct
+ * dw_ssh_tunnel_config, the mysql object's host, port, endpoint, timeout_s
+ * and secret_id into struct dw_mysql_req (its login, tls and tunnel are
+ * read by dw_req_mysql). */
 extern const struct dw_field dw_mysql_tls_fields[];
 extern const struct dw_field dw_ssh_tunnel_fields[];
 extern const struct dw_field dw_mysql_fields[];
