@@ -532,18 +532,3 @@ int dw_req_secret(const cJSON *obj, const char *name, const char *path,
 	dw_redact_secret(*out);
 	return 0;
 }
-
-int dw_req_choice(const cJSON *obj, const char *name, const char *path,
-		  const char *const *choices)
-{
-	const char *v = dw_req_str(obj, name, NULL);
-	char where[256];
-
-	if (!v)
-		return 0;
-	for (const char *const *c = choices; *c; c++)
-		if (strcmp(*c, v) == 0)
-			return 0;
-	join_path(where, sizeof(where), path, name);
-	return refuse_choice(where, choices);
-}

@@ -203,9 +203,5 @@ int dw_req_bool(const cJSON *obj, const char *name, int def);
 int dw_req_secret(const cJSON *obj, const char *name, const char *path,
 		  char **out);
 
-/* Require that a string field, when present, is one of the NULL-terminated
- * choices. */
-int dw_req_choice(const cJSON *obj, const char *name, const char *path,
-		  const char *const *choices);
 
 #endif
