@@ -233,3 +233,40 @@ def test_watch_wrong_password(api_server, run_op, extra_moto):
     r = run_op("dw-alert", "watch", req, env=extra_moto.env)
     assert r.code == 2 and r.error["code"] == "AirflowAuthFailed", r
     assert "wrong-password-x" not in r.stdout + r.stderr
+
+
+def test_watch_after_a_crash_between_mark_and_publish(api_server, run_op, extra_moto):
+    """A watch killed after marking a run "sending" and before SNS took the
+    alert leaves that mark: the alert is published by a later watch once the
+    mark's hold has ended (never lost); a live hold (another watch publishing
+    now) is left to its holder."""
+    import time as _time
+    major, url = api_server
+    arn, q = _setup_aws(extra_moto)
+    env = dict(extra_moto.env, AIRFLOW_WATCH_PASSWORD=PASSWORD)
+    assert run_op("dw-alert", "create-table", {}, env=env).code == 0
+    ddb = extra_moto.client("dynamodb")
+    key = {"key": {"S": "watch#watch_slow#held#running too long"}}
+    now_ms = int(_time.time() * 1000)
+    req = {"url": url, "airflow_version": major, "username": USER,
+           "password_env": "AIRFLOW_WATCH_PASSWORD", "topic_arn": arn,
+           "limits_s": {"watch_slow": 60, "watch_fast": 600},
+           "dag_ids": ["watch_slow", "watch_fast"]}
+    # another watch is publishing this very moment: its hold is live
+    ddb.put_item(TableName="dwops-alerts", Item=dict(key, at={"N": str(now_ms)}, state={"S": "sending"},
+                                                      until={"N": str(now_ms + 600_000)}))
+    r = run_op("dw-alert", "watch", req, env=env)
+    assert r.code == 99, r
+    assert r.data["suppressed"] == 1 and _drain(extra_moto, q) == []
+    # what a watch killed 20 minutes ago left behind: the hold has ended
+    ddb.put_item(TableName="dwops-alerts", Item=dict(key, at={"N": str(now_ms - 1_200_000)},
+                                                      state={"S": "sending"},
+                                                      until={"N": str(now_ms - 600_000)}))
+    r = run_op("dw-alert", "watch", req, env=env)
+    assert r.code == 0, r
+    assert r.data["published"] == 1
+    alerts = _drain(extra_moto, q)
+    assert [(a["code"], a["context"]["run_id"]) for a in alerts] == [("RunTooLong", "held")]
+    assert ddb.get_item(TableName="dwops-alerts", Key=key, ConsistentRead=True)["Item"]["state"]["S"] == "sent"
+    r = run_op("dw-alert", "watch", req, env=env)
+    assert r.code == 99 and r.data["suppressed"] == 1 and _drain(extra_moto, q) == []

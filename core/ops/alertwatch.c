@@ -280,30 +280,70 @@ static int watched(const struct dw_watch_opts *o, const char *dag)
 	return 0;
 }
 
-/* Alert once per run and kind: 0 first time (now marked), 1 already. */
+/* A watch killed between marking a run and publishing its alert must not
+ * lose the alert: the mark is first "sending", held for SENDING_MS, and
+ * becomes "sent" only once SNS took the alert.  A later watch that finds a
+ * "sending" mark past its hold publishes again (at least once: a crash
+ * after the publish and before "sent" alerts twice, never zero times).
+ * 10 minutes is dwops_watch's schedule: the next scheduled watch retries. */
+#define SENDING_MS (10 * 60 * 1000LL)
+
+static char *mark_key(const char *dag, const char *run, const char *kind)
+{
+	return dw_xasprintf("watch#%s#%s#%s", dag, run, kind);
+}
+
+/* Alert once per run and kind: 0 first time (now marked "sending"),
+ * 1 already sent or being sent, -1 failed. */
 static int mark_once(struct watch *w, const char *dag, const char *run, const char *kind)
 {
-	char *key = dw_xasprintf("watch#%s#%s#%s", dag, run, kind);
+	char *key = mark_key(dag, run, kind);
 	cJSON *item = cJSON_CreateObject(), *names = cJSON_CreateObject();
+	cJSON *values = cJSON_CreateObject();
 	struct dw_ddb_write wr = { .table = w->af->o->table, .item = item, .names = names,
-				   .condition = "attribute_not_exists(#k)" };
+				   .values = values,
+				   .condition = "attribute_not_exists(#k) OR (#s = :sending AND #u < :now)" };
 	int rc;
 
 	dw_ddb_add(item, DW_ALERT_KEY, dw_ddb_s(key));
 	dw_ddb_add(item, "at", dw_ddb_n(w->now));
+	dw_ddb_add(item, "state", dw_ddb_s("sending"));
+	dw_ddb_add(item, "until", dw_ddb_n(w->now + SENDING_MS));
 	cJSON_AddStringToObject(names, "#k", DW_ALERT_KEY);
+	cJSON_AddStringToObject(names, "#s", "state");
+	cJSON_AddStringToObject(names, "#u", "until");
+	dw_ddb_add(values, ":sending", dw_ddb_s("sending"));
+	dw_ddb_add(values, ":now", dw_ddb_n(w->now));
 	rc = dw_ddb_put_item(w->aws, &wr, NULL);
 	cJSON_Delete(item);
 	cJSON_Delete(names);
+	cJSON_Delete(values);
 	free(key);
 	return rc;
+}
+
+/* SNS took the alert: the mark is "sent" for good. */
+static int mark_sent(struct watch *w, const char *dag, const char *run, const char *kind)
+{
+	char *key = mark_key(dag, run, kind);
+	cJSON *item = cJSON_CreateObject();
+	struct dw_ddb_write wr = { .table = w->af->o->table, .item = item };
+	int rc;
+
+	dw_ddb_add(item, DW_ALERT_KEY, dw_ddb_s(key));
+	dw_ddb_add(item, "at", dw_ddb_n(w->now));
+	dw_ddb_add(item, "state", dw_ddb_s("sent"));
+	rc = dw_ddb_put_item(w->aws, &wr, NULL);
+	cJSON_Delete(item);
+	free(key);
+	return rc < 0 ? -1 : 0;
 }
 
 /* Forget a mark whose alert could not be published, so the next run
  * tries again. */
 static void unmark(struct watch *w, const char *dag, const char *run, const char *kind)
 {
-	char *key = dw_xasprintf("watch#%s#%s#%s", dag, run, kind);
+	char *key = mark_key(dag, run, kind);
 	cJSON *k = cJSON_CreateObject();
 	struct dw_ddb_write wr = { .table = w->af->o->table, .key = k };
 	struct dw_error saved;
@@ -311,7 +351,7 @@ static void unmark(struct watch *w, const char *dag, const char *run, const char
 	dw_error_save(&saved);
 	dw_ddb_add(k, DW_ALERT_KEY, dw_ddb_s(key));
 	if (dw_ddb_delete_item(w->aws, &wr, NULL) < 0)
-		dw_warn("could not forget the mark %s: that run is not alerted again", key);
+		dw_warn("could not forget the mark %s: it is alerted again once its hold ends", key);
 	dw_error_restore(&saved);
 	cJSON_Delete(k);
 	free(key);
@@ -361,9 +401,18 @@ static int finding(struct watch *w, const cJSON *run, const char *dag, const cha
 		cJSON_AddStringToObject(ctx, "run_type", dw_json_str(run, "run_type"));
 	dw_alert_finish(a);
 	rc = dw_alert_publish(w->aws, o->topic_arn, a, NULL, NULL);
-	if (rc == 0)
+	if (rc == 0) {
 		w->st->published++;
-	else {
+		/* Not fatal: a "sending" mark left behind is published again
+		 * once its hold ends (a duplicate, never a loss). */
+		struct dw_error saved;
+
+		dw_error_save(&saved);
+		if (mark_sent(w, dag, run_id, kind) < 0)
+			dw_warn("published, but the mark of %s %s stays \"sending\": it may be alerted again",
+				dag, run_id);
+		dw_error_restore(&saved);
+	} else {
 		w->st->failed++;
 		unmark(w, dag, run_id, kind);
 	}
