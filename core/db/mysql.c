@@ -125,18 +125,6 @@ int dw_mysql_safe_name(const char *name, size_t max_len)
 	return 1;
 }
 
-int dw_mysql_tls_from_string(const char *s, enum dw_mysql_tls *out)
-{
-	static const char *const names[] = { "verify", "required", "disabled" };
-
-	for (int i = 0; i < 3; i++)
-		if (strcmp(s, names[i]) == 0) {
-			*out = (enum dw_mysql_tls)i;
-			return 0;
-		}
-	return dw_invalid("tls.mode", "tls.mode must be one of: verify, required, disabled");
-}
-
 unsigned dw_mysql_errno(struct dw_mysql *db)
 {
 	return db ? mysql_errno(db->conn) : 0;

@@ -48,9 +48,6 @@ void dw_mysql_quote_string(struct dw_mysql *db, struct dw_buf *out,
  * to put in a user or database name). */
 int dw_mysql_safe_name(const char *name, size_t max_len);
 
-/* Parse "verify", "required" or "disabled". */
-int dw_mysql_tls_from_string(const char *s, enum dw_mysql_tls *out);
-
 /* ---- connecting by request: host/port or endpoint, optional tunnel ---- */
 
 struct dw_ssh_tunnel_config;

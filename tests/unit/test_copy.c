@@ -14,6 +14,7 @@
 #include "ops/copy.h"
 #include "base/error.h"
 #include "db/mysql.h"
+#include "proto/mysqlreq.h"
 
 static void test_default_name(void **state)
 {
@@ -93,18 +94,36 @@ static void test_safe_name(void **state)
 	assert_false(dw_mysql_safe_name("\xc3\xa9t\xc3\xa9", 64));
 }
 
+/* tls.mode is bound as its index in the table's choices: their order must
+ * be the enum's. */
+static enum dw_mysql_tls tls_mode_of(const char *text, int *rc)
+{
+	cJSON *tls = cJSON_Parse(text);
+	enum dw_mysql_tls t = DW_MYSQL_TLS_VERIFY;
+	const char *ca = NULL;
+
+	*rc = dw_req_mysql_tls(tls, "tls", &t, &ca);
+	cJSON_Delete(tls);
+	return t;
+}
+
 static void test_tls_modes(void **state)
 {
-	enum dw_mysql_tls t;
+	int rc;
 
 	(void)state;
-	assert_int_equal(dw_mysql_tls_from_string("verify", &t), 0);
-	assert_int_equal(t, DW_MYSQL_TLS_VERIFY);
-	assert_int_equal(dw_mysql_tls_from_string("required", &t), 0);
-	assert_int_equal(t, DW_MYSQL_TLS_REQUIRED);
-	assert_int_equal(dw_mysql_tls_from_string("disabled", &t), 0);
-	assert_int_equal(t, DW_MYSQL_TLS_DISABLED);
-	assert_int_equal(dw_mysql_tls_from_string("off", &t), -1);
+	assert_int_equal(tls_mode_of("{}", &rc), DW_MYSQL_TLS_VERIFY);
+	assert_int_equal(rc, 0);
+	assert_int_equal(tls_mode_of("{\"mode\":\"verify\"}", &rc), DW_MYSQL_TLS_VERIFY);
+	assert_int_equal(tls_mode_of("{\"mode\":\"required\"}", &rc), DW_MYSQL_TLS_REQUIRED);
+	assert_int_equal(rc, 0);
+	assert_int_equal(tls_mode_of("{\"mode\":\"disabled\"}", &rc), DW_MYSQL_TLS_DISABLED);
+	assert_int_equal(rc, 0);
+	tls_mode_of("{\"mode\":\"off\"}", &rc);
+	assert_int_equal(rc, -1);
+	assert_string_equal(dw_error_last()->field, "tls.mode");
+	tls_mode_of("{\"mode\":\"required\",\"ca_file\":\"/x\"}", &rc);
+	assert_int_equal(rc, -1);
 }
 
 static void test_failed_states(void **state)
