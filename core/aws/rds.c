@@ -160,12 +160,7 @@ static int call_only(struct dw_aws *aws, const char *action, const struct dw_kvl
 	return rc;
 }
 
-struct tag_list {
-	struct dw_rds_tag *items;
-	size_t n, cap;
-};
-
-static void read_tags(xmlNodePtr list, struct tag_list *tags)
+static void read_tags(xmlNodePtr list, struct dw_rds_tags *tags)
 {
 	tags->n = 0;
 	for (xmlNodePtr t = dw_xml_first(list, "Tag"); t; t = dw_xml_next(t, "Tag")) {
@@ -179,7 +174,7 @@ static void read_tags(xmlNodePtr list, struct tag_list *tags)
 	}
 }
 
-static int list_tags(struct dw_aws *aws, const char *arn, struct tag_list *tags)
+static int list_tags(struct dw_aws *aws, const char *arn, struct dw_rds_tags *tags)
 {
 	struct dw_kvlist params;
 	xmlDocPtr doc = NULL;
@@ -195,8 +190,9 @@ static int list_tags(struct dw_aws *aws, const char *arn, struct tag_list *tags)
 	return 0;
 }
 
-static int read_instance(struct dw_aws *aws, xmlNodePtr n, struct dw_rds_instance *in,
-			 struct tag_list *tags)
+/* The answer's fields; 1 with tags read when it has a TagList, 0 when the
+ * caller must ask ListTagsForResource. */
+static int parse_instance(xmlNodePtr n, struct dw_rds_instance *in, struct dw_rds_tags *tags)
 {
 	char port[16], retention[16];
 
@@ -212,9 +208,20 @@ static int read_instance(struct dw_aws *aws, xmlNodePtr n, struct dw_rds_instanc
 						   sizeof(retention)));
 	dw_xml_textbuf(n, "DBClusterIdentifier", in->cluster, sizeof(in->cluster));
 	xmlNodePtr list = dw_xml_find(n, "TagList");
-	if (list)
-		read_tags(list, tags);
-	else if (list_tags(aws, in->arn, tags))
+	if (!list)
+		return 0;
+	read_tags(list, tags);
+	in->tags = tags->items;
+	in->n_tags = tags->n;
+	return 1;
+}
+
+static int read_instance(struct dw_aws *aws, xmlNodePtr n, struct dw_rds_instance *in,
+			 struct dw_rds_tags *tags)
+{
+	if (parse_instance(n, in, tags))
+		return 0;
+	if (list_tags(aws, in->arn, tags))
 		return dw_error_context("reading the tags of %s", in->id);
 	in->tags = tags->items;
 	in->n_tags = tags->n;
@@ -223,7 +230,7 @@ static int read_instance(struct dw_aws *aws, xmlNodePtr n, struct dw_rds_instanc
 
 /* One DescribeDBInstances page; *marker is replaced by the next one. */
 static int describe_page(struct dw_aws *aws, const char *id, char **marker,
-			 struct tag_list *tags, dw_rds_instance_fn on_instance, void *ud)
+			 struct dw_rds_tags *tags, dw_rds_instance_fn on_instance, void *ud)
 {
 	struct dw_kvlist params;
 	xmlDocPtr doc = NULL;
@@ -263,7 +270,7 @@ static int describe_page(struct dw_aws *aws, const char *id, char **marker,
 int dw_rds_describe_instances(struct dw_aws *aws, const char *id,
 			      dw_rds_instance_fn on_instance, void *ud)
 {
-	struct tag_list tags = { 0 };
+	struct dw_rds_tags tags = { 0 };
 	char *marker = NULL;
 	int rc;
 
@@ -271,7 +278,7 @@ int dw_rds_describe_instances(struct dw_aws *aws, const char *id,
 		rc = describe_page(aws, id, &marker, &tags, on_instance, ud);
 	} while (rc == 0 && marker);
 	free(marker);
-	free(tags.items);
+	dw_rds_tags_release(&tags);
 	return rc;
 }
 
@@ -395,8 +402,8 @@ static void read_members(xmlNodePtr list, struct dw_rds_cluster *c)
 	}
 }
 
-static int read_cluster(struct dw_aws *aws, xmlNodePtr n, struct dw_rds_cluster *c,
-			struct tag_list *tags)
+/* As parse_instance. */
+static int parse_cluster(xmlNodePtr n, struct dw_rds_cluster *c, struct dw_rds_tags *tags)
 {
 	char num[32];
 
@@ -419,9 +426,20 @@ static int read_cluster(struct dw_aws *aws, xmlNodePtr n, struct dw_rds_cluster 
 	}
 	read_members(dw_xml_find(n, "DBClusterMembers"), c);
 	xmlNodePtr list = dw_xml_find(n, "TagList");
-	if (list)
-		read_tags(list, tags);
-	else if (list_tags(aws, c->arn, tags))
+	if (!list)
+		return 0;
+	read_tags(list, tags);
+	c->tags = tags->items;
+	c->n_tags = tags->n;
+	return 1;
+}
+
+static int read_cluster(struct dw_aws *aws, xmlNodePtr n, struct dw_rds_cluster *c,
+			struct dw_rds_tags *tags)
+{
+	if (parse_cluster(n, c, tags))
+		return 0;
+	if (list_tags(aws, c->arn, tags))
 		return dw_error_context("reading the tags of %s", c->id);
 	c->tags = tags->items;
 	c->n_tags = tags->n;
@@ -430,7 +448,7 @@ static int read_cluster(struct dw_aws *aws, xmlNodePtr n, struct dw_rds_cluster 
 
 /* One DescribeDBClusters page; *marker is replaced by the next one. */
 static int describe_cluster_page(struct dw_aws *aws, const char *id, char **marker,
-				 struct tag_list *tags, dw_rds_cluster_fn on_cluster, void *ud)
+				 struct dw_rds_tags *tags, dw_rds_cluster_fn on_cluster, void *ud)
 {
 	struct dw_kvlist params;
 	xmlDocPtr doc = NULL;
@@ -471,7 +489,7 @@ static int describe_cluster_page(struct dw_aws *aws, const char *id, char **mark
 int dw_rds_describe_clusters(struct dw_aws *aws, const char *id,
 			     dw_rds_cluster_fn on_cluster, void *ud)
 {
-	struct tag_list tags = { 0 };
+	struct dw_rds_tags tags = { 0 };
 	char *marker = NULL;
 	int rc;
 
@@ -479,7 +497,7 @@ int dw_rds_describe_clusters(struct dw_aws *aws, const char *id,
 		rc = describe_cluster_page(aws, id, &marker, &tags, on_cluster, ud);
 	} while (rc == 0 && marker);
 	free(marker);
-	free(tags.items);
+	dw_rds_tags_release(&tags);
 	return rc;
 }
 
@@ -704,4 +722,20 @@ void dw_rds_read_snapshot(xmlNodePtr item, int cluster, struct dw_rds_snapshot *
 void dw_rds_read_export_task(xmlNodePtr item, struct dw_rds_export_task *out)
 {
 	read_export_task(item, out);
+}
+
+int dw_rds_read_instance(xmlNodePtr item, struct dw_rds_instance *out, struct dw_rds_tags *tags)
+{
+	return parse_instance(item, out, tags);
+}
+
+int dw_rds_read_cluster(xmlNodePtr item, struct dw_rds_cluster *out, struct dw_rds_tags *tags)
+{
+	return parse_cluster(item, out, tags);
+}
+
+void dw_rds_tags_release(struct dw_rds_tags *tags)
+{
+	free(tags->items);
+	memset(tags, 0, sizeof(*tags));
 }

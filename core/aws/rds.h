@@ -227,4 +227,20 @@ int dw_rds_cancel_export_task(struct dw_aws *aws, const char *id,
 void dw_rds_read_snapshot(xmlNodePtr item, int cluster, struct dw_rds_snapshot *out);
 void dw_rds_read_export_task(xmlNodePtr item, struct dw_rds_export_task *out);
 
+/* The tags of the items read below, reused from one item to the next
+ * (zero-initialised; dw_rds_tags_release frees them). */
+struct dw_rds_tags {
+	struct dw_rds_tag *items;
+	size_t n, cap;
+};
+void dw_rds_tags_release(struct dw_rds_tags *tags);
+
+/* One DBInstance (DBCluster) item, as dw_rds_describe_instances
+ * (dw_rds_describe_clusters) reads it but without its network fallback:
+ * 1 when the item has a TagList (out->tags then points into *tags), 0 when
+ * it has none (out->n_tags 0; the calls then ask ListTagsForResource).
+ * Cluster members beyond DW_RDS_CLUSTER_MEMBERS_MAX are not kept. */
+int dw_rds_read_instance(xmlNodePtr item, struct dw_rds_instance *out, struct dw_rds_tags *tags);
+int dw_rds_read_cluster(xmlNodePtr item, struct dw_rds_cluster *out, struct dw_rds_tags *tags);
+
 #endif

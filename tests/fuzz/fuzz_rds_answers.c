@@ -3,10 +3,13 @@
  *   0  DescribeDBSnapshots, 1 DescribeDBClusterSnapshots: every item and
  *      the page's Marker;
  *   2  DescribeExportTasks, 3 StartExportTask / CancelExportTask (their
- *      result element may be missing).
+ *      result element may be missing);
+ *   4  DescribeDBInstances, 5 DescribeDBClusters (members, serverless v2
+ *      scaling, tags), with or without a TagList.
  * Each field stays inside its buffer, an export's status is upper case, its
  * prefix never ends with '/', its progress is 0-100 and its size not
- * negative. */
+ * negative; an instance's or cluster's tags are those of its own TagList
+ * (none without one), its members at most DW_RDS_CLUSTER_MEMBERS_MAX. */
 #include "fuzz.h"
 #include "aws/rds.h"
 #include "base/xml.h"
@@ -65,15 +68,76 @@ static void export_task(xmlNodePtr n)
 		abort();
 }
 
+static void tags_fit(const struct dw_rds_tag *tags, size_t n, int listed,
+		     const struct dw_rds_tags *read)
+{
+	if (!listed && (n || tags))
+		abort();
+	if (listed && (tags != read->items || n != read->n || n > read->cap))
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		FITS(tags[i].key);
+		FITS(tags[i].value);
+	}
+}
+
+static void instances(xmlNodePtr root, struct dw_rds_tags *tags)
+{
+	for (xmlNodePtr n = dw_xml_first(dw_xml_find(root,
+			"DescribeDBInstancesResult/DBInstances"), "DBInstance");
+	     n; n = dw_xml_next(n, "DBInstance")) {
+		struct dw_rds_instance in;
+		int listed = dw_rds_read_instance(n, &in, tags);
+		if (listed != (dw_xml_find(n, "TagList") != NULL))
+			abort();
+		FITS(in.id);
+		FITS(in.arn);
+		FITS(in.status);
+		FITS(in.address);
+		FITS(in.created);
+		FITS(in.instance_class);
+		FITS(in.cluster);
+		tags_fit(in.tags, in.n_tags, listed, tags);
+	}
+}
+
+static void clusters(xmlNodePtr root, struct dw_rds_tags *tags)
+{
+	for (xmlNodePtr n = dw_xml_first(dw_xml_find(root,
+			"DescribeDBClustersResult/DBClusters"), "DBCluster");
+	     n; n = dw_xml_next(n, "DBCluster")) {
+		struct dw_rds_cluster c;
+		int listed = dw_rds_read_cluster(n, &c, tags);
+		if (listed != (dw_xml_find(n, "TagList") != NULL))
+			abort();
+		FITS(c.id);
+		FITS(c.arn);
+		FITS(c.status);
+		FITS(c.engine);
+		FITS(c.endpoint);
+		FITS(c.reader_endpoint);
+		FITS(c.created);
+		if (c.n_members > DW_RDS_CLUSTER_MEMBERS_MAX)
+			abort();
+		for (size_t i = 0; i < c.n_members; i++) {
+			FITS(c.members[i].id);
+			if (c.members[i].writer != 0 && c.members[i].writer != 1)
+				abort();
+		}
+		tags_fit(c.tags, c.n_tags, listed, tags);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	xmlDocPtr doc = NULL;
+	struct dw_rds_tags tags = { 0 };
 
 	if (size < 1)
 		return 0;
 	if (dw_xml_parse((const char *)data + 1, size - 1, &doc) == 0 && doc) {
 		xmlNodePtr root = xmlDocGetRootElement(doc);
-		switch (data[0] % 4) {
+		switch (data[0] % 6) {
 		case 0:
 		case 1:
 			snapshots(root, data[0] % 4);
@@ -84,12 +148,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			     n; n = dw_xml_next(n, "ExportTask"))
 				export_task(n);
 			break;
-		default:
+		case 3:
 			export_task(dw_xml_find(root, "StartExportTaskResult"));
 			export_task(dw_xml_find(root, "CancelExportTaskResult"));
 			break;
+		case 4:
+			instances(root, &tags);
+			break;
+		default:
+			clusters(root, &tags);
+			break;
 		}
 	}
+	dw_rds_tags_release(&tags);
 	xmlFreeDoc(doc);
 	dw_error_clear();
 	return 0;
