@@ -59,6 +59,18 @@ static int start(struct dw_aws *aws, const struct dw_athena_query *q, struct dw_
 	return rc;
 }
 
+void dw_athena_read_state(const cJSON *answer, struct dw_athena_result *r,
+			  char *reason, size_t len)
+{
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(answer, "QueryExecution"), "Status");
+	const char *state = dw_json_str(st, "State");
+	const char *why = dw_json_str(st, "StateChangeReason");
+
+	snprintf(r->state, sizeof(r->state), "%s", state ? state : "UNKNOWN");
+	snprintf(reason, len, "%s", why ? why : "no reason given");
+}
+
 /* The state, and Athena's reason when it failed. */
 static int poll_state(struct dw_aws *aws, struct dw_athena_result *r, char *reason, size_t len)
 {
@@ -68,14 +80,8 @@ static int poll_state(struct dw_aws *aws, struct dw_athena_result *r, char *reas
 	cJSON_AddStringToObject(in, "QueryExecutionId", r->id);
 	rc = athena_call(aws, "GetQueryExecution", in, &out);
 	cJSON_Delete(in);
-	if (rc == 0) {
-		const cJSON *st = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(out, "QueryExecution"), "Status");
-		const char *state = dw_json_str(st, "State");
-		const char *why = dw_json_str(st, "StateChangeReason");
-		snprintf(r->state, sizeof(r->state), "%s", state ? state : "UNKNOWN");
-		snprintf(reason, len, "%s", why ? why : "no reason given");
-	}
+	if (rc == 0)
+		dw_athena_read_state(out, r, reason, len);
 	cJSON_Delete(out);
 	return rc;
 }

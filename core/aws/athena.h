@@ -24,4 +24,11 @@ struct dw_athena_result {
 int dw_athena_run(struct dw_aws *aws, const struct dw_athena_query *q,
 		  struct dw_athena_result *out);
 
+/* A GetQueryExecution answer, as the waiter above reads it (and the fuzz
+ * harness reads hostile ones): r->state its QueryExecution.Status.State
+ * ("UNKNOWN" when absent), reason its StateChangeReason ("no reason
+ * given"), each cut to its buffer. */
+void dw_athena_read_state(const cJSON *answer, struct dw_athena_result *r,
+			  char *reason, size_t len);
+
 #endif

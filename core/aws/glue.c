@@ -43,7 +43,7 @@ int dw_glue_get_table(struct dw_aws *aws, const char *database, const char *name
 		return 0;
 	}
 	if (rc == 0) {
-		*table = cJSON_DetachItemFromObjectCaseSensitive(out, "Table");
+		*table = dw_glue_read_table(out);
 		if (!*table)
 			rc = dw_fail("InvalidResponse", "GetTable of %s.%s answered without a Table", database, name);
 	}
@@ -51,6 +51,11 @@ int dw_glue_get_table(struct dw_aws *aws, const char *database, const char *name
 	if (rc)
 		return dw_error_context("reading Glue table %s.%s", database, name);
 	return 0;
+}
+
+cJSON *dw_glue_read_table(cJSON *answer)
+{
+	return cJSON_DetachItemFromObjectCaseSensitive(answer, "Table");
 }
 
 int dw_glue_update_table(struct dw_aws *aws, const char *database,
@@ -76,7 +81,7 @@ int dw_glue_update_table(struct dw_aws *aws, const char *database,
 static int tables_page(struct dw_aws *aws, const char *database, char **token,
 		       dw_glue_table_fn on_table, void *ud)
 {
-	cJSON *in = cJSON_CreateObject(), *out = NULL, *table;
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
 	int rc;
 
 	cJSON_AddStringToObject(in, "DatabaseName", database);
@@ -87,14 +92,26 @@ static int tables_page(struct dw_aws *aws, const char *database, char **token,
 	cJSON_Delete(in);
 	free(*token);
 	*token = NULL;
-	cJSON_ArrayForEach(table, cJSON_GetObjectItemCaseSensitive(out, "TableList")) {
+	if (rc == 0)
+		rc = dw_glue_read_tables(out, on_table, ud, token);
+	cJSON_Delete(out);
+	return rc;
+}
+
+int dw_glue_read_tables(const cJSON *answer, dw_glue_table_fn on_table, void *ud,
+			char **token)
+{
+	const cJSON *table;
+	int rc = 0;
+
+	*token = NULL;
+	cJSON_ArrayForEach(table, cJSON_GetObjectItemCaseSensitive(answer, "TableList")) {
 		if (rc == 0)
 			rc = on_table(ud, table);
 	}
-	const char *next = dw_json_str(out, "NextToken");
+	const char *next = dw_json_str(answer, "NextToken");
 	if (rc == 0 && next && *next)
 		*token = dw_xstrdup(next);
-	cJSON_Delete(out);
 	return rc;
 }
 
@@ -252,9 +269,8 @@ static enum dw_wait_state poll_start(void *ud, struct dw_wait_poll *p)
 	return DW_WAIT_PENDING;
 }
 
-/* 1 when the crawl ended (0 or -1 in *rc), 0 while it runs. */
-static int crawl_ended(const char *name, const cJSON *crawler, const cJSON *before,
-		       int *rc, struct dw_glue_crawl *out)
+int dw_glue_crawl_ended(const char *name, const cJSON *crawler, const cJSON *before,
+			int *rc, struct dw_glue_crawl *out)
 {
 	const cJSON *started = last_crawl(crawler, "StartTime");
 	const char *status = last_crawl_str(crawler, "Status");
@@ -291,7 +307,7 @@ static enum dw_wait_state poll_crawl(void *ud, struct dw_wait_poll *p)
 	if (get_crawler(cp->aws, cp->name, &c))
 		return DW_WAIT_FAILED;
 	cp->out->elapsed_s = (long)(time(NULL) - cp->begin);
-	int ended = crawl_ended(cp->name, c, cp->before, &cp->rc, cp->out);
+	int ended = dw_glue_crawl_ended(cp->name, c, cp->before, &cp->rc, cp->out);
 	if (!ended)
 		snprintf(p->status, sizeof(p->status), "%s", crawler_state(c));
 	cJSON_Delete(c);

@@ -30,6 +30,16 @@ int dw_glue_get_tables(struct dw_aws *aws, const char *database,
 int dw_glue_delete_table(struct dw_aws *aws, const char *database,
 			 const char *table);
 
+/* The readers of the two answers above, as the calls use them (and the
+ * fuzz harness reads hostile ones): a GetTable answer's Table, detached
+ * (the caller deletes it; NULL when there is none); a GetTables page's
+ * TableList items through on_table, then *token the page's NextToken (a
+ * copy the caller frees; NULL when it is the last page, empty, or
+ * on_table stopped). */
+cJSON *dw_glue_read_table(cJSON *answer);
+int dw_glue_read_tables(const cJSON *answer, dw_glue_table_fn on_table, void *ud,
+			char **token);
+
 /* CreateDatabase unless it exists. */
 int dw_glue_ensure_database(struct dw_aws *aws, const char *database);
 /* CreateTable, or UpdateTable when the table exists; *created says which.
@@ -47,5 +57,13 @@ struct dw_glue_crawl {
 };
 int dw_glue_crawl(struct dw_aws *aws, const char *crawler, int poll_s,
 		  int timeout_s, struct dw_glue_crawl *out);
+
+/* The waiter's reading of one GetCrawler Crawler object (before: the last
+ * crawl's StartTime when ours was started, or NULL): 1 when our crawl
+ * ended, with out->status its LastCrawl.Status (cut to its buffer) and
+ * *rc 0 (SUCCEEDED / COMPLETED) or -1 with CrawlFailed / Canceled raised;
+ * 0 while it runs (State not READY, or LastCrawl still the one before). */
+int dw_glue_crawl_ended(const char *name, const cJSON *crawler, const cJSON *before,
+			int *rc, struct dw_glue_crawl *out);
 
 #endif
