@@ -3,6 +3,7 @@
  * its buffer and a registered secret never survives in it, whole or cut. */
 #include "fuzz.h"
 #include "aws/aws.h"
+#include "base/redact.h"
 
 static const char SECRET[] = "FuzzSecretToken0123456789";
 
@@ -34,9 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (strstr(msg, SECRET))
 		abort();
 	/* issue 12 #13: masked before the cut, and no beginning of it is left
-	 * at the cut */
+	 * at the cut.  Only a body holding the secret can leak it: a message of
+	 * exactly the buffer's length that merely ends in "FuzzS" is the
+	 * server's own text (a false alarm the fuzzer found). */
 	size_t n = strlen(msg);
-	if (n == sizeof(msg) - 1)
+	if (n == sizeof(msg) - 1 && memmem(data + 1, size - 1, SECRET, sizeof(SECRET) - 1))
 		for (size_t k = 4; k < sizeof(SECRET) - 1 && k <= n; k++)
 			if (memcmp(msg + n - k, SECRET, k) == 0)
 				abort();
