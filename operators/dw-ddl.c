@@ -10,15 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The request besides the table description (which the core reads). */
+/* The request: the table description (which the core reads) and the
+ * action's own fields. */
 struct infer_req {
 	const char *location;
 	int max_files;
 	long long max_records;
 };
 struct ddl_req {
+	struct dw_ddl_req ddl;
 	struct infer_req infer;
-	const char *bundle, *dialect, *pipe;
+	const char *bundle, *pipe;
 	int auto_ingest;
 	struct dw_ddl_athena_opts athena;
 	int dry_run;
@@ -33,7 +35,7 @@ static const struct dw_field infer_fields[] = {
 
 #define F(kind, n, ...) DW_##kind(n, struct ddl_req, __VA_ARGS__)
 #define DDL_FIELDS \
-	DW_DDL_TABLE_FIELDS, \
+	DW_DDL_TABLE_FIELDS(struct ddl_req, ddl), \
 	F(STRUCT, "infer", infer, 0, infer_fields, "infer the columns from sample files (json lines, avro)"), \
 	F(STR, "bundle", bundle, 0, NULL, "also write the statements as .sql files into this zip (a relative path under DW_DDL_BUNDLE_DIR)")
 #define APPLY_FIELDS \
@@ -164,11 +166,11 @@ static int prepare(struct dw_ctx *ctx, const struct ddl_req *q, struct dw_ddl_ta
 		   int drop, struct dw_kvlist *st, cJSON **table_input)
 {
 	*table_input = NULL;
-	if (dw_ddl_table_parse(t, ctx->req))
+	if (dw_ddl_table_parse(t, &q->ddl))
 		return -1;
 	if (apply && (t->dialect == DW_DDL_SNOWFLAKE || t->dialect == DW_DDL_REDSHIFT))
 		return dw_invalid("dialect", "%s is generate-only: run the generated statements yourself",
-				  dw_req_str(ctx->req, "dialect", ""));
+				  dw_ddl_dialect_name(t->dialect));
 	if (check_athena_fields(q))
 		return -1;
 	/* Checked before anything is read or applied; written by describe. */
@@ -191,7 +193,7 @@ static int describe(struct dw_ctx *ctx, const char *bundle, const struct dw_ddl_
 {
 	size_t files;
 
-	cJSON_AddStringToObject(ctx->result, "dialect", dw_req_str(ctx->req, "dialect", ""));
+	cJSON_AddStringToObject(ctx->result, "dialect", dw_ddl_dialect_name(t->dialect));
 	cJSON_AddStringToObject(ctx->result, "table", t->name);
 	cJSON_AddItemToObject(ctx->result, "statements", statements_json(st));
 	if (table_input) /* a copy: applying still needs the original */
@@ -223,6 +225,7 @@ static int run(struct dw_ctx *ctx, const struct ddl_req *q, const struct dw_ddl_
 	       dw_ddl_apply_glue(aws, t, table_input, applied);
 }
 
+/* Drop applies for Athena and Glue and only prints for the others. */
 static int act(struct dw_ctx *ctx, int apply, int drop)
 {
 	struct ddl_req q = { 0 };
@@ -235,6 +238,8 @@ static int act(struct dw_ctx *ctx, int apply, int drop)
 	dw_ddl_table_init(&t);
 	dw_kv_init(&st);
 	rc = dw_req_bind(ctx->req, ctx->action->fields, &q);
+	if (drop)
+		apply = rc == 0 && (q.ddl.dialect == DW_DDL_ATHENA || q.ddl.dialect == DW_DDL_GLUE);
 	if (rc == 0)
 		rc = prepare(ctx, &q, &t, apply && !drop, drop, &st, &table_input);
 	if (rc == 0)
@@ -264,28 +269,27 @@ static int apply(struct dw_ctx *ctx)
 	return act(ctx, 1, 0);
 }
 
-/* Drop applies for Athena and Glue and only prints for the others. */
 static int drop(struct dw_ctx *ctx)
 {
-	const char *d = dw_req_str(ctx->req, "dialect", "");
-
-	return act(ctx, strcmp(d, "athena") == 0 || strcmp(d, "glue") == 0, 1);
+	return act(ctx, 1, 1);
 }
 
 /* ---- the Snowpipe landing of dw-extract's records ---- */
 
 #define F(kind, n, ...) DW_##kind(n, struct ddl_req, __VA_ARGS__)
+/* The table description's fields the landing takes (the others stay as
+ * not given: see landing()). */
 static const struct dw_field landing_fields[] = {
-	F(STR, "dialect", dialect, DW_REQUIRED, NULL, "snowflake"),
-	DW_FIELD("table", DW_T_STRING, DW_REQUIRED, NULL, "the landing table"),
-	DW_FIELD("database", DW_T_STRING, 0, NULL, "Snowflake database"),
-	DW_FIELD("schema", DW_T_STRING, 0, NULL, "Snowflake schema"),
-	DW_FIELD("location", DW_T_STRING, 0, NULL, "s3://bucket/prefix/ of the extract's S3 sink (create_stage's url)"),
-	DW_FIELD("stage", DW_T_STRING, DW_REQUIRED, NULL, "the stage over the sink's objects, optionally with /sub/path"),
-	DW_FIELD("create_stage", DW_T_OBJECT, 0, dw_ddl_stage_fields, "also CREATE STAGE"),
+	F(CHOICE, "dialect", ddl.dialect, DW_REQUIRED, NULL, DW_DDL_DIALECTS, "snowflake"),
+	F(STR, "table", ddl.table, DW_REQUIRED, NULL, "the landing table"),
+	F(STR, "database", ddl.database, 0, NULL, "Snowflake database"),
+	F(STR, "schema", ddl.schema, 0, NULL, "Snowflake schema"),
+	F(STR, "location", ddl.location, 0, NULL, "s3://bucket/prefix/ of the extract's S3 sink (create_stage's url)"),
+	F(STR, "stage", ddl.stage, DW_REQUIRED, NULL, "the stage over the sink's objects, optionally with /sub/path"),
+	F(STRUCT, "create_stage", ddl.create_stage, 0, dw_ddl_stage_fields, "also CREATE STAGE"),
 	F(STR, "pipe", pipe, 0, NULL, "the pipe's name (default <table>_pipe)"),
 	F(BOOL, "auto_ingest", auto_ingest, 0, 1, "AUTO_INGEST: loaded on S3 event notifications"),
-	DW_FIELD("options", DW_T_OBJECT, 0, dw_ddl_option_fields, "replace, comment, pattern, aws_sns_topic"),
+	F(STRUCT, "options", ddl.options, 0, dw_ddl_option_fields, "replace, comment, pattern, aws_sns_topic"),
 	F(STR, "bundle", bundle, 0, NULL, "also write the statements as .sql files into this zip"),
 	DW_FIELDS_END
 };
@@ -293,18 +297,20 @@ static const struct dw_field landing_fields[] = {
 
 static int landing(struct dw_ctx *ctx)
 {
-	struct ddl_req q = { 0 };
+	/* What landing_fields leaves out is not given: format json (0), no
+	 * header (-1), no delimiter, file_format, columns or partitions. */
+	struct ddl_req q = { .ddl = { .format = DW_FMT_JSON, .header = -1 } };
 	struct dw_ddl_table t;
 	struct dw_kvlist st;
 	int rc;
 
 	if (dw_req_bind(ctx->req, ctx->action->fields, &q))
 		return -1;
-	if (strcmp(q.dialect, "snowflake") != 0)
+	if (q.ddl.dialect != DW_DDL_SNOWFLAKE)
 		return dw_invalid("dialect", "the landing table and its pipe are Snowflake's: dialect snowflake");
 	dw_ddl_table_init(&t);
 	dw_kv_init(&st);
-	rc = dw_ddl_table_parse(&t, ctx->req);
+	rc = dw_ddl_table_parse(&t, &q.ddl);
 	if (rc == 0 && q.bundle)
 		rc = dw_ddl_bundle_path(q.bundle, NULL);
 	if (rc == 0)

@@ -67,7 +67,13 @@ static const char *param(const cJSON *table, const char *name)
 
 /* ---- the model ---------------------------------------------------------- */
 
-static const struct dw_field table_fields[] = { DW_DDL_TABLE_FIELDS, DW_FIELDS_END };
+/* A model's table: a dw-ddl table description. */
+struct table_req {
+	struct dw_ddl_req ddl;
+};
+static const struct dw_field table_fields[] = {
+	DW_DDL_TABLE_FIELDS(struct table_req, ddl), DW_FIELDS_END
+};
 
 static const struct dw_field dataset_fields[] = {
 	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "the dataset's name"),
@@ -227,6 +233,7 @@ static int read_table(struct dw_catalog_model *m, const cJSON *spec, const char 
 {
 	cJSON *copy = cJSON_Duplicate(spec, 1);
 	struct dw_catalog_table *t;
+	struct table_req q;
 	const char *dialect = dw_json_str(spec, "dialect");
 	const char *tdb = dw_json_str(spec, "database");
 	int rc;
@@ -251,7 +258,8 @@ static int read_table(struct dw_catalog_model *m, const cJSON *spec, const char 
 	t = &m->tables[m->ntables];
 	memset(t, 0, sizeof(*t));
 	dw_ddl_table_init(&t->ddl);
-	rc = dw_req_validate(copy, table_fields, NULL, "") || dw_ddl_table_parse(&t->ddl, copy) ||
+	/* q borrows from copy: parsed (into copies) before copy goes. */
+	rc = dw_req_bind_at(copy, table_fields, "", &q) || dw_ddl_table_parse(&t->ddl, &q.ddl) ||
 	     dw_ddl_check_columns(&t->ddl);
 	cJSON_Delete(copy);
 	m->ntables++;

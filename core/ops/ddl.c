@@ -12,56 +12,68 @@
 #define MAX_SEGMENT 64
 
 const struct dw_field dw_ddl_column_fields[] = {
-	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "column name"),
-	DW_FIELD("type", DW_T_STRING, DW_REQUIRED, NULL, "string, int, bigint, double, float, boolean, date, timestamp, decimal(p,s)"),
-	DW_FIELD("path", DW_T_STRING, 0, NULL, "dotted path into the record, e.g. data.location.lat (default: the name)"),
+	DW_STR("name", struct dw_ddl_column_req, name, DW_REQUIRED, NULL, "column name"),
+	DW_STR("type", struct dw_ddl_column_req, type, DW_REQUIRED, NULL,
+	       "string, int, bigint, double, float, boolean, date, timestamp, decimal(p,s)"),
+	DW_STR("path", struct dw_ddl_column_req, path, 0, NULL,
+	       "dotted path into the record, e.g. data.location.lat (default: the name)"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field substring_fields[] = {
-	DW_FIELD("start", DW_T_INT, DW_REQUIRED, NULL, "first character, from 1"),
-	DW_FIELD("length", DW_T_INT, 0, NULL, "characters (default: to the end)"),
+	DW_INT("start", struct dw_ddl_substring_req, start, DW_REQUIRED, 0, 1, 1024, "first character, from 1"),
+	DW_INT("length", struct dw_ddl_substring_req, length, DW_NODEFAULT, 0, 0, 1024,
+	       "characters (default: to the end)"),
 	DW_FIELDS_END
 };
 
+#define P(kind, n, ...) DW_##kind(n, struct dw_ddl_partition_req, __VA_ARGS__)
 const struct dw_field dw_ddl_partition_fields[] = {
-	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "partition column name"),
-	DW_FIELD("type", DW_T_STRING, 0, NULL, "its type (default string)"),
-	DW_FIELD("segment", DW_T_INT, 0, NULL, "1-based path segment below the location (default: its position)"),
-	DW_FIELD("key", DW_T_STRING, 0, NULL, "the segment reads key=value: the key"),
-	DW_FIELD("substring", DW_T_OBJECT, 0, substring_fields, "snowflake: only part of the segment"),
-	DW_FIELD("format", DW_T_STRING, 0, NULL, "date/timestamp format, e.g. yyyy-MM-dd"),
-	DW_FIELD("range", DW_T_STRING, 0, NULL, "athena/glue projection range, e.g. 2019-01-01,NOW or 0,23"),
-	DW_FIELD("interval", DW_T_STRING, 0, NULL, "projection interval (with unit)"),
-	DW_FIELD("unit", DW_T_STRING, 0, NULL, "projection interval unit, e.g. DAYS"),
-	DW_FIELD("values", DW_T_STRINGS, 0, NULL, "projection enum values"),
+	P(STR, "name", name, DW_REQUIRED, NULL, "partition column name"),
+	P(STR, "type", type, 0, "string", "its type"),
+	P(INT, "segment", segment, DW_NODEFAULT, 0, 1, MAX_SEGMENT,
+	  "1-based path segment below the location (default: its position)"),
+	P(STR, "key", key, 0, NULL, "the segment reads key=value: the key"),
+	P(STRUCT, "substring", substring, 0, substring_fields, "snowflake: only part of the segment"),
+	P(STR, "format", format, 0, NULL, "date/timestamp format, e.g. yyyy-MM-dd"),
+	P(STR, "range", range, 0, NULL, "athena/glue projection range, e.g. 2019-01-01,NOW or 0,23"),
+	P(STR, "interval", interval, 0, NULL, "projection interval (with unit)"),
+	P(STR, "unit", unit, 0, NULL, "projection interval unit, e.g. DAYS"),
+	P(STRINGS, "values", values, 0, "projection enum values"),
 	DW_FIELDS_END
 };
+#undef P
 
 const struct dw_field dw_ddl_stage_fields[] = {
-	DW_FIELD("storage_integration", DW_T_STRING, DW_REQUIRED, NULL, "storage integration name"),
-	DW_FIELD("url", DW_T_STRING, 0, NULL, "s3:// URL (default: location)"),
+	DW_STR("storage_integration", struct dw_ddl_stage_req, storage_integration, DW_REQUIRED, NULL,
+	       "storage integration name"),
+	DW_STR("url", struct dw_ddl_stage_req, url, 0, NULL, "s3:// URL (default: location)"),
 	DW_FIELDS_END
 };
 
 const struct dw_field dw_ddl_file_format_fields[] = {
-	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "file format name"),
-	DW_FIELD("create", DW_T_BOOL, 0, NULL, "also CREATE FILE FORMAT IF NOT EXISTS"),
+	DW_STR("name", struct dw_ddl_file_format_req, name, DW_REQUIRED, NULL, "file format name"),
+	DW_BOOL("create", struct dw_ddl_file_format_req, create, 0, 0,
+		"also CREATE FILE FORMAT IF NOT EXISTS"),
 	DW_FIELDS_END
 };
 
+#define O(kind, n, ...) DW_##kind(n, struct dw_ddl_options_req, __VA_ARGS__)
 const struct dw_field dw_ddl_option_fields[] = {
-	DW_FIELD("auto_refresh", DW_T_BOOL, 0, NULL, "snowflake: AUTO_REFRESH (default true)"),
-	DW_FIELD("pattern", DW_T_STRING, 0, NULL, "snowflake: PATTERN regular expression"),
-	DW_FIELD("aws_sns_topic", DW_T_STRING, 0, NULL, "snowflake: AWS_SNS_TOPIC ARN"),
-	DW_FIELD("projection", DW_T_BOOL, 0, NULL, "athena/glue: partition projection (default true)"),
-	DW_FIELD("table_properties", DW_T_MAP, 0, NULL, "athena/redshift/glue: extra table properties"),
-	DW_FIELD("serde_properties", DW_T_MAP, 0, NULL, "athena/glue: extra SerDe properties"),
-	DW_FIELD("replace", DW_T_BOOL, 0, NULL, "replace an existing table (default: keep it)"),
-	DW_FIELD("create_database", DW_T_BOOL, 0, NULL, "athena/glue: create the database when it is missing"),
-	DW_FIELD("comment", DW_T_STRING, 0, NULL, "table comment"),
+	/* -1 when not given: other dialects refuse it only when given. */
+	O(BOOL, "auto_refresh", auto_refresh, DW_NODEFAULT, -1, "snowflake: AUTO_REFRESH (default true)"),
+	O(STR, "pattern", pattern, 0, NULL, "snowflake: PATTERN regular expression"),
+	O(STR, "aws_sns_topic", aws_sns_topic, 0, NULL, "snowflake: AWS_SNS_TOPIC ARN"),
+	O(BOOL, "projection", projection, 0, 1, "athena/glue: partition projection"),
+	O(MAP, "table_properties", table_properties, 0, "athena/redshift/glue: extra table properties"),
+	O(MAP, "serde_properties", serde_properties, 0, "athena/glue: extra SerDe properties"),
+	O(BOOL, "replace", replace, 0, 0, "replace an existing table"),
+	O(BOOL, "create_database", create_database, 0, 0,
+	  "athena/glue: create the database when it is missing"),
+	O(STR, "comment", comment, 0, NULL, "table comment"),
 	DW_FIELDS_END
 };
+#undef O
 
 static const char *const dialect_names[] = {
 	[DW_DDL_SNOWFLAKE] = "snowflake", [DW_DDL_ATHENA] = "athena",
@@ -196,6 +208,11 @@ static void put_qualified(struct dw_buf *b, const struct dw_ddl_table *t)
 
 /* -------------------------------------------------------------- types --- */
 
+const char *dw_ddl_dialect_name(enum dw_ddl_dialect d)
+{
+	return (size_t)d < sizeof(dialect_names) / sizeof(*dialect_names) ? dialect_names[d] : "";
+}
+
 int dw_ddl_parse_dialect(const char *s, enum dw_ddl_dialect *out)
 {
 	for (size_t i = 0; i < sizeof(dialect_names) / sizeof(*dialect_names); i++)
@@ -278,10 +295,9 @@ static int check_text(const char *s, const char *field)
 	return 0;
 }
 
-static int take_text(const cJSON *obj, const char *name, const char *field, char **out)
+/* A copy of s (NULL: not given) into *out, once checked. */
+static int take_text(const char *s, const char *field, char **out)
 {
-	const char *s = dw_req_str(obj, name, NULL);
-
 	*out = NULL;
 	if (!s)
 		return 0;
@@ -362,15 +378,16 @@ static int parse_columns(struct dw_ddl_table *t, const cJSON *arr)
 {
 	char field[64], tfield[80];
 	struct dw_ddl_type ty;
+	struct dw_ddl_column_req c;
 	size_t i = 0;
-	const cJSON *c;
+	const cJSON *v;
 
-	for (c = arr ? arr->child : NULL; c; c = c->next, i++) {
+	for (v = arr ? arr->child : NULL; v; v = v->next, i++) {
 		snprintf(field, sizeof(field), "columns[%zu]", i);
 		snprintf(tfield, sizeof(tfield), "%s.type", field);
-		if (dw_ddl_parse_type(dw_req_str(c, "type", ""), tfield, &ty) ||
-		    dw_ddl_add_column(t, dw_req_str(c, "name", ""), &ty,
-				      dw_req_str(c, "path", NULL), -1, field))
+		if (dw_req_bind_at(v, dw_ddl_column_fields, field, &c) ||
+		    dw_ddl_parse_type(c.type, tfield, &ty) ||
+		    dw_ddl_add_column(t, c.name, &ty, c.path, -1, field))
 			return -1;
 	}
 	return 0;
@@ -392,58 +409,54 @@ static int check_date_format(const char *f, const char *field)
 static int parse_partition(struct dw_ddl_table *t, const cJSON *p, size_t i)
 {
 	struct dw_ddl_partition *part = &t->partitions[i];
-	const cJSON *sub = cJSON_GetObjectItemCaseSensitive(p, "substring");
+	struct dw_ddl_partition_req q;
 	char f[64], w[96];
 
 	snprintf(f, sizeof(f), "partitions[%zu]", i);
-	snprintf(w, sizeof(w), "%s.name", f);
-	if (check_text(dw_req_str(p, "name", ""), w))
+	if (dw_req_bind_at(p, dw_ddl_partition_fields, f, &q))
 		return -1;
-	if (name_taken(t, dw_req_str(p, "name", "")))
-		return dw_invalid(w, "%s: \"%s\" is also a column or another partition", w,
-				  dw_req_str(p, "name", ""));
-	part->name = dw_xstrdup(dw_req_str(p, "name", ""));
+	snprintf(w, sizeof(w), "%s.name", f);
+	if (check_text(q.name, w))
+		return -1;
+	if (name_taken(t, q.name))
+		return dw_invalid(w, "%s: \"%s\" is also a column or another partition", w, q.name);
+	part->name = dw_xstrdup(q.name);
 	t->npartitions = i + 1;
 	snprintf(w, sizeof(w), "%s.type", f);
-	if (dw_ddl_parse_type(dw_req_str(p, "type", "string"), w, &part->type))
+	if (dw_ddl_parse_type(q.type, w, &part->type))
 		return -1;
+	/* A segment given is bounded by the table; its position may not be. */
 	snprintf(w, sizeof(w), "%s.segment", f);
-	long long seg = dw_req_int(p, "segment", (long long)i + 1);
-	if (seg < 1 || seg > MAX_SEGMENT)
+	long long seg = q.segment ? q.segment : (long long)i + 1;
+	if (seg > MAX_SEGMENT)
 		return dw_invalid(w, "%s: segment %lld is out of range (1..%d, counted below the location)",
 				  w, seg, MAX_SEGMENT);
 	part->segment = (int)seg;
 	snprintf(w, sizeof(w), "%s.key", f);
-	if (take_text(p, "key", w, &part->key))
+	if (take_text(q.key, w, &part->key))
 		return -1;
 	if (part->key && strpbrk(part->key, "/="))
 		return dw_invalid(w, "%s must not hold \"/\" or \"=\"", w);
-	if (sub) {
-		snprintf(w, sizeof(w), "%s.substring", f);
-		long long start = dw_req_int(sub, "start", 1), len = dw_req_int(sub, "length", 0);
-		if (start < 1 || start > 1024 || len < 0 || len > 1024)
-			return dw_invalid(w, "%s: start must be 1..1024 and length 0..1024", w);
-		part->sub_start = (int)start;
-		part->sub_length = (int)len;
-	}
+	/* Bounded by the table (start 1..1024 when given, length 0..1024). */
+	part->sub_start = q.substring.start;
+	part->sub_length = q.substring.length;
 	snprintf(w, sizeof(w), "%s.format", f);
-	if (take_text(p, "format", w, &part->format) ||
+	if (take_text(q.format, w, &part->format) ||
 	    (part->format && check_date_format(part->format, w)))
 		return -1;
 	if (part->format && part->type.kind != DW_TY_DATE && part->type.kind != DW_TY_TIMESTAMP)
 		return dw_invalid(w, "%s is only for date and timestamp partitions", w);
 	snprintf(w, sizeof(w), "%s.range", f);
-	if (take_text(p, "range", w, &part->range))
+	if (take_text(q.range, w, &part->range))
 		return -1;
 	snprintf(w, sizeof(w), "%s.interval", f);
-	if (take_text(p, "interval", w, &part->interval))
+	if (take_text(q.interval, w, &part->interval))
 		return -1;
 	snprintf(w, sizeof(w), "%s.unit", f);
-	if (take_text(p, "unit", w, &part->unit))
+	if (take_text(q.unit, w, &part->unit))
 		return -1;
-	const cJSON *vals = cJSON_GetObjectItemCaseSensitive(p, "values");
 	size_t k = 0;
-	for (const cJSON *v = vals ? vals->child : NULL; v; v = v->next, k++) {
+	for (const cJSON *v = q.values ? q.values->child : NULL; v; v = v->next, k++) {
 		snprintf(w, sizeof(w), "%s.values[%zu]", f, k);
 		if (check_text(cJSON_GetStringValue(v), w))
 			return -1;
@@ -466,9 +479,9 @@ static int parse_partitions(struct dw_ddl_table *t, const cJSON *arr)
 	return 0;
 }
 
-static int parse_location(struct dw_ddl_table *t, const cJSON *req)
+static int parse_location(struct dw_ddl_table *t, const struct dw_ddl_req *q)
 {
-	const char *loc = dw_req_str(req, "location", NULL);
+	const char *loc = q->location;
 	size_t n;
 
 	if (!loc)
@@ -483,9 +496,9 @@ static int parse_location(struct dw_ddl_table *t, const cJSON *req)
 }
 
 /* "name" or "db.schema.name", then an optional "/sub/path/". */
-static int parse_stage(struct dw_ddl_table *t, const cJSON *req)
+static int parse_stage(struct dw_ddl_table *t, const struct dw_ddl_req *q)
 {
-	const char *s = dw_req_str(req, "stage", NULL);
+	const char *s = q->stage;
 	const char *slash;
 
 	if (!s)
@@ -509,17 +522,19 @@ static int parse_stage(struct dw_ddl_table *t, const cJSON *req)
 	return 0;
 }
 
-static int parse_snowflake(struct dw_ddl_table *t, const cJSON *req)
+/* create_stage and file_format were given when their required member is
+ * set. */
+static int parse_snowflake(struct dw_ddl_table *t, const struct dw_ddl_req *q)
 {
-	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(req, "create_stage");
-	const cJSON *ff = cJSON_GetObjectItemCaseSensitive(req, "file_format");
+	const struct dw_ddl_stage_req *cs = &q->create_stage;
+	const struct dw_ddl_file_format_req *ff = &q->file_format;
 
-	if (parse_stage(t, req))
+	if (parse_stage(t, q))
 		return -1;
-	if (cs) {
-		if (take_text(cs, "storage_integration", "create_stage.storage_integration",
+	if (cs->storage_integration) {
+		if (take_text(cs->storage_integration, "create_stage.storage_integration",
 			      &t->storage_integration) ||
-		    take_text(cs, "url", "create_stage.url", &t->stage_url))
+		    take_text(cs->url, "create_stage.url", &t->stage_url))
 			return -1;
 		if (!t->stage_url && t->location)
 			t->stage_url = dw_xstrdup(t->location);
@@ -528,17 +543,17 @@ static int parse_snowflake(struct dw_ddl_table *t, const cJSON *req)
 		if (strchr(t->stage, '/'))
 			return dw_invalid("stage", "create_stage names the stage itself: give \"stage\" without a /sub/path");
 	}
-	if (ff) {
-		if (take_text(ff, "name", "file_format.name", &t->file_format_name))
+	if (ff->name) {
+		if (take_text(ff->name, "file_format.name", &t->file_format_name))
 			return -1;
-		t->create_file_format = dw_req_bool(ff, "create", 0);
+		t->create_file_format = ff->create;
 	}
 	return 0;
 }
 
-static void take_map(const cJSON *opts, const char *name, struct dw_kvlist *out)
+static void take_map(const cJSON *m, struct dw_kvlist *out)
 {
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(opts, name), *v;
+	const cJSON *v;
 	long long n;
 
 	if (!cJSON_IsObject(m))
@@ -569,47 +584,42 @@ static int check_map(const struct dw_kvlist *l, const char *field)
 	return 0;
 }
 
-static int parse_options(struct dw_ddl_table *t, const cJSON *req)
+static int parse_options(struct dw_ddl_table *t, const struct dw_ddl_options_req *o)
 {
-	const cJSON *o = cJSON_GetObjectItemCaseSensitive(req, "options");
-
-	t->auto_refresh = dw_req_bool(o, "auto_refresh", 1);
-	t->projection = dw_req_bool(o, "projection", 1);
-	t->replace = dw_req_bool(o, "replace", 0);
-	t->create_database = dw_req_bool(o, "create_database", 0);
+	t->auto_refresh = o->auto_refresh != 0; /* -1 (not given): true */
+	t->projection = o->projection;
+	t->replace = o->replace;
+	t->create_database = o->create_database;
 	if (t->create_database && t->dialect != DW_DDL_ATHENA && t->dialect != DW_DDL_GLUE)
 		return dw_invalid("options.create_database", "create_database is for athena and glue");
-	if (take_text(o, "pattern", "options.pattern", &t->pattern) ||
-	    take_text(o, "aws_sns_topic", "options.aws_sns_topic", &t->sns_topic) ||
-	    take_text(o, "comment", "options.comment", &t->comment))
+	if (take_text(o->pattern, "options.pattern", &t->pattern) ||
+	    take_text(o->aws_sns_topic, "options.aws_sns_topic", &t->sns_topic) ||
+	    take_text(o->comment, "options.comment", &t->comment))
 		return -1;
-	take_map(o, "table_properties", &t->table_properties);
-	take_map(o, "serde_properties", &t->serde_properties);
+	take_map(o->table_properties, &t->table_properties);
+	take_map(o->serde_properties, &t->serde_properties);
 	if (check_map(&t->table_properties, "options.table_properties") ||
 	    check_map(&t->serde_properties, "options.serde_properties"))
 		return -1;
 	if (t->dialect == DW_DDL_REDSHIFT && t->serde_properties.n)
 		return dw_invalid("options.serde_properties", "serde_properties are not supported for redshift");
 	if (t->dialect != DW_DDL_SNOWFLAKE &&
-	    (t->pattern || t->sns_topic || cJSON_GetObjectItemCaseSensitive(o, "auto_refresh")))
+	    (t->pattern || t->sns_topic || o->auto_refresh >= 0))
 		return dw_invalid("options", "auto_refresh, pattern and aws_sns_topic are snowflake options");
 	return 0;
 }
 
-static int parse_format(struct dw_ddl_table *t, const cJSON *req)
+/* format is an index into DW_DDL_FORMATS (checked by the binding); header
+ * -1 was not given. */
+static int parse_format(struct dw_ddl_table *t, const struct dw_ddl_req *q)
 {
-	const char *f = dw_req_str(req, "format", "json");
-	const char *d = dw_req_str(req, "delimiter", NULL);
-	size_t i;
+	const char *d = q->delimiter;
 
-	for (i = 0; i < sizeof(format_names) / sizeof(*format_names); i++)
-		if (strcmp(f, format_names[i]) == 0)
-			break;
-	if (i == sizeof(format_names) / sizeof(*format_names))
-		return dw_invalid("format", "unknown format \"%s\" (json, avro, parquet or csv)", f);
-	t->format = (enum dw_ddl_format)i;
-	t->header = dw_req_bool(req, "header", 0);
-	if (t->format != DW_FMT_CSV && (d || cJSON_GetObjectItemCaseSensitive(req, "header")))
+	if (q->format < 0 || (size_t)q->format >= sizeof(format_names) / sizeof(*format_names))
+		return dw_invalid("format", "format must be one of: json, avro, parquet, csv");
+	t->format = (enum dw_ddl_format)q->format;
+	t->header = q->header > 0;
+	if (t->format != DW_FMT_CSV && (d || q->header >= 0))
 		return dw_invalid(d ? "delimiter" : "header", "delimiter and header are for csv");
 	if (d && (strlen(d) != 1 || ((unsigned char)*d < 0x20 && *d != '\t') ||
 		  strchr("'\"\\", *d)))
@@ -667,18 +677,22 @@ void dw_ddl_table_init(struct dw_ddl_table *t)
 	dw_kv_init(&t->serde_properties);
 }
 
-int dw_ddl_table_parse(struct dw_ddl_table *t, const cJSON *req)
+int dw_ddl_table_parse(struct dw_ddl_table *t, const struct dw_ddl_req *q)
 {
-	if (dw_ddl_parse_dialect(dw_req_str(req, "dialect", ""), &t->dialect) ||
-	    take_text(req, "table", "table", &t->name) ||
-	    take_text(req, "database", "database", &t->database) ||
-	    take_text(req, "schema", "schema", &t->schema) ||
-	    parse_format(t, req) || parse_location(t, req) || parse_options(t, req))
+	/* The binding has checked the choice; a struct filled otherwise may
+	 * not have. */
+	if (q->dialect < 0 || (size_t)q->dialect >= sizeof(dialect_names) / sizeof(*dialect_names))
+		return dw_invalid("dialect", "dialect must be one of: snowflake, athena, redshift, glue");
+	t->dialect = (enum dw_ddl_dialect)q->dialect;
+	if (!q->table)
+		return dw_invalid("table", "table is required");
+	if (take_text(q->table, "table", &t->name) ||
+	    take_text(q->database, "database", &t->database) ||
+	    take_text(q->schema, "schema", &t->schema) ||
+	    parse_format(t, q) || parse_location(t, q) || parse_options(t, &q->options))
 		return -1;
-	if (t->dialect == DW_DDL_SNOWFLAKE ? parse_snowflake(t, req) :
-	    (cJSON_GetObjectItemCaseSensitive(req, "stage") ||
-	     cJSON_GetObjectItemCaseSensitive(req, "create_stage") ||
-	     cJSON_GetObjectItemCaseSensitive(req, "file_format")) ?
+	if (t->dialect == DW_DDL_SNOWFLAKE ? parse_snowflake(t, q) :
+	    (q->stage || q->create_stage.storage_integration || q->file_format.name) ?
 	    dw_invalid("stage", "stage, create_stage and file_format are snowflake fields") : 0)
 		return -1;
 	if ((t->dialect == DW_DDL_ATHENA || t->dialect == DW_DDL_GLUE) && !t->database && !t->schema)
@@ -687,17 +701,15 @@ int dw_ddl_table_parse(struct dw_ddl_table *t, const cJSON *req)
 	if (t->dialect == DW_DDL_REDSHIFT && !t->database && !t->schema)
 		return dw_invalid("schema", "redshift needs the external schema the table goes in");
 	/* Counted before any is read: the checks compare names pairwise. */
-	if ((long long)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(req, "columns")) +
-	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(req, "partitions")) > DW_DDL_MAX_COLUMNS)
+	if ((long long)cJSON_GetArraySize(q->columns) + cJSON_GetArraySize(q->partitions) >
+	    DW_DDL_MAX_COLUMNS)
 		return dw_invalid("columns", "more than %d columns (partitions included): a table "
 				  "that wide is refused", DW_DDL_MAX_COLUMNS);
-	if (parse_partitions(t, cJSON_GetObjectItemCaseSensitive(req, "partitions")) ||
-	    parse_columns(t, cJSON_GetObjectItemCaseSensitive(req, "columns")))
+	if (parse_partitions(t, q->partitions) || parse_columns(t, q->columns))
 		return -1;
-	const cJSON *add = cJSON_GetObjectItemCaseSensitive(req, "add_partitions");
 	/* A copy the table owns: it may outlive the request. */
-	if (cJSON_IsArray(add))
-		t->add_partitions = cJSON_Duplicate(add, 1);
+	if (cJSON_IsArray(q->add_partitions))
+		t->add_partitions = cJSON_Duplicate(q->add_partitions, 1);
 	return check_add_partitions(t);
 }
 

@@ -84,29 +84,87 @@ struct dw_ddl_table {
 	size_t npartitions;
 };
 
-/* The request fields a table description is made of: an action's field
- * table starts with DW_DDL_TABLE_FIELDS and adds its own. */
-extern const struct dw_field dw_ddl_column_fields[];
-extern const struct dw_field dw_ddl_partition_fields[];
-extern const struct dw_field dw_ddl_stage_fields[];
-extern const struct dw_field dw_ddl_file_format_fields[];
-extern const struct dw_field dw_ddl_option_fields[];
-#define DW_DDL_TABLE_FIELDS \
-	DW_FIELD("dialect", DW_T_STRING, DW_REQUIRED, NULL, "snowflake, athena, redshift or glue"), \
-	DW_FIELD("table", DW_T_STRING, DW_REQUIRED, NULL, "table name"), \
-	DW_FIELD("database", DW_T_STRING, 0, NULL, "database (Athena/Glue database, Snowflake database)"), \
-	DW_FIELD("schema", DW_T_STRING, 0, NULL, "schema (Snowflake schema, Redshift external schema)"), \
-	DW_FIELD("format", DW_T_STRING, 0, NULL, "json (default), avro, parquet or csv"), \
-	DW_FIELD("delimiter", DW_T_STRING, 0, NULL, "csv: one-character field delimiter (default \",\")"), \
-	DW_FIELD("header", DW_T_BOOL, 0, NULL, "csv: the first line holds the column names"), \
-	DW_FIELD("location", DW_T_STRING, 0, NULL, "s3://bucket/prefix/ the files live under"), \
-	DW_FIELD("stage", DW_T_STRING, 0, NULL, "snowflake: stage name, optionally with /sub/path"), \
-	DW_FIELD("create_stage", DW_T_OBJECT, 0, dw_ddl_stage_fields, "snowflake: also CREATE STAGE"), \
-	DW_FIELD("file_format", DW_T_OBJECT, 0, dw_ddl_file_format_fields, "snowflake: a named FILE FORMAT"), \
-	DW_FIELD("columns", DW_T_OBJECTS, 0, dw_ddl_column_fields, "columns (else inferred)"), \
-	DW_FIELD("partitions", DW_T_OBJECTS, 0, dw_ddl_partition_fields, "partition columns read from the object path"), \
-	DW_FIELD("add_partitions", DW_T_OBJECTS, 0, NULL, "redshift/athena without projection: partitions to add, {name: value}"), \
-	DW_FIELD("options", DW_T_OBJECT, 0, dw_ddl_option_fields, "dialect options")
+/* ---- the request: a table description, bound declaratively ---- */
+
+/* The choices of dialect and format, in enum order (a DW_CHOICE binds the
+ * index). */
+#define DW_DDL_DIALECTS DW_CHOICES("snowflake", "athena", "redshift", "glue")
+#define DW_DDL_FORMATS DW_CHOICES("json", "avro", "parquet", "csv")
+
+/* What the request says, borrowed from it (strings and JSON point into the
+ * request, which must outlive the struct).  Filled by binding a table
+ * holding DW_DDL_TABLE_FIELDS; columns and partitions stay JSON here and
+ * dw_ddl_table_parse binds each element (dw_ddl_column_fields,
+ * dw_ddl_partition_fields). */
+struct dw_ddl_stage_req {
+	const char *storage_integration; /* required: NULL when not given */
+	const char *url;
+};
+struct dw_ddl_file_format_req {
+	const char *name;                /* required: NULL when not given */
+	int create;
+};
+struct dw_ddl_options_req {
+	int auto_refresh;                /* -1: not given (true) */
+	int projection, replace, create_database;
+	const char *pattern, *aws_sns_topic, *comment;
+	const cJSON *table_properties, *serde_properties;
+};
+struct dw_ddl_req {
+	int dialect;                     /* enum dw_ddl_dialect */
+	const char *table, *database, *schema;
+	int format;                      /* enum dw_ddl_format */
+	const char *delimiter;           /* NULL: not given (",") */
+	int header;                      /* -1: not given (false) */
+	const char *location, *stage;
+	struct dw_ddl_stage_req create_stage;
+	struct dw_ddl_file_format_req file_format;
+	const cJSON *columns, *partitions, *add_partitions;
+	struct dw_ddl_options_req options;
+};
+
+/* One element of columns and of partitions, bound by dw_ddl_table_parse. */
+struct dw_ddl_column_req {
+	const char *name, *type, *path;
+};
+struct dw_ddl_substring_req {
+	int start;                       /* 0: not given (the whole segment) */
+	int length;                      /* 0: to the end */
+};
+struct dw_ddl_partition_req {
+	const char *name, *type;
+	int segment;                     /* 0: not given (its position) */
+	const char *key;
+	struct dw_ddl_substring_req substring;
+	const char *format, *range, *interval, *unit;
+	const cJSON *values;
+};
+
+extern const struct dw_field dw_ddl_column_fields[];    /* struct dw_ddl_column_req */
+extern const struct dw_field dw_ddl_partition_fields[]; /* struct dw_ddl_partition_req */
+extern const struct dw_field dw_ddl_stage_fields[];     /* struct dw_ddl_stage_req */
+extern const struct dw_field dw_ddl_file_format_fields[]; /* struct dw_ddl_file_format_req */
+extern const struct dw_field dw_ddl_option_fields[];    /* struct dw_ddl_options_req */
+
+/* The fields of a table description, bound into the struct dw_ddl_req
+ * member m of T (m may be nested: "a.b"): an action's field table starts
+ * with DW_DDL_TABLE_FIELDS(T, m) and adds its own. */
+#define DW_DDL_TABLE_FIELDS(T, m) \
+	DW_CHOICE("dialect", T, m.dialect, DW_REQUIRED, NULL, DW_DDL_DIALECTS, "the engine"), \
+	DW_STR("table", T, m.table, DW_REQUIRED, NULL, "table name"), \
+	DW_STR("database", T, m.database, 0, NULL, "database (Athena/Glue database, Snowflake database)"), \
+	DW_STR("schema", T, m.schema, 0, NULL, "schema (Snowflake schema, Redshift external schema)"), \
+	DW_CHOICE("format", T, m.format, 0, "json", DW_DDL_FORMATS, "file format"), \
+	DW_STR("delimiter", T, m.delimiter, 0, NULL, "csv: one-character field delimiter (default \",\")"), \
+	DW_BOOL("header", T, m.header, DW_NODEFAULT, -1, "csv: the first line holds the column names (default false)"), \
+	DW_STR("location", T, m.location, 0, NULL, "s3://bucket/prefix/ the files live under"), \
+	DW_STR("stage", T, m.stage, 0, NULL, "snowflake: stage name, optionally with /sub/path"), \
+	DW_STRUCT("create_stage", T, m.create_stage, 0, dw_ddl_stage_fields, "snowflake: also CREATE STAGE"), \
+	DW_STRUCT("file_format", T, m.file_format, 0, dw_ddl_file_format_fields, "snowflake: a named FILE FORMAT"), \
+	DW_OBJS("columns", T, m.columns, 0, dw_ddl_column_fields, "columns (else inferred)"), \
+	DW_OBJS("partitions", T, m.partitions, 0, dw_ddl_partition_fields, "partition columns read from the object path"), \
+	DW_OBJS("add_partitions", T, m.add_partitions, 0, NULL, "redshift/athena without projection: partitions to add, {name: value}"), \
+	DW_STRUCT("options", T, m.options, 0, dw_ddl_option_fields, "dialect options")
 
 /* The most columns (partitions included) a table may have (issue 12 #15:
  * checks that compare names pairwise grow with the square of the count;
@@ -116,9 +174,10 @@ extern const struct dw_field dw_ddl_option_fields[];
 
 void dw_ddl_table_init(struct dw_ddl_table *t);
 void dw_ddl_table_release(struct dw_ddl_table *t);
-/* Read and check a validated request.  Columns may be empty here (to be
- * inferred); dw_ddl_check_columns checks them once they are all known. */
-int dw_ddl_table_parse(struct dw_ddl_table *t, const cJSON *req);
+/* Read and check a bound request (nothing of q is kept: t owns copies).
+ * Columns may be empty here (to be inferred); dw_ddl_check_columns checks
+ * them once they are all known. */
+int dw_ddl_table_parse(struct dw_ddl_table *t, const struct dw_ddl_req *q);
 /* Add a column (copies); path NULL or "" means { name }.  Raises DW_INVALID
  * for a bad name or path, naming field. */
 int dw_ddl_add_column(struct dw_ddl_table *t, const char *name,
@@ -127,6 +186,8 @@ int dw_ddl_add_column(struct dw_ddl_table *t, const char *name,
 int dw_ddl_check_columns(const struct dw_ddl_table *t);
 
 int dw_ddl_parse_dialect(const char *s, enum dw_ddl_dialect *out);
+/* "snowflake", "athena", ... */
+const char *dw_ddl_dialect_name(enum dw_ddl_dialect d);
 /* "string", "bigint", "decimal(10,2)", ... */
 int dw_ddl_parse_type(const char *s, const char *field, struct dw_ddl_type *out);
 /* The portable name back: "decimal(10,2)" etc. into out. */

@@ -1,5 +1,7 @@
-/* test_ddl.c - identifier and literal quoting per dialect, type names, and
- * the inference rules, without AWS. */
+/* test_ddl.c - identifier and literal quoting per dialect, type names, the
+ * table description's binding (DW_DDL_TABLE_FIELDS into a nested member,
+ * defaults and bounds from the tables), and the inference rules, without
+ * AWS. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/error.h"
 #include "ops/ddl.h"
 #include "ops/infer.h"
 
@@ -216,6 +219,192 @@ static void test_infer_blank_lines_unterminated(void **state)
 	free(data);
 }
 
+/* ---- the table description, bound ---- */
+
+/* DW_DDL_TABLE_FIELDS into a nested member ("in.ddl"), between others. */
+struct bind_outer {
+	int before;
+	struct {
+		long pad;
+		struct dw_ddl_req ddl;
+	} in;
+	int after;
+};
+static const struct dw_field outer_fields[] = {
+	DW_DDL_TABLE_FIELDS(struct bind_outer, in.ddl),
+	DW_INT("after", struct bind_outer, after, 0, 7, 0, 9, "a field of the action's own"),
+	DW_FIELDS_END
+};
+
+static int bind_ddl(const char *text, struct bind_outer *o, cJSON **req)
+{
+	memset(o, 0x5a, sizeof(*o));
+	o->before = 42;
+	*req = cJSON_Parse(text);
+	assert_non_null(*req);
+	dw_error_clear();
+	return dw_req_bind_at(*req, outer_fields, "", o);
+}
+
+static void test_bind_defaults(void **state)
+{
+	struct bind_outer o;
+	struct dw_ddl_table t;
+	cJSON *req;
+
+	(void)state;
+	assert_int_equal(bind_ddl("{\"dialect\":\"athena\",\"table\":\"events\",\"database\":\"lake\","
+				  "\"location\":\"s3://lake/events\",\"partitions\":[{\"name\":\"dt\"}]}",
+				  &o, &req), 0);
+	assert_int_equal(o.before, 42); /* no field: left alone */
+	assert_int_equal(o.after, 7);
+	assert_int_equal(o.in.ddl.dialect, DW_DDL_ATHENA);
+	assert_string_equal(o.in.ddl.table, "events");
+	assert_null(o.in.ddl.schema);
+	assert_int_equal(o.in.ddl.format, DW_FMT_JSON);  /* default "json" */
+	assert_null(o.in.ddl.delimiter);
+	assert_int_equal(o.in.ddl.header, -1);           /* not given */
+	assert_null(o.in.ddl.stage);
+	assert_null(o.in.ddl.create_stage.storage_integration);
+	assert_null(o.in.ddl.file_format.name);
+	assert_int_equal(o.in.ddl.file_format.create, 0);
+	assert_null(o.in.ddl.columns);
+	assert_non_null(o.in.ddl.partitions);
+	assert_null(o.in.ddl.add_partitions);
+	assert_int_equal(o.in.ddl.options.auto_refresh, -1); /* not given */
+	assert_int_equal(o.in.ddl.options.projection, 1);
+	assert_int_equal(o.in.ddl.options.replace, 0);
+	assert_int_equal(o.in.ddl.options.create_database, 0);
+	assert_null(o.in.ddl.options.comment);
+	assert_null(o.in.ddl.options.table_properties);
+
+	dw_ddl_table_init(&t);
+	assert_int_equal(dw_ddl_table_parse(&t, &o.in.ddl), 0);
+	assert_int_equal(t.dialect, DW_DDL_ATHENA);
+	assert_int_equal(t.format, DW_FMT_JSON);
+	assert_int_equal(t.projection, 1);
+	assert_int_equal(t.auto_refresh, 1);
+	assert_int_equal(t.header, 0);
+	assert_int_equal(t.delimiter, ',');
+	assert_string_equal(t.location, "s3://lake/events/");
+	assert_int_equal(t.npartitions, 1);
+	assert_string_equal(t.partitions[0].name, "dt");
+	assert_int_equal(t.partitions[0].type.kind, DW_TY_STRING); /* default string */
+	assert_int_equal(t.partitions[0].segment, 1);              /* its position */
+	assert_int_equal(t.partitions[0].sub_start, 0);            /* whole segment */
+	dw_ddl_table_release(&t);
+	cJSON_Delete(req);
+	assert_string_equal(dw_ddl_dialect_name(DW_DDL_GLUE), "glue");
+}
+
+/* Given values land, tri-states included; what parse refuses still names
+ * the field. */
+static void test_bind_given(void **state)
+{
+	struct bind_outer o;
+	struct dw_ddl_table t;
+	cJSON *req;
+
+	(void)state;
+	assert_int_equal(bind_ddl("{\"dialect\":\"snowflake\",\"table\":\"t\",\"stage\":\"st/a/\","
+				  "\"format\":\"csv\",\"header\":false,\"delimiter\":\"|\","
+				  "\"partitions\":[{\"name\":\"h\",\"segment\":2,"
+				  "\"substring\":{\"start\":3}}],"
+				  "\"options\":{\"auto_refresh\":false,\"replace\":true}}", &o, &req), 0);
+	assert_int_equal(o.in.ddl.format, DW_FMT_CSV);
+	assert_int_equal(o.in.ddl.header, 0);
+	assert_int_equal(o.in.ddl.options.auto_refresh, 0);
+	dw_ddl_table_init(&t);
+	assert_int_equal(dw_ddl_table_parse(&t, &o.in.ddl), 0);
+	assert_int_equal(t.auto_refresh, 0);
+	assert_int_equal(t.replace, 1);
+	assert_int_equal(t.delimiter, '|');
+	assert_int_equal(t.partitions[0].segment, 2);
+	assert_int_equal(t.partitions[0].sub_start, 3);
+	assert_int_equal(t.partitions[0].sub_length, 0);
+	dw_ddl_table_release(&t);
+	cJSON_Delete(req);
+
+	/* header given (even false) is for csv only */
+	assert_int_equal(bind_ddl("{\"dialect\":\"athena\",\"table\":\"t\",\"database\":\"d\","
+				  "\"header\":false}", &o, &req), 0);
+	dw_ddl_table_init(&t);
+	assert_int_equal(dw_ddl_table_parse(&t, &o.in.ddl), -1);
+	assert_string_equal(dw_error_last()->field, "header");
+	dw_ddl_table_release(&t);
+	cJSON_Delete(req);
+	/* auto_refresh given (even true) is snowflake's */
+	assert_int_equal(bind_ddl("{\"dialect\":\"athena\",\"table\":\"t\",\"database\":\"d\","
+				  "\"options\":{\"auto_refresh\":true}}", &o, &req), 0);
+	dw_ddl_table_init(&t);
+	assert_int_equal(dw_ddl_table_parse(&t, &o.in.ddl), -1);
+	assert_string_equal(dw_error_last()->field, "options");
+	dw_ddl_table_release(&t);
+	cJSON_Delete(req);
+}
+
+static void bind_refused(const char *text, const char *field, const char *words)
+{
+	struct bind_outer o;
+	cJSON *req;
+
+	assert_int_equal(bind_ddl(text, &o, &req), -1);
+	assert_int_equal(dw_error_last()->kind, DW_INVALID);
+	assert_string_equal(dw_error_last()->field, field);
+	if (words && !strstr(dw_error_last()->message, words))
+		fail_msg("\"%s\" not in \"%s\"", words, dw_error_last()->message);
+	cJSON_Delete(req);
+}
+
+/* Bounds and choices from the tables, refused at the bind naming the path. */
+static void test_bind_bounds(void **state)
+{
+	(void)state;
+#define BASE "\"dialect\":\"athena\",\"table\":\"t\",\"database\":\"d\""
+	bind_refused("{" BASE ",\"partitions\":[{\"name\":\"a\",\"segment\":65}]}",
+		     "partitions[0].segment", "between 1 and 64, not 65");
+	bind_refused("{" BASE ",\"partitions\":[{\"name\":\"a\"},{\"name\":\"b\",\"segment\":0}]}",
+		     "partitions[1].segment", "between 1 and 64, not 0");
+	bind_refused("{" BASE ",\"partitions\":[{\"name\":\"a\",\"substring\":{\"start\":0}}]}",
+		     "partitions[0].substring.start", "between 1 and 1024");
+	bind_refused("{" BASE ",\"partitions\":[{\"name\":\"a\",\"substring\":{\"start\":1,\"length\":1025}}]}",
+		     "partitions[0].substring.length", "between 0 and 1024");
+	bind_refused("{" BASE ",\"partitions\":[{\"name\":\"a\",\"substring\":{}}]}",
+		     "partitions[0].substring.start", "required");
+	bind_refused("{" BASE ",\"format\":\"xml\"}", "format", "one of: json, avro, parquet, csv");
+	bind_refused("{\"dialect\":\"oracle\",\"table\":\"t\"}", "dialect",
+		     "one of: snowflake, athena, redshift, glue");
+	bind_refused("{" BASE ",\"columns\":[{\"name\":\"a\"}]}", "columns[0].type", "required");
+	bind_refused("{" BASE ",\"options\":{\"projection\":1}}", "options.projection", "true or false");
+	bind_refused("{" BASE ",\"after\":10}", "after", "between 0 and 9");
+#undef BASE
+}
+
+/* The 65th partition without a segment: its position is out of range,
+ * which only the parse can see. */
+static void test_parse_segment_by_position(void **state)
+{
+	struct bind_outer o;
+	struct dw_ddl_table t;
+	struct dw_buf b;
+	cJSON *req;
+
+	(void)state;
+	dw_buf_init(&b);
+	dw_buf_puts(&b, "{\"dialect\":\"athena\",\"table\":\"t\",\"database\":\"d\",\"partitions\":[");
+	for (int i = 0; i < 65; i++)
+		dw_buf_printf(&b, "%s{\"name\":\"p%d\"}", i ? "," : "", i);
+	dw_buf_puts(&b, "]}");
+	assert_int_equal(bind_ddl(b.data, &o, &req), 0);
+	dw_ddl_table_init(&t);
+	assert_int_equal(dw_ddl_table_parse(&t, &o.in.ddl), -1);
+	assert_string_equal(dw_error_last()->field, "partitions[64].segment");
+	assert_non_null(strstr(dw_error_last()->message, "segment 65 is out of range"));
+	dw_ddl_table_release(&t);
+	cJSON_Delete(req);
+	dw_buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +412,10 @@ int main(void)
 		cmocka_unit_test(test_hive_idents),
 		cmocka_unit_test(test_literals),
 		cmocka_unit_test(test_types),
+		cmocka_unit_test(test_bind_defaults),
+		cmocka_unit_test(test_bind_given),
+		cmocka_unit_test(test_bind_bounds),
+		cmocka_unit_test(test_parse_segment_by_position),
 		cmocka_unit_test(test_infer_rules),
 		cmocka_unit_test(test_infer_invalid_dates),
 		cmocka_unit_test(test_infer_avro_hostile_count),
