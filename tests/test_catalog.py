@@ -335,7 +335,7 @@ def test_views_sql_parses_for_athena_and_snowflake(run_op):
     (lambda m: m["consumers"][0]["groups"][0]["views"][0].update(name='x"y'),
      "model.consumers[0].groups[0].views[0].name"),
     (lambda m: m["consumers"][0]["groups"][0]["views"][0]["where"][0].update(op="LIKE"),
-     "model.consumers[0].groups[0].views[0].where[0]"),
+     "model.consumers[0].groups[0].views[0].where[0].op"),
     (lambda m: m["bindings"].update(orders="sales.nope"), "model.bindings.orders"),
     (lambda m: m["consumers"][1]["groups"][0]["views"][0].update(table="unbound"), "model.bindings"),
 ])

@@ -75,49 +75,114 @@ static const struct dw_field table_fields[] = {
 	DW_DDL_TABLE_FIELDS(struct table_req, ddl), DW_FIELDS_END
 };
 
+/* Each part of the model is bound into a small struct of its own, borrowing
+ * from the request (dw_req_bind_at at its path: "model.datasets[0]",
+ * "model.consumers[1].groups[0].views[2]"); what the tables cannot say
+ * (names Glue takes, duplicates, limits, bindings naming a model table) is
+ * checked by the readers below. */
+struct model_part {
+	long long version;
+	const char *description;
+	const cJSON *datasets, *consumers, *bindings;
+};
+
+struct dataset_part {
+	const char *name, *database, *description;
+	const cJSON *tables;
+};
+
+struct filter_part {
+	const char *column, *op;
+	const cJSON *value;
+};
+
+struct column_part {
+	const char *name, *as;
+};
+
+struct view_part {
+	const char *name, *table, *comment;
+	const cJSON *columns, *where;
+};
+
+struct group_part {
+	const char *name, *database;
+	const cJSON *views;
+};
+
+struct consumer_part {
+	const char *name;
+	const cJSON *groups;
+};
+
+/* A dataset's tables are dw-ddl table descriptions, checked one by one by
+ * read_table against table_fields. */
 static const struct dw_field dataset_fields[] = {
-	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "the dataset's name"),
-	DW_FIELD("database", DW_T_STRING, DW_REQUIRED, NULL, "the Glue database its tables are in"),
-	DW_FIELD("tables", DW_T_OBJECTS, DW_REQUIRED, NULL, "tables, each a dw-ddl table description"),
-	DW_FIELD("description", DW_T_STRING, 0, NULL, "what it holds"),
+	DW_STR("name", struct dataset_part, name, DW_REQUIRED, NULL, "the dataset's name"),
+	DW_STR("database", struct dataset_part, database, DW_REQUIRED, NULL,
+	       "the Glue database its tables are in"),
+	DW_OBJS("tables", struct dataset_part, tables, DW_REQUIRED, NULL,
+		"tables, each a dw-ddl table description"),
+	DW_STR("description", struct dataset_part, description, 0, NULL, "what it holds"),
 	DW_FIELDS_END
 };
 
+static const char *const filter_ops[] = { "=", "!=", "<", "<=", ">", ">=", "is_null", "not_null", NULL };
+
 static const struct dw_field filter_fields[] = {
-	DW_FIELD("column", DW_T_STRING, DW_REQUIRED, NULL, "the physical column"),
-	DW_FIELD("op", DW_T_STRING, DW_REQUIRED, NULL, "= != < <= > >= is_null not_null"),
-	DW_FIELD("value", DW_T_ANY, 0, NULL, "a string, number or boolean"),
+	DW_STR("column", struct filter_part, column, DW_REQUIRED, NULL, "the physical column"),
+	DW_CHOICE("op", struct filter_part, op, DW_REQUIRED, NULL, filter_ops, "the comparison"),
+	DW_ANY("value", struct filter_part, value, 0,
+	       "a string, number or boolean (none for is_null, not_null)"),
+	DW_FIELDS_END
+};
+
+/* A view column given as an object (a string column is its name). */
+static const struct dw_field column_fields[] = {
+	DW_STR("name", struct column_part, name, DW_REQUIRED, NULL, "the physical column"),
+	DW_STR("as", struct column_part, as, 0, NULL, "the name the view shows (default: name)"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field view_fields[] = {
-	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "the view's name"),
-	DW_FIELD("table", DW_T_STRING, DW_REQUIRED, NULL, "the logical table it selects from"),
-	DW_FIELD("columns", DW_T_ANY, 0, NULL, "columns: names, or {name, as}; default every column"),
-	DW_FIELD("where", DW_T_OBJECTS, 0, filter_fields, "row filters, all of which must hold"),
-	DW_FIELD("comment", DW_T_STRING, 0, NULL, "description"),
+	DW_STR("name", struct view_part, name, DW_REQUIRED, NULL, "the view's name"),
+	DW_STR("table", struct view_part, table, DW_REQUIRED, NULL, "the logical table it selects from"),
+	DW_ANY("columns", struct view_part, columns, 0,
+	       "columns: names, or {name, as}; default every column"),
+	DW_OBJS("where", struct view_part, where, 0, filter_fields,
+		"row filters, all of which must hold"),
+	DW_STR("comment", struct view_part, comment, 0, NULL, "description"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field group_fields[] = {
-	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "the dataset group"),
-	DW_FIELD("database", DW_T_STRING, DW_REQUIRED, NULL, "the Glue database its views are in"),
-	DW_FIELD("views", DW_T_OBJECTS, DW_REQUIRED, view_fields, "its views"),
+	DW_STR("name", struct group_part, name, DW_REQUIRED, NULL, "the dataset group"),
+	DW_STR("database", struct group_part, database, DW_REQUIRED, NULL,
+	       "the Glue database its views are in"),
+	DW_OBJS("views", struct group_part, views, DW_REQUIRED, view_fields, "its views"),
 	DW_FIELDS_END
 };
 
 static const struct dw_field consumer_fields[] = {
-	DW_FIELD("name", DW_T_STRING, DW_REQUIRED, NULL, "the consumer"),
-	DW_FIELD("groups", DW_T_OBJECTS, DW_REQUIRED, group_fields, "its dataset groups"),
+	DW_STR("name", struct consumer_part, name, DW_REQUIRED, NULL, "the consumer"),
+	DW_OBJS("groups", struct consumer_part, groups, DW_REQUIRED, group_fields,
+		"its dataset groups"),
 	DW_FIELDS_END
 };
 
+/* Any integer a double holds exactly, as before the binding. */
+#define MODEL_VERSION_MAX 9007199254740992LL /* 2^53 */
+
 static const struct dw_field model_fields[] = {
-	DW_FIELD("version", DW_T_INT, 0, NULL, "the model's own version number"),
-	DW_FIELD("description", DW_T_STRING, 0, NULL, "what the model is for"),
-	DW_FIELD("datasets", DW_T_OBJECTS, DW_REQUIRED, dataset_fields, "producer datasets"),
-	DW_FIELD("consumers", DW_T_OBJECTS, 0, consumer_fields, "consumers and their views"),
-	DW_FIELD("bindings", DW_T_MAP, 0, NULL, "logical table -> database.table serving it"),
+	DW_INT("version", struct model_part, version, DW_NODEFAULT, 0, -MODEL_VERSION_MAX,
+	       MODEL_VERSION_MAX, "the model's own version number"),
+	DW_STR("description", struct model_part, description, 0, NULL, "what the model is for"),
+	DW_OBJS("datasets", struct model_part, datasets, DW_REQUIRED, dataset_fields,
+		"producer datasets"),
+	DW_OBJS("consumers", struct model_part, consumers, 0, consumer_fields,
+		"consumers and their views"),
+	DW_MAP("bindings", struct model_part, bindings, 0,
+	       "logical table -> database.table serving it"),
 	DW_FIELDS_END
 };
 
@@ -283,25 +348,29 @@ static int read_table(struct dw_catalog_model *m, const cJSON *spec, const char 
 
 static int read_datasets(struct dw_catalog_model *m, const cJSON *datasets, const char *field)
 {
-	char path[256];
+	char at[256], path[256];
 	int i = 0;
 	const cJSON *ds;
 
 	cJSON_ArrayForEach(ds, datasets) {
-		char *db = lower_dup(dw_json_str(ds, "database"));
-		const char *name = dw_json_str(ds, "name");
+		struct dataset_part q;
+		char *db;
 		const cJSON *t;
 		int k = 0, rc = 0;
 
-		snprintf(path, sizeof(path), "%s.datasets[%d].database", field, i);
+		snprintf(at, sizeof(at), "%s.datasets[%d]", field, i);
+		if (dw_req_bind_at(ds, dataset_fields, at, &q))
+			return -1;
+		db = lower_dup(q.database);
+		snprintf(path, sizeof(path), "%s.database", at);
 		if (!name_ok(db))
 			rc = dw_invalid(path, "database \"%s\": letters, digits and _ only", db);
 		else
 			add_database(m, db);
-		cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(ds, "tables")) {
-			snprintf(path, sizeof(path), "%s.datasets[%d].tables[%d]", field, i, k++);
+		cJSON_ArrayForEach(t, q.tables) {
+			snprintf(path, sizeof(path), "%s.tables[%d]", at, k++);
 			if (!rc)
-				rc = read_table(m, t, name, db, path);
+				rc = read_table(m, t, q.name, db, path);
 		}
 		free(db);
 		if (rc)
@@ -322,28 +391,20 @@ static int read_columns(struct dw_catalog_view *v, const cJSON *cols, const char
 		return dw_invalid(path, "columns is an array of names or {name, as} objects");
 	v->columns = dw_xcalloc((size_t)cJSON_GetArraySize(cols) + 1, sizeof(*v->columns));
 	cJSON_ArrayForEach(c, cols) {
-		const char *src = cJSON_IsString(c) ? c->valuestring : dw_json_str(c, "name");
-		const char *as = cJSON_IsObject(c) ? dw_json_str(c, "as") : NULL;
+		struct column_part q = { cJSON_IsString(c) ? c->valuestring : NULL, NULL };
 		char where[256];
 
 		snprintf(where, sizeof(where), "%s[%d]", path, i++);
-		if (cJSON_IsObject(c)) {
-			const cJSON *k;
-
-			cJSON_ArrayForEach(k, c)
-				if (strcmp(k->string, "name") != 0 && strcmp(k->string, "as") != 0)
-					return dw_invalid(where, "unknown field \"%s\" (name, as)", k->string);
-		}
-		if (!src || !name_ok(src) || (as && !name_ok(as)))
+		if (cJSON_IsObject(c) && dw_req_bind_at(c, column_fields, where, &q))
+			return -1;
+		if (!q.name || !name_ok(q.name) || (q.as && !name_ok(q.as)))
 			return dw_invalid(where, "a column is a name (letters, digits, _) or {name, as}");
-		v->columns[v->ncolumns].source = lower_dup(src);
-		v->columns[v->ncolumns].name = lower_dup(as ? as : src);
+		v->columns[v->ncolumns].source = lower_dup(q.name);
+		v->columns[v->ncolumns].name = lower_dup(q.as ? q.as : q.name);
 		v->ncolumns++;
 	}
 	return 0;
 }
-
-static const char *const filter_ops[] = { "=", "!=", "<", "<=", ">", ">=", "is_null", "not_null", NULL };
 
 static int read_filters(struct dw_catalog_view *v, const cJSON *where, const char *path)
 {
@@ -352,21 +413,21 @@ static int read_filters(struct dw_catalog_view *v, const cJSON *where, const cha
 
 	v->filters = dw_xcalloc((size_t)cJSON_GetArraySize(where) + 1, sizeof(*v->filters));
 	cJSON_ArrayForEach(f, where) {
-		const char *col = dw_json_str(f, "column"), *op = dw_json_str(f, "op");
-		const cJSON *val = cJSON_GetObjectItemCaseSensitive(f, "value");
-		int null_test = strcmp(op, "is_null") == 0 || strcmp(op, "not_null") == 0;
-		int known = 0;
+		struct filter_part q;
+		const cJSON *val;
+		int null_test;
 		char at[256];
 
-		for (const char *const *o = filter_ops; *o; o++)
-			known |= strcmp(*o, op) == 0;
 		snprintf(at, sizeof(at), "%s[%d]", path, i++);
-		if (!name_ok(col))
-			return dw_invalid(at, "column \"%s\": letters, digits and _ only", col);
-		if (!known)
-			return dw_invalid(at, "op \"%s\": one of = != < <= > >= is_null not_null", op);
+		/* The op is one of filter_ops: the table's choice check. */
+		if (dw_req_bind_at(f, filter_fields, at, &q))
+			return -1;
+		val = q.value;
+		null_test = strcmp(q.op, "is_null") == 0 || strcmp(q.op, "not_null") == 0;
+		if (!name_ok(q.column))
+			return dw_invalid(at, "column \"%s\": letters, digits and _ only", q.column);
 		if (null_test ? val != NULL : !(cJSON_IsString(val) || cJSON_IsNumber(val) || cJSON_IsBool(val)))
-			return dw_invalid(at, null_test ? "%s takes no value" : "%s needs a string, number or boolean value", op);
+			return dw_invalid(at, null_test ? "%s takes no value" : "%s needs a string, number or boolean value", q.op);
 		if (cJSON_IsNumber(val) && dw_json_int(val, &(long long){ 0 }) != 0 &&
 		    (val->valuedouble != val->valuedouble || fabs(val->valuedouble) >= 9007199254740992.0))
 			return dw_invalid(at, "a number beyond 2^53 is not exact here: give it as a string");
@@ -375,8 +436,8 @@ static int read_filters(struct dw_catalog_view *v, const cJSON *where, const cha
 				if ((unsigned char)*p < 0x20)
 					return dw_invalid(at, "a filter value may not hold control characters");
 		}
-		v->filters[v->nfilters].column = lower_dup(col);
-		v->filters[v->nfilters].op = dw_xstrdup(op);
+		v->filters[v->nfilters].column = lower_dup(q.column);
+		v->filters[v->nfilters].op = dw_xstrdup(q.op);
 		v->filters[v->nfilters].value = val ? cJSON_Duplicate(val, 1) : NULL;
 		v->nfilters++;
 	}
@@ -387,60 +448,78 @@ static int read_view(struct dw_catalog_model *m, const cJSON *spec, const char *
 		     const char *group, const char *db, const char *path)
 {
 	struct dw_catalog_view *v;
+	struct view_part q;
 	char at[256];
 
+	if (dw_req_bind_at(spec, view_fields, path, &q))
+		return -1;
 	if (m->nviews >= DW_CATALOG_MAX_VIEWS)
 		return dw_invalid(path, "a model holds at most %d views", DW_CATALOG_MAX_VIEWS);
 	m->views = dw_xrealloc(m->views, (m->nviews + 1) * sizeof(*m->views));
 	v = &m->views[m->nviews++];
 	memset(v, 0, sizeof(*v));
 	v->database = dw_xstrdup(db);
-	v->name = lower_dup(dw_json_str(spec, "name"));
-	v->logical = dw_xstrdup(dw_json_str(spec, "table"));
+	v->name = lower_dup(q.name);
+	v->logical = dw_xstrdup(q.table);
 	v->consumer = dw_xstrdup(consumer);
 	v->group = dw_xstrdup(group);
-	if (dw_json_str(spec, "comment"))
-		v->comment = dw_xstrdup(dw_json_str(spec, "comment"));
+	if (q.comment)
+		v->comment = dw_xstrdup(q.comment);
 	snprintf(at, sizeof(at), "%s.name", path);
 	if (!name_ok(v->name))
 		return dw_invalid(at, "view name \"%s\": letters, digits and _ only", v->name);
 	if (find_view(m, v->database, v->name) != v || find_table(m, v->database, v->name))
 		return dw_invalid(at, "%s.%s is in the model twice", v->database, v->name);
 	snprintf(at, sizeof(at), "%s.columns", path);
-	if (read_columns(v, cJSON_GetObjectItemCaseSensitive(spec, "columns"), at))
+	if (read_columns(v, q.columns, at))
 		return -1;
 	snprintf(at, sizeof(at), "%s.where", path);
-	return read_filters(v, cJSON_GetObjectItemCaseSensitive(spec, "where"), at);
+	return read_filters(v, q.where, at);
+}
+
+static int read_group(struct dw_catalog_model *m, const cJSON *spec, const char *consumer,
+		      const char *path)
+{
+	struct group_part q;
+	char *db;
+	char at[256];
+	const cJSON *v;
+	int vi = 0, rc = 0;
+
+	if (dw_req_bind_at(spec, group_fields, path, &q))
+		return -1;
+	db = lower_dup(q.database);
+	snprintf(at, sizeof(at), "%s.database", path);
+	if (!name_ok(db))
+		rc = dw_invalid(at, "database \"%s\": letters, digits and _ only", db);
+	else
+		add_database(m, db);
+	cJSON_ArrayForEach(v, q.views) {
+		snprintf(at, sizeof(at), "%s.views[%d]", path, vi++);
+		if (!rc)
+			rc = read_view(m, v, consumer, q.name, db, at);
+	}
+	free(db);
+	return rc ? -1 : 0;
 }
 
 static int read_consumers(struct dw_catalog_model *m, const cJSON *consumers, const char *field)
 {
-	const cJSON *c, *g, *v;
+	const cJSON *c, *g;
 	int ci = 0;
 
 	cJSON_ArrayForEach(c, consumers) {
+		struct consumer_part q;
+		char at[256], path[256];
 		int gi = 0;
 
-		cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(c, "groups")) {
-			char *db = lower_dup(dw_json_str(g, "database"));
-			char path[256];
-			int vi = 0, rc = 0;
-
-			snprintf(path, sizeof(path), "%s.consumers[%d].groups[%d].database", field, ci, gi);
-			if (!name_ok(db))
-				rc = dw_invalid(path, "database \"%s\": letters, digits and _ only", db);
-			else
-				add_database(m, db);
-			cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(g, "views")) {
-				snprintf(path, sizeof(path), "%s.consumers[%d].groups[%d].views[%d]",
-					 field, ci, gi, vi++);
-				if (!rc)
-					rc = read_view(m, v, dw_json_str(c, "name"), dw_json_str(g, "name"), db, path);
-			}
-			free(db);
-			if (rc)
+		snprintf(at, sizeof(at), "%s.consumers[%d]", field, ci);
+		if (dw_req_bind_at(c, consumer_fields, at, &q))
+			return -1;
+		cJSON_ArrayForEach(g, q.groups) {
+			snprintf(path, sizeof(path), "%s.groups[%d]", at, gi++);
+			if (read_group(m, g, q.name, path))
 				return -1;
-			gi++;
 		}
 		ci++;
 	}
@@ -474,14 +553,17 @@ static int read_bindings(struct dw_catalog_model *m, const cJSON *bindings, cons
 
 int dw_catalog_model_read(struct dw_catalog_model *m, const cJSON *model, const char *field)
 {
+	struct model_part q;
 	char at[256];
 
 	if (!cJSON_IsObject(model))
 		return dw_invalid(field, "the model is a JSON object");
-	if (dw_req_validate(model, model_fields, NULL, field) ||
-	    read_datasets(m, cJSON_GetObjectItemCaseSensitive(model, "datasets"), field) ||
-	    read_bindings(m, cJSON_GetObjectItemCaseSensitive(model, "bindings"), field) ||
-	    read_consumers(m, cJSON_GetObjectItemCaseSensitive(model, "consumers"), field))
+	/* The whole model against its tables first (every part's fields,
+	 * types and choices), then each part bound and checked in turn. */
+	if (dw_req_bind_at(model, model_fields, field, &q) ||
+	    read_datasets(m, q.datasets, field) ||
+	    read_bindings(m, q.bindings, field) ||
+	    read_consumers(m, q.consumers, field))
 		return -1;
 	for (size_t i = 0; i < m->nviews; i++) {
 		const struct dw_catalog_view *v = &m->views[i];

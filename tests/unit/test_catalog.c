@@ -1,6 +1,6 @@
 /* test_catalog.c - dw-catalog without AWS: which type changes are
  * widenings (the breaking/non-breaking line), Hive types as Presto's, the
- * model's checks, and the views' SQL quoting. */
+ * model's checks, its parts bound by their tables, and the views' SQL quoting. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -121,6 +121,71 @@ static void test_model_refusals(void **state)
 	dw_catalog_model_release(&m);
 }
 
+/* A model whose one view is V (a JSON object's members). */
+#define VIEW_MODEL(V) "{\"datasets\": [{\"name\": \"d\", \"database\": \"db\", \"tables\": [" TABLE "]}]," \
+	"\"bindings\": {\"t\": \"db.t\"}," \
+	"\"consumers\": [{\"name\": \"c\", \"groups\": [{\"name\": \"g\", \"database\": \"v\"," \
+	"\"views\": [{\"name\": \"x\", \"table\": \"t\", " V "}]}]}]}"
+
+/* The model's parts are bound by their tables (dw_req_bind_at at their
+ * paths): choices, unknown keys and types are refused naming the field. */
+static void test_model_parts_bound(void **state)
+{
+	struct dw_catalog_model m;
+
+	(void)state;
+	/* a filter's op is a choice of the filter's table */
+	assert_int_equal(read_model(VIEW_MODEL("\"where\": [{\"column\": \"s\", \"op\": \"LIKE\", \"value\": \"a%\"}]"),
+				    &m), -1);
+	assert_string_equal(dw_error_last()->field, "model.consumers[0].groups[0].views[0].where[0].op");
+	assert_non_null(strstr(dw_error_last()->message, "must be one of: =, !=, <, <=, >, >=, is_null, not_null"));
+	dw_catalog_model_release(&m);
+	/* is_null binds, and still takes no value */
+	assert_int_equal(read_model(VIEW_MODEL("\"where\": [{\"column\": \"s\", \"op\": \"is_null\", \"value\": 1}]"),
+				    &m), -1);
+	assert_string_equal(dw_error_last()->field, "model.consumers[0].groups[0].views[0].where[0]");
+	assert_string_equal(dw_error_last()->message, "is_null takes no value");
+	dw_catalog_model_release(&m);
+	/* a view column object has its own table: {name, as} */
+	assert_int_equal(read_model(VIEW_MODEL("\"columns\": [\"id\", {\"name\": \"s\", \"nick\": \"n\"}]"), &m), -1);
+	assert_string_equal(dw_error_last()->field, "model.consumers[0].groups[0].views[0].columns[1].nick");
+	assert_non_null(strstr(dw_error_last()->message, "unknown field"));
+	dw_catalog_model_release(&m);
+	assert_int_equal(read_model(VIEW_MODEL("\"columns\": [{\"name\": \"s\", \"as\": 3}]"), &m), -1);
+	assert_string_equal(dw_error_last()->field, "model.consumers[0].groups[0].views[0].columns[0].as");
+	dw_catalog_model_release(&m);
+	assert_int_equal(read_model(VIEW_MODEL("\"columns\": [{\"as\": \"label\"}]"), &m), -1);
+	assert_string_equal(dw_error_last()->field, "model.consumers[0].groups[0].views[0].columns[0].name");
+	dw_catalog_model_release(&m);
+	/* a name Glue would not take is still the reader's check, at the column */
+	assert_int_equal(read_model(VIEW_MODEL("\"columns\": [{\"name\": \"s\", \"as\": \"a b\"}]"), &m), -1);
+	assert_string_equal(dw_error_last()->field, "model.consumers[0].groups[0].views[0].columns[0]");
+	dw_catalog_model_release(&m);
+	/* a string column stays a string; an object's as renames it */
+	assert_int_equal(read_model(VIEW_MODEL("\"columns\": [\"ID\", {\"name\": \"s\", \"as\": \"Label\"}],"
+					       "\"where\": [{\"column\": \"s\", \"op\": \"not_null\"}]"), &m), 0);
+	assert_int_equal(m.views[0].ncolumns, 2);
+	assert_string_equal(m.views[0].columns[0].source, "id");
+	assert_string_equal(m.views[0].columns[0].name, "id");
+	assert_string_equal(m.views[0].columns[1].source, "s");
+	assert_string_equal(m.views[0].columns[1].name, "label");
+	assert_int_equal(m.views[0].nfilters, 1);
+	assert_string_equal(m.views[0].filters[0].op, "not_null");
+	assert_null(m.views[0].filters[0].value);
+	dw_catalog_model_release(&m);
+	/* the model's own fields, and a dataset's */
+	assert_int_equal(read_model("{\"version\": 9007199254740993, \"datasets\": []}", &m), -1);
+	assert_string_equal(dw_error_last()->field, "model.version");
+	dw_catalog_model_release(&m);
+	assert_int_equal(read_model("{\"datasets\": [{\"name\": \"d\", \"tables\": []}]}", &m), -1);
+	assert_string_equal(dw_error_last()->field, "model.datasets[0].database");
+	dw_catalog_model_release(&m);
+	assert_int_equal(read_model("{\"datasets\": [], \"consumers\": [{\"name\": \"c\", \"groups\": "
+				    "[{\"name\": \"g\", \"database\": \"v\", \"views\": [], \"owner\": \"o\"}]}]}", &m), -1);
+	assert_string_equal(dw_error_last()->field, "model.consumers[0].groups[0].owner");
+	dw_catalog_model_release(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -128,6 +193,7 @@ int main(void)
 		cmocka_unit_test(test_presto_types),
 		cmocka_unit_test(test_model_and_sql),
 		cmocka_unit_test(test_model_refusals),
+		cmocka_unit_test(test_model_parts_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
