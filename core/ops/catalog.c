@@ -428,10 +428,10 @@ static int read_filters(struct dw_catalog_view *v, const cJSON *where, const cha
 			return dw_invalid(at, "column \"%s\": letters, digits and _ only", q.column);
 		if (null_test ? val != NULL : !(cJSON_IsString(val) || cJSON_IsNumber(val) || cJSON_IsBool(val)))
 			return dw_invalid(at, null_test ? "%s takes no value" : "%s needs a string, number or boolean value", q.op);
-		if (cJSON_IsNumber(val) && dw_json_int(val, &(long long){ 0 }) != 0 &&
+		if (val && cJSON_IsNumber(val) && dw_json_int(val, &(long long){ 0 }) != 0 &&
 		    (val->valuedouble != val->valuedouble || fabs(val->valuedouble) >= 9007199254740992.0))
 			return dw_invalid(at, "a number beyond 2^53 is not exact here: give it as a string");
-		if (cJSON_IsString(val)) {
+		if (val && cJSON_IsString(val)) {
 			for (const char *p = val->valuestring; *p; p++)
 				if ((unsigned char)*p < 0x20)
 					return dw_invalid(at, "a filter value may not hold control characters");
