@@ -213,16 +213,6 @@ const char *dw_ddl_dialect_name(enum dw_ddl_dialect d)
 	return (size_t)d < sizeof(dialect_names) / sizeof(*dialect_names) ? dialect_names[d] : "";
 }
 
-int dw_ddl_parse_dialect(const char *s, enum dw_ddl_dialect *out)
-{
-	for (size_t i = 0; i < sizeof(dialect_names) / sizeof(*dialect_names); i++)
-		if (strcmp(s, dialect_names[i]) == 0) {
-			*out = (enum dw_ddl_dialect)i;
-			return 0;
-		}
-	return dw_invalid("dialect", "unknown dialect \"%s\" (one of: snowflake, athena, redshift, glue)", s);
-}
-
 int dw_ddl_parse_type(const char *s, const char *field, struct dw_ddl_type *out)
 {
 	int p = 0, sc = 0, n = 0;

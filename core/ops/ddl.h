@@ -185,7 +185,6 @@ int dw_ddl_add_column(struct dw_ddl_table *t, const char *name,
 		      long long present, const char *field);
 int dw_ddl_check_columns(const struct dw_ddl_table *t);
 
-int dw_ddl_parse_dialect(const char *s, enum dw_ddl_dialect *out);
 /* "snowflake", "athena", ... */
 const char *dw_ddl_dialect_name(enum dw_ddl_dialect d);
 /* "string", "bigint", "decimal(10,2)", ... */

@@ -382,6 +382,19 @@ static void test_bind_bounds(void **state)
 
 /* The 65th partition without a segment: its position is out of range,
  * which only the parse can see. */
+/* The choices a request's dialect binds to are indices into enum
+ * dw_ddl_dialect: the two lists must stay in the same order. */
+static void test_dialect_choices_match_enum(void **state)
+{
+	const char *const *names = DW_DDL_DIALECTS;
+	size_t i = 0;
+
+	(void)state;
+	for (; names[i]; i++)
+		assert_string_equal(names[i], dw_ddl_dialect_name((enum dw_ddl_dialect)i));
+	assert_int_equal(i, DW_DDL_GLUE + 1);
+}
+
 static void test_parse_segment_by_position(void **state)
 {
 	struct bind_outer o;
@@ -416,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_bind_given),
 		cmocka_unit_test(test_bind_bounds),
 		cmocka_unit_test(test_parse_segment_by_position),
+		cmocka_unit_test(test_dialect_choices_match_enum),
 		cmocka_unit_test(test_infer_rules),
 		cmocka_unit_test(test_infer_invalid_dates),
 		cmocka_unit_test(test_infer_avro_hostile_count),
