@@ -456,6 +456,25 @@ def test_source_through_ssh_tunnel_and_secret(bench, db, aws, mysql, extract, tm
     assert r.code == 2 and r.error["field"] == "mysql.ssh_tunnel.known_hosts_file", r
     r = extract("run", request(bench, db, mysql=dict(src, user="root")))
     assert r.code == 2 and r.error["field"] == "mysql.secret_id", r
+    r = extract("run", request(bench, db, mysql=dict(src, password="x-not-printed")))
+    assert r.code == 2 and r.error["field"] == "mysql.secret_id", r
+    assert "x-not-printed" not in r.stdout + r.stderr
+
+
+def test_source_login_is_one_of_secret_or_user_and_password(bench, db, extract, monkeypatch):
+    """The login's fields are bound by the mysql table; what it cannot say
+    (one login, both parts of it) is refused naming the missing field."""
+    base = {"host": bench.mysql_host, "port": bench.mysql_port, "tls": {"mode": "disabled"}}
+    r = extract("run", request(bench, db, mysql=dict(base, password_env=PW_ENV)))
+    assert r.code == 2 and r.error["field"] == "mysql.user", r
+    r = extract("run", request(bench, db, mysql=dict(base, user="root")))
+    assert r.code == 2 and r.error["field"] == "mysql.password", r
+    monkeypatch.delenv("DW_TEST_UNSET_PW", raising=False)
+    r = extract("run", request(bench, db, mysql=dict(base, user="root",
+                                                     password_env="DW_TEST_UNSET_PW")))
+    assert r.code == 2 and r.error["field"].startswith("mysql.password"), r
+    r = extract("run", request(bench, db, mysql=dict(base, user=7, password_env=PW_ENV)))
+    assert r.code == 2 and r.error["field"] == "mysql.user", r
 
 
 def test_dates_times_doubles_and_binary(bench, db, aws, mysql, extract):

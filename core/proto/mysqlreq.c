@@ -31,11 +31,11 @@ const struct dw_field dw_mysql_fields[] = {
 	M(STR, "host", target.host, 0, NULL, "the server (or endpoint)"),
 	M(INT, "port", target.port, 0, 3306, 1, 65535, "its port"),
 	M(STR, "endpoint", target.endpoint, 0, NULL, "host:port instead of host and port"),
-	DW_FIELD("user", DW_T_STRING, 0, NULL, "the login (or secret_id)"),
-	DW_FIELD("password", DW_T_SECRET, 0, NULL, "its password"),
+	M(STR, "user", given_user, 0, NULL, "the login (or secret_id)"),
+	M(SECRET, "password", password, 0, "its password"),
 	M(STR, "secret_id", secret_id, 0, NULL, "or: a Secrets Manager secret with username and password"),
-	DW_FIELD("tls", DW_T_OBJECT, 0, dw_mysql_tls_fields, "TLS to MySQL"),
-	DW_FIELD("ssh_tunnel", DW_T_OBJECT, 0, dw_ssh_tunnel_fields, "reach MySQL through an SSH bastion"),
+	M(OBJ, "tls", tls, 0, dw_mysql_tls_fields, "TLS to MySQL"),
+	M(OBJ, "ssh_tunnel", ssh_tunnel, 0, dw_ssh_tunnel_fields, "reach MySQL through an SSH bastion"),
 	M(INT, "timeout_s", target.timeout_s, 0, 30, 1, 3600, "connect, read and write timeout"),
 	DW_FIELDS_END
 };
@@ -75,15 +75,12 @@ int dw_req_ssh_tunnel(const cJSON *t, const char *path, struct dw_ssh_tunnel_con
 	return dw_req_bind_at(t, dw_ssh_tunnel_fields, path, cfg);
 }
 
-int dw_req_mysql(const cJSON *obj, const char *path, struct dw_mysql_req *m)
+/* What the bind cannot say: host or endpoint, readable files, and one
+ * login (secret_id, or user and password). */
+static int check_mysql(const char *path, struct dw_mysql_req *m)
 {
-	const cJSON *tls = cJSON_GetObjectItemCaseSensitive(obj, "tls");
-	const cJSON *tun = cJSON_GetObjectItemCaseSensitive(obj, "ssh_tunnel");
 	char tpath[96];
 
-	memset(m, 0, sizeof(*m));
-	if (dw_req_bind_at(obj, dw_mysql_fields, path, m))
-		return -1;
 	if (!!m->target.host == !!m->target.endpoint)
 		return dw_invalid("mysql.host", "give mysql.host (and port) or mysql.endpoint");
 	if (m->target.endpoint) {
@@ -94,35 +91,42 @@ int dw_req_mysql(const cJSON *obj, const char *path, struct dw_mysql_req *m)
 			return -1;
 	}
 	snprintf(tpath, sizeof(tpath), "%s.tls", path);
-	if (dw_req_mysql_tls(tls, tpath, &m->target.tls, &m->target.ca_file) ||
+	if (dw_req_mysql_tls(m->tls, tpath, &m->target.tls, &m->target.ca_file) ||
 	    readable(m->target.ca_file, tpath, "ca_file"))
 		return -1;
-	if (tun) {
+	if (m->ssh_tunnel) {
 		snprintf(tpath, sizeof(tpath), "%s.ssh_tunnel", path);
-		if (dw_req_ssh_tunnel(tun, tpath, &m->tunnel) ||
+		if (dw_req_ssh_tunnel(m->ssh_tunnel, tpath, &m->tunnel) ||
 		    readable(m->tunnel.private_key_file, tpath, "private_key_file") ||
 		    readable(m->tunnel.known_hosts_file, tpath, "known_hosts_file"))
 			return -1;
 		m->target.tunnel = &m->tunnel;
 	}
-	int has_login = dw_req_str(obj, "user", NULL) ||
-			cJSON_GetObjectItemCaseSensitive(obj, "password") ||
-			cJSON_GetObjectItemCaseSensitive(obj, "password_env");
-	if (m->secret_id && has_login)
+	if (m->secret_id && (m->given_user || m->password))
 		return dw_invalid("mysql.secret_id", "give mysql.secret_id, or mysql.user and "
 				  "password, not both");
 	if (m->secret_id)
 		return 0;
-	if (!dw_req_str(obj, "user", NULL))
+	if (!m->given_user)
 		return dw_invalid("mysql.user", "mysql.user is required (or mysql.secret_id)");
-	if (dw_req_secret(obj, "password", path, &m->password))
-		return -1;
 	if (!m->password)
 		return dw_invalid("mysql.password", "mysql.password or mysql.password_env is "
 				  "required");
-	m->user = dw_xstrdup(dw_req_str(obj, "user", NULL));
+	m->user = dw_xstrdup(m->given_user);
 	m->target.user = m->user;
 	m->target.password = m->password;
+	return 0;
+}
+
+int dw_req_mysql(const cJSON *obj, const char *path, struct dw_mysql_req *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (dw_req_bind_at(obj, dw_mysql_fields, path, m))
+		return -1;
+	if (check_mysql(path, m)) {
+		dw_mysql_req_release(m);
+		return -1;
+	}
 	return 0;
 }
 

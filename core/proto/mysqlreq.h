@@ -18,9 +18,8 @@ struct dw_mysql_tls_req {
 };
 
 /* Bound tables: tls into struct dw_mysql_tls_req, ssh_tunnel into struct
- * dw_ssh_tunnel_config, the mysql object's host, port, endpoint, timeout_s
- * and secret_id into struct dw_mysql_req (its login, tls and tunnel are
- * read by dw_req_mysql). */
+ * dw_ssh_tunnel_config, the mysql object into struct dw_mysql_req (its tls
+ * and ssh_tunnel objects are bound in turn by dw_req_mysql). */
 extern const struct dw_field dw_mysql_tls_fields[];
 extern const struct dw_field dw_ssh_tunnel_fields[];
 extern const struct dw_field dw_mysql_fields[];
@@ -39,7 +38,9 @@ struct dw_mysql_req {
 	struct dw_mysql_target target;
 	struct dw_ssh_tunnel_config tunnel;
 	const char *secret_id;
-	char *user, *password;
+	const char *given_user;        /* borrowed from the request */
+	const cJSON *tls, *ssh_tunnel; /* borrowed; read by dw_req_mysql */
+	char *user, *password;         /* the login (owned) */
 };
 
 /* Everything but the secret (so a bad request is rejected before AWS is
