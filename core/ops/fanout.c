@@ -15,7 +15,6 @@
 #include "ops/fanout.h"
 #include "base/log.h"
 #include "base/redact.h"
-#include "proto/req.h"
 #include "aws/s3.h"
 #include "aws/sigv4.h"
 #include "aws/sqs.h"
@@ -839,7 +838,8 @@ static int check_queue(struct dw_aws *aws, const char *url, int *fifo)
 
 	*fifo = n > 5 && strcmp(url + n - 5, ".fifo") == 0;
 	if (dw_sqs_queue_attributes(aws, url, &attrs) == 0) {
-		*fifo |= strcmp(dw_req_str(attrs, "FifoQueue", ""), "true") == 0;
+		const char *f = dw_json_str(attrs, "FifoQueue");
+		*fifo |= f && strcmp(f, "true") == 0;
 		cJSON_Delete(attrs);
 		return 0;
 	}
