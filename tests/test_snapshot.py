@@ -221,6 +221,27 @@ def test_master_secret_that_is_not_a_login_changes_nothing(bench, moto, run_op, 
     assert instance_ids(rds) == ["warehouse"]
 
 
+def test_master_secret_naming_password_twice_is_refused(bench, moto, run_op, names,
+                                                       env_pw, secrets):
+    """A login secret that says "password" twice is ambiguous: refused
+    before anything is made, naming the key, never the values."""
+    rds = moto.client("rds")
+    make_warehouse(rds)
+    first, second = ("pw-one-" + uuid.uuid4().hex, "pw-two-" + uuid.uuid4().hex)
+    secrets.extend([first, second])
+    moto.client("secretsmanager").create_secret(
+        Name="warehouse/twice",
+        SecretString=f'{{"username": "admin", "password": "{first}", "password": "{second}"}}')
+    req = launch_request(bench, "sam", names.user(), names.database(),
+                         master={"secret_id": "warehouse/twice"})
+    r = run_op(OP, "launch", req, env=env_pw)
+    assert r.code == 1, r
+    assert r.error["code"] == "SecretNotLogin"
+    assert '"password" twice' in r.error["message"], r
+    assert first not in r.stdout + r.stderr and second not in r.stdout + r.stderr
+    assert instance_ids(rds) == ["warehouse"]
+
+
 def test_relaunch_returns_the_same_copy_and_resets_the_password(
         bench, moto, run_op, names, env_pw, secrets):
     rds = moto.client("rds")

@@ -2,6 +2,7 @@
 #include "aws/secrets.h"
 #include "base/redact.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,10 +45,25 @@ int dw_secrets_get_login(struct dw_aws *aws, const char *secret_id,
 int dw_secrets_parse_login(const char *text, const char *secret_id,
 			   char **username, char **password)
 {
-	/* Silent on a syntax error: the text is the secret. */
-	cJSON *doc = cJSON_Parse(text);
+	/* Strict, as a request is: a login naming "password" twice is
+	 * ambiguous (which one would MySQL get?) and refused.  The parser
+	 * never quotes the text (it is the secret), and its own error is
+	 * replaced by SecretNotLogin naming only the secret and the key. */
+	cJSON *doc = NULL;
 
 	*username = *password = NULL;
+	if (dw_json_parse(text, strlen(text), "secret", &doc)) {
+		char key[160];
+		int dup = dw_error_is("DuplicateKey");
+
+		snprintf(key, sizeof(key), "%s", dw_error_last()->field);
+		dw_error_clear();
+		if (dup)
+			return dw_fail("SecretNotLogin", "secret %s names \"%s\" twice", secret_id, key);
+		return dw_fail("SecretNotLogin",
+			       "secret %s is not JSON with string \"username\" and \"password\"",
+			       secret_id);
+	}
 	const char *user = dw_json_str(doc, "username");
 	const char *pass = dw_json_str(doc, "password");
 	if (pass)

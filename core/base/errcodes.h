@@ -49,7 +49,7 @@
 	X(CopyFailed, "1", "the copy reached a state it never leaves by itself (failed, incompatible-..., storage-full)") \
 	X(NoEndpoint, "1", "the copy has no endpoint to connect to") \
 	X(SecretNotString, "1", "the Secrets Manager secret has no SecretString") \
-	X(SecretNotLogin, "1", "the secret is not JSON with string username and password") \
+	X(SecretNotLogin, "1", "the secret is not JSON with string username and password (or names a key twice)") \
 	X(MySQLError, "1", "a MySQL statement or connection failed (MySQL's message and error number follow)") \
 	X(SSHError, "1", "the SSH tunnel could not be set up (resolve, connect, handshake, authenticate, forward)") \
 	X(SSHHostKeyMismatch, "1", "the bastion's host key differs from known_hosts_file: refused") \
