@@ -7,7 +7,14 @@
 //    "secrets": [names of password/credentials parameters and of variables
 //                bound by withCredentials or environment { X = credentials(...) }],
 //    "shell_interpolations": [{"step": "sh", "line": N, "names": [...],
-//                              "text": "..."}]}
+//                              "text": "..."}],
+//    "shell_steps": [{"step": "sh", "line": N, "stage": "Launch" | null,
+//                     "script": "..."}]   (scripts that are constant strings),
+//    "parameters": [{"type": "string" | "booleanParam" | ..., "name": ...,
+//                    "default": ..., "choices": [...]}],
+//    "environment": {NAME: "constant value"}}   (the environment blocks)
+// so that a test can run a pipeline's shell step as Jenkins would: the
+// parameters and the environment block as environment variables.
 // Compilation stops at the CONVERSION phase (syntax + AST), so pipeline steps
 // and classes from Jenkins plugins do not have to be known.  The policy (which
 // interpolations are forbidden) is applied by the Python test.
@@ -22,6 +29,12 @@ import org.codehaus.groovy.control.SourceUnit
 class Collector extends CodeVisitorSupport {
     Set<String> secrets = new LinkedHashSet<String>()
     List<Map> interpolations = []
+    List<Map> shellSteps = []
+    List<Map> parameters = []
+    Map<String, String> environment = [:]
+    List<String> stages = []
+    int inEnvironment = 0
+    static final Set<String> PARAM_STEPS = ['string', 'text', 'booleanParam', 'choice', 'password'] as Set
     static final Set<String> SHELL_STEPS = ['sh', 'bat', 'powershell', 'pwsh'] as Set
     static final Set<String> SECRET_PARAMS = ['password', 'credentials', 'nonStoredPassword'] as Set
     // credential-binding variables that hold a secret (withCredentials)
@@ -72,10 +85,54 @@ class Collector extends CodeVisitorSupport {
         }
     }
 
+    static List<Expression> positionalArgs(Expression args) {
+        if (!(args instanceof TupleExpression)) return []
+        ((TupleExpression) args).expressions.findAll { !(it instanceof MapExpression) }
+    }
+
+    static Object constValue(Expression e) {
+        if (e instanceof ConstantExpression) return ((ConstantExpression) e).value
+        if (e instanceof ListExpression) return ((ListExpression) e).expressions.collect { constValue(it) }
+        null
+    }
+
+    void shellStep(String name, MethodCallExpression call) {
+        String script = null
+        List<Expression> pos = positionalArgs(call.arguments)
+        if (pos) script = constString(pos[0])
+        for (MapEntryExpression me : namedArgs(call.arguments)) {
+            if (constString(me.keyExpression) == 'script') script = constString(me.valueExpression)
+        }
+        if (script != null)
+            shellSteps << [step: name, line: call.lineNumber, stage: stages ? stages[-1] : null,
+                           script: script]
+    }
+
     @Override
     void visitMethodCallExpression(MethodCallExpression call) {
         String name = call.methodAsString
+        if (name == 'stage' && positionalArgs(call.arguments) && constString(positionalArgs(call.arguments)[0])) {
+            stages << constString(positionalArgs(call.arguments)[0])
+            try { super.visitMethodCallExpression(call) } finally { stages.remove(stages.size() - 1) }
+            return
+        }
+        if (name == 'environment') {
+            inEnvironment++
+            try { super.visitMethodCallExpression(call) } finally { inEnvironment-- }
+            return
+        }
+        if (name != null && PARAM_STEPS.contains(name)) {
+            Map p = [type: name]
+            for (MapEntryExpression me : namedArgs(call.arguments)) {
+                String k = constString(me.keyExpression)
+                if (k == 'name') p.name = constValue(me.valueExpression)
+                if (k == 'defaultValue') p.default = constValue(me.valueExpression)
+                if (k == 'choices') p.choices = constValue(me.valueExpression)
+            }
+            if (p.name instanceof String) parameters << p
+        }
         if (name != null) {
+            if (SHELL_STEPS.contains(name)) shellStep(name, call)
             if (SECRET_PARAMS.contains(name)) {
                 for (MapEntryExpression me : namedArgs(call.arguments)) {
                     if (constString(me.keyExpression) == 'name' && constString(me.valueExpression))
@@ -113,6 +170,10 @@ class Collector extends CodeVisitorSupport {
     // environment { DB_PASSWORD = credentials('db') }
     @Override
     void visitBinaryExpression(BinaryExpression b) {
+        if (inEnvironment && b.operation.text == '=' && b.leftExpression instanceof VariableExpression
+                && constString(b.rightExpression) != null) {
+            environment[((VariableExpression) b.leftExpression).name] = constString(b.rightExpression)
+        }
         if (b.operation.text == '=' && b.leftExpression instanceof VariableExpression
                 && b.rightExpression instanceof MethodCallExpression
                 && ((MethodCallExpression) b.rightExpression).methodAsString == 'credentials') {
@@ -129,7 +190,8 @@ class Collector extends CodeVisitorSupport {
 
 int failures = 0
 for (String path : args) {
-    Map result = [file: path, ok: false, error: null, secrets: [], shell_interpolations: []]
+    Map result = [file: path, ok: false, error: null, secrets: [], shell_interpolations: [],
+                  shell_steps: [], parameters: [], environment: [:]]
     try {
         def cu = new CompilationUnit(new CompilerConfiguration())
         SourceUnit su = cu.addSource(new File(path))
@@ -149,6 +211,9 @@ for (String path : args) {
         result.ok = true
         result.secrets = c.secrets as List
         result.shell_interpolations = c.interpolations
+        result.shell_steps = c.shellSteps
+        result.parameters = c.parameters
+        result.environment = c.environment
     } catch (Throwable t) {
         failures++
         result.error = t.message ?: t.toString()
