@@ -17,6 +17,13 @@
   its functions are run (tests/tools/jenkins_shared_run.groovy stands in for
   the pipeline steps) against a real operator.
 
+* the Launch job's request-building shell step runs with bash as Jenkins
+  would (its parameters and environment block as environment variables):
+  SERVERLESS ticked gives a serverless part with numeric ACUs, which
+  dw-snapshot turns into a db.serverless clone against moto; unticked, none;
+  what is wrong is refused by dw-snapshot (exit 2), not the Jenkinsfile; and
+  the JJB launch job declares the Jenkinsfile's parameters.
+
 tests/data/jenkins/ holds samples that exercise the checks themselves (good
 ones must pass; tests/data/jenkins/bad/ ones must be caught).
 """
@@ -34,6 +41,9 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
+
+from test_snapshot import names  # noqa: F401  (the fixture: unique MariaDB users, databases)
+from test_snapshot_aurora import cluster, make_aurora
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO = TESTS_DIR.parent
@@ -438,3 +448,167 @@ def test_shared_steps_run_an_operator_and_keep_its_result(tmp_path):
     assert not no_owner["ok"]
     assert no_owner["error"] == ("Start this job by hand: it destroys the copy of the user "
                                  "who starts it."), no_owner
+
+
+# --------------------------------------------------------------------------
+# the Launch job's request (jenkins/snapshot/Jenkinsfile.launch)
+# --------------------------------------------------------------------------
+
+LAUNCH = JENKINS_DIR / "snapshot" / "Jenkinsfile.launch"
+# JJB's parameter kinds, by the Jenkinsfile's parameter steps
+JJB_PARAM_KINDS = {"string": "hudson.model.StringParameterDefinition",
+                   "text": "hudson.model.TextParameterDefinition",
+                   "booleanParam": "hudson.model.BooleanParameterDefinition",
+                   "choice": "hudson.model.ChoiceParameterDefinition",
+                   "password": "hudson.model.PasswordParameterDefinition"}
+
+
+def _param_env(param: dict) -> str:
+    """A parameter's default as Jenkins hands it to a shell step."""
+    if param["type"] == "booleanParam":
+        return "true" if param.get("default") else "false"
+    if param["type"] == "choice":
+        return param["choices"][0]
+    return str(param.get("default") or "")
+
+
+def build_launch_request(lint_reports, tmp_path, owner="jane.doe", **params) -> dict:
+    """Run the Launch stage's shell step that writes build/snapshot-launch.json,
+    as Jenkins would: the parameters (their defaults, but for params) and the
+    environment block as environment variables, with what the stage binds
+    (DW_OWNER, the master login's user name)."""
+    rep = lint_reports[0][str(LAUNCH)]
+    steps = [s for s in rep["shell_steps"]
+             if s["stage"] == "Launch" and "build/snapshot-launch.json" in s["script"]]
+    assert len(steps) == 1, rep["shell_steps"]
+    env = dict(os.environ)
+    env.update(rep["environment"])
+    env.update({p["name"]: _param_env(p) for p in rep["parameters"]})
+    unknown = set(params) - {p["name"] for p in rep["parameters"]} - set(rep["environment"])
+    assert not unknown, f"{sorted(unknown)}: neither a parameter nor in the environment block"
+    env.update({k: str(v) for k, v in params.items()})
+    env.update(DW_OWNER=owner, DW_MASTER_USER="admin")
+    ws = tmp_path / "ws"
+    ws.mkdir(exist_ok=True)
+    script = tmp_path / "launch-request.sh"
+    script.write_text(steps[0]["script"])
+    p = subprocess.run(["bash", str(script)], cwd=str(ws), env=env, capture_output=True,
+                       text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, f"exit {p.returncode}:\n{p.stdout}\n{p.stderr}"
+    return json.loads((ws / "build" / "snapshot-launch.json").read_text())
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def test_launch_request_without_serverless(lint_reports, tmp_path):
+    """Unticked, the request has no serverless part: the writer (or the
+    instance) is of INSTANCE_CLASS."""
+    inst = build_launch_request(lint_reports, tmp_path)
+    assert inst["source_instance"] == "warehouse" and "source_cluster" not in inst
+    assert inst["instance_class"] == "db.r6g.large" and "serverless" not in inst
+    assert inst["ttl_days"] == 21 and inst["max_ttl_days"] == 30
+    clone = build_launch_request(lint_reports, tmp_path, SOURCE_CLUSTER="warehouse-aurora",
+                                 INSTANCE_CLASS="db.r6g.xlarge")
+    assert clone["source_cluster"] == "warehouse-aurora" and clone["method"] == "clone"
+    assert "source_instance" not in clone and "parameter_group" not in clone
+    assert clone["instance_class"] == "db.r6g.xlarge" and "serverless" not in clone
+
+
+def test_launch_request_with_serverless(lint_reports, tmp_path):
+    """SERVERLESS ticked: the ACUs as numbers (defaults 0.5 and 8), no
+    instance_class (dw-snapshot then makes a db.serverless writer), and
+    seconds_until_auto_pause only when AUTO_PAUSE_S is given."""
+    req = build_launch_request(lint_reports, tmp_path, SOURCE_CLUSTER="warehouse-aurora",
+                               SERVERLESS="true")
+    assert req["serverless"] == {"min_acu": 0.5, "max_acu": 8}, req
+    assert all(_is_number(v) for v in req["serverless"].values()), req
+    assert "instance_class" not in req and req["method"] == "clone"
+    req = build_launch_request(lint_reports, tmp_path, SOURCE_CLUSTER="warehouse-aurora",
+                               SERVERLESS="true", MIN_ACU="0", MAX_ACU="16.5",
+                               AUTO_PAUSE_S="1800", METHOD="snapshot")
+    assert req["serverless"] == {"min_acu": 0, "max_acu": 16.5, "seconds_until_auto_pause": 1800}
+    assert all(_is_number(v) for v in req["serverless"].values()), req
+    assert req["method"] == "snapshot"
+    # MIN_ACU etc. are ignored when SERVERLESS is not ticked
+    req = build_launch_request(lint_reports, tmp_path, SOURCE_CLUSTER="warehouse-aurora",
+                               MIN_ACU="0", AUTO_PAUSE_S="1800")
+    assert "serverless" not in req and req["instance_class"] == "db.r6g.large"
+
+
+def test_launch_request_makes_a_serverless_clone(lint_reports, tmp_path, bench, moto, run_op,
+                                                 names):
+    """The request the job builds with SERVERLESS ticked, run by dw-snapshot
+    against moto: a clone whose writer is db.serverless, scaling between the
+    job's default ACUs."""
+    rds = moto.client("rds")
+    make_aurora(rds, "warehouse-aurora")
+    req = build_launch_request(lint_reports, tmp_path, owner="sam",
+                               SOURCE_CLUSTER="warehouse-aurora", SERVERLESS="true",
+                               DATABASE=names.database(), MYSQL_USER=names.user())
+    # what only the test changes: moto's endpoints are made up, the bench
+    # MariaDB stands in for the writer
+    req.update(endpoint_override=f"{bench.mysql_host}:{bench.mysql_port}",
+               tls={"mode": "disabled"}, master={"user": "root",
+                                                 "password_env": "DW_BENCH_MYSQL_ROOT_PASSWORD"},
+               poll_interval_s=1, wait_timeout_s=60)
+    r = run_op("dw-snapshot", "launch", req, env={"MYSQL_PASSWORD": "jenkins-param-pw-1"})
+    assert r.code == 0, r
+    assert r.data["instance_class"] == "db.serverless"
+    c = cluster(rds, "dw-snapshot-sam")
+    assert c["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 0.5, "MaxCapacity": 8.0}, c
+    w = rds.describe_db_instances(DBInstanceIdentifier="dw-snapshot-sam")["DBInstances"][0]
+    assert w["DBInstanceClass"] == "db.serverless"
+
+
+@pytest.mark.parametrize("params,field,message", [
+    ({"SERVERLESS": "true"}, "serverless", "serverless needs source_cluster"),
+    ({"SERVERLESS": "true", "SOURCE_CLUSTER": "warehouse-aurora", "MIN_ACU": "half"},
+     "serverless.min_acu", None),
+    ({"SERVERLESS": "true", "SOURCE_CLUSTER": "warehouse-aurora", "MIN_ACU": "0.5",
+      "AUTO_PAUSE_S": "600"}, "serverless.seconds_until_auto_pause", "needs min_acu 0"),
+    ({"TTL_DAYS": "three"}, "ttl_days", None),
+], ids=["serverless-without-cluster", "acu-not-a-number", "pause-needs-min-0", "ttl-not-a-number"])
+def test_launch_request_refusals_are_the_operators(lint_reports, tmp_path, monkeypatch, params,
+                                                   field, message):
+    """The job checks nothing itself: what the engineer typed reaches
+    dw-snapshot, which refuses it with exit 2 naming the field (runOperator
+    then fails the build with the result shown)."""
+    # the password parameter and the master login, as withCredentials binds them
+    monkeypatch.setenv("MYSQL_PASSWORD", "jenkins-param-pw-1")
+    monkeypatch.setenv("DW_MASTER_PASSWORD", "jenkins-master-pw-1")
+    build_launch_request(lint_reports, tmp_path, **params)
+    calls = [{"fn": "runOperator",
+              "args": ["dw-snapshot", "launch", "build/snapshot-launch.json", "snapshot-launch"]}]
+    ws, out = _run_shared(tmp_path, calls)
+    assert not out[0]["ok"], out
+    assert out[0]["error"] == "dw-snapshot launch exited 2: see the result above", out
+    res = json.loads((ws / "build" / "snapshot-launch-result.json").read_text())
+    assert res["error"]["field"] == field, res
+    if message:
+        assert message in res["error"]["message"], res
+
+
+def test_launch_job_parameters_are_the_jenkinsfiles(jjb_tree, lint_reports):
+    """dw-snapshot-launch declares in JJB the parameters its Jenkinsfile
+    declares (names, kinds, defaults, choices): SERVERLESS, MIN_ACU,
+    MAX_ACU, AUTO_PAUSE_S among them."""
+    proc, out = jjb_tree["repo"]
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    root = _xml_jobs(out)["dw-snapshot-launch"]
+    got = []
+    for pd in root.find(".//hudson.model.ParametersDefinitionProperty/parameterDefinitions"):
+        choices = [s.text for s in pd.iter("string")] if pd.find("choices") is not None else None
+        got.append((pd.tag, pd.findtext("name"), pd.findtext("defaultValue") or "", choices))
+    want = []
+    for p in lint_reports[0][str(LAUNCH)]["parameters"]:
+        dv = p.get("default")
+        dv = ("true" if dv else "false") if p["type"] == "booleanParam" else str(dv or "")
+        want.append((JJB_PARAM_KINDS[p["type"]], p["name"], "" if p["type"] == "choice" else dv,
+                     p.get("choices")))
+    assert got == want
+    names = [g[1] for g in got]
+    assert {"SERVERLESS", "MIN_ACU", "MAX_ACU", "AUTO_PAUSE_S"} <= set(names)
+    assert dict((g[1], g[2]) for g in got)["MIN_ACU"] == "0.5"
+    assert dict((g[1], g[2]) for g in got)["MAX_ACU"] == "8"
