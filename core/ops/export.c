@@ -157,8 +157,11 @@ int dw_export_finished(const struct dw_rds_export_task *t, int *rc)
 			      t->failure_cause[0] ? t->failure_cause : "RDS gave no cause");
 		return 1;
 	}
-	if (strcmp(t->status, "CANCELED") == 0 || strcmp(t->status, "CANCELING") == 0) {
-		*rc = dw_fail("Canceled", "export task %s was canceled%s%s", t->id,
+	/* CANCELING ends the wait too: RDS never goes back from it. */
+	int canceling = strcmp(t->status, "CANCELING") == 0;
+	if (canceling || strcmp(t->status, "CANCELED") == 0) {
+		*rc = dw_fail("Canceled", "export task %s %s%s%s", t->id,
+			      canceling ? "is being canceled" : "was canceled",
 			      t->failure_cause[0] ? ": " : "", t->failure_cause);
 		return 1;
 	}

@@ -125,8 +125,9 @@ static void task_in(struct dw_rds_export_task *t, const char *status, const char
 	snprintf(t->failure_cause, sizeof(t->failure_cause), "%s", cause);
 }
 
-/* The waiter's verdict on each state RDS reports (moto only ever shows
- * COMPLETE and CANCELED). */
+/* The waiter's verdict on each state RDS reports (tests/test_export.py
+ * drives the same states through dw-export wait, moto's answers rewritten
+ * by the fault proxy). */
 static void test_wait_verdicts(void **state)
 {
 	struct dw_rds_export_task t;
@@ -149,6 +150,12 @@ static void test_wait_verdicts(void **state)
 	task_in(&t, "CANCELING", "");
 	assert_int_equal(dw_export_finished(&t, &rc), 1);
 	assert_string_equal(dw_error_last()->code, "Canceled");
+	assert_non_null(strstr(dw_error_last()->message, "is being canceled"));
+	task_in(&t, "CANCELED", "Canceled by user request");
+	assert_int_equal(dw_export_finished(&t, &rc), 1);
+	assert_int_equal(rc, -1);
+	assert_string_equal(dw_error_last()->code, "Canceled");
+	assert_non_null(strstr(dw_error_last()->message, "was canceled: Canceled by user request"));
 }
 
 static void test_prefixes_overlap_by_path_segments(void **state)
