@@ -3,7 +3,9 @@
 
 moto completes an export task as soon as it starts and writes no Parquet, so
 the tests put objects under the export folder with boto3 to stand in for
-what RDS writes (<task id>/<database>/<schema.table>/part-*.parquet)."""
+what RDS writes (<task id>/<database>/<schema.table>/part-*.parquet).  The
+task states moto never shows (STARTING, IN_PROGRESS, FAILED, CANCELING) are
+its DescribeExportTasks answers rewritten by the fault proxy."""
 
 from __future__ import annotations
 
@@ -235,9 +237,116 @@ def test_cancel_action_and_wait_on_a_missing_task(moto, warehouse, run_op):
     assert r.data["status"] == "CANCELED"
 
 
-# The waiter's handling of IN_PROGRESS, FAILED and a timeout is covered by
-# tests/unit/test_export.c: moto completes an export task as soon as it
-# starts, so no AWS-compatible server here can hold one in those states.
+# moto completes an export task as soon as it starts (Status "complete", no
+# PercentProgress, no FailureCause).  The states it never shows are moto's own
+# DescribeExportTasks answer rewritten by the fault proxy in front of it: each
+# rule edits the answer's <Status> for "times" polls, then the next rule (or,
+# once every rule is spent, moto's real COMPLETE) answers.
+
+def describe_as(status, percent=None, gb=None, cause=None, times=None, skip=0):
+    """A fault-proxy rule: DescribeExportTasks answers with the task in
+    status (and PercentProgress, TotalExtractedDataInGB, FailureCause)."""
+    extra = "".join(f"<{tag}>{v}</{tag}>" for tag, v in (
+        ("PercentProgress", percent), ("TotalExtractedDataInGB", gb), ("FailureCause", cause))
+        if v is not None)
+    rule = {"match": {"action": "DescribeExportTasks"}, "fault": "rewrite",
+            "replace": [[r"<Status>[^<]*</Status>", f"<Status>{status}</Status>{extra}"]],
+            "skip": skip}
+    if times is not None:
+        rule["times"] = times
+    return rule
+
+
+def polls_of(fault_proxy):
+    return fault_proxy.stats()["rules"][0]["seen"]
+
+
+@pytest.mark.parametrize("action", ["wait", "run"])
+def test_wait_reports_progress_until_complete(moto, warehouse, run_op, fault_proxy, action):
+    """STARTING, then IN_PROGRESS at 10% and 55% for a few polls, then moto's
+    COMPLETE.  run's start looks the task up once first (not found): that
+    answer passes unchanged."""
+    s3 = moto.client("s3")
+    tid = warehouse["task_id"]
+    skip = 1 if action == "run" else 0
+    if action == "run":
+        put_many(s3, export_files(tid))
+    else:
+        assert run_op("dw-export", "start", base_request()).code == 0
+    fault_proxy.set_rules([describe_as("STARTING", times=1, skip=skip),
+                           describe_as("IN_PROGRESS", percent=10, gb=1, times=2, skip=skip),
+                           describe_as("IN_PROGRESS", percent=55, gb=4, times=2, skip=skip)])
+    r = run_op("dw-export", action, base_request(poll_s=1), env=fault_proxy.env)
+    assert r.code == 0, r
+    assert r.data["status"] == "COMPLETE"
+    assert r.data["export_task_id"] == tid
+    assert r.data["export_folder"] == f"s3://{BUCKET}/exports/{tid}/"
+    assert [x["faulted"] for x in fault_proxy.stats()["rules"]] == [1, 2, 2]
+    assert polls_of(fault_proxy) == 6 + skip
+    assert "STARTING" in r.stderr
+    assert "IN_PROGRESS, 10%, 1 GB extracted" in r.stderr
+    assert "IN_PROGRESS, 55%, 4 GB extracted" in r.stderr
+    assert r.stderr.index("10%") < r.stderr.index("55%") < r.stderr.rindex("COMPLETE")
+    if action == "run":
+        assert r.data["started"] is True
+        assert r.data["copied"] == 3
+        assert all_keys(s3, f"exports/{tid}/") == []
+
+
+def test_wait_on_a_failed_export_fails_with_its_cause(moto, warehouse, run_op, fault_proxy):
+    assert run_op("dw-export", "start", base_request()).code == 0
+    xml_cause = ("The IAM role arn:aws:iam::123456789012:role/rds-s3-export cannot write to "
+                 "the bucket (s3:PutObject &amp; kms:GenerateDataKey denied)")
+    cause = xml_cause.replace("&amp;", "&")  # what RDS means, XML-escaped in its answer
+    fault_proxy.set_rules([describe_as("IN_PROGRESS", percent=30, times=1),
+                           describe_as("FAILED", percent=30, cause=xml_cause)])
+    r = run_op("dw-export", "wait", base_request(poll_s=1), env=fault_proxy.env)
+    assert r.code == 1, r
+    assert r.error["code"] == "ExportFailed"
+    assert cause in r.error["message"]
+    assert r.data["status"] == "FAILED"
+    assert polls_of(fault_proxy) == 2
+
+    # run finds the task FAILED (start warns, starts no other) and stops at
+    # its wait step: nothing is promoted.
+    fault_proxy.set_rules([describe_as("FAILED", cause=xml_cause)])
+    r = run_op("dw-export", "run", base_request(poll_s=1), env=fault_proxy.env)
+    assert r.code == 1, r
+    assert r.error["code"] == "ExportFailed"
+    assert r.data["started"] is False
+    assert "another export_task_id" in r.stderr
+    assert "copied" not in r.data
+
+
+def test_wait_on_an_export_still_running_times_out(moto, warehouse, run_op, fault_proxy):
+    assert run_op("dw-export", "start", base_request()).code == 0
+    fault_proxy.set_rules([describe_as("IN_PROGRESS", percent=42, gb=7)])
+    r = run_op("dw-export", "wait", base_request(poll_s=1, wait_timeout_s=3),
+               env=fault_proxy.env)
+    assert r.code == 75, r
+    assert r.error["code"] == "WaitTimeout"
+    assert "IN_PROGRESS, 42%" in r.error["message"]
+    assert "wait again later" in r.error["message"]
+    assert polls_of(fault_proxy) >= 2
+    assert r.data["status"] == "IN_PROGRESS"
+    assert r.data["percent"] == 42
+
+
+@pytest.mark.parametrize("status", ["CANCELING", "CANCELED"])
+def test_wait_on_an_export_being_canceled_fails(moto, warehouse, run_op, fault_proxy, status):
+    """Someone cancels the export while wait runs: CANCELING already ends
+    the wait (RDS never goes back from it)."""
+    assert run_op("dw-export", "start", base_request()).code == 0
+    fault_proxy.set_rules([describe_as("IN_PROGRESS", percent=20, times=1),
+                           describe_as(status, percent=20,
+                                       cause="Canceled by user request")])
+    r = run_op("dw-export", "wait", base_request(poll_s=1), env=fault_proxy.env)
+    assert r.code == 1, r
+    assert r.error["code"] == "Canceled"
+    assert "Canceled by user request" in r.error["message"]
+    assert ("is being canceled" if status == "CANCELING" else "was canceled") in r.error["message"]
+    assert r.data["status"] == status
+    assert polls_of(fault_proxy) == 2
 
 
 # ------------------------------------------------------------------- promote
