@@ -102,7 +102,7 @@ static const struct dw_field deliver_fields[] = {
 	F(INT, "wait_s", wait_s, 0, 1, 0, 20, "long-poll wait per receive; an empty receive ends the run"),
 	F(INT, "visibility_s", visibility_s, 0, 60, 1, 43200, "messages being mailed stay hidden this long"),
 	F(NUM, "send_rate", send_rate, DW_NODEFAULT, 0, 0, 1000,
-	  "mails per second at most, above 0 (default and cap: the account's MaxSendRate)"),
+	  "recipients per second at most (SES counts each recipient), above 0 (default and cap: the account's MaxSendRate)"),
 	F(BOOL, "digest", digest, 0, 0, "one mail per recipient list with every alert of the run"),
 	F(STR, "subject_prefix", subject_prefix, 0, "[dwops]", "in front of every mail's subject"),
 	DW_FIELDS_END
@@ -427,7 +427,7 @@ static int do_deliver(struct dw_ctx *ctx)
 		return -1;
 	/* The table allows 0 (absent: the account's rate); given, it is above 0. */
 	if (dw_req_has(ctx->req, "send_rate") && !(q.send_rate > 0))
-		return dw_invalid("send_rate", "send_rate must be above 0 and at most 1000 mails per second");
+		return dw_invalid("send_rate", "send_rate must be above 0 and at most 1000 recipients per second");
 	o = (struct dw_deliver_opts){
 		.queue_url = q.queue_url, .from = q.from, .recipients = q.recipients, .table = q.table,
 		.digest = q.digest, .subject_prefix = q.subject_prefix, .send_rate = q.send_rate,

@@ -367,6 +367,48 @@ def test_deliver_throttled_ses_loses_no_alert(run_op, extra_moto, state_table):
     assert subjects == [f"[dwops] error: alert {i}" for i in range(3)]
 
 
+def test_deliver_send_rate_is_the_lower_of_quota_and_request(run_op, extra_moto, state_table):
+    """send_rate in the result: the account's MaxSendRate (GetSendQuota,
+    rewritten by the proxy), lowered but never raised by the request; 1 a
+    second when the quota says 0.  (The pacing itself: tests/unit/test_alert.c.)"""
+    ses_ready(extra_moto)
+    arn, url = topic_with_queue(extra_moto, raw=True)
+    proxy_url, stop = faultproxy.start_proxy(extra_moto.url)
+    try:
+        fp = faultproxy.FaultClient(proxy_url)
+
+        def quota(rate):
+            fp.set_rules([{"match": {"action": "GetSendQuota"}, "fault": "rewrite",
+                           "replace": [["<MaxSendRate>[^<]*</MaxSendRate>",
+                                        f"<MaxSendRate>{rate}</MaxSendRate>"]]}])
+
+        def rate_of(**kw):
+            req = deliver_req(url)
+            req.pop("send_rate")
+            req.update(kw)
+            r = op(run_op, extra_moto, "deliver", req, env={"AWS_ENDPOINT_URL": proxy_url})
+            assert r.code in (0, 99), r
+            return r.data["send_rate"]
+
+        quota(2.5)
+        assert rate_of() == 2.5
+        assert rate_of(send_rate=50) == 2.5
+        assert rate_of(send_rate=1) == 1
+        assert rate_of(send_rate=0.5) == 0.5
+        assert fp.stats()["faulted"] == 4  # every run read the rewritten quota
+        quota(0)
+        assert rate_of() == 1
+        assert rate_of(send_rate=0.25) == 0.25
+        # and a run at the rewritten rate still mails
+        quota(2.5)
+        assert op(run_op, extra_moto, "notify", {"topic_arn": arn, "subject": "paced"}).code == 0
+        req = deliver_req(url)
+        r = op(run_op, extra_moto, "deliver", req, env={"AWS_ENDPOINT_URL": proxy_url})
+        assert r.code == 0 and r.data["send_rate"] == 2.5 and r.data["mailed"] == 1, r
+    finally:
+        stop()
+
+
 def test_deliver_kill9_then_rerun_mails_every_alert(run_op, extra_moto, state_table):
     """kill -9 at a random moment of a run; re-runs mail what is left.  A
     mail SES accepted just before the kill, not yet marked sent, may go out

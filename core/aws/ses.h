@@ -23,7 +23,7 @@ int dw_ses_send_email(struct dw_aws *aws, const struct dw_ses_mail *m, char **me
 
 struct dw_ses_quota {
 	double max_24h;            /* Max24HourSend (-1: unlimited) */
-	double max_send_rate;      /* MaxSendRate, mails per second */
+	double max_send_rate;      /* MaxSendRate, recipients per second */
 	double sent_24h;           /* SentLast24Hours */
 };
 

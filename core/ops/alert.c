@@ -19,6 +19,7 @@
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <math.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1003,20 +1004,60 @@ struct deliver {
 	const struct dw_deliver_opts *o;
 	struct dw_alert_stats *st;
 	char owner[33];
-	long interval_ms;
-	long long last_send_ms;
+	struct dw_alert_pacer pacer;
 	struct pending *p;          /* digest: the run's alerts */
 	size_t n, cap;
 	cJSON *mailed_ids;
 };
 
-static void pace(struct deliver *d)
+double dw_alert_send_rate(double quota_rate, double requested)
 {
-	long long wait = d->last_send_ms + d->interval_ms - now_ms();
+	double rate = quota_rate > 0 ? quota_rate : 1;
 
-	if (d->last_send_ms && wait > 0)
-		dw_sleep_ms((long)wait);
-	d->last_send_ms = now_ms();
+	if (requested > 0 && requested < rate)
+		rate = requested;
+	return rate;
+}
+
+void dw_alert_pacer_init(struct dw_alert_pacer *p, double rate)
+{
+	p->rate = rate > 0 ? rate : 1;
+	p->origin_ms = 0;
+	p->spent = 0;
+}
+
+long dw_alert_pace(struct dw_alert_pacer *p, long long now, size_t n)
+{
+	/* One product per mail, not a sum of intervals: no drift. */
+	double next = (double)p->origin_ms + p->spent * 1000.0 / p->rate;
+	long wait = 0;
+
+	if (next > (double)now) {
+		wait = (long)ceil(next - (double)now - 1e-6);
+	} else if ((double)now - next >= 1) {
+		/* Idle: a new schedule from now.  Late by less than a ms (the
+		 * waits are whole ms) keeps the schedule. */
+		p->origin_ms = now;
+		p->spent = 0;
+	}
+	p->spent += (double)(n ? n : 1);
+	return wait;
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pace(struct deliver *d, size_t recipients)
+{
+	long wait = dw_alert_pace(&d->pacer, mono_ms(), recipients);
+
+	if (wait > 0)
+		dw_sleep_ms(wait);
 }
 
 static int send_mail(struct deliver *d, const cJSON *const *alerts, size_t n, const cJSON *to)
@@ -1034,7 +1075,7 @@ static int send_mail(struct deliver *d, const cJSON *const *alerts, size_t n, co
 	m.subject = subject;
 	m.text = text;
 	m.html = html;
-	pace(d);
+	pace(d, m.nto);
 	rc = dw_ses_send_email(d->aws, &m, NULL);
 	free(subject);
 	free(text);
@@ -1232,10 +1273,8 @@ int dw_alert_deliver(struct dw_aws *aws, const struct dw_deliver_opts *o,
 
 	if (dw_ses_send_quota(aws, &q))
 		return -1;
-	rate = q.max_send_rate > 0 ? q.max_send_rate : 1;
-	if (o->send_rate > 0 && o->send_rate < rate)
-		rate = o->send_rate;
-	d.interval_ms = (long)(1000.0 / rate + 0.5);
+	rate = dw_alert_send_rate(q.max_send_rate, o->send_rate);
+	dw_alert_pacer_init(&d.pacer, rate);
 	random_owner(d.owner);
 	d.mailed_ids = cJSON_AddArrayToObject(result, "mailed_ids");
 	cJSON_AddNumberToObject(result, "send_rate", rate);

@@ -34,7 +34,7 @@ struct dw_alert_stats {
 	long published;     /* to SNS */
 	long suppressed;    /* duplicates not sent again */
 	long mailed;        /* mails SES accepted */
-	long failed;        /* alerts not sent (left for a re-run) */
+	long failed;        /* alerts not sent (left in the queue for a re-run) */
 	int transient;      /* a failure was a temporary one (exit 75) */
 };
 
@@ -130,10 +130,35 @@ struct dw_deliver_opts {
 	int max_messages;
 	int wait_s;
 	int visibility_s;
-	double send_rate;           /* mails per second at most (0: the quota's) */
+	double send_rate;           /* recipients per second at most, lowering
+				     * the quota's MaxSendRate (0: the quota's) */
 	int digest;                 /* one mail per recipient list for the run */
 	const char *subject_prefix;
 };
+
+/* The send rate a run keeps to: the account's MaxSendRate (quota_rate; 1
+ * when it is not above 0), or requested when that is above 0 and lower. */
+double dw_alert_send_rate(double quota_rate, double requested);
+
+/* Send-rate pacing.  SES counts every recipient of a mail against its
+ * MaxSendRate (its quotas are of recipients, not messages): a mail to n
+ * recipients spends n / rate seconds of the budget, and SES takes it when
+ * the budget is not overspent, then refuses until it has built up again.
+ * The pacer holds when the spent budget allows the next mail. */
+struct dw_alert_pacer {
+	double rate;                /* recipients per second, above 0 */
+	long long origin_ms;        /* the schedule's start ... */
+	double spent;               /* ... and the recipients sent since: the
+				     * next mail may go at origin + spent / rate */
+};
+void dw_alert_pacer_init(struct dw_alert_pacer *p, double rate);
+/* How many ms to wait, at now_ms, before a mail to n recipients may go
+ * (the wait rounded up to whole ms, never early); the mail is counted as
+ * gone at its time in the schedule.  A caller idle for a ms or more past
+ * that time starts a new schedule: no budget is saved up for a burst.  The
+ * clock is the caller's (any that starts at 0 or later and does not go
+ * back), so the arithmetic is tested without sleeping. */
+long dw_alert_pace(struct dw_alert_pacer *p, long long now_ms, size_t n);
 
 /* The recipients for an alert: the source's list and the severity's
  * (both, without repeats), else the default (a new array). */
