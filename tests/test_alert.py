@@ -367,6 +367,118 @@ def test_deliver_throttled_ses_loses_no_alert(run_op, extra_moto, state_table):
     assert subjects == [f"[dwops] error: alert {i}" for i in range(3)]
 
 
+NOT_VERIFIED = ("Email address is not verified. The following identities failed the check in "
+                "region US-EAST-1: team@example.com")
+
+
+def queue_attrs(moto, url):
+    return moto.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+
+
+def test_deliver_refused_mail_is_left_for_the_dead_letter_queue(run_op, extra_moto, state_table):
+    """SES refuses one alert for good (400 MessageRejected, SES v1 is the query
+    protocol): the run mails the others, counts and names the refused one
+    (failed, failed_ids, exit 1 AlertsNotSent with SES's reason), and leaves
+    its message hidden rather than receiving it again in the same run.
+    Later runs try it again, each once; after maxReceiveCount receives the
+    queue's redrive policy moves it, intact, to the dead-letter queue, and
+    the queue is no longer held up by it."""
+    ses_ready(extra_moto)
+    sqs = extra_moto.client("sqs")
+    dlq = sqs.create_queue(QueueName="alerts-dlq")["QueueUrl"]
+    dlq_arn = queue_attrs(extra_moto, dlq)["QueueArn"]
+    arn, url = topic_with_queue(extra_moto, raw=True)
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})})
+    ids = {}
+    for name in ("fine", "poison", "also-fine"):
+        r = op(run_op, extra_moto, "notify", {"topic_arn": arn, "subject": f"alert {name}"})
+        assert r.code == 0, r
+        ids[name] = r.data["alert_id"]
+    proxy_url, stop = faultproxy.start_proxy(extra_moto.url)
+    try:
+        fp = faultproxy.FaultClient(proxy_url)
+        fp.set_rules([
+            {"match": {"action": "SendEmail", "body_contains": "poison"}, "fault": "error",
+             "status": 400, "code": "MessageRejected", "message": NOT_VERIFIED},
+            # moto's quota is 1 mail a second: a quick run stays well
+            # inside visibility_s, so each run receives a message once
+            {"match": {"action": "GetSendQuota"}, "fault": "rewrite",
+             "replace": [["<MaxSendRate>[^<]*</MaxSendRate>", "<MaxSendRate>100</MaxSendRate>"]]}])
+        env = {"AWS_ENDPOINT_URL": proxy_url}
+        req = deliver_req(url, visibility_s=3, max_messages=20, send_rate=100)
+
+        def refusals():
+            return fp.stats()["rules"][0]["faulted"]
+
+        r = op(run_op, extra_moto, "deliver", req, env=env)
+        assert r.code == 1, r
+        assert r.error["code"] == "AlertsNotSent", r
+        assert "MessageRejected" in r.error["message"] and "not verified" in r.error["message"], r
+        d = r.data
+        # received once and tried once, not again and again within the run
+        assert d["events_read"] == 3 and d["mailed"] == 2 and d["failed"] == 1, (d, r.stderr)
+        assert d["failed_ids"] == [ids["poison"]], d
+        assert sorted(d["mailed_ids"]) == sorted([ids["fine"], ids["also-fine"]]), d
+        assert d["dead_letter_queue"] == dlq_arn and d["max_receive_count"] == 2, d
+        assert refusals() == 1
+        assert "SES refused it" in r.stderr, r
+        a = queue_attrs(extra_moto, url)
+        assert (a["ApproximateNumberOfMessages"], a["ApproximateNumberOfMessagesNotVisible"]) == ("0", "1")
+        # runs until the refused alert is in the dead-letter queue
+        codes = []
+        deadline = time.time() + 60
+        while queue_attrs(extra_moto, dlq)["ApproximateNumberOfMessages"] == "0":
+            assert time.time() < deadline, (codes, fp.stats())
+            time.sleep(0.5)
+            r = op(run_op, extra_moto, "deliver", req, env=env)
+            codes.append(r.code)
+            assert r.code in (1, 99), r
+            if r.code == 1:
+                assert r.data["failed_ids"] == [ids["poison"]] and r.data["mailed"] == 0, r
+        # tried once per receive: maxReceiveCount times in all
+        assert refusals() == 2, (codes, fp.stats())
+        assert codes.count(1) == 1, codes
+        # the queue is free of it; a new alert goes through
+        r = op(run_op, extra_moto, "notify", {"topic_arn": arn, "subject": "alert later"})
+        assert r.code == 0, r
+        r = op(run_op, extra_moto, "deliver", req, env=env)
+        assert r.code == 0 and r.data["mailed"] == 1 and r.data["failed"] == 0, r
+    finally:
+        stop()
+    left = drain(extra_moto, dlq)
+    assert len(left) == 1
+    assert json.loads(left[0]["Body"])["id"] == ids["poison"]
+    subjects = sorted(m["subject"] for m in sent_ses(extra_moto))
+    assert subjects == ["[dwops] error: alert also-fine", "[dwops] error: alert fine",
+                        "[dwops] error: alert later"], subjects
+
+
+def test_deliver_refused_without_redrive_policy_warns(run_op, extra_moto, state_table):
+    """No dead-letter queue: the refusal is still counted and left in the
+    queue, and the result and the log say it will come back for ever."""
+    ses_ready(extra_moto)
+    arn, url = topic_with_queue(extra_moto, raw=True)
+    r = op(run_op, extra_moto, "notify", {"topic_arn": arn, "subject": "alert poison"})
+    assert r.code == 0, r
+    proxy_url, stop = faultproxy.start_proxy(extra_moto.url)
+    try:
+        faultproxy.FaultClient(proxy_url).set_rules([
+            {"match": {"action": "SendEmail"}, "fault": "error", "status": 400,
+             "code": "MessageRejected", "message": NOT_VERIFIED}])
+        r = op(run_op, extra_moto, "deliver", deliver_req(url, visibility_s=30, digest=True),
+               env={"AWS_ENDPOINT_URL": proxy_url})
+    finally:
+        stop()
+    assert r.code == 1 and r.error["code"] == "AlertsNotSent", r
+    assert r.data["failed"] == 1 and r.data["mailed"] == 0, r
+    assert "no redrive policy" in r.data["warning"], r
+    assert "no redrive policy" in r.stderr
+    a = queue_attrs(extra_moto, url)
+    assert (a["ApproximateNumberOfMessages"], a["ApproximateNumberOfMessagesNotVisible"]) == ("0", "1")
+    assert sent_ses(extra_moto) == []
+
+
 def test_deliver_send_rate_is_the_lower_of_quota_and_request(run_op, extra_moto, state_table):
     """send_rate in the result: the account's MaxSendRate (GetSendQuota,
     rewritten by the proxy), lowered but never raised by the request; 1 a

@@ -995,6 +995,7 @@ static int claim_end(struct dw_aws *aws, const struct dw_deliver_opts *o, const 
 struct pending {
 	cJSON *alert;
 	char *receipt;
+	long receive_count;         /* the message's ApproximateReceiveCount */
 	cJSON *to;
 	int claimed;
 };
@@ -1007,7 +1008,11 @@ struct deliver {
 	struct dw_alert_pacer pacer;
 	struct pending *p;          /* digest: the run's alerts */
 	size_t n, cap;
-	cJSON *mailed_ids;
+	cJSON *result;
+	cJSON *mailed_ids, *failed_ids;
+	struct dw_error refused;    /* SES's first refusal of the run */
+	int nrefused;
+	int redrive_checked;
 };
 
 double dw_alert_send_rate(double quota_rate, double requested)
@@ -1108,21 +1113,86 @@ static void give_back(struct deliver *d, const char *receipt)
 	dw_error_restore(&saved);
 }
 
-/* After a failed send: count it, give the claim and the message back. */
-static void send_failed(struct deliver *d, struct pending *x)
+/* The queue's redrive policy, read once a run has an alert SES refused:
+ * where the alert ends up (result dead_letter_queue, max_receive_count), or
+ * a warning that it comes back for ever. */
+static void note_redrive(struct deliver *d)
 {
 	struct dw_error saved;
+	cJSON *attrs = NULL, *rp = NULL;
+	const char *redrive, *dlq;
+	long long max = 0;
+
+	if (d->redrive_checked)
+		return;
+	d->redrive_checked = 1;
+	dw_error_save(&saved);
+	if (dw_sqs_queue_attributes(d->aws, d->o->queue_url, &attrs)) {
+		dw_warn("could not read the queue's redrive policy: %s", dw_error_last()->message);
+		dw_error_restore(&saved);
+		return;
+	}
+	redrive = dw_json_str(attrs, "RedrivePolicy");
+	rp = redrive && *redrive ? cJSON_Parse(redrive) : NULL;
+	dlq = dw_json_str(rp, "deadLetterTargetArn");
+	if (dlq) {
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(rp, "maxReceiveCount");
+		if (cJSON_IsString(n))
+			max = atoll(n->valuestring);
+		else if (dw_json_int(n, &max))
+			max = 0;
+		cJSON_AddStringToObject(d->result, "dead_letter_queue", dlq);
+		if (max > 0)
+			dw_json_add_int(d->result, "max_receive_count", max);
+	} else {
+		dw_warn("queue %s has no redrive policy: an alert SES refuses comes back every "
+			"visibility_s (%d s) for ever; give the queue a dead-letter queue "
+			"(RedrivePolicy with maxReceiveCount)", d->o->queue_url, d->o->visibility_s);
+		cJSON_AddStringToObject(d->result, "warning", "the queue has no redrive policy (no "
+					"dead-letter queue): an alert SES refuses comes back for ever");
+	}
+	cJSON_Delete(rp);
+	cJSON_Delete(attrs);
+	dw_error_restore(&saved);
+}
+
+/* After a failed send (or one not tried, sent 0): count it and give the
+ * claim back.  A temporary failure (throttling, SES unreachable) or a mail
+ * not tried gives the message back now, for the next run.  A refusal (SES
+ * answered no: MessageRejected, an unverified address, ...) leaves the
+ * message hidden for visibility_s: this run goes on with the others instead
+ * of receiving it again, later runs try it again, and the queue's redrive
+ * policy moves it to the dead-letter queue after maxReceiveCount receives.
+ * Either way the run's result counts it failed and names it (failed_ids). */
+static void send_failed(struct deliver *d, struct pending *x, int sent)
+{
+	struct dw_error saved;
+	const char *id = dw_json_str(x->alert, "id");
+	int refused;
 
 	dw_error_save(&saved);
-	dw_warn("alert %s not mailed: %s", dw_json_str(x->alert, "id"), saved.message);
-	if (saved.kind == DW_TRANSIENT)
+	refused = sent && saved.kind != DW_TRANSIENT;
+	if (refused) {
+		dw_warn("alert %s not mailed, SES refused it (delivery %ld of the message): %s; "
+			"left in the queue, it returns in %d s", id, x->receive_count, saved.message,
+			d->o->visibility_s);
+		if (d->nrefused++ == 0)
+			d->refused = saved;
+	} else {
+		dw_warn("alert %s not mailed: %s", id, saved.message);
+	}
+	if (sent && saved.kind == DW_TRANSIENT)
 		d->st->transient = 1;
 	d->st->failed++;
-	if (x->claimed && claim_end(d->aws, d->o, d->owner, dw_json_str(x->alert, "id"), 0))
+	cJSON_AddItemToArray(d->failed_ids, cJSON_CreateString(id));
+	if (x->claimed && claim_end(d->aws, d->o, d->owner, id, 0))
 		dw_warn("could not release the claim on alert %s: it is retried once the claim "
-			"runs out", dw_json_str(x->alert, "id"));
+			"runs out", id);
 	x->claimed = 0;
-	give_back(d, x->receipt);
+	if (refused)
+		note_redrive(d);
+	else
+		give_back(d, x->receipt);
 	dw_error_restore(&saved);
 }
 
@@ -1134,16 +1204,35 @@ static void pending_release(struct pending *x)
 	memset(x, 0, sizeof(*x));
 }
 
+static int has_string(const cJSON *list, const char *s)
+{
+	const cJSON *v;
+
+	cJSON_ArrayForEach(v, list) {
+		if (cJSON_IsString(v) && strcmp(v->valuestring, s) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* One message: claim it, and mail it now (or keep it for the digest).
  * -1 only when the run must stop (the state table or SQS failed, or SES
  * is throttling). */
 static int one_message(struct deliver *d, const struct dw_sqs_message *m)
 {
-	struct pending x = { .alert = dw_alert_from_sqs_body(m->body), .receipt = dw_xstrdup(m->receipt) };
+	struct pending x = { .alert = dw_alert_from_sqs_body(m->body), .receipt = dw_xstrdup(m->receipt),
+			     .receive_count = m->receive_count };
 	const char *id = dw_json_str(x.alert, "id");
 	enum claim c;
 	int rc = 0;
 
+	if (has_string(d->failed_ids, id)) {
+		/* Back within the run (a run longer than visibility_s): SES
+		 * refused it already, it is tried once a run. */
+		dw_info("alert %s was refused earlier in this run: left for a later run", id);
+		pending_release(&x);
+		return 0;
+	}
 	x.to = dw_alert_recipients(d->o->recipients, x.alert);
 	if (claim(d->aws, d->o, d->owner, id, &c)) {
 		pending_release(&x);
@@ -1167,7 +1256,7 @@ static int one_message(struct deliver *d, const struct dw_sqs_message *m)
 		const cJSON *one = x.alert;
 		x.claimed = 1;
 		if (send_mail(d, &one, 1, x.to)) {
-			send_failed(d, &x);
+			send_failed(d, &x, 1);
 			rc = d->st->transient ? -1 : 0;
 		} else {
 			d->st->mailed++;
@@ -1203,14 +1292,14 @@ static int send_digests(struct deliver *d)
 		for (size_t j = i; j < d->n; j++)
 			if (d->p[j].claimed && same_list(d->p[i].to, d->p[j].to))
 				group[k++] = d->p[j].alert;
-		int failed = rc || send_mail(d, group, k, d->p[i].to);
+		int tried = rc == 0, failed = !tried || send_mail(d, group, k, d->p[i].to);
 		const cJSON *to = cJSON_Duplicate(d->p[i].to, 1);
 		for (size_t j = i; j < d->n; j++) {
 			struct pending *x = &d->p[j];
 			if (!x->claimed || !same_list(to, x->to))
 				continue;
 			if (failed) {
-				send_failed(d, x);
+				send_failed(d, x, tried);
 				continue;
 			}
 			x->claimed = 0;
@@ -1266,7 +1355,7 @@ static int receive_all(struct deliver *d)
 int dw_alert_deliver(struct dw_aws *aws, const struct dw_deliver_opts *o,
 		     struct dw_alert_stats *st, cJSON *result)
 {
-	struct deliver d = { .aws = aws, .o = o, .st = st };
+	struct deliver d = { .aws = aws, .o = o, .st = st, .result = result };
 	struct dw_ses_quota q;
 	double rate;
 	int rc;
@@ -1277,13 +1366,14 @@ int dw_alert_deliver(struct dw_aws *aws, const struct dw_deliver_opts *o,
 	dw_alert_pacer_init(&d.pacer, rate);
 	random_owner(d.owner);
 	d.mailed_ids = cJSON_AddArrayToObject(result, "mailed_ids");
+	d.failed_ids = cJSON_AddArrayToObject(result, "failed_ids");
 	cJSON_AddNumberToObject(result, "send_rate", rate);
 	rc = receive_all(&d);
 	if (o->digest && d.n) {
 		if (rc) {
 			for (size_t i = 0; i < d.n; i++)
 				if (d.p[i].claimed)
-					send_failed(&d, &d.p[i]);
+					send_failed(&d, &d.p[i], 0);
 		} else {
 			rc = send_digests(&d);
 		}
@@ -1291,12 +1381,15 @@ int dw_alert_deliver(struct dw_aws *aws, const struct dw_deliver_opts *o,
 	for (size_t i = 0; i < d.n; i++)
 		pending_release(&d.p[i]);
 	free(d.p);
-	if (rc == 0 && st->failed)
-		rc = st->transient ? dw_raise(DW_TRANSIENT, "AlertsNotSent", NULL,
-					      "%ld alert%s not mailed (SES is throttling or unreachable); "
-					      "they stay in the queue for the next run", st->failed,
-					      st->failed == 1 ? "" : "s")
-				   : dw_fail("AlertsNotSent", "%ld alert%s not mailed (SES refused them); "
-					     "they stay in the queue", st->failed, st->failed == 1 ? "" : "s");
+	if (rc == 0 && st->failed && st->transient)
+		rc = dw_raise(DW_TRANSIENT, "AlertsNotSent", NULL,
+			      "%ld alert%s not mailed (SES is throttling or unreachable); they stay in "
+			      "the queue for the next run", st->failed, st->failed == 1 ? "" : "s");
+	else if (rc == 0 && st->failed)
+		rc = dw_fail("AlertsNotSent",
+			     "%ld alert%s not mailed, refused by SES (%s: %s); left in the queue, each "
+			     "comes back after visibility_s and goes to the queue's dead-letter queue "
+			     "after its maxReceiveCount", st->failed, st->failed == 1 ? "" : "s",
+			     d.nrefused ? d.refused.code : "?", d.nrefused ? d.refused.message : "?");
 	return rc;
 }
