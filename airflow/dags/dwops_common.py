@@ -63,7 +63,8 @@ Alerts (dw-alert)
     ``dwops_alert_topic_arn`` (env ``DWOPS_ALERT_TOPIC_ARN``); without one the
     callback only logs.  ``dwops_alert=False`` (per task, or for a whole DAG in
     ``default_args``) opts out; ``dwops_alert="retry"`` alerts on retries too
-    (severity warning).  A callback never fails the task: a notify that fails
+    (severity warning, subject ``<dag>.<task> will be retried...``; the last
+    try's failure alerts as usual).  A callback never fails the task: a notify that fails
     is logged.  ``dwops_alert_callback`` / ``dwops_retry_callback`` can be set
     on other tasks.
 
@@ -320,6 +321,11 @@ def alert_request(context: Dict[str, Any], retry: bool = False) -> Optional[Dict
     result = getattr(exc, "dwops_result", None)
     if isinstance(result, dict) and result.get("ok") is False:
         req["result"] = result
+        if retry:  # the result's subject says "failed": say it is retried
+            err = result.get("error") if isinstance(result.get("error"), dict) else {}
+            what = " ".join(str(result[k]) for k in ("operator", "action") if result.get(k))
+            req["subject"] = (f"{dag_id}.{task_id} will be retried: {what or 'dwops'} failed: "
+                              f"{err.get('code') or 'error'}")
     else:
         req["subject"] = f"{dag_id}.{task_id} {'will be retried' if retry else 'failed'}"
         req["text"] = str(exc)[:4000] if exc else "the task failed"
