@@ -21,8 +21,11 @@
   would (its parameters and environment block as environment variables):
   SERVERLESS ticked gives a serverless part with numeric ACUs, which
   dw-snapshot turns into a db.serverless clone against moto; unticked, none;
-  what is wrong is refused by dw-snapshot (exit 2), not the Jenkinsfile; and
-  the JJB launch job declares the Jenkinsfile's parameters.
+  what is wrong is refused by dw-snapshot (exit 2), not the Jenkinsfile.
+
+* every job `jenkins-jobs test` renders from jenkins/ declares in JJB
+  exactly the parameters of the Jenkinsfile its script-path names (names,
+  kinds, defaults, choices): none when the Jenkinsfile has none.
 
 tests/data/jenkins/ holds samples that exercise the checks themselves (good
 ones must pass; tests/data/jenkins/bad/ ones must be caught).
@@ -590,25 +593,114 @@ def test_launch_request_refusals_are_the_operators(lint_reports, tmp_path, monke
         assert message in res["error"]["message"], res
 
 
-def test_launch_job_parameters_are_the_jenkinsfiles(jjb_tree, lint_reports):
-    """dw-snapshot-launch declares in JJB the parameters its Jenkinsfile
-    declares (names, kinds, defaults, choices): SERVERLESS, MIN_ACU,
-    MAX_ACU, AUTO_PAUSE_S among them."""
+def test_launch_job_parameters(jjb_tree):
+    """dw-snapshot-launch has the serverless parameters from its first build
+    on (the agreement with its Jenkinsfile is checked for every job below)."""
     proc, out = jjb_tree["repo"]
     assert proc.returncode == 0, proc.stderr[-4000:]
-    root = _xml_jobs(out)["dw-snapshot-launch"]
+    got = {g[1]: g[2] for g in jjb_job_parameters(_xml_jobs(out)["dw-snapshot-launch"])}
+    assert {"SERVERLESS", "MIN_ACU", "MAX_ACU", "AUTO_PAUSE_S"} <= set(got)
+    assert got["MIN_ACU"] == "0.5" and got["MAX_ACU"] == "8"
+
+
+# --------------------------------------------------------------------------
+# every job declares its Jenkinsfile's parameters
+# --------------------------------------------------------------------------
+
+def jjb_job_parameters(root: ET.Element) -> List[tuple]:
+    """A rendered job's parameters as (kind, name, default, choices); none
+    when it has no parameters property."""
+    defs = root.find(".//hudson.model.ParametersDefinitionProperty/parameterDefinitions")
     got = []
-    for pd in root.find(".//hudson.model.ParametersDefinitionProperty/parameterDefinitions"):
+    for pd in (defs if defs is not None else []):
         choices = [s.text for s in pd.iter("string")] if pd.find("choices") is not None else None
         got.append((pd.tag, pd.findtext("name"), pd.findtext("defaultValue") or "", choices))
+    return got
+
+
+def jenkinsfile_parameters(report: dict) -> List[tuple]:
+    """A Jenkinsfile's parameters block (the lint report's) as JJB renders
+    the same parameters."""
     want = []
-    for p in lint_reports[0][str(LAUNCH)]["parameters"]:
+    for p in report["parameters"]:
         dv = p.get("default")
         dv = ("true" if dv else "false") if p["type"] == "booleanParam" else str(dv or "")
-        want.append((JJB_PARAM_KINDS[p["type"]], p["name"], "" if p["type"] == "choice" else dv,
-                     p.get("choices")))
-    assert got == want
-    names = [g[1] for g in got]
-    assert {"SERVERLESS", "MIN_ACU", "MAX_ACU", "AUTO_PAUSE_S"} <= set(names)
-    assert dict((g[1], g[2]) for g in got)["MIN_ACU"] == "0.5"
-    assert dict((g[1], g[2]) for g in got)["MAX_ACU"] == "8"
+        want.append((JJB_PARAM_KINDS.get(p["type"], p["type"]), p["name"],
+                     "" if p["type"] == "choice" else dv, p.get("choices")))
+    return want
+
+
+def parameter_mismatches(jobs: Dict[str, ET.Element], reports: Dict[str, dict],
+                         inline: Dict[str, Path], root: Path, tree: str = "repo") -> List[str]:
+    """Each job against the pipeline it runs (its script-path under root, or
+    its inline script): what differs, one entry per job."""
+    wrong = []
+    for name, job in sorted(jobs.items()):
+        script_path = job.findtext("./definition/scriptPath")
+        if script_path:
+            pipeline, what = str(root / script_path), script_path
+        elif f"{tree}:{name}" in inline:
+            pipeline, what = str(inline[f"{tree}:{name}"]), "its inline pipeline"
+        else:
+            wrong.append(f"{name}: runs no pipeline (neither a script-path nor a script)")
+            continue
+        if pipeline not in reports:
+            wrong.append(f"{name}: script-path {script_path} is not a linted Jenkinsfile")
+            continue
+        got, want = jjb_job_parameters(job), jenkinsfile_parameters(reports[pipeline])
+        if got != want:
+            wrong.append(f"{name}: JJB parameters {got}\n  are not those of {what}: {want}")
+    return wrong
+
+
+def test_jjb_job_parameters_are_the_jenkinsfiles(jjb_tree, lint_reports):
+    """Every job `jenkins-jobs test` renders from jenkins/ declares exactly the
+    parameters of the Jenkinsfile its script-path names (names, kinds,
+    defaults, choices, in order), so that a new job has its form before its
+    first build; a Jenkinsfile without parameters gives a job without."""
+    proc, out = jjb_tree["repo"]
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    reports, inline = lint_reports
+    jobs = _xml_jobs(out)
+    assert {"dw-snapshot-launch", "dw-snapshot-destroy", "dw-catalog"} <= set(jobs), sorted(jobs)
+    wrong = parameter_mismatches(jobs, reports, inline, REPO)
+    assert not wrong, "\n".join(wrong)
+
+
+def test_parameter_check_catches_differences(tmp_path):
+    """The check itself: a default, a choice or a parameter too many or too
+    few is reported; no parameters on either side agree."""
+    (tmp_path / "Jenkinsfile.some").write_text(
+        "pipeline {\n  agent any\n  parameters {\n"
+        "    string(name: 'A', defaultValue: 'x', description: 'a')\n"
+        "    choice(name: 'C', choices: ['p', 'q'], description: 'c')\n"
+        "    booleanParam(name: 'B', defaultValue: true, description: 'b')\n"
+        "  }\n  stages { stage('S') { steps { sh 'true' } } }\n}\n")
+    (tmp_path / "Jenkinsfile.none").write_text(
+        "pipeline {\n  agent any\n  stages { stage('S') { steps { sh 'true' } } }\n}\n")
+
+    def job(name, script, params):
+        return (f"- job:\n    name: {name}\n    project-type: pipeline\n"
+                f"    parameters: {json.dumps(params)}\n"
+                f"    pipeline-scm:\n      scm:\n        - git:\n"
+                f"            url: https://git.example.com/x.git\n"
+                f"      script-path: {script}\n")
+
+    same = [{"string": {"name": "A", "default": "x"}},
+            {"choice": {"name": "C", "choices": ["p", "q"]}},
+            {"bool": {"name": "B", "default": True}}]
+    jobs = {"same": ("Jenkinsfile.some", same),
+            "other-default": ("Jenkinsfile.some",
+                              [{"string": {"name": "A", "default": "y"}}] + same[1:]),
+            "other-choices": ("Jenkinsfile.some",
+                              [same[0], {"choice": {"name": "C", "choices": ["q", "p"]}}, same[2]]),
+            "one-missing": ("Jenkinsfile.some", same[:2]),
+            "none": ("Jenkinsfile.none", []),
+            "one-too-many": ("Jenkinsfile.none", same[:1])}
+    yml = tmp_path / "jobs.yaml"
+    yml.write_text("".join(job(n, s, p) for n, (s, p) in jobs.items()))
+    p = jjb_test([yml], tmp_path / "out")
+    assert p.returncode == 0, p.stderr[-4000:]
+    reports = groovy_lint([tmp_path / "Jenkinsfile.some", tmp_path / "Jenkinsfile.none"])
+    wrong = parameter_mismatches(_xml_jobs(tmp_path / "out"), reports, {}, tmp_path)
+    assert sorted(w.split(":")[0] for w in wrong) == sorted(set(jobs) - {"same", "none"}), wrong
